@@ -1,0 +1,135 @@
+//! [`Context`]: a node seen through one identity; every read and write goes through it so
+//! the policy agent can check it.
+
+use std::sync::Arc;
+
+use crate::ankql::{parse_selection, ParseError, Selection};
+use crate::entity::Entity;
+use crate::error::RetrievalError;
+use crate::id::EntityId;
+use crate::model::{Model, View};
+use crate::node::Node;
+use crate::policy::ContextData;
+use crate::transaction::Transaction;
+use crate::value::Value;
+
+/// A node acting for one [`ContextData`]. Cheap to clone.
+///
+/// ```
+/// # use ankurah_core::{Node, storage::MemoryStorage, policy::{PermissiveAgent, DEFAULT_CONTEXT}};
+/// # use std::sync::Arc;
+/// let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+/// let ctx = node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context");
+/// let trx = ctx.begin(); // create and edit entities, then `trx.commit().await`
+/// # drop(trx);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    node: Node,
+    cx: ContextData,
+}
+
+impl Context {
+    pub(crate) fn new(node: Node, cx: ContextData) -> Self {
+        Context { node, cx }
+    }
+
+    /// The node this context reads and writes.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The identity the policy agent sees.
+    pub fn data(&self) -> &ContextData {
+        &self.cx
+    }
+
+    /// Starts a transaction. Nothing it does is visible until [`Transaction::commit`];
+    /// dropping it discards its changes.
+    pub fn begin(&self) -> Transaction {
+        Transaction::new(self.clone())
+    }
+
+    /// The entity `id` of `V`'s collection. Errors if it does not exist or was deleted.
+    pub async fn get<V: View>(&self, id: EntityId) -> Result<V, RetrievalError> {
+        let collection = V::Model::collection();
+        let entity = self
+            .node
+            .load_entity(&collection, id)
+            .await?
+            .ok_or_else(|| RetrievalError::NotFound { collection: collection.to_string(), id })?;
+        if entity.is_deleted() {
+            return Err(RetrievalError::Deleted { collection: collection.to_string(), id });
+        }
+        self.node.inner.policy.check_read(&self.cx, &collection, &entity)?;
+        Ok(V::from_entity(entity))
+    }
+
+    /// The entities of `V`'s collection matching an AnkQL query (text, text with `?`
+    /// arguments, or a [`Selection`]), ordered and limited as it says.
+    pub async fn fetch<V: View>(&self, query: impl IntoSelection) -> Result<Vec<V>, RetrievalError> {
+        let selection = query.into_selection()?;
+        check_properties::<V::Model>(&selection)?;
+        let collection = V::Model::collection();
+        let states = self.node.collection(&collection).await?.fetch_states(&selection).await?;
+        let mut views = Vec::with_capacity(states.len());
+        for state in &states {
+            let entity: Arc<Entity> = self.node.inner.entities.get_or_load(state)?;
+            // Entities the policy hides are left out, as rows hidden by row-level security.
+            if self.node.inner.policy.check_read(&self.cx, &collection, &entity).is_ok() {
+                views.push(V::from_entity(entity));
+            }
+        }
+        Ok(views)
+    }
+}
+
+/// Refuses queries naming properties the model does not have, listing the ones it has.
+fn check_properties<M: Model>(selection: &Selection) -> Result<(), RetrievalError> {
+    let known = M::properties();
+    match selection.properties().into_iter().find(|p| !known.iter().any(|d| d.name == p)) {
+        None => Ok(()),
+        Some(property) => Err(RetrievalError::UnknownProperty {
+            collection: M::collection().to_string(),
+            property,
+            known: known.iter().map(|d| d.name).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// Anything that names a query: AnkQL text, text with `?` arguments, or a [`Selection`].
+pub trait IntoSelection {
+    /// Parses (if needed) into a selection.
+    fn into_selection(self) -> Result<Selection, ParseError>;
+}
+
+impl IntoSelection for Selection {
+    fn into_selection(self) -> Result<Selection, ParseError> {
+        Ok(self)
+    }
+}
+
+impl IntoSelection for &str {
+    fn into_selection(self) -> Result<Selection, ParseError> {
+        parse_selection(self, &[])
+    }
+}
+
+impl IntoSelection for String {
+    fn into_selection(self) -> Result<Selection, ParseError> {
+        parse_selection(&self, &[])
+    }
+}
+
+impl<A: Into<Value>, const N: usize> IntoSelection for (&str, [A; N]) {
+    fn into_selection(self) -> Result<Selection, ParseError> {
+        let args: Vec<Value> = self.1.into_iter().map(Into::into).collect();
+        parse_selection(self.0, &args)
+    }
+}
+
+impl IntoSelection for (&str, Vec<Value>) {
+    fn into_selection(self) -> Result<Selection, ParseError> {
+        parse_selection(self.0, &self.1)
+    }
+}

@@ -1,0 +1,262 @@
+//! [`Entity`]: the live, in-memory state of one entity, built from events and states.
+//!
+//! A node keeps one resident `Entity` per id (see [`EntitySet`]); views read it directly, so
+//! they always show the latest applied state. Transactions edit a *fork* (an independent,
+//! editable copy) and turn its pending writes into one event at commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+use serde_bytes::ByteBuf;
+
+use crate::ankql::Filterable;
+use crate::clock::Clock;
+use crate::collection::CollectionId;
+use crate::error::{EventError, PropertyError};
+use crate::event::{Event, TOMBSTONE};
+use crate::id::{EntityId, EventId};
+use crate::property::backend::{LWWBackend, YrsBackend};
+use crate::state::{EntityState, State};
+use crate::value::Value;
+
+/// Backend names an event or state may carry.
+pub(crate) const KNOWN_BACKENDS: [&str; 3] = [LWWBackend::NAME, YrsBackend::NAME, TOMBSTONE];
+
+/// One entity's live state: head, property backends and the deletion flag.
+#[derive(Debug)]
+pub struct Entity {
+    id: EntityId,
+    collection: CollectionId,
+    head: RwLock<Clock>,
+    pub(crate) lww: LWWBackend,
+    pub(crate) yrs: YrsBackend,
+    deleted: AtomicBool,
+    /// `Some` on transaction forks: edits are allowed until the transaction ends.
+    fork: Option<AtomicBool>,
+}
+
+impl Entity {
+    fn with_parts(id: EntityId, collection: CollectionId, head: Clock, lww: LWWBackend, yrs: YrsBackend, deleted: bool, editable: bool) -> Self {
+        Entity {
+            id,
+            collection,
+            head: RwLock::new(head),
+            lww,
+            yrs,
+            deleted: AtomicBool::new(deleted),
+            fork: editable.then(|| AtomicBool::new(true)),
+        }
+    }
+
+    /// A brand-new, editable entity with no events yet (inside a transaction).
+    pub(crate) fn create(collection: CollectionId) -> Self {
+        Self::with_parts(EntityId::new(), collection, Clock::new(), LWWBackend::default(), YrsBackend::default(), false, true)
+    }
+
+    /// An empty read-only entity that events will be applied to.
+    pub(crate) fn empty(id: EntityId, collection: CollectionId) -> Self {
+        Self::with_parts(id, collection, Clock::new(), LWWBackend::default(), YrsBackend::default(), false, false)
+    }
+
+    /// Rebuilds an entity from a stored or received state.
+    pub fn from_state(state: &EntityState) -> Result<Self, EventError> {
+        let mut lww = LWWBackend::default();
+        let mut yrs = YrsBackend::default();
+        for (name, bytes) in &state.state.backends {
+            match name.as_str() {
+                LWWBackend::NAME => lww = LWWBackend::from_state_buffer(bytes)?,
+                YrsBackend::NAME => yrs = YrsBackend::from_state_buffer(bytes)?,
+                TOMBSTONE => {}
+                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            }
+        }
+        let deleted = state.state.is_deleted();
+        Ok(Self::with_parts(state.entity_id, state.collection.clone(), state.state.head.clone(), lww, yrs, deleted, false))
+    }
+
+    /// The entity's id.
+    pub fn id(&self) -> EntityId {
+        self.id
+    }
+
+    /// The collection the entity belongs to.
+    pub fn collection(&self) -> &CollectionId {
+        &self.collection
+    }
+
+    /// The ids of the newest applied events.
+    pub fn head(&self) -> Clock {
+        self.head.read().clone()
+    }
+
+    /// Whether the entity was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    /// The current value of a property, `None` if it was never set.
+    pub fn value(&self, property: &str) -> Option<Value> {
+        self.lww.get(property).or_else(|| self.yrs.get(property).map(Value::String))
+    }
+
+    /// All property values.
+    pub fn values(&self) -> BTreeMap<String, Value> {
+        let mut values = self.yrs.values();
+        values.extend(self.lww.values());
+        values
+    }
+
+    /// The encoded state (pending edits of a fork are not part of it).
+    pub fn to_state(&self) -> EntityState {
+        let mut backends = BTreeMap::new();
+        if !self.lww.is_empty() {
+            backends.insert(LWWBackend::NAME.to_owned(), ByteBuf::from(self.lww.to_state_buffer()));
+        }
+        if let Some(yrs) = self.yrs.to_state_buffer() {
+            backends.insert(YrsBackend::NAME.to_owned(), ByteBuf::from(yrs));
+        }
+        if self.is_deleted() {
+            backends.insert(TOMBSTONE.to_owned(), ByteBuf::new());
+        }
+        EntityState { entity_id: self.id, collection: self.collection.clone(), state: State { head: self.head(), backends } }
+    }
+
+    /// An editable copy for a transaction.
+    pub(crate) fn fork(&self) -> Self {
+        Self::with_parts(self.id, self.collection.clone(), self.head(), self.lww.fork(), self.yrs.fork(), self.is_deleted(), true)
+    }
+
+    /// A read-only copy, used to stage a change before it is stored.
+    pub(crate) fn snapshot(&self) -> Self {
+        Self { fork: None, ..self.fork() }
+    }
+
+    /// Errors unless this is a fork of a transaction that is still open.
+    pub(crate) fn check_editable(&self) -> Result<(), PropertyError> {
+        match &self.fork {
+            Some(open) if open.load(Ordering::Acquire) => Ok(()),
+            Some(_) => Err(PropertyError::NotEditable("its transaction has ended".into())),
+            None => Err(PropertyError::NotEditable("views are read-only; use `edit(&trx)`".into())),
+        }
+    }
+
+    /// Ends editing of a fork (its transaction committed or was dropped).
+    pub(crate) fn seal(&self) {
+        if let Some(open) = &self.fork {
+            open.store(false, Ordering::Release);
+        }
+    }
+
+    /// Marks a fork deleted; the tombstone becomes part of the next event.
+    pub(crate) fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+    }
+
+    /// Turns a fork's pending edits into an event on top of the fork's head; `None` if
+    /// nothing changed. Forks are only made of live entities, so a deleted fork was deleted
+    /// by this transaction.
+    pub(crate) fn take_event(&self) -> Option<Event> {
+        let mut operations = BTreeMap::new();
+        if let Some(ops) = self.lww.take_operations() {
+            operations.insert(LWWBackend::NAME.to_owned(), ByteBuf::from(ops));
+        }
+        if let Some(ops) = self.yrs.take_operations() {
+            operations.insert(YrsBackend::NAME.to_owned(), ByteBuf::from(ops));
+        }
+        if self.is_deleted() {
+            operations.insert(TOMBSTONE.to_owned(), ByteBuf::new());
+        }
+        let parent = self.head();
+        if operations.is_empty() && !parent.is_empty() {
+            return None;
+        }
+        let id = if parent.is_empty() { self.id.genesis_event() } else { EventId::after(&parent) };
+        Some(Event { id, collection: self.collection.clone(), entity_id: self.id, parent, operations })
+    }
+
+    /// Applies an event whose parents have all been applied and which was not applied before
+    /// (the node checks both). On error the entity may be partly changed: callers apply to a
+    /// [`snapshot`](Self::snapshot) first.
+    pub(crate) fn apply_event(&self, event: &Event) -> Result<(), EventError> {
+        event.validate()?;
+        let mut head = self.head.write();
+        for (backend, ops) in &event.operations {
+            match backend.as_str() {
+                LWWBackend::NAME => self.lww.apply_operations(ops, event.id)?,
+                YrsBackend::NAME => self.yrs.apply_operations(ops, event.id)?,
+                TOMBSTONE => self.deleted.store(true, Ordering::Release),
+                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            }
+        }
+        head.advance(&event.parent, event.id);
+        Ok(())
+    }
+
+    /// Replaces this entity's content with `other`'s (same id), e.g. a staged snapshot after
+    /// it was stored. Readers see either the old or the new content of each backend.
+    pub(crate) fn adopt(&self, other: Entity) {
+        let mut head = self.head.write();
+        self.lww.adopt(other.lww);
+        self.yrs.adopt(other.yrs);
+        self.deleted.store(other.deleted.into_inner(), Ordering::Release);
+        *head = other.head.into_inner();
+    }
+}
+
+impl Filterable for Entity {
+    fn entity_id(&self) -> EntityId {
+        self.id
+    }
+    fn value(&self, property: &str) -> Option<Value> {
+        Entity::value(self, property)
+    }
+}
+
+impl Filterable for Arc<Entity> {
+    fn entity_id(&self) -> EntityId {
+        self.id
+    }
+    fn value(&self, property: &str) -> Option<Value> {
+        Entity::value(self, property)
+    }
+}
+
+/// The resident entities of a node: at most one live `Entity` per id, shared by every view.
+#[derive(Debug, Default)]
+pub(crate) struct EntitySet {
+    entities: Mutex<HashMap<EntityId, Weak<Entity>>>,
+}
+
+impl EntitySet {
+    /// The resident entity for `id`, if one is alive.
+    pub(crate) fn get(&self, id: &EntityId) -> Option<Arc<Entity>> {
+        self.entities.lock().get(id).and_then(Weak::upgrade)
+    }
+
+    /// The resident entity for this state's id, loading it from the state if none is alive.
+    pub(crate) fn get_or_load(&self, state: &EntityState) -> Result<Arc<Entity>, EventError> {
+        if let Some(entity) = self.get(&state.entity_id) {
+            return Ok(entity);
+        }
+        let loaded = Arc::new(Entity::from_state(state)?);
+        let mut entities = self.entities.lock();
+        // Another task may have loaded it meanwhile; keep the first.
+        match entities.get(&state.entity_id).and_then(Weak::upgrade) {
+            Some(existing) => Ok(existing),
+            None => {
+                entities.insert(state.entity_id, Arc::downgrade(&loaded));
+                if entities.len() > 1024 && entities.len().is_power_of_two() {
+                    entities.retain(|_, weak| weak.strong_count() > 0);
+                }
+                Ok(loaded)
+            }
+        }
+    }
+
+    /// Makes `entity` resident (after its creation was stored).
+    pub(crate) fn insert(&self, entity: &Arc<Entity>) {
+        self.entities.lock().insert(entity.id(), Arc::downgrade(entity));
+    }
+}

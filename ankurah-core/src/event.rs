@@ -1,0 +1,75 @@
+//! [`Event`]: one immutable change to one entity. Entity state is derived from events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::clock::Clock;
+use crate::collection::CollectionId;
+use crate::encoding;
+use crate::error::{DecodeError, EventError};
+use crate::id::{EntityId, EventId};
+
+/// Operation key of a deletion (an empty payload). Deletion is a grow-only flag.
+pub const TOMBSTONE: &str = "tombstone";
+
+/// A change to one entity, made on top of the entity's head at the time (`parent`).
+///
+/// `operations` maps a property backend's name (`"lww"`, `"yrs"`, [`TOMBSTONE`]) to that
+/// backend's encoded operations. The genesis event has no parents and carries the entity id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub collection: CollectionId,
+    pub entity_id: EntityId,
+    pub parent: Clock,
+    pub operations: BTreeMap<String, ByteBuf>,
+}
+
+impl Event {
+    /// Whether this is the entity's first event.
+    pub fn is_genesis(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// Whether the event deletes the entity.
+    pub fn is_tombstone(&self) -> bool {
+        self.operations.contains_key(TOMBSTONE)
+    }
+
+    /// Checks the invariants every event must hold regardless of who made it: genesis events
+    /// carry the entity id, others do not, and the id is greater than every parent (HLC).
+    pub fn validate(&self) -> Result<(), EventError> {
+        let genesis_id = self.entity_id.genesis_event();
+        if self.parent.is_empty() {
+            if self.id != genesis_id {
+                return Err(EventError::BadGenesis { id: self.id, entity: self.entity_id });
+            }
+        } else if self.id == genesis_id {
+            return Err(EventError::GenesisWithParents { id: self.id });
+        }
+        if let Some(parent) = self.parent.latest() {
+            if self.id <= *parent {
+                return Err(EventError::NotAfterParent { id: self.id, parent: *parent });
+            }
+        }
+        for backend in self.operations.keys() {
+            if !crate::entity::KNOWN_BACKENDS.contains(&backend.as_str()) {
+                return Err(EventError::UnknownBackend(backend.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the event (versioned envelope).
+    pub fn encode(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    /// Decodes an event; malformed bytes give an error, never a panic. Invariants are not
+    /// checked here: call [`Event::validate`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        encoding::decode("event", bytes)
+    }
+}

@@ -1,0 +1,56 @@
+//! # ankurah-core
+//!
+//! The runtime of Ankurah: every change is an immutable [`Event`](event::Event) with a
+//! hybrid-logical-clock ULID; entity state is derived from events by property backends whose
+//! merge is a join, so replicas converge byte for byte; a [`Node`] stores states and events
+//! in a pluggable [`StorageEngine`](storage::StorageEngine) and answers AnkQL queries.
+//!
+//! Users normally depend on the `ankurah` facade crate, which re-exports this one together
+//! with the derive macros.
+//!
+//! ```
+//! # use ankurah_core::{Node, storage::MemoryStorage, policy::{PermissiveAgent, DEFAULT_CONTEXT}};
+//! # use std::sync::Arc;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+//! node.system.create().await.expect("memory storage cannot fail");
+//! let ctx = node.context(ankurah_core::policy::DEFAULT_CONTEXT).unwrap();
+//! # let _ = ctx; }
+//! ```
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![allow(missing_docs)] // field- and variant-level docs are added where they say more than the name
+
+pub mod ankql;
+pub mod clock;
+pub mod collection;
+pub mod context;
+pub mod encoding;
+pub mod entity;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod model;
+pub mod node;
+pub mod policy;
+pub mod property;
+pub mod state;
+pub mod storage;
+pub mod system;
+pub mod transaction;
+pub mod value;
+
+pub use clock::Clock;
+pub use collection::CollectionId;
+pub use context::{Context, IntoSelection};
+pub use entity::Entity;
+pub use error::{AccessDenied, DecodeError, EventError, MutationError, PropertyError, RetrievalError, StorageError};
+pub use event::Event;
+pub use id::{EntityId, EventId, SystemId};
+pub use model::{Model, Mutable, PropertyDescriptor, View};
+pub use node::{ApplyOutcome, Node, NodeConfig};
+pub use policy::{ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
+pub use property::{ActiveType, Json, Property, YrsString, LWW};
+pub use state::{EntityState, State};
+pub use transaction::Transaction;
+pub use value::{Value, ValueType};

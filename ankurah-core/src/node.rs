@@ -1,0 +1,271 @@
+//! [`Node`]: one participant of a system, holding storage, policy and resident entities.
+//!
+//! A *durable* node keeps the full event history and answers peers; an *ephemeral* node
+//! keeps a local cache and forwards to durable peers. Every change, local or remote, is
+//! applied through the node under one commit lock: staged on a snapshot, stored atomically,
+//! then made visible.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::collection::CollectionId;
+use crate::context::Context;
+use crate::entity::{Entity, EntitySet};
+use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
+use crate::event::Event;
+use crate::id::{EntityId, EventId};
+use crate::policy::{ContextData, PolicyAgent};
+use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use crate::system::SystemManager;
+
+/// Tunables of a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// A durable node rejects events whose clock is further than this in its future.
+    pub max_clock_skew: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig { max_clock_skew: Duration::from_secs(60) }
+    }
+}
+
+/// A node of an Ankurah system. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+    /// The system this node belongs to.
+    pub system: SystemManager,
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) durable: bool,
+    pub(crate) storage: Arc<dyn StorageEngine>,
+    pub(crate) policy: Arc<dyn PolicyAgent>,
+    pub(crate) entities: EntitySet,
+    config: NodeConfig,
+    /// Serializes every change so staging, storing and publishing happen in one order.
+    commit_lock: tokio::sync::Mutex<()>,
+    /// Received events whose parents are not known yet, by id.
+    staged: Mutex<BTreeMap<EventId, Event>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("durable", &self.inner.durable).field("system", &self.system).finish()
+    }
+}
+
+/// What [`Node::apply_events`] did with a batch of received events.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ApplyOutcome {
+    /// Events applied now (including staged ones they unblocked), in id order.
+    pub applied: Vec<EventId>,
+    /// Events already known, ignored.
+    pub duplicates: Vec<EventId>,
+    /// Parent ids that are unknown here; the events waiting on them stay staged.
+    pub missing: Vec<EventId>,
+}
+
+impl Node {
+    /// A durable node: keeps full event history and answers peers.
+    pub fn new_durable<S: StorageEngine, P: PolicyAgent>(storage: Arc<S>, policy: P) -> Self {
+        Self::with_config(storage, policy, true, NodeConfig::default())
+    }
+
+    /// An ephemeral (client) node: a local cache that forwards to durable peers.
+    pub fn new<S: StorageEngine, P: PolicyAgent>(storage: Arc<S>, policy: P) -> Self {
+        Self::with_config(storage, policy, false, NodeConfig::default())
+    }
+
+    /// A node with explicit tunables.
+    pub fn with_config<S: StorageEngine, P: PolicyAgent>(storage: Arc<S>, policy: P, durable: bool, config: NodeConfig) -> Self {
+        let storage: Arc<dyn StorageEngine> = storage;
+        let system = SystemManager::new(storage.clone(), durable);
+        let inner = NodeInner {
+            durable,
+            storage,
+            policy: Arc::new(policy),
+            entities: EntitySet::default(),
+            config,
+            commit_lock: tokio::sync::Mutex::new(()),
+            staged: Mutex::new(BTreeMap::new()),
+        };
+        Node { inner: Arc::new(inner), system }
+    }
+
+    /// Whether this node keeps full history.
+    pub fn is_durable(&self) -> bool {
+        self.inner.durable
+    }
+
+    /// Opens a context acting for `cx`, if the policy agent allows it.
+    pub fn context(&self, cx: &ContextData) -> Result<Context, AccessDenied> {
+        self.inner.policy.check_context(cx)?;
+        Ok(Context::new(self.clone(), cx.clone()))
+    }
+
+    pub(crate) async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+        self.inner.storage.collection(id).await
+    }
+
+    /// The resident entity for `id`, loading it from storage; `None` if unknown here.
+    pub(crate) async fn load_entity(&self, collection: &CollectionId, id: EntityId) -> Result<Option<Arc<Entity>>, RetrievalError> {
+        if let Some(entity) = self.inner.entities.get(&id) {
+            return Ok((entity.collection() == collection).then_some(entity));
+        }
+        match self.collection(collection).await?.get_state(id).await? {
+            Some(state) if state.collection == *collection => Ok(Some(self.inner.entities.get_or_load(&state)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores and publishes the changes of one local transaction: all or nothing.
+    pub(crate) async fn commit_local(&self, cx: &ContextData, changes: Vec<LocalChange>) -> Result<(), MutationError> {
+        let _lock = self.inner.commit_lock.lock().await;
+        let mut staged = Vec::new();
+        for change in changes {
+            // Pending writes are taken once: a commit retried after failure starts from scratch.
+            let Some(event) = change.fork.take_event() else { continue };
+            self.inner.policy.check_write(cx, &event, change.canonical.as_deref())?;
+            let next = match &change.canonical {
+                Some(canonical) => canonical.snapshot(),
+                None => Entity::empty(event.entity_id, event.collection.clone()),
+            };
+            next.apply_event(&event)?;
+            staged.push((change.canonical, next, event));
+        }
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let batch = CommitBatch {
+            states: staged.iter().map(|(_, next, _)| stored_state(next)).collect(),
+            events: staged.iter().map(|(_, _, event)| event.clone()).collect(),
+        };
+        self.inner.storage.commit(batch).await?;
+        self.publish(staged.into_iter().map(|(canonical, next, _)| (canonical, next)));
+        Ok(())
+    }
+
+    /// Makes stored changes visible: staged entities replace or join the resident set.
+    fn publish(&self, changed: impl IntoIterator<Item = (Option<Arc<Entity>>, Entity)>) {
+        for (canonical, next) in changed {
+            match canonical {
+                Some(canonical) => canonical.adopt(next),
+                None => self.inner.entities.insert(&Arc::new(next)),
+            }
+        }
+    }
+
+    /// Applies events received from a peer, in causal order.
+    ///
+    /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
+    /// unknown are staged until their ancestors arrive; the outcome names the missing ids so
+    /// the caller can request them. Duplicates are ignored, so delivery may repeat.
+    pub async fn apply_events(&self, cx: &ContextData, events: Vec<Event>) -> Result<ApplyOutcome, MutationError> {
+        for event in &events {
+            event.validate()?;
+            self.check_skew(event)?;
+        }
+        let _lock = self.inner.commit_lock.lock().await;
+        let mut pending: BTreeMap<EventId, Event> = std::mem::take(&mut *self.inner.staged.lock());
+        pending.extend(events.into_iter().map(|e| (e.id, e)));
+
+        let mut outcome = ApplyOutcome::default();
+        let mut known: HashSet<EventId> = HashSet::new();
+        let mut entities: HashMap<EntityId, (Option<Arc<Entity>>, Entity)> = HashMap::new();
+        let mut applied_events = Vec::new();
+        let mut still_staged = BTreeMap::new();
+        // Ids are greater than their parents', so ascending id order visits parents first.
+        for (id, event) in pending {
+            let collection = self.collection(&event.collection).await?;
+            if known.contains(&id) || self.is_known(&collection, &entities, &event.entity_id, id).await? {
+                outcome.duplicates.push(id);
+                continue;
+            }
+            let mut missing = Vec::new();
+            for parent in &event.parent {
+                if !known.contains(parent) && !self.is_known(&collection, &entities, &event.entity_id, *parent).await? {
+                    missing.push(*parent);
+                }
+            }
+            if !missing.is_empty() {
+                outcome.missing.extend(missing.into_iter().filter(|p| !still_staged.contains_key(p)));
+                still_staged.insert(id, event);
+                continue;
+            }
+            if !entities.contains_key(&event.entity_id) {
+                let canonical = self.load_entity(&event.collection, event.entity_id).await.map_err(MutationError::from)?;
+                let next = match &canonical {
+                    Some(c) => c.snapshot(),
+                    None => Entity::empty(event.entity_id, event.collection.clone()),
+                };
+                entities.insert(event.entity_id, (canonical, next));
+            }
+            let (canonical, next) = &entities[&event.entity_id];
+            self.inner.policy.check_write(cx, &event, canonical.as_deref())?;
+            next.apply_event(&event)?;
+            known.insert(id);
+            outcome.applied.push(id);
+            applied_events.push(event);
+        }
+        outcome.missing.retain(|id| !known.contains(id));
+        outcome.missing.sort();
+        outcome.missing.dedup();
+        *self.inner.staged.lock() = still_staged;
+        if applied_events.is_empty() {
+            return Ok(outcome);
+        }
+        let batch = CommitBatch {
+            states: entities.values().map(|(_, next)| stored_state(next)).collect(),
+            events: applied_events,
+        };
+        self.inner.storage.commit(batch).await?;
+        self.publish(entities.into_values());
+        Ok(outcome)
+    }
+
+    /// Whether event `id` of an entity is already part of this node's history.
+    async fn is_known(
+        &self,
+        collection: &Arc<dyn StorageCollection>,
+        staged: &HashMap<EntityId, (Option<Arc<Entity>>, Entity)>,
+        entity: &EntityId,
+        id: EventId,
+    ) -> Result<bool, StorageError> {
+        let in_head = match staged.get(entity) {
+            Some((_, next)) => next.head().contains(&id),
+            None => self.inner.entities.get(entity).is_some_and(|e| e.head().contains(&id)),
+        };
+        Ok(in_head || !collection.get_events(&[id]).await?.is_empty())
+    }
+
+    fn check_skew(&self, event: &Event) -> Result<(), EventError> {
+        if !self.inner.durable {
+            return Ok(());
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let allowed = self.inner.config.max_clock_skew.as_millis() as u64;
+        let ahead = event.id.timestamp_ms().saturating_sub(now);
+        if ahead > allowed {
+            return Err(EventError::FromTheFuture { id: event.id, ahead_ms: ahead, allowed_ms: allowed });
+        }
+        Ok(())
+    }
+}
+
+/// One entity changed by a local transaction.
+pub(crate) struct LocalChange {
+    /// The transaction's editable fork holding the pending writes.
+    pub(crate) fork: Arc<Entity>,
+    /// The resident entity it was forked from (`None` for a creation).
+    pub(crate) canonical: Option<Arc<Entity>>,
+}
+
+fn stored_state(entity: &Entity) -> StoredState {
+    StoredState { state: entity.to_state(), values: entity.values() }
+}

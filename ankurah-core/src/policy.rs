@@ -1,0 +1,75 @@
+//! Access control: a [`PolicyAgent`] decides what a context may read and write, on the local
+//! node and again on the durable node for everything arriving from peers.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::collection::CollectionId;
+use crate::entity::Entity;
+use crate::error::AccessDenied;
+use crate::event::Event;
+
+/// Who is acting: the identity a [`Context`](crate::Context) carries to the policy agent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContextData {
+    principal: Cow<'static, str>,
+}
+
+impl ContextData {
+    /// A context acting as `principal`.
+    pub const fn new(principal: &'static str) -> Self {
+        ContextData { principal: Cow::Borrowed(principal) }
+    }
+
+    /// A context for a principal known only at run time (e.g. a logged-in user).
+    pub fn for_principal(principal: impl Into<String>) -> Self {
+        ContextData { principal: Cow::Owned(principal.into()) }
+    }
+
+    /// The principal's name.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+}
+
+impl fmt::Display for ContextData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.principal)
+    }
+}
+
+/// The context of code that runs with the node's own authority.
+pub const DEFAULT_CONTEXT: &ContextData = &ContextData::new("default");
+
+/// Decides what a context may do. Every method defaults to allowing, so an agent overrides
+/// only the checks it cares about.
+pub trait PolicyAgent: Send + Sync + 'static {
+    /// May this context be opened on the node at all?
+    fn check_context(&self, _cx: &ContextData) -> Result<(), AccessDenied> {
+        Ok(())
+    }
+
+    /// May this context read this entity?
+    fn check_read(&self, _cx: &ContextData, _collection: &CollectionId, _entity: &Entity) -> Result<(), AccessDenied> {
+        Ok(())
+    }
+
+    /// May this context make this change? `before` is the entity before the event (`None` for
+    /// a creation).
+    fn check_write(&self, _cx: &ContextData, _event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
+        Ok(())
+    }
+}
+
+/// Allows everything: for development, tests and single-user apps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PermissiveAgent;
+
+impl PermissiveAgent {
+    /// The agent.
+    pub fn new() -> Self {
+        PermissiveAgent
+    }
+}
+
+impl PolicyAgent for PermissiveAgent {}

@@ -1,0 +1,241 @@
+//! Collaborative text through the `yrs` CRDT: one document per entity, one text per property.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use parking_lot::Mutex;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, Map, Options, ReadTxn, StateVector, Text, Transact, Update};
+
+use crate::error::{EventError, PropertyError};
+use crate::id::EventId;
+use crate::value::Value;
+
+/// Name of the map that records which text properties were ever set, so that an empty string
+/// is distinguishable from a missing property on every replica. Property names are
+/// identifiers, so the empty root name cannot collide.
+const PRESENT: &str = "";
+
+/// Text properties of one entity as a yrs document.
+///
+/// Positions are Unicode characters: they are translated to the document's byte offsets
+/// here, so no edit can split a character. The document is created on first use.
+#[derive(Default)]
+pub struct YrsBackend {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    doc: Option<Doc>,
+    /// State vector at fork time and whether local edits happened since.
+    local: Option<StateVector>,
+    dirty: bool,
+}
+
+impl std::fmt::Debug for YrsBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YrsBackend").field("values", &self.values()).finish()
+    }
+}
+
+fn new_doc() -> Doc {
+    // Client ids are random per document instance; yrs keeps them within 53 bits for Yjs.
+    let client_id = yrs::block::ClientID::new(rand::random::<u64>() & ((1 << 53) - 1));
+    Doc::with_options(Options { client_id, skip_gc: false, ..Options::default() })
+}
+
+/// Decodes and applies a yrs update. yrs is third-party code fed with outside bytes, so a
+/// panic inside it is turned into an error instead of taking the node down.
+fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let update = Update::decode_v1(bytes).map_err(|e| e.to_string())?;
+        doc.transact_mut().apply_update(update).map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
+}
+
+impl YrsBackend {
+    /// The name of this backend in events and states.
+    pub const NAME: &'static str = "yrs";
+
+    /// Loads a state produced by [`Self::to_state_buffer`].
+    pub fn from_state_buffer(bytes: &[u8]) -> Result<Self, EventError> {
+        let doc = new_doc();
+        apply_update(&doc, bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })?;
+        Ok(Self { inner: Mutex::new(Inner { doc: Some(doc), local: None, dirty: false }) })
+    }
+
+    /// The text of a property, `None` if it was never set.
+    pub fn get(&self, property: &str) -> Option<String> {
+        let inner = self.inner.lock();
+        let doc = inner.doc.as_ref()?;
+        let present = doc.get_or_insert_map(PRESENT);
+        let text = doc.get_or_insert_text(property);
+        let txn = doc.transact();
+        present.contains_key(&txn, property).then(|| text.get_string(&txn))
+    }
+
+    /// Every text property that was ever set.
+    pub fn values(&self) -> BTreeMap<String, Value> {
+        let inner = self.inner.lock();
+        let Some(doc) = inner.doc.as_ref() else { return BTreeMap::new() };
+        let present = doc.get_or_insert_map(PRESENT);
+        let names: Vec<String> = present.keys(&doc.transact()).map(str::to_owned).collect();
+        names
+            .into_iter()
+            .map(|name| {
+                let text = doc.get_or_insert_text(name.as_str());
+                let value = text.get_string(&doc.transact());
+                (name, Value::String(value))
+            })
+            .collect()
+    }
+
+    /// Runs a local edit of one property's text; `edit` gets the current string and returns
+    /// the byte range to remove and the text to insert there.
+    fn edit(
+        &self,
+        property: &str,
+        edit: impl FnOnce(&str) -> Result<Option<(u32, u32, String)>, PropertyError>,
+    ) -> Result<(), PropertyError> {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let doc = inner.doc.get_or_insert_with(new_doc);
+        if inner.local.is_none() {
+            inner.local = Some(doc.transact().state_vector());
+        }
+        let present = doc.get_or_insert_map(PRESENT);
+        let text = doc.get_or_insert_text(property);
+        let mut txn = doc.transact_mut();
+        let current = text.get_string(&txn);
+        let change = edit(&current)?;
+        if !present.contains_key(&txn, property) {
+            present.insert(&mut txn, property, true);
+        }
+        if let Some((start, remove, insert)) = change {
+            if remove > 0 {
+                text.remove_range(&mut txn, start, remove);
+            }
+            if !insert.is_empty() {
+                text.insert(&mut txn, start, &insert);
+            }
+        }
+        inner.dirty = true;
+        Ok(())
+    }
+
+    /// Inserts `chunk` at character position `pos`.
+    pub fn insert(&self, property: &str, pos: u32, chunk: &str) -> Result<(), PropertyError> {
+        self.splice(property, pos, 0, chunk)
+    }
+
+    /// Deletes `len` characters starting at character position `pos`.
+    pub fn delete(&self, property: &str, pos: u32, len: u32) -> Result<(), PropertyError> {
+        self.splice(property, pos, len, "")
+    }
+
+    /// Replaces `len` characters at `pos` with `chunk`.
+    pub fn splice(&self, property: &str, pos: u32, len: u32, chunk: &str) -> Result<(), PropertyError> {
+        self.edit(property, |current| {
+            let start = char_to_byte(current, pos, len)?;
+            let end = pos
+                .checked_add(len)
+                .and_then(|end| char_to_byte(current, end, 0).ok())
+                .ok_or_else(|| out_of_range(current, pos, len))?;
+            Ok(Some((start, end - start, chunk.to_owned())))
+        })
+    }
+
+    /// Sets the whole text, as a minimal edit (common prefix and suffix are kept), so that
+    /// concurrent edits elsewhere in the text survive.
+    pub fn replace(&self, property: &str, value: &str) -> Result<(), PropertyError> {
+        self.edit(property, |current| {
+            let prefix = common_prefix(current, value);
+            let suffix = common_prefix_rev(&current[prefix..], &value[prefix..]);
+            let remove = current.len() - prefix - suffix;
+            let insert = &value[prefix..value.len() - suffix];
+            Ok(Some((prefix as u32, remove as u32, insert.to_owned())))
+        })
+    }
+
+    /// Encoded local edits since the fork (a yrs update), if any, and forgets them.
+    pub fn take_operations(&self) -> Option<Vec<u8>> {
+        let mut inner = self.inner.lock();
+        if !std::mem::take(&mut inner.dirty) {
+            return None;
+        }
+        let since = inner.local.take().unwrap_or_default();
+        let doc = inner.doc.as_ref()?;
+        let update = doc.transact().encode_state_as_update_v1(&since);
+        Some(update)
+    }
+
+    /// Applies an event's update.
+    pub fn apply_operations(&self, operations: &[u8], id: EventId) -> Result<(), EventError> {
+        self.merge(operations).map_err(|reason| EventError::BadOperations { backend: Self::NAME, id, reason })
+    }
+
+    /// Joins another replica's state (a full-document update) into this one.
+    pub fn merge_state(&self, bytes: &[u8]) -> Result<(), EventError> {
+        self.merge(bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })
+    }
+
+    fn merge(&self, bytes: &[u8]) -> Result<(), String> {
+        let mut inner = self.inner.lock();
+        apply_update(inner.doc.get_or_insert_with(new_doc), bytes)
+    }
+
+    /// The document encoded as one update from the empty state; `None` if it has no content.
+    pub fn to_state_buffer(&self) -> Option<Vec<u8>> {
+        let inner = self.inner.lock();
+        let doc = inner.doc.as_ref()?;
+        let txn = doc.transact();
+        if txn.state_vector().is_empty() {
+            return None;
+        }
+        Some(txn.encode_state_as_update_v1(&StateVector::default()))
+    }
+
+    /// Takes over `other`'s content.
+    pub(crate) fn adopt(&self, other: YrsBackend) {
+        *self.inner.lock() = other.inner.into_inner();
+    }
+
+    /// An independent copy with the same content (and a client id of its own).
+    pub fn fork(&self) -> Self {
+        let fork = Self::default();
+        if let Some(state) = self.to_state_buffer() {
+            let doc = new_doc();
+            // Our own encoding always decodes.
+            if apply_update(&doc, &state).is_ok() {
+                fork.inner.lock().doc = Some(doc);
+            }
+        }
+        fork
+    }
+}
+
+fn out_of_range(current: &str, pos: u32, len: u32) -> PropertyError {
+    PropertyError::OutOfRange { pos, len, text_len: current.chars().count() as u32 }
+}
+
+/// Byte offset of character `pos`; `pos` may equal the length (end of text).
+fn char_to_byte(current: &str, pos: u32, len: u32) -> Result<u32, PropertyError> {
+    let pos_usize = pos as usize;
+    match current.char_indices().nth(pos_usize) {
+        Some((byte, _)) => Ok(byte as u32),
+        None if current.chars().count() == pos_usize => Ok(current.len() as u32),
+        None => Err(out_of_range(current, pos, len)),
+    }
+}
+
+/// Length in bytes of the longest common prefix, on a character boundary.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.char_indices().zip(b.chars()).find(|((_, ca), cb)| ca != cb).map_or(a.len().min(b.len()), |((i, _), _)| i)
+}
+
+/// Length in bytes of the longest common suffix, on a character boundary.
+fn common_prefix_rev(a: &str, b: &str) -> usize {
+    a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).map(|(c, _)| c.len_utf8()).sum()
+}

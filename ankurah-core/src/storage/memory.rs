@@ -1,0 +1,121 @@
+//! [`MemoryStorage`]: an in-memory engine for tests and pure in-memory clients. It is the
+//! reference the conformance suite holds other engines to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+
+use super::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use crate::ankql::Selection;
+use crate::collection::CollectionId;
+use crate::error::StorageError;
+use crate::event::Event;
+use crate::id::{EntityId, EventId, SystemId};
+use crate::state::EntityState;
+
+/// Keeps everything in memory behind one lock; a commit is applied under it, so it is atomic.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    data: Arc<RwLock<Data>>,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    system: Option<SystemId>,
+    collections: HashMap<CollectionId, Collection>,
+}
+
+#[derive(Debug, Default)]
+struct Collection {
+    states: BTreeMap<EntityId, StoredState>,
+    events: BTreeMap<EventId, Event>,
+}
+
+impl MemoryStorage {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A handle on one collection of a [`MemoryStorage`].
+struct MemoryCollection {
+    data: Arc<RwLock<Data>>,
+    id: CollectionId,
+}
+
+impl MemoryCollection {
+    fn read<R>(&self, f: impl FnOnce(&Collection) -> R) -> R {
+        let data = self.data.read();
+        match data.collections.get(&self.id) {
+            Some(collection) => f(collection),
+            None => f(&Collection::default()),
+        }
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Collection) -> R) -> R {
+        f(self.data.write().collections.entry(self.id.clone()).or_default())
+    }
+}
+
+#[async_trait]
+impl StorageEngine for MemoryStorage {
+    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+        Ok(Arc::new(MemoryCollection { data: self.data.clone(), id: id.clone() }))
+    }
+
+    async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        let mut data = self.data.write();
+        for event in batch.events {
+            data.collections.entry(event.collection.clone()).or_default().events.insert(event.id, event);
+        }
+        for state in batch.states {
+            let collection = data.collections.entry(state.state.collection.clone()).or_default();
+            collection.states.insert(state.state.entity_id, state);
+        }
+        Ok(())
+    }
+
+    async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
+        Ok(self.data.read().system)
+    }
+
+    async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
+        self.data.write().system = Some(id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StorageCollection for MemoryCollection {
+    async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
+        self.write(|c| c.states.insert(state.state.entity_id, state.clone()));
+        Ok(())
+    }
+
+    async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
+        Ok(self.read(|c| c.states.get(&id).map(|s| s.state.clone())))
+    }
+
+    async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        let live: Vec<StoredState> = self.read(|c| c.states.values().filter(|s| !s.is_deleted()).cloned().collect());
+        Ok(selection.apply(live).into_iter().map(|s| s.state).collect())
+    }
+
+    async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
+        Ok(self.write(|c| c.events.insert(event.id, event.clone()).is_none()))
+    }
+
+    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
+        let mut events: Vec<Event> = self.read(|c| ids.iter().filter_map(|id| c.events.get(id).cloned()).collect());
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
+        Ok(self.read(|c| c.events.values().filter(|e| e.entity_id == id).cloned().collect()))
+    }
+}

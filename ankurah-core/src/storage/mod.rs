@@ -1,0 +1,102 @@
+//! The storage contract: a [`StorageEngine`] with per-collection handles.
+//!
+//! Engines store each entity's latest [`EntityState`] with its property values (so queries
+//! and indexes need not decode backends) and, on durable nodes, every [`Event`]. One
+//! transaction's events and states are written by [`StorageEngine::commit`] atomically and
+//! durably. Engines never panic on bad data; they return [`StorageError`].
+//!
+//! Ordering contract for [`StorageCollection::fetch_states`]: matches per the predicate (see
+//! [`crate::ankql`]), deleted entities excluded, sorted by the ORDER BY keys with ties broken by
+//! entity id ascending (entity id alone without ORDER BY), then cut to LIMIT.
+
+mod memory;
+
+pub use memory::MemoryStorage;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::ankql::{Filterable, Selection};
+use crate::collection::CollectionId;
+use crate::error::StorageError;
+use crate::event::Event;
+use crate::id::{EntityId, EventId, SystemId};
+use crate::state::EntityState;
+use crate::value::Value;
+
+/// A storage backend. Implementations: [`MemoryStorage`], `SledStorage`, `PostgresStorage`.
+#[async_trait]
+pub trait StorageEngine: Send + Sync + 'static {
+    /// A handle on one collection, created on first use.
+    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError>;
+
+    /// Writes the events and states of one transaction: all or nothing, durable on return.
+    async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError>;
+
+    /// The system this storage belongs to, if one was created.
+    async fn system_id(&self) -> Result<Option<SystemId>, StorageError>;
+
+    /// Records the system id (once, when the system is created).
+    async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError>;
+}
+
+/// One collection of a [`StorageEngine`].
+#[async_trait]
+pub trait StorageCollection: Send + Sync {
+    /// Stores the latest state of an entity, replacing the previous one.
+    async fn set_state(&self, state: &StoredState) -> Result<(), StorageError>;
+
+    /// The stored state of an entity (deleted ones included).
+    async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError>;
+
+    /// The states of live entities matching `selection`, ordered and limited.
+    async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError>;
+
+    /// Stores an event; `false` if it was already stored.
+    async fn add_event(&self, event: &Event) -> Result<bool, StorageError>;
+
+    /// The stored events among `ids` (unknown ids are skipped), in id order.
+    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError>;
+
+    /// Every stored event of an entity, in id order.
+    async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError>;
+}
+
+/// An entity state with the property values derived from it, as engines store it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredState {
+    pub state: EntityState,
+    /// Current value of each property (what queries and indexes read).
+    pub values: BTreeMap<String, Value>,
+}
+
+impl StoredState {
+    /// Derives the values by loading the state (used when only a state is at hand).
+    pub fn from_state(state: EntityState) -> Result<Self, StorageError> {
+        let values = crate::entity::Entity::from_state(&state)?.values();
+        Ok(StoredState { state, values })
+    }
+
+    /// Whether the entity was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.state.state.is_deleted()
+    }
+}
+
+impl Filterable for StoredState {
+    fn entity_id(&self) -> EntityId {
+        self.state.entity_id
+    }
+    fn value(&self, property: &str) -> Option<Value> {
+        self.values.get(property).cloned()
+    }
+}
+
+/// What one transaction writes.
+#[derive(Clone, Debug, Default)]
+pub struct CommitBatch {
+    pub events: Vec<Event>,
+    pub states: Vec<StoredState>,
+}

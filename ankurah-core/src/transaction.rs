@@ -1,0 +1,92 @@
+//! [`Transaction`]: a group of creations, edits and deletions that commit atomically.
+//!
+//! Each entity touched by a transaction is *forked*: edits go to the fork and are invisible
+//! elsewhere. [`Transaction::commit`] turns each fork's edits into one event, stores all events
+//! and new states in one atomic storage commit, and only then makes them visible. If anything
+//! fails, nothing is stored or shown. Dropping a transaction discards it.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::context::Context;
+use crate::entity::Entity;
+use crate::error::MutationError;
+use crate::model::{Model, Mutable, View};
+use crate::node::LocalChange;
+
+/// An open transaction of a [`Context`].
+#[derive(Debug)]
+pub struct Transaction {
+    ctx: Context,
+    changes: Mutex<Vec<Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    fork: Arc<Entity>,
+    canonical: Option<Arc<Entity>>,
+}
+
+impl Transaction {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Transaction { ctx, changes: Mutex::new(Vec::new()) }
+    }
+
+    /// Creates a new entity from a model value; the returned handle edits it further.
+    pub async fn create<'t, M: Model>(&'t self, model: &M) -> Result<M::Mutable<'t>, MutationError> {
+        let fork = Arc::new(Entity::create(M::collection()));
+        model.initialize(&fork)?;
+        self.changes.lock().push(Entry { fork: fork.clone(), canonical: None });
+        Ok(M::Mutable::new(fork, self))
+    }
+
+    /// An edit handle on an existing entity. Editing a deleted entity is refused.
+    pub fn edit<'t, M: Model>(&'t self, view: &M::View) -> Result<M::Mutable<'t>, MutationError> {
+        Ok(M::Mutable::new(self.fork(view.entity())?, self))
+    }
+
+    /// Deletes an entity when the transaction commits.
+    pub fn delete<V: View>(&self, view: &V) -> Result<(), MutationError> {
+        self.fork(view.entity())?.mark_deleted();
+        Ok(())
+    }
+
+    /// This transaction's fork of `entity`, made on first use.
+    fn fork(&self, entity: &Arc<Entity>) -> Result<Arc<Entity>, MutationError> {
+        let mut changes = self.changes.lock();
+        if let Some(entry) = changes.iter().find(|e| e.fork.id() == entity.id()) {
+            return Ok(entry.fork.clone());
+        }
+        if entity.is_deleted() {
+            return Err(MutationError::Deleted { collection: entity.collection().to_string(), id: entity.id() });
+        }
+        let fork = Arc::new(entity.fork());
+        changes.push(Entry { fork: fork.clone(), canonical: Some(entity.clone()) });
+        Ok(fork)
+    }
+
+    /// Stores every change of the transaction atomically and makes them visible together.
+    /// On error nothing was stored.
+    pub async fn commit(self) -> Result<(), MutationError> {
+        let changes: Vec<LocalChange> = std::mem::take(&mut *self.changes.lock())
+            .into_iter()
+            .map(|e| {
+                e.fork.seal();
+                LocalChange { fork: e.fork, canonical: e.canonical }
+            })
+            .collect();
+        self.ctx.node().commit_local(self.ctx.data(), changes).await
+    }
+
+    /// Discards the transaction (the same as dropping it).
+    pub fn rollback(self) {}
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        for entry in self.changes.get_mut().iter() {
+            entry.fork.seal();
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! [`Value`]: the query-time representation of a property value, and the comparison rules
+//! of AnkQL (DESIGN §4) that every evaluator and every storage pushdown must share.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::EntityId;
+
+/// A property value as queries and storage engines see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// Absent or `None`.
+    Null,
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    String(String),
+    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
+    EntityId(EntityId),
+    Json(serde_json::Value),
+}
+
+/// The type of a [`Value`], used in descriptors and error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    Bool,
+    I64,
+    F64,
+    String,
+    Bytes,
+    EntityId,
+    Json,
+}
+
+impl ValueType {
+    /// A lowercase name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ValueType::Bool => "bool",
+            ValueType::I64 => "integer",
+            ValueType::F64 => "float",
+            ValueType::String => "string",
+            ValueType::Bytes => "bytes",
+            ValueType::EntityId => "entity id",
+            ValueType::Json => "json",
+        }
+    }
+}
+
+impl Value {
+    /// The type of this value, `None` for `Null`.
+    pub fn value_type(&self) -> Option<ValueType> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Bool(_) => ValueType::Bool,
+            Value::I64(_) => ValueType::I64,
+            Value::F64(_) => ValueType::F64,
+            Value::String(_) => ValueType::String,
+            Value::Bytes(_) => ValueType::Bytes,
+            Value::EntityId(_) => ValueType::EntityId,
+            Value::Json(_) => ValueType::Json,
+        })
+    }
+
+    /// A short description for error messages.
+    pub fn type_name(&self) -> &'static str {
+        self.value_type().map_or("null", |t| t.name())
+    }
+
+    /// Whether the value is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Converts a JSON scalar to the matching plain value; objects and arrays stay `Json`.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::I64(i),
+                None => n.as_f64().map_or(Value::Null, Value::F64),
+            },
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            other => Value::Json(other.clone()),
+        }
+    }
+
+    /// Follows a path of keys (or array indices) into a JSON value; `None` when absent.
+    pub fn json_path(&self, path: &[String]) -> Option<Value> {
+        let Value::Json(mut json) = self.clone() else {
+            return if path.is_empty() { Some(self.clone()) } else { None };
+        };
+        for key in path {
+            json = match json {
+                serde_json::Value::Object(mut map) => map.remove(key)?,
+                serde_json::Value::Array(mut items) => {
+                    let index: usize = key.parse().ok()?;
+                    if index >= items.len() {
+                        return None;
+                    }
+                    items.swap_remove(index)
+                }
+                _ => return None,
+            };
+        }
+        Some(Value::from_json(&json))
+    }
+
+    fn as_number(&self) -> Option<Number> {
+        match self {
+            Value::I64(i) => Some(Number::I(*i)),
+            Value::F64(f) if !f.is_nan() => Some(Number::F(*f)),
+            Value::String(s) => parse_number(s),
+            _ => None,
+        }
+    }
+
+    /// AnkQL comparison. `None` means *unknown*: NULL on either side, incomparable types, or
+    /// a string that does not parse as a number compared with a number.
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        use Value::*;
+        match (self, other) {
+            (Null, _) | (_, Null) => None,
+            (String(a), String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (I64(_) | F64(_), _) | (_, I64(_) | F64(_)) => self.as_number()?.cmp(&other.as_number()?),
+            (Bool(a), Bool(b)) => Some(a.cmp(b)),
+            (Bytes(a), Bytes(b)) => Some(a.cmp(b)),
+            (EntityId(a), EntityId(b)) => Some(a.cmp(b)),
+            (EntityId(a), String(b)) => Some(a.cmp(&b.parse().ok()?)),
+            (String(a), EntityId(b)) => Some(a.parse::<crate::id::EntityId>().ok()?.cmp(b)),
+            (Json(a), Json(b)) => (a == b).then_some(Ordering::Equal),
+            _ => None,
+        }
+    }
+
+    /// The total order used by ORDER BY: NULL after every value; values of different kinds
+    /// ordered by kind (bool, number, string, bytes, id, json), numbers numerically.
+    pub fn sort_cmp(&self, other: &Value) -> Ordering {
+        fn rank(v: &Value) -> u8 {
+            match v {
+                Value::Bool(_) => 0,
+                Value::I64(_) | Value::F64(_) => 1,
+                Value::String(_) => 2,
+                Value::Bytes(_) => 3,
+                Value::EntityId(_) => 4,
+                Value::Json(_) => 5,
+                Value::Null => 6,
+            }
+        }
+        match (self, other) {
+            (Value::Json(a), Value::Json(b)) => a.to_string().cmp(&b.to_string()),
+            (Value::I64(_) | Value::F64(_), Value::I64(_) | Value::F64(_)) => {
+                let (a, b) = (self.as_number(), other.as_number());
+                match (a, b) {
+                    (Some(a), Some(b)) => a.cmp(&b).unwrap_or(Ordering::Equal),
+                    // NaN sorts after every other number.
+                    (None, Some(_)) => Ordering::Greater,
+                    (Some(_), None) => Ordering::Less,
+                    (None, None) => Ordering::Equal,
+                }
+            }
+            _ if rank(self) == rank(other) => self.compare(other).unwrap_or(Ordering::Equal),
+            _ => rank(self).cmp(&rank(other)),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Number {
+    I(i64),
+    F(f64),
+}
+
+impl Number {
+    fn cmp(&self, other: &Number) -> Option<Ordering> {
+        match (*self, *other) {
+            (Number::I(a), Number::I(b)) => Some(a.cmp(&b)),
+            (Number::I(a), Number::F(b)) => cmp_int_float(a, b),
+            (Number::F(a), Number::I(b)) => cmp_int_float(b, a).map(Ordering::reverse),
+            (Number::F(a), Number::F(b)) => a.partial_cmp(&b),
+        }
+    }
+}
+
+/// Exact comparison of an integer with a float (no precision loss for large integers).
+fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 9.223_372_036_854_775_808e18 {
+        return Some(Ordering::Less);
+    }
+    if f < -9.223_372_036_854_775_808e18 {
+        return Some(Ordering::Greater);
+    }
+    let truncated = f.trunc();
+    match i.cmp(&(truncated as i64)) {
+        Ordering::Equal => 0.0f64.partial_cmp(&(f - truncated)),
+        other => Some(other),
+    }
+}
+
+fn parse_number(s: &str) -> Option<Number> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(Number::I(i));
+    }
+    match t.parse::<f64>() {
+        Ok(f) if f.is_finite() => Some(Number::F(f)),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Value {
+    /// Formats the value as an AnkQL literal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
+            Value::I64(i) => write!(f, "{i}"),
+            Value::F64(x) if x.fract() == 0.0 && x.is_finite() => write!(f, "{x:.1}"),
+            Value::F64(x) => write!(f, "{x}"),
+            Value::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Value::Bytes(b) => {
+                f.write_str("X'")?;
+                b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))?;
+                f.write_str("'")
+            }
+            Value::EntityId(id) => write!(f, "'{id}'"),
+            Value::Json(j) => write!(f, "'{}'", j.to_string().replace('\'', "''")),
+        }
+    }
+}
+
+macro_rules! from_for_value {
+    ($($t:ty => $variant:ident $(as $cast:ty)?),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from(v: $t) -> Self { Value::$variant(v $(as $cast)?) }
+        })*
+    };
+}
+from_for_value!(
+    bool => Bool, i8 => I64 as i64, i16 => I64 as i64, i32 => I64 as i64, i64 => I64,
+    u8 => I64 as i64, u16 => I64 as i64, u32 => I64 as i64, f32 => F64 as f64, f64 => F64,
+    String => String, Vec<u8> => Bytes, EntityId => EntityId, serde_json::Value => Json,
+);
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::String(v.to_owned())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_rules() {
+        assert_eq!(Value::I64(2001).compare(&Value::String("2000".into())), Some(Ordering::Greater));
+        assert_eq!(Value::I64(2001).compare(&Value::String("abc".into())), None);
+        assert_eq!(Value::F64(2.5).compare(&Value::I64(2)), Some(Ordering::Greater));
+        assert_eq!(Value::I64(i64::MAX).compare(&Value::F64(9.223372036854775807e18)), Some(Ordering::Less));
+        assert_eq!(Value::Null.compare(&Value::Null), None);
+        assert_eq!(Value::String("é".into()).compare(&Value::String("z".into())), Some(Ordering::Greater));
+    }
+
+    #[test]
+    fn null_sorts_last() {
+        let mut v = vec![Value::Null, Value::I64(3), Value::F64(1.5)];
+        v.sort_by(Value::sort_cmp);
+        assert_eq!(v, vec![Value::F64(1.5), Value::I64(3), Value::Null]);
+    }
+}

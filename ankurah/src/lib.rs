@@ -1,0 +1,1 @@
+pub use ankurah_core::*;
