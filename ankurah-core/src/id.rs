@@ -117,16 +117,21 @@ impl Default for EntityId {
 impl EventId {
     /// A new event id strictly greater than every id in `parents`.
     ///
-    /// Uses the current time; if that is not greater than the largest parent, takes the
-    /// largest parent incremented (the hybrid-logical-clock rule).
+    /// Uses the current time; if that is not greater than the largest parent, keeps the
+    /// largest parent's time and picks a random part above the parent's (the
+    /// hybrid-logical-clock rule). The random step keeps ids of concurrent writers on the
+    /// same parent distinct; a plain increment would give them all the same id.
     pub fn after<'a>(parents: impl IntoIterator<Item = &'a EventId>) -> Self {
+        const RANDOM_MAX: u128 = (1 << 80) - 1;
         let candidate = Ulid::new();
         match parents.into_iter().max() {
             Some(max) if candidate <= max.0 => {
-                // `increment` only fails when the random part is all ones; step the time instead.
-                let next = max.0.increment().unwrap_or_else(|| {
-                    Ulid::from_parts(max.0.timestamp_ms() + 1, 0)
-                });
+                let step = 1 + u128::from(rand::random::<u64>());
+                let next = match max.0.random().checked_add(step) {
+                    Some(random) if random <= RANDOM_MAX => Ulid::from_parts(max.0.timestamp_ms(), random),
+                    // The random part is exhausted: move to the next millisecond.
+                    _ => Ulid::from_parts(max.0.timestamp_ms() + 1, rand::random::<u128>() & RANDOM_MAX),
+                };
                 Self(next)
             }
             _ => Self(candidate),

@@ -37,6 +37,8 @@ pub mod property;
 pub mod state;
 pub mod storage;
 pub mod system;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transaction;
 pub mod value;
 

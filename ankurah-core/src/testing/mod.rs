@@ -1,0 +1,49 @@
+//! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
+//! table, builders for real events and states, and the storage conformance suite.
+
+pub mod ankql_cases;
+
+use crate::collection::CollectionId;
+use crate::entity::Entity;
+use crate::event::Event;
+use crate::storage::StoredState;
+use crate::value::Value;
+
+/// Creates a real entity through the property backends, as a transaction would: string
+/// values go to the collaborative-text backend when `text` is true, everything else to LWW.
+/// Returns the genesis event and the resulting stored state.
+pub fn genesis(collection: &str, properties: &[(String, Value)], text: bool) -> (Event, StoredState) {
+    let fork = Entity::create(CollectionId::from(collection));
+    for (name, value) in properties {
+        match value {
+            Value::String(s) if text => fork.yrs.replace(name, s).expect("replacing a whole text cannot be out of range"),
+            other => fork.lww.set(name, other.clone()),
+        }
+    }
+    let event = fork.take_event().expect("a new entity always has a genesis event");
+    let entity = Entity::empty(event.entity_id, event.collection.clone());
+    entity.apply_event(&event).expect("a genesis event of known backends applies");
+    (event, StoredState { state: entity.to_state(), values: entity.values() })
+}
+
+/// An edit of an existing state: sets the given LWW values on top of it.
+pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, StoredState) {
+    let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
+    let fork = entity.fork();
+    for (name, value) in properties {
+        fork.lww.set(name, value.clone());
+    }
+    let event = fork.take_event().expect("an edit with properties makes an event");
+    entity.apply_event(&event).expect("an edit of known backends applies");
+    (event, StoredState { state: entity.to_state(), values: entity.values() })
+}
+
+/// A deletion of an existing state.
+pub fn delete(state: &StoredState) -> (Event, StoredState) {
+    let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
+    let fork = entity.fork();
+    fork.mark_deleted();
+    let event = fork.take_event().expect("a deletion makes an event");
+    entity.apply_event(&event).expect("a tombstone applies");
+    (event, StoredState { state: entity.to_state(), values: entity.values() })
+}
