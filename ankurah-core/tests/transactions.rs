@@ -1,0 +1,185 @@
+//! Transactions are atomic: all of their changes become visible together or none does.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use ankurah_core::model::{Mutable, View};
+use ankurah_core::policy::{ContextData, PolicyAgent};
+use ankurah_core::storage::{CommitBatch, MemoryStorage, StorageCollection, StorageEngine};
+use ankurah_core::{
+    AccessDenied, CollectionId, Entity, EntityId, Event, MutationError, Node, PermissiveAgent, PropertyError,
+    RetrievalError, StorageError, SystemId, DEFAULT_CONTEXT,
+};
+use async_trait::async_trait;
+use common::{album, Album, AlbumView};
+
+fn node() -> (Node, Arc<MemoryStorage>) {
+    let storage = Arc::new(MemoryStorage::new());
+    (Node::new_durable(storage.clone(), PermissiveAgent::new()), storage)
+}
+
+async fn event_count(storage: &dyn StorageEngine, id: EntityId) -> usize {
+    storage.collection(&"album".into()).await.unwrap().dump_entity_events(id).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn many_entities_become_visible_together() {
+    let (node, storage) = node();
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(trx.create(&album(&format!("album {i}"), "a", 2000 + i)).await.unwrap().id());
+    }
+    for id in &ids {
+        assert!(matches!(ctx.get::<AlbumView>(*id).await, Err(RetrievalError::NotFound { .. })));
+    }
+    trx.commit().await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let view = ctx.get::<AlbumView>(*id).await.unwrap();
+        assert_eq!(view.name().unwrap(), format!("album {i}"));
+        assert_eq!(view.year().unwrap(), 2000 + i as i32);
+        assert_eq!(event_count(storage.as_ref(), *id).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
+    let (node, _) = node();
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let id = trx.create(&album("Origin of Symmetry", "Muse", 2001)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = ctx.get::<AlbumView>(id).await.unwrap();
+
+    let trx = ctx.begin();
+    let edit = trx.edit::<Album>(&view).unwrap();
+    edit.year().set(&2002).unwrap();
+    edit.name().insert(0, "The ").unwrap();
+    assert_eq!(edit.year().get().unwrap(), 2002, "the transaction sees its own write");
+    assert_eq!(view.year().unwrap(), 2001, "nobody else does");
+    drop(trx);
+    assert_eq!(view.year().unwrap(), 2001);
+    assert_eq!(view.name().unwrap(), "Origin of Symmetry");
+
+    let trx = ctx.begin();
+    let edit = trx.edit::<Album>(&view).unwrap();
+    edit.name().insert(0, "The ").unwrap();
+    let handle = edit.year();
+    handle.set(&2002).unwrap();
+    trx.commit().await.unwrap();
+    assert_eq!(view.year().unwrap(), 2002, "views are live");
+    assert_eq!(view.name().unwrap(), "The Origin of Symmetry");
+    assert!(matches!(handle.set(&1), Err(PropertyError::NotEditable(_))), "the transaction has ended");
+}
+
+#[tokio::test]
+async fn views_are_read_only() {
+    let (node, _) = node();
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let id = trx.create(&album("x", "y", 1)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = ctx.get::<AlbumView>(id).await.unwrap();
+    let handle: ankurah_core::LWW<i32> = ankurah_core::ActiveType::bind(view.entity().clone(), "year");
+    assert!(matches!(handle.set(&5), Err(PropertyError::NotEditable(_))));
+}
+
+/// Refuses writes to albums of one artist.
+#[derive(Debug)]
+struct NoNickelback;
+
+impl PolicyAgent for NoNickelback {
+    fn check_write(&self, _cx: &ContextData, event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
+        let lww = event.operations.get("lww").map(|b| b.as_ref()).unwrap_or_default();
+        if lww.windows(10).any(|w| w == b"Nickelback") {
+            return Err(AccessDenied("no".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refused_change_stores_nothing_of_the_transaction() {
+    let storage = Arc::new(MemoryStorage::new());
+    let node = Node::new_durable(storage.clone(), NoNickelback);
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let ok = trx.create(&album("Fine", "Muse", 2001)).await.unwrap().id();
+    let bad = trx.create(&album("Bad", "Nickelback", 2001)).await.unwrap().id();
+    assert!(matches!(trx.commit().await, Err(MutationError::AccessDenied(_))));
+    for id in [ok, bad] {
+        assert!(ctx.get::<AlbumView>(id).await.is_err());
+        assert_eq!(event_count(storage.as_ref(), id).await, 0);
+    }
+}
+
+/// The real memory engine, with a switch that makes commits fail (fault injection).
+#[derive(Debug, Default)]
+struct Failing {
+    inner: MemoryStorage,
+    fail: AtomicBool,
+}
+
+#[async_trait]
+impl StorageEngine for Failing {
+    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+        self.inner.collection(id).await
+    }
+    async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StorageError::Backend("disk full".into()));
+        }
+        self.inner.commit(batch).await
+    }
+    async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
+        self.inner.system_id().await
+    }
+    async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
+        self.inner.set_system_id(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_storage_commit_changes_nothing() {
+    let storage = Arc::new(Failing::default());
+    let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let id = trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = ctx.get::<AlbumView>(id).await.unwrap();
+    let state_before = view.entity().to_state();
+
+    storage.fail.store(true, Ordering::SeqCst);
+    let trx = ctx.begin();
+    trx.edit::<Album>(&view).unwrap().year().set(&2020).unwrap();
+    let created = trx.create(&album("Never", "Muse", 2020)).await.unwrap().id();
+    assert!(matches!(trx.commit().await, Err(MutationError::Storage(_))));
+    assert_eq!(view.year().unwrap(), 1999);
+    assert_eq!(view.entity().to_state(), state_before);
+    assert!(ctx.get::<AlbumView>(created).await.is_err());
+    assert_eq!(event_count(storage.as_ref(), id).await, 1);
+    let stored = storage.collection(&"album".into()).await.unwrap().get_state(id).await.unwrap().unwrap();
+    assert_eq!(stored, state_before);
+}
+
+#[tokio::test]
+async fn deleted_entities_stay_deleted_and_refuse_edits() {
+    let (node, storage) = node();
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    let id = trx.create(&album("Gone", "X", 1990)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = ctx.get::<AlbumView>(id).await.unwrap();
+    let trx = ctx.begin();
+    trx.delete(&view).unwrap();
+    trx.commit().await.unwrap();
+    assert!(view.entity().is_deleted());
+    assert!(matches!(ctx.get::<AlbumView>(id).await, Err(RetrievalError::Deleted { .. })));
+    let trx = ctx.begin();
+    assert!(matches!(trx.edit::<Album>(&view), Err(MutationError::Deleted { .. })));
+    assert_eq!(event_count(storage.as_ref(), id).await, 2, "the tombstone is an event");
+}
