@@ -1,10 +1,10 @@
 //! [`Context`]: a node seen through one identity; every read and write goes through it so
 //! the policy agent can check it.
 
-use std::sync::Arc;
-
 use crate::ankql::{parse_selection, ParseError, Selection};
-use crate::entity::Entity;
+use crate::changes::ChangeSet;
+use crate::livequery::LiveQuery;
+use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::error::RetrievalError;
 use crate::id::EntityId;
 use crate::model::{Model, View};
@@ -65,27 +65,62 @@ impl Context {
         Ok(V::from_entity(entity))
     }
 
+    /// A live query: registered at once, first result loaded in the background (see
+    /// [`LiveQuery::wait_initialized`]). Must be called inside a tokio runtime.
+    pub fn query<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
+        let live = self.register::<V>(query)?;
+        let (node, query) = (self.node.clone(), live.clone());
+        tokio::spawn(async move {
+            // A failed first load leaves the query empty; it fills on the next change.
+            let _ = query.load(&node).await;
+        });
+        Ok(live)
+    }
+
+    /// A live query whose first result is loaded when this returns.
+    pub async fn query_wait<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
+        let live = self.register::<V>(query)?;
+        live.load(&self.node).await?;
+        Ok(live)
+    }
+
+    /// Calls `listener` with the first result (as `Initial` changes) and then with every
+    /// change set, until the guard is dropped.
+    pub async fn subscribe<V: View, F>(&self, query: impl IntoSelection, listener: F) -> Result<LiveQueryGuard<V>, RetrievalError>
+    where
+        F: Fn(ChangeSet<V>) + Send + Sync + 'static,
+    {
+        let live = self.register::<V>(query)?;
+        let guard = live.subscribe(listener);
+        live.load(&self.node).await?;
+        Ok(LiveQueryGuard { _guard: guard, query: live })
+    }
+
+    fn register<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
+        let selection = query.into_selection()?;
+        check_properties::<V::Model>(&selection)?;
+        let registered = self.node.inner.reactor.register(V::Model::collection(), selection);
+        Ok(LiveQuery::new(registered, self.node.clone()))
+    }
+
     /// The entities of `V`'s collection matching an AnkQL query (text, text with `?`
     /// arguments, or a [`Selection`]), ordered and limited as it says.
     pub async fn fetch<V: View>(&self, query: impl IntoSelection) -> Result<Vec<V>, RetrievalError> {
         let selection = query.into_selection()?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
-        let states = self.node.collection(&collection).await?.fetch_states(&selection).await?;
-        let mut views = Vec::with_capacity(states.len());
-        for state in &states {
-            let entity: Arc<Entity> = self.node.inner.entities.get_or_load(state)?;
-            // Entities the policy hides are left out, as rows hidden by row-level security.
-            if self.node.inner.policy.check_read(&self.cx, &collection, &entity).is_ok() {
-                views.push(V::from_entity(entity));
-            }
-        }
-        Ok(views)
+        let entities = self.node.fetch_entities(&collection, &selection).await?;
+        // Entities the policy hides are left out, as rows hidden by row-level security.
+        Ok(entities
+            .into_iter()
+            .filter(|entity| self.node.inner.policy.check_read(&self.cx, &collection, entity).is_ok())
+            .map(V::from_entity)
+            .collect())
     }
 }
 
 /// Refuses queries naming properties the model does not have, listing the ones it has.
-fn check_properties<M: Model>(selection: &Selection) -> Result<(), RetrievalError> {
+pub(crate) fn check_properties<M: Model>(selection: &Selection) -> Result<(), RetrievalError> {
     let known = M::properties();
     match selection.properties().into_iter().find(|p| !known.iter().any(|d| d.name == p)) {
         None => Ok(()),
@@ -131,5 +166,20 @@ impl<A: Into<Value>, const N: usize> IntoSelection for (&str, [A; N]) {
 impl IntoSelection for (&str, Vec<Value>) {
     fn into_selection(self) -> Result<Selection, ParseError> {
         parse_selection(self.0, &self.1)
+    }
+}
+
+/// Keeps a [`Context::subscribe`] subscription alive; dropping it unsubscribes.
+#[must_use = "dropping the guard unsubscribes at once"]
+#[derive(Debug)]
+pub struct LiveQueryGuard<V> {
+    _guard: SubscriptionGuard,
+    query: LiveQuery<V>,
+}
+
+impl<V> LiveQueryGuard<V> {
+    /// The live query behind the subscription.
+    pub fn query(&self) -> &LiveQuery<V> {
+        &self.query
     }
 }

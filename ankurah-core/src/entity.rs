@@ -18,6 +18,7 @@ use crate::error::{EventError, PropertyError};
 use crate::event::{Event, TOMBSTONE};
 use crate::id::{EntityId, EventId};
 use crate::property::backend::{LWWBackend, YrsBackend};
+use crate::signals::{Broadcast, SubscriptionGuard};
 use crate::state::{EntityState, State};
 use crate::value::Value;
 
@@ -35,6 +36,8 @@ pub struct Entity {
     deleted: AtomicBool,
     /// `Some` on transaction forks: edits are allowed until the transaction ends.
     fork: Option<AtomicBool>,
+    /// Fired once per committed transaction that changed the entity.
+    changed: Arc<Broadcast>,
 }
 
 impl Entity {
@@ -47,6 +50,7 @@ impl Entity {
             yrs,
             deleted: AtomicBool::new(deleted),
             fork: editable.then(|| AtomicBool::new(true)),
+            changed: Arc::default(),
         }
     }
 
@@ -131,6 +135,21 @@ impl Entity {
     /// A read-only copy, used to stage a change before it is stored.
     pub(crate) fn snapshot(&self) -> Self {
         Self { fork: None, ..self.fork() }
+    }
+
+    /// Records a dependency of the running signal observer on this entity.
+    pub(crate) fn track(&self) {
+        self.changed.track();
+    }
+
+    /// Tells subscribers that a committed transaction changed the entity.
+    pub(crate) fn notify_changed(&self) {
+        self.changed.notify(&());
+    }
+
+    /// Calls `listener` after every committed transaction that changes the entity.
+    pub(crate) fn listen(&self, listener: impl Fn() + Send + Sync + 'static) -> SubscriptionGuard {
+        self.changed.listen(move |()| listener())
     }
 
     /// Errors unless this is a fork of a transaction that is still open.

@@ -22,6 +22,7 @@
 #![allow(missing_docs)] // field- and variant-level docs are added where they say more than the name
 
 pub mod ankql;
+pub mod changes;
 pub mod clock;
 pub mod collection;
 pub mod context;
@@ -30,10 +31,13 @@ pub mod entity;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod livequery;
 pub mod model;
 pub mod node;
 pub mod policy;
 pub mod property;
+mod reactor;
+pub mod signals;
 pub mod state;
 pub mod storage;
 pub mod system;
@@ -44,7 +48,9 @@ pub mod value;
 
 pub use clock::Clock;
 pub use collection::CollectionId;
-pub use context::{Context, IntoSelection};
+pub use changes::{ChangeKind, ChangeSet, ItemChange};
+pub use context::{Context, IntoSelection, LiveQueryGuard};
+pub use livequery::LiveQuery;
 pub use entity::Entity;
 pub use error::{AccessDenied, DecodeError, EventError, MutationError, PropertyError, RetrievalError, StorageError};
 pub use event::Event;

@@ -7,6 +7,7 @@ use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::error::PropertyError;
 use crate::id::EntityId;
+use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::transaction::Transaction;
 use crate::value::ValueType;
 
@@ -41,6 +42,15 @@ pub trait View: Clone + Send + Sync + 'static {
     /// The entity's id.
     fn id(&self) -> EntityId {
         self.entity().id()
+    }
+}
+
+/// Views are signals: a subscriber hears of every committed transaction that changes the
+/// entity, never of uncommitted edits.
+impl<V: View> Subscribe<V> for V {
+    fn subscribe<F: Fn(V) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
+        let view = self.clone();
+        self.entity().listen(move || listener(view.clone()))
     }
 }
 

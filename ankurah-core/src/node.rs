@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use crate::ankql::Selection;
 use crate::collection::CollectionId;
+use crate::reactor::Reactor;
 use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
@@ -47,6 +49,7 @@ pub(crate) struct NodeInner {
     pub(crate) storage: Arc<dyn StorageEngine>,
     pub(crate) policy: Arc<dyn PolicyAgent>,
     pub(crate) entities: EntitySet,
+    pub(crate) reactor: Arc<Reactor>,
     config: NodeConfig,
     /// Serializes every change so staging, storing and publishing happen in one order.
     commit_lock: tokio::sync::Mutex<()>,
@@ -91,6 +94,7 @@ impl Node {
             storage,
             policy: Arc::new(policy),
             entities: EntitySet::default(),
+            reactor: Arc::default(),
             config,
             commit_lock: tokio::sync::Mutex::new(()),
             staged: Mutex::new(BTreeMap::new()),
@@ -147,18 +151,38 @@ impl Node {
             events: staged.iter().map(|(_, _, event)| event.clone()).collect(),
         };
         self.inner.storage.commit(batch).await?;
-        self.publish(staged.into_iter().map(|(canonical, next, _)| (canonical, next)));
+        self.publish(staged.into_iter().map(|(canonical, next, _)| (canonical, next))).await;
         Ok(())
     }
 
-    /// Makes stored changes visible: staged entities replace or join the resident set.
-    fn publish(&self, changed: impl IntoIterator<Item = (Option<Arc<Entity>>, Entity)>) {
+    /// Makes stored changes visible: staged entities replace or join the resident set, then
+    /// entity subscribers and live queries hear of the transaction, once.
+    async fn publish(&self, changed: impl IntoIterator<Item = (Option<Arc<Entity>>, Entity)>) {
+        let mut entities = Vec::new();
         for (canonical, next) in changed {
-            match canonical {
-                Some(canonical) => canonical.adopt(next),
-                None => self.inner.entities.insert(&Arc::new(next)),
-            }
+            let entity = match canonical {
+                Some(canonical) => {
+                    canonical.adopt(next);
+                    canonical
+                }
+                None => {
+                    let entity = Arc::new(next);
+                    self.inner.entities.insert(&entity);
+                    entity
+                }
+            };
+            entities.push(entity);
         }
+        for entity in &entities {
+            entity.notify_changed();
+        }
+        self.inner.reactor.notify(self, &entities).await;
+    }
+
+    /// The resident entities of a collection matching `selection`, in query order.
+    pub(crate) async fn fetch_entities(&self, collection: &CollectionId, selection: &Selection) -> Result<Vec<Arc<Entity>>, RetrievalError> {
+        let states = self.collection(collection).await?.fetch_states(selection).await?;
+        states.iter().map(|state| Ok(self.inner.entities.get_or_load(state)?)).collect()
     }
 
     /// Applies events received from a peer, in causal order.
@@ -225,7 +249,7 @@ impl Node {
             events: applied_events,
         };
         self.inner.storage.commit(batch).await?;
-        self.publish(entities.into_values());
+        self.publish(entities.into_values()).await;
         Ok(outcome)
     }
 

@@ -8,6 +8,8 @@ use super::backend::LWWBackend;
 use super::{named, ActiveType, Property};
 use crate::entity::Entity;
 use crate::error::PropertyError;
+use crate::signals::{Get, Peek, Subscribe, SubscriptionGuard};
+use crate::value::Value;
 
 /// A last-writer-wins property: a write replaces the value; of two concurrent writes the one
 /// with the greater event id wins on every replica.
@@ -18,7 +20,7 @@ pub struct LWW<T> {
 }
 
 impl<T: Property> LWW<T> {
-    /// The current value.
+    /// The current value (a tracked read, see [`Get`]).
     pub fn get(&self) -> Result<T, PropertyError> {
         Self::read(&self.entity, self.property)
     }
@@ -37,7 +39,8 @@ impl<T: Property> ActiveType<T> for LWW<T> {
     }
 
     fn read(entity: &Entity, property: &str) -> Result<T, PropertyError> {
-        T::from_value(entity.lww.get(property).unwrap_or(crate::value::Value::Null)).map_err(|e| named(property, e))
+        entity.track();
+        T::from_value(entity.lww.get(property).unwrap_or(Value::Null)).map_err(|e| named(property, e))
     }
 
     fn write(entity: &Entity, property: &str, value: &T) -> Result<(), PropertyError> {
@@ -45,6 +48,25 @@ impl<T: Property> ActiveType<T> for LWW<T> {
         let value = value.into_value().map_err(|e| named(property, e))?;
         entity.lww.set(property, value);
         Ok(())
+    }
+}
+
+impl<T: Property> Get<Result<T, PropertyError>> for LWW<T> {
+    fn get(&self) -> Result<T, PropertyError> {
+        LWW::get(self)
+    }
+}
+
+impl<T: Property> Peek<Result<T, PropertyError>> for LWW<T> {
+    fn peek(&self) -> Result<T, PropertyError> {
+        T::from_value(self.entity.lww.get(self.property).unwrap_or(Value::Null)).map_err(|e| named(self.property, e))
+    }
+}
+
+impl<T: Property + 'static> Subscribe<Result<T, PropertyError>> for LWW<T> {
+    fn subscribe<F: Fn(Result<T, PropertyError>) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
+        let (entity, property) = (self.entity.clone(), self.property);
+        self.entity.listen(move || listener(T::from_value(entity.lww.get(property).unwrap_or(Value::Null)).map_err(|e| named(property, e))))
     }
 }
 

@@ -59,6 +59,7 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
     }
 
     fn read(entity: &Entity, property: &str) -> Result<T, PropertyError> {
+        entity.track();
         let value = entity.yrs.get(property).map_or(Value::Null, Value::String);
         T::from_value(value).map_err(|e| named(property, e))
     }

@@ -1,0 +1,367 @@
+//! The reactor: every live query of a node, and the routing of changes to them.
+//!
+//! When a transaction (local or received) has been stored, the node hands the reactor the
+//! changed entities. The reactor finds the affected queries through indexes rather than by
+//! evaluating every query: per collection, queries with an equality (or IN) conjunct are
+//! filed under the value they compare to; queries that already contain an entity are found
+//! through a membership map; only the remaining ("scan") queries are tried on every change
+//! of their collection. Each affected query then computes Add / Update / Remove and emits
+//! one [`ChangeSet`] for the transaction.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::ankql::{ComparisonOp, Predicate, Selection};
+use crate::changes::{ChangeSet, ItemChange};
+use crate::collection::CollectionId;
+use crate::entity::Entity;
+use crate::error::RetrievalError;
+use crate::id::EntityId;
+use crate::node::Node;
+use crate::signals::Broadcast;
+use crate::value::Value;
+
+pub(crate) type QueryId = u64;
+
+/// All live queries of a node and the indexes that route changes to them.
+#[derive(Debug, Default)]
+pub(crate) struct Reactor {
+    index: Mutex<Index>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    next: QueryId,
+    queries: HashMap<QueryId, Weak<Query>>,
+    collections: HashMap<CollectionId, CollectionIndex>,
+    /// Which queries currently contain each entity (to report removals).
+    members: HashMap<EntityId, HashSet<QueryId>>,
+}
+
+#[derive(Debug, Default)]
+struct CollectionIndex {
+    /// property → value key → queries requiring `property = value`.
+    equality: HashMap<String, HashMap<ValueKey, HashSet<QueryId>>>,
+    /// Queries without an indexable conjunct: tried on every change of the collection.
+    scan: HashSet<QueryId>,
+}
+
+/// One live query: its selection, current result and listeners.
+pub(crate) struct Query {
+    pub(crate) id: QueryId,
+    pub(crate) collection: CollectionId,
+    pub(crate) selection: RwLock<Selection>,
+    /// Result in query order; guarded by an async lock so that loading and change
+    /// processing of one query never interleave.
+    pub(crate) results: tokio::sync::Mutex<Vec<Arc<Entity>>>,
+    /// A copy of the result for synchronous reads.
+    pub(crate) snapshot: RwLock<Vec<Arc<Entity>>>,
+    /// Fired (for tracking readers) whenever the result changes.
+    pub(crate) changed: Arc<Broadcast>,
+    /// Fired with each change set.
+    pub(crate) changesets: Arc<Broadcast<ChangeSet<Arc<Entity>>>>,
+    pub(crate) loaded: tokio::sync::watch::Sender<bool>,
+    reactor: Weak<Reactor>,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query").field("id", &self.id).field("selection", &*self.selection.read()).finish()
+    }
+}
+
+impl Drop for Query {
+    fn drop(&mut self) {
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.unregister(self.id, &self.collection, &self.selection.read());
+        }
+    }
+}
+
+impl Reactor {
+    /// Registers a new, empty query; it receives changes from now on.
+    pub(crate) fn register(self: &Arc<Self>, collection: CollectionId, selection: Selection) -> Arc<Query> {
+        let mut index = self.index.lock();
+        index.next += 1;
+        let id = index.next;
+        let query = Arc::new(Query {
+            id,
+            collection: collection.clone(),
+            selection: RwLock::new(selection),
+            results: tokio::sync::Mutex::new(Vec::new()),
+            snapshot: RwLock::new(Vec::new()),
+            changed: Arc::default(),
+            changesets: Arc::default(),
+            loaded: tokio::sync::watch::Sender::new(false),
+            reactor: Arc::downgrade(self),
+        });
+        index.file(id, &collection, &query.selection.read());
+        index.queries.insert(id, Arc::downgrade(&query));
+        query
+    }
+
+    fn unregister(&self, id: QueryId, collection: &CollectionId, selection: &Selection) {
+        let mut index = self.index.lock();
+        index.queries.remove(&id);
+        index.unfile(id, collection, selection);
+        index.members.retain(|_, queries| {
+            queries.remove(&id);
+            !queries.is_empty()
+        });
+    }
+
+    /// Re-files a query under a new selection.
+    pub(crate) fn refile(&self, query: &Query, old: &Selection, new: &Selection) {
+        let mut index = self.index.lock();
+        index.unfile(query.id, &query.collection, old);
+        index.file(query.id, &query.collection, new);
+    }
+
+    /// Routes one transaction's changed entities to the affected queries.
+    pub(crate) async fn notify(&self, node: &Node, changed: &[Arc<Entity>]) {
+        let affected: Vec<(Arc<Query>, Vec<Arc<Entity>>)> = {
+            let index = self.index.lock();
+            let mut by_query: BTreeMap<QueryId, Vec<Arc<Entity>>> = BTreeMap::new();
+            for entity in changed {
+                for id in index.candidates(entity) {
+                    by_query.entry(id).or_default().push(entity.clone());
+                }
+            }
+            by_query
+                .into_iter()
+                .filter_map(|(id, entities)| Some((index.queries.get(&id)?.upgrade()?, entities)))
+                .collect()
+        };
+        for (query, entities) in affected {
+            // A failed refill leaves the query as it was; the next change retries.
+            let _ = query.apply_changes(node, &entities).await;
+        }
+    }
+
+    /// Records the membership of a query's result (for routing removals).
+    fn set_members(&self, query: QueryId, removed: &[EntityId], added: &[EntityId]) {
+        let mut index = self.index.lock();
+        for id in removed {
+            if let Some(queries) = index.members.get_mut(id) {
+                queries.remove(&query);
+                if queries.is_empty() {
+                    index.members.remove(id);
+                }
+            }
+        }
+        for id in added {
+            index.members.entry(*id).or_default().insert(query);
+        }
+    }
+}
+
+impl Index {
+    fn file(&mut self, id: QueryId, collection: &CollectionId, selection: &Selection) {
+        let entry = self.collections.entry(collection.clone()).or_default();
+        match equality_keys(&selection.predicate) {
+            Some((property, keys)) => {
+                let by_value = entry.equality.entry(property).or_default();
+                for key in keys {
+                    by_value.entry(key).or_default().insert(id);
+                }
+            }
+            None => {
+                entry.scan.insert(id);
+            }
+        }
+    }
+
+    fn unfile(&mut self, id: QueryId, collection: &CollectionId, selection: &Selection) {
+        let Some(entry) = self.collections.get_mut(collection) else { return };
+        entry.scan.remove(&id);
+        if let Some((property, keys)) = equality_keys(&selection.predicate) {
+            if let Some(by_value) = entry.equality.get_mut(&property) {
+                for key in keys {
+                    if let Some(ids) = by_value.get_mut(&key) {
+                        ids.remove(&id);
+                        if ids.is_empty() {
+                            by_value.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queries that may be affected by a change of `entity`: a superset, never missing one.
+    fn candidates(&self, entity: &Entity) -> HashSet<QueryId> {
+        let mut out: HashSet<QueryId> = self.members.get(&entity.id()).cloned().unwrap_or_default();
+        if let Some(collection) = self.collections.get(entity.collection()) {
+            out.extend(&collection.scan);
+            for (property, by_value) in &collection.equality {
+                let value = if property == "id" { Some(Value::EntityId(entity.id())) } else { entity.value(property) };
+                for key in value.iter().flat_map(value_keys) {
+                    out.extend(by_value.get(&key).into_iter().flatten());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Query {
+    /// Loads the result from storage and reports it as `Initial`.
+    pub(crate) async fn load(&self, node: &Node) -> Result<(), RetrievalError> {
+        let mut results = self.results.lock().await;
+        let selection = self.selection.read().clone();
+        let fresh = node.fetch_entities(&self.collection, &selection).await?;
+        let previous: Vec<EntityId> = results.iter().map(|e| e.id()).collect();
+        let changes = fresh.iter().map(|e| ItemChange::Initial { item: e.clone() }).collect();
+        self.publish(&mut results, fresh, changes, &previous);
+        self.loaded.send_replace(true);
+        Ok(())
+    }
+
+    /// Replaces the selection, reloading and reporting the difference.
+    pub(crate) async fn reselect(&self, node: &Node, selection: Selection) -> Result<(), RetrievalError> {
+        let mut results = self.results.lock().await;
+        let old = std::mem::replace(&mut *self.selection.write(), selection.clone());
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.refile(self, &old, &selection);
+        }
+        let fresh = node.fetch_entities(&self.collection, &selection).await?;
+        self.diff_and_publish(&mut results, fresh, &[]);
+        Ok(())
+    }
+
+    /// Works out what `changed` means for this query and reports it.
+    async fn apply_changes(&self, node: &Node, changed: &[Arc<Entity>]) -> Result<(), RetrievalError> {
+        let mut results = self.results.lock().await;
+        let selection = self.selection.read().clone();
+        if selection.limit.is_some() {
+            // A window: entering or leaving items shift it, so refill it from storage.
+            let fresh = node.fetch_entities(&self.collection, &selection).await?;
+            self.diff_and_publish(&mut results, fresh, changed);
+            return Ok(());
+        }
+        let mut next: Vec<Arc<Entity>> = results.clone();
+        let mut changes = Vec::new();
+        for entity in changed {
+            let matches = !entity.is_deleted() && selection.predicate.matches(entity);
+            let position = next.iter().position(|e| e.id() == entity.id());
+            match (matches, position) {
+                (true, None) => {
+                    next.push(entity.clone());
+                    changes.push(ItemChange::Add { item: entity.clone() });
+                }
+                (true, Some(_)) => changes.push(ItemChange::Update { item: entity.clone() }),
+                (false, Some(at)) => {
+                    next.remove(at);
+                    changes.push(ItemChange::Remove { item: entity.clone() });
+                }
+                (false, None) => {}
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        selection.sort(&mut next);
+        let previous: Vec<EntityId> = results.iter().map(|e| e.id()).collect();
+        self.publish(&mut results, next, changes, &previous);
+        Ok(())
+    }
+
+    /// Diffs a freshly fetched result against the current one; entities in `changed` that
+    /// stay are reported as updates.
+    fn diff_and_publish(&self, results: &mut Vec<Arc<Entity>>, fresh: Vec<Arc<Entity>>, changed: &[Arc<Entity>]) {
+        let old: HashSet<EntityId> = results.iter().map(|e| e.id()).collect();
+        let new: HashSet<EntityId> = fresh.iter().map(|e| e.id()).collect();
+        let mut changes: Vec<ItemChange<Arc<Entity>>> =
+            results.iter().filter(|e| !new.contains(&e.id())).map(|e| ItemChange::Remove { item: e.clone() }).collect();
+        for entity in &fresh {
+            if !old.contains(&entity.id()) {
+                changes.push(ItemChange::Add { item: entity.clone() });
+            } else if changed.iter().any(|c| c.id() == entity.id()) {
+                changes.push(ItemChange::Update { item: entity.clone() });
+            }
+        }
+        if !changes.is_empty() {
+            let previous: Vec<EntityId> = old.into_iter().collect();
+            self.publish(results, fresh, changes, &previous);
+        }
+    }
+
+    fn publish(&self, results: &mut Vec<Arc<Entity>>, next: Vec<Arc<Entity>>, changes: Vec<ItemChange<Arc<Entity>>>, previous: &[EntityId]) {
+        let added: Vec<EntityId> = next.iter().map(|e| e.id()).collect();
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.set_members(self.id, previous, &added);
+        }
+        *results = next.clone();
+        *self.snapshot.write() = next.clone();
+        self.changed.notify(&());
+        if !self.changesets.is_empty() {
+            self.changesets.notify(&ChangeSet { resultset: next, changes });
+        }
+    }
+}
+
+/// The first top-level `property = value` (or `property IN (...)`) conjunct, as index keys.
+fn equality_keys(predicate: &Predicate) -> Option<(String, Vec<ValueKey>)> {
+    match predicate {
+        Predicate::And(left, right) => equality_keys(left).or_else(|| equality_keys(right)),
+        Predicate::Comparison { path, op: ComparisonOp::Eq, value } if path.0.len() == 1 => {
+            let keys = value_keys(value);
+            (!keys.is_empty()).then(|| (path.property().to_owned(), keys))
+        }
+        Predicate::In { path, values, negated: false } if path.0.len() == 1 => {
+            let keys: Vec<ValueKey> = values.iter().flat_map(value_keys).collect();
+            // A NULL or Json element could match in ways keys do not capture.
+            (values.iter().all(|v| !value_keys(v).is_empty())).then(|| (path.property().to_owned(), keys))
+        }
+        _ => None,
+    }
+}
+
+/// A hashable form of a value under AnkQL equality: values that compare equal share a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Id([u8; 16]),
+}
+
+/// Every key a value can be equal under: a string that reads as a number also equals that
+/// number, and one that reads as an id equals that id.
+fn value_keys(value: &Value) -> Vec<ValueKey> {
+    fn number(f: f64) -> ValueKey {
+        if f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+            ValueKey::Int(f as i64)
+        } else {
+            ValueKey::Float(f.to_bits())
+        }
+    }
+    match value {
+        Value::Null | Value::Json(_) => Vec::new(),
+        Value::Bool(b) => vec![ValueKey::Bool(*b)],
+        Value::I64(i) => vec![ValueKey::Int(*i)],
+        Value::F64(f) if f.is_nan() => Vec::new(),
+        Value::F64(f) => vec![number(*f)],
+        Value::Bytes(b) => vec![ValueKey::Bytes(b.clone())],
+        Value::EntityId(id) => vec![ValueKey::Id(id.to_bytes())],
+        Value::String(s) => {
+            let mut keys = vec![ValueKey::Str(s.clone())];
+            let trimmed = s.trim();
+            if let Ok(i) = trimmed.parse::<i64>() {
+                keys.push(ValueKey::Int(i));
+            } else if let Ok(f) = trimmed.parse::<f64>() {
+                if f.is_finite() {
+                    keys.push(number(f));
+                }
+            }
+            if let Ok(id) = s.parse::<EntityId>() {
+                keys.push(ValueKey::Id(id.to_bytes()));
+            }
+            keys
+        }
+    }
+}
