@@ -53,11 +53,13 @@ impl Context {
     /// The entity `id` of `V`'s collection. Errors if it does not exist or was deleted.
     pub async fn get<V: View>(&self, id: EntityId) -> Result<V, RetrievalError> {
         let collection = V::Model::collection();
-        let entity = self
-            .node
-            .load_entity(&collection, id)
-            .await?
-            .ok_or_else(|| RetrievalError::NotFound { collection: collection.to_string(), id })?;
+        let mut entity = self.node.load_entity(&collection, id).await?;
+        if entity.is_none() && !self.node.is_durable() {
+            // Not cached here: ask the durable peer, if one is connected.
+            self.node.remote_get(&collection, vec![id]).await?;
+            entity = self.node.load_entity(&collection, id).await?;
+        }
+        let entity = entity.ok_or_else(|| RetrievalError::NotFound { collection: collection.to_string(), id })?;
         if entity.is_deleted() {
             return Err(RetrievalError::Deleted { collection: collection.to_string(), id });
         }
@@ -73,6 +75,7 @@ impl Context {
         tokio::spawn(async move {
             // A failed first load leaves the query empty; it fills on the next change.
             let _ = query.load(&node).await;
+            let _ = query.subscribe_remote(&node).await;
         });
         Ok(live)
     }
@@ -81,6 +84,7 @@ impl Context {
     pub async fn query_wait<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
         let live = self.register::<V>(query)?;
         live.load(&self.node).await?;
+        live.subscribe_remote(&self.node).await?;
         Ok(live)
     }
 
@@ -93,6 +97,7 @@ impl Context {
         let live = self.register::<V>(query)?;
         let guard = live.subscribe(listener);
         live.load(&self.node).await?;
+        live.subscribe_remote(&self.node).await?;
         Ok(LiveQueryGuard { _guard: guard, query: live })
     }
 
@@ -109,6 +114,10 @@ impl Context {
         let selection = query.into_selection()?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
+        if !self.node.is_durable() {
+            // Refresh the local cache from the durable peer (if connected), then answer locally.
+            self.node.remote_fetch(&collection, &selection).await?;
+        }
         let entities = self.node.fetch_entities(&collection, &selection).await?;
         // Entities the policy hides are left out, as rows hidden by row-level security.
         Ok(entities

@@ -173,6 +173,26 @@ impl Entity {
         self.deleted.store(true, Ordering::Release);
     }
 
+    /// Marks an entity deleted without an event: a creation the durable peer refused.
+    pub(crate) fn withdraw(&self) {
+        self.deleted.store(true, Ordering::Release);
+    }
+
+    /// Joins another replica's state into this one's backends and deletion flag; the head
+    /// becomes the other state's (the caller decides what else is pending on top).
+    pub(crate) fn merge_state(&self, state: &State) -> Result<(), EventError> {
+        for (name, bytes) in &state.backends {
+            match name.as_str() {
+                LWWBackend::NAME => self.lww.merge_state(bytes)?,
+                YrsBackend::NAME => self.yrs.merge_state(bytes)?,
+                TOMBSTONE => self.deleted.store(true, Ordering::Release),
+                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            }
+        }
+        *self.head.write() = state.head.clone();
+        Ok(())
+    }
+
     /// Turns a fork's pending edits into an event on top of the fork's head; `None` if
     /// nothing changed. Forks are only made of live entities, so a deleted fork was deleted
     /// by this transaction.

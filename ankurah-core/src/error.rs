@@ -91,6 +91,9 @@ pub enum StorageError {
     /// A stored state could not be interpreted.
     #[error("stored state is invalid: {0}")]
     State(#[from] EventError),
+    /// The engine does not offer this feature.
+    #[error("this storage engine does not support {0}")]
+    Unsupported(&'static str),
 }
 
 /// Why a read (`get`, `fetch`, `query`) failed.
@@ -117,6 +120,9 @@ pub enum RetrievalError {
     /// A stored state was invalid.
     #[error(transparent)]
     State(#[from] EventError),
+    /// Syncing with a peer failed.
+    #[error("sync failed: {0}")]
+    Sync(String),
 }
 
 /// Why a write (`create`, `edit`, `delete`, `commit`) failed.
@@ -143,6 +149,12 @@ pub enum MutationError {
     /// Reading an entity for the edit failed.
     #[error(transparent)]
     Retrieval(#[from] Box<RetrievalError>),
+    /// The durable peer refused the commit; its local effects were undone.
+    #[error("the durable peer refused the commit: {0}")]
+    Rejected(String),
+    /// Talking to a peer failed.
+    #[error(transparent)]
+    Peer(crate::peer::PeerError),
 }
 
 impl From<RetrievalError> for MutationError {

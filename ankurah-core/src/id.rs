@@ -89,6 +89,24 @@ ulid_id!(
     SystemId
 );
 
+ulid_id!(
+    /// Identity of a node, fresh each time a node is constructed; peers use it in `Hello`.
+    NodeId
+);
+
+impl NodeId {
+    /// A fresh node id.
+    pub fn new() -> Self {
+        Self(Ulid::new())
+    }
+}
+
+impl Default for NodeId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SystemId {
     /// A fresh system id.
     pub fn new() -> Self {

@@ -69,6 +69,14 @@ impl<V: View> LiveQuery<V> {
         self.query.load(node).await
     }
 
+    /// On an ephemeral node, opens the query's remote side on the durable peer (if any).
+    pub(crate) async fn subscribe_remote(&self, node: &Node) -> Result<(), RetrievalError> {
+        if node.is_durable() {
+            return Ok(());
+        }
+        node.remote_subscribe(&self.query).await.map_err(RetrievalError::from)
+    }
+
     /// The current selection.
     pub fn selection(&self) -> crate::ankql::Selection {
         self.query.selection.read().clone()

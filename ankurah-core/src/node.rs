@@ -10,15 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
+use tokio::sync::{broadcast, watch};
 
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
+use crate::peer::Peer;
+use crate::proto::{Message, Request};
 use crate::reactor::Reactor;
+use crate::remote::Rejection;
 use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
 use crate::event::Event;
-use crate::id::{EntityId, EventId};
+use crate::id::{EntityId, EventId, NodeId};
 use crate::policy::{ContextData, PolicyAgent};
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::system::SystemManager;
@@ -45,6 +49,7 @@ pub struct Node {
 }
 
 pub(crate) struct NodeInner {
+    pub(crate) id: NodeId,
     pub(crate) durable: bool,
     pub(crate) storage: Arc<dyn StorageEngine>,
     pub(crate) policy: Arc<dyn PolicyAgent>,
@@ -52,9 +57,13 @@ pub(crate) struct NodeInner {
     pub(crate) reactor: Arc<Reactor>,
     config: NodeConfig,
     /// Serializes every change so staging, storing and publishing happen in one order.
-    commit_lock: tokio::sync::Mutex<()>,
+    pub(crate) commit_lock: tokio::sync::Mutex<()>,
     /// Received events whose parents are not known yet, by id.
     staged: Mutex<BTreeMap<EventId, Event>>,
+    pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
+    /// Bumped whenever a peer connects or disconnects.
+    pub(crate) peers_changed: watch::Sender<u64>,
+    pub(crate) rejections: broadcast::Sender<Rejection>,
 }
 
 impl std::fmt::Debug for Node {
@@ -70,8 +79,9 @@ pub struct ApplyOutcome {
     pub applied: Vec<EventId>,
     /// Events already known, ignored.
     pub duplicates: Vec<EventId>,
-    /// Parent ids that are unknown here; the events waiting on them stay staged.
-    pub missing: Vec<EventId>,
+    /// Parent ids (with their collection) that are unknown here; the events waiting on
+    /// them stay staged.
+    pub missing: Vec<(CollectionId, EventId)>,
 }
 
 impl Node {
@@ -90,6 +100,7 @@ impl Node {
         let storage: Arc<dyn StorageEngine> = storage;
         let system = SystemManager::new(storage.clone(), durable);
         let inner = NodeInner {
+            id: NodeId::new(),
             durable,
             storage,
             policy: Arc::new(policy),
@@ -98,8 +109,26 @@ impl Node {
             config,
             commit_lock: tokio::sync::Mutex::new(()),
             staged: Mutex::new(BTreeMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            peers_changed: watch::Sender::new(0),
+            rejections: broadcast::channel(64).0,
         };
-        Node { inner: Arc::new(inner), system }
+        let inner = Arc::new(inner);
+        let weak = Arc::downgrade(&inner);
+        inner.reactor.on_unregister(move |query| {
+            // Closing a local live query closes its remote side too.
+            if let Some(inner) = weak.upgrade() {
+                for peer in inner.peers.lock().values().filter(|p| p.durable) {
+                    peer.send(Message::Request { id: 0, request: Request::Unsubscribe { subscription: query } });
+                }
+            }
+        });
+        Node { inner, system }
+    }
+
+    /// This node's id (fresh per construction).
+    pub fn id(&self) -> NodeId {
+        self.inner.id
     }
 
     /// Whether this node keeps full history.
@@ -128,8 +157,10 @@ impl Node {
         }
     }
 
-    /// Stores and publishes the changes of one local transaction: all or nothing.
-    pub(crate) async fn commit_local(&self, cx: &ContextData, changes: Vec<LocalChange>) -> Result<(), MutationError> {
+    /// Stores and publishes the changes of one local transaction, all or nothing, and
+    /// returns its events. An ephemeral node also puts them in its outbox first, so a crash
+    /// after this point still sends them.
+    pub(crate) async fn commit_local(&self, cx: &ContextData, changes: Vec<LocalChange>) -> Result<Vec<Event>, MutationError> {
         let _lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
         for change in changes {
@@ -144,14 +175,31 @@ impl Node {
             staged.push((change.canonical, next, event));
         }
         if staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events: Vec<Event> = staged.iter().map(|(_, _, event)| event.clone()).collect();
+        if !self.inner.durable {
+            self.inner.storage.outbox_add(&events).await?;
+        }
+        let changed = staged.into_iter().map(|(canonical, next, _)| (canonical, next)).collect();
+        if let Err(e) = self.store_and_publish(events.clone(), changed).await {
+            if !self.inner.durable {
+                let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+                let _ = self.inner.storage.outbox_remove(&ids).await;
+            }
+            return Err(e);
+        }
+        Ok(events)
+    }
+
+    /// Stores events and staged entities in one atomic commit, then publishes them.
+    pub(crate) async fn store_and_publish(&self, events: Vec<Event>, changed: Vec<(Option<Arc<Entity>>, Entity)>) -> Result<(), MutationError> {
+        if changed.is_empty() && events.is_empty() {
             return Ok(());
         }
-        let batch = CommitBatch {
-            states: staged.iter().map(|(_, next, _)| stored_state(next)).collect(),
-            events: staged.iter().map(|(_, _, event)| event.clone()).collect(),
-        };
+        let batch = CommitBatch { states: changed.iter().map(|(_, next)| stored_state(next)).collect(), events };
         self.inner.storage.commit(batch).await?;
-        self.publish(staged.into_iter().map(|(canonical, next, _)| (canonical, next))).await;
+        self.publish(changed).await;
         Ok(())
     }
 
@@ -218,7 +266,9 @@ impl Node {
                 }
             }
             if !missing.is_empty() {
-                outcome.missing.extend(missing.into_iter().filter(|p| !still_staged.contains_key(p)));
+                outcome.missing.extend(
+                    missing.into_iter().filter(|p| !still_staged.contains_key(p)).map(|p| (event.collection.clone(), p)),
+                );
                 still_staged.insert(id, event);
                 continue;
             }
@@ -237,19 +287,11 @@ impl Node {
             outcome.applied.push(id);
             applied_events.push(event);
         }
-        outcome.missing.retain(|id| !known.contains(id));
+        outcome.missing.retain(|(_, id)| !known.contains(id) && !still_staged.contains_key(id));
         outcome.missing.sort();
         outcome.missing.dedup();
         *self.inner.staged.lock() = still_staged;
-        if applied_events.is_empty() {
-            return Ok(outcome);
-        }
-        let batch = CommitBatch {
-            states: entities.values().map(|(_, next)| stored_state(next)).collect(),
-            events: applied_events,
-        };
-        self.inner.storage.commit(batch).await?;
-        self.publish(entities.into_values()).await;
+        self.store_and_publish(applied_events, entities.into_values().collect()).await?;
         Ok(outcome)
     }
 

@@ -26,9 +26,17 @@ use crate::value::Value;
 pub(crate) type QueryId = u64;
 
 /// All live queries of a node and the indexes that route changes to them.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Reactor {
     index: Mutex<Index>,
+    /// Called with the id of every query that goes away (to close its remote side).
+    unregistered: std::sync::OnceLock<Box<dyn Fn(QueryId) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").field("index", &self.index).finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -103,13 +111,28 @@ impl Reactor {
     }
 
     fn unregister(&self, id: QueryId, collection: &CollectionId, selection: &Selection) {
-        let mut index = self.index.lock();
-        index.queries.remove(&id);
-        index.unfile(id, collection, selection);
-        index.members.retain(|_, queries| {
-            queries.remove(&id);
-            !queries.is_empty()
-        });
+        {
+            let mut index = self.index.lock();
+            index.queries.remove(&id);
+            index.unfile(id, collection, selection);
+            index.members.retain(|_, queries| {
+                queries.remove(&id);
+                !queries.is_empty()
+            });
+        }
+        if let Some(hook) = self.unregistered.get() {
+            hook(id);
+        }
+    }
+
+    /// Sets the hook called when a query goes away (once, by the node).
+    pub(crate) fn on_unregister(&self, hook: impl Fn(QueryId) + Send + Sync + 'static) {
+        let _ = self.unregistered.set(Box::new(hook));
+    }
+
+    /// Every live query.
+    pub(crate) fn queries(&self) -> Vec<Arc<Query>> {
+        self.index.lock().queries.values().filter_map(Weak::upgrade).collect()
     }
 
     /// Re-files a query under a new selection.

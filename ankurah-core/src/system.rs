@@ -65,6 +65,11 @@ impl SystemManager {
         *self.id.borrow()
     }
 
+    /// Records a system id learned from a durable peer (ephemeral nodes).
+    pub(crate) fn join(&self, id: SystemId) {
+        self.id.send_replace(Some(id));
+    }
+
     /// Resolves when the node knows its system: created or loaded on a durable node, learned
     /// from a peer on an ephemeral one.
     pub async fn wait_system_ready(&self) -> SystemId {

@@ -76,7 +76,12 @@ impl Transaction {
                 LocalChange { fork: e.fork, canonical: e.canonical }
             })
             .collect();
-        self.ctx.node().commit_local(self.ctx.data(), changes).await
+        let node = self.ctx.node();
+        let events = node.commit_local(self.ctx.data(), changes).await?;
+        if node.is_durable() || events.is_empty() {
+            return Ok(());
+        }
+        node.forward_commit(events).await
     }
 
     /// Discards the transaction (the same as dropping it).

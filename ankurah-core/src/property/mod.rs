@@ -8,10 +8,12 @@
 pub mod backend;
 mod json;
 mod lww;
+mod reference;
 mod yrs;
 
 pub use json::Json;
 pub use lww::LWW;
+pub use reference::Ref;
 pub use yrs::YrsString;
 
 use crate::error::PropertyError;

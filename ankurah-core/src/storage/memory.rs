@@ -24,6 +24,7 @@ pub struct MemoryStorage {
 #[derive(Debug, Default)]
 struct Data {
     system: Option<SystemId>,
+    outbox: BTreeMap<EventId, Event>,
     collections: HashMap<CollectionId, Collection>,
 }
 
@@ -85,6 +86,23 @@ impl StorageEngine for MemoryStorage {
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
         self.data.write().system = Some(id);
         Ok(())
+    }
+
+    async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
+        self.data.write().outbox.extend(events.iter().map(|e| (e.id, e.clone())));
+        Ok(())
+    }
+
+    async fn outbox_remove(&self, ids: &[EventId]) -> Result<(), StorageError> {
+        let mut data = self.data.write();
+        for id in ids {
+            data.outbox.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn outbox(&self) -> Result<Vec<Event>, StorageError> {
+        Ok(self.data.read().outbox.values().cloned().collect())
     }
 }
 

@@ -40,6 +40,22 @@ pub trait StorageEngine: Send + Sync + 'static {
 
     /// Records the system id (once, when the system is created).
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError>;
+
+    /// Adds events to the outbox: committed on this ephemeral node, not yet acknowledged by
+    /// a durable peer. Kept across restarts so they are sent on the next connection.
+    async fn outbox_add(&self, _events: &[Event]) -> Result<(), StorageError> {
+        Err(StorageError::Unsupported("an outbox (ephemeral nodes)"))
+    }
+
+    /// Removes acknowledged events from the outbox.
+    async fn outbox_remove(&self, _ids: &[EventId]) -> Result<(), StorageError> {
+        Err(StorageError::Unsupported("an outbox (ephemeral nodes)"))
+    }
+
+    /// The outbox, in id order (which is causal order).
+    async fn outbox(&self) -> Result<Vec<Event>, StorageError> {
+        Err(StorageError::Unsupported("an outbox (ephemeral nodes)"))
+    }
 }
 
 /// One collection of a [`StorageEngine`].

@@ -1,0 +1,249 @@
+//! Sessions with peers: the `Hello` handshake, request/response plumbing and the message
+//! loop that connectors drive through [`Node::run_peer`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::id::{EntityId, NodeId};
+use crate::node::Node;
+use crate::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
+use crate::reactor::Query;
+use crate::signals::SubscriptionGuard;
+
+/// How long a peer may take to say `Hello` or to answer a request.
+const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a peer session ended or a request to a peer failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PeerError {
+    /// The peer was refused (or refused us) during the handshake.
+    #[error("peer refused: {0}")]
+    Refused(String),
+    /// The peer broke the protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The connection closed.
+    #[error("the connection to the peer closed")]
+    Disconnected,
+    /// The peer did not answer in time.
+    #[error("the peer did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The peer answered with an error.
+    #[error("the peer reported: {0}")]
+    Remote(String),
+    /// No durable peer is connected.
+    #[error("no durable peer is connected")]
+    NoDurablePeer,
+}
+
+/// One connected peer, as seen from this node.
+pub(crate) struct Peer {
+    pub(crate) id: NodeId,
+    pub(crate) durable: bool,
+    sender: mpsc::UnboundedSender<Message>,
+    next_request: AtomicU64,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Response>>>,
+    /// Queries this peer subscribed to here, with the heads it holds of each entity.
+    pub(crate) subscriptions: Mutex<HashMap<u64, Subscription>>,
+}
+
+/// A peer's subscription served by this node.
+pub(crate) struct Subscription {
+    pub(crate) _query: Arc<Query>,
+    pub(crate) _guard: SubscriptionGuard,
+}
+
+/// Heads a subscriber holds, per entity: deltas are computed against them.
+pub(crate) type KnownHeads = Arc<Mutex<HashMap<EntityId, Clock>>>;
+
+impl Peer {
+    /// Queues a message; `false` if the connection is gone.
+    pub(crate) fn send(&self, message: Message) -> bool {
+        self.sender.send(message).is_ok()
+    }
+
+    /// Sends a request and waits for its response.
+    pub(crate) async fn request(&self, request: Request) -> Result<Response, PeerError> {
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(id, tx);
+        if !self.send(Message::Request { id, request }) {
+            self.pending.lock().remove(&id);
+            return Err(PeerError::Disconnected);
+        }
+        match tokio::time::timeout(PEER_TIMEOUT, rx).await {
+            Ok(Ok(Response::Error(reason))) => Err(PeerError::Remote(reason)),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(PeerError::Disconnected),
+            Err(_) => {
+                self.pending.lock().remove(&id);
+                Err(PeerError::Timeout(PEER_TIMEOUT))
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Runs a session with one peer until either side closes it.
+    ///
+    /// Connectors call this with a channel pair: `outgoing` carries messages to the peer,
+    /// `incoming` brings the peer's. The session starts with the `Hello` exchange (a peer
+    /// of another protocol version or system is refused with a `Goodbye` naming the
+    /// reason) and ends when `incoming` closes, the peer says `Goodbye`, or it breaks the
+    /// protocol. Dropping the future ends the session too.
+    pub async fn run_peer(
+        &self,
+        outgoing: mpsc::UnboundedSender<Message>,
+        mut incoming: mpsc::UnboundedReceiver<Message>,
+    ) -> Result<(), PeerError> {
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: self.system.system_id(),
+            node_id: self.id(),
+            durable: self.is_durable(),
+        };
+        outgoing.send(Message::Hello(hello)).map_err(|_| PeerError::Disconnected)?;
+        let theirs = match tokio::time::timeout(PEER_TIMEOUT, incoming.recv()).await {
+            Err(_) => return Err(PeerError::Timeout(PEER_TIMEOUT)),
+            Ok(None) => return Err(PeerError::Disconnected),
+            Ok(Some(Message::Hello(hello))) => hello,
+            Ok(Some(Message::Goodbye { reason })) => return Err(PeerError::Refused(reason)),
+            Ok(Some(_)) => return Err(refuse(&outgoing, PeerError::Protocol("the first message must be Hello".into()))),
+        };
+        if let Err(reason) = self.check_hello(&theirs).await {
+            return Err(refuse(&outgoing, PeerError::Refused(reason)));
+        }
+        let peer = Arc::new(Peer {
+            id: theirs.node_id,
+            durable: theirs.durable,
+            sender: outgoing,
+            next_request: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(HashMap::new()),
+        });
+        let _registration = Registration::new(self, &peer);
+
+        // Updates are applied in arrival order, off the loop: applying may itself ask the
+        // peer for missing events, whose answer arrives through this loop.
+        let (updates, mut update_queue) = mpsc::unbounded_channel();
+        let worker = {
+            let (node, peer) = (self.clone(), peer.clone());
+            tokio::spawn(async move {
+                while let Some((subscription, deltas)) = update_queue.recv().await {
+                    node.receive_update(&peer, subscription, deltas).await;
+                }
+            })
+        };
+        if peer.durable && !self.is_durable() {
+            let (node, peer) = (self.clone(), peer.clone());
+            tokio::spawn(async move { node.on_durable_peer(&peer).await });
+        }
+
+        let result = loop {
+            let Some(message) = incoming.recv().await else { break Ok(()) };
+            match message {
+                Message::Request { id, request } => {
+                    let (node, peer) = (self.clone(), peer.clone());
+                    tokio::spawn(async move {
+                        let response = node.serve(&peer, request).await;
+                        peer.send(Message::Response { id, response });
+                    });
+                }
+                Message::Response { id, response } => {
+                    if let Some(waiting) = peer.pending.lock().remove(&id) {
+                        let _ = waiting.send(response);
+                    }
+                }
+                Message::Update { subscription, deltas } => {
+                    let _ = updates.send((subscription, deltas));
+                }
+                Message::Goodbye { reason } => break Err(PeerError::Refused(reason)),
+                Message::Hello(_) => break Err(refuse(&peer.sender, PeerError::Protocol("Hello sent twice".into()))),
+            }
+        };
+        drop(updates);
+        worker.abort();
+        result
+    }
+
+    async fn check_hello(&self, hello: &Hello) -> Result<(), String> {
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(format!(
+                "protocol version {} is not supported; this node speaks version {PROTOCOL_VERSION}",
+                hello.protocol_version
+            ));
+        }
+        let ours = match self.system.system_id() {
+            Some(id) => Some(id),
+            None => self.inner.storage.system_id().await.ok().flatten(),
+        };
+        match (ours, hello.system_id) {
+            (Some(ours), Some(theirs)) if ours != theirs => Err(format!("peer belongs to system {theirs}, this node to system {ours}")),
+            (_, None) if hello.durable => Err("the durable peer has no system yet (call `node.system.create()` on it)".into()),
+            (None, _) if self.is_durable() => Err("this durable node has no system yet".into()),
+            (_, Some(theirs)) if hello.durable && !self.is_durable() => {
+                self.system.join(theirs);
+                // Remember the system so a later connection to another one is refused.
+                let _ = self.inner.storage.set_system_id(theirs).await;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A connected durable peer, if any.
+    pub(crate) fn durable_peer(&self) -> Option<Arc<Peer>> {
+        self.inner.peers.lock().values().find(|p| p.durable).cloned()
+    }
+
+    /// Number of connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.inner.peers.lock().len()
+    }
+
+    /// Resolves once a durable peer is connected.
+    pub async fn wait_durable_peer(&self) {
+        let mut changes = self.inner.peers_changed.subscribe();
+        while self.durable_peer().is_none() {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Keeps a peer in the node's peer table for the life of its session, however the session
+/// ends (returned, failed, or its future dropped).
+struct Registration {
+    node: Node,
+    peer: Arc<Peer>,
+}
+
+impl Registration {
+    fn new(node: &Node, peer: &Arc<Peer>) -> Self {
+        node.inner.peers.lock().insert(peer.id, peer.clone());
+        node.inner.peers_changed.send_modify(|n| *n += 1);
+        Registration { node: node.clone(), peer: peer.clone() }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.node.inner.peers.lock().remove(&self.peer.id);
+        self.node.inner.peers_changed.send_modify(|n| *n += 1);
+        // Waiting requests fail with `Disconnected`; served subscriptions end.
+        self.peer.pending.lock().clear();
+        self.peer.subscriptions.lock().clear();
+    }
+}
+
+fn refuse(outgoing: &mpsc::UnboundedSender<Message>, error: PeerError) -> PeerError {
+    let _ = outgoing.send(Message::Goodbye { reason: error.to_string() });
+    error
+}

@@ -1,0 +1,202 @@
+//! Answering peers: what a node does with each [`Request`], and how it pushes subscription
+//! updates as deltas.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::changes::ChangeSet;
+use crate::clock::Clock;
+use crate::collection::CollectionId;
+use crate::entity::Entity;
+use crate::event::Event;
+use crate::id::{EntityId, EventId};
+use crate::node::Node;
+use crate::peer::{KnownHeads, Peer, PeerError, Subscription};
+use crate::policy::ContextData;
+use crate::proto::{Delta, Message, Request, Response};
+
+/// How many rounds of asking a peer for missing ancestors a commit may take.
+const MAX_ANCESTOR_ROUNDS: usize = 16;
+
+impl Node {
+    /// Answers one request of `peer`.
+    pub(crate) async fn serve(&self, peer: &Arc<Peer>, request: Request) -> Response {
+        match self.try_serve(peer, request).await {
+            Ok(response) => response,
+            Err(reason) => Response::Error(reason),
+        }
+    }
+
+    async fn try_serve(&self, peer: &Arc<Peer>, request: Request) -> Result<Response, String> {
+        let cx = peer_context(peer);
+        match request {
+            Request::Get { collection, ids } => {
+                let mut deltas = Vec::new();
+                for id in ids {
+                    if let Some(entity) = self.load_entity(&collection, id).await.map_err(|e| e.to_string())? {
+                        if self.inner.policy.check_read(&cx, &collection, &entity).is_ok() {
+                            deltas.push(Delta::State(entity.to_state()));
+                        }
+                    }
+                }
+                Ok(Response::Deltas(deltas))
+            }
+            Request::Fetch { collection, selection } => {
+                let entities = self.fetch_entities(&collection, &selection).await.map_err(|e| e.to_string())?;
+                Ok(Response::Deltas(
+                    entities
+                        .iter()
+                        .filter(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok())
+                        .map(|e| Delta::State(e.to_state()))
+                        .collect(),
+                ))
+            }
+            Request::Subscribe { subscription, collection, selection, known } => {
+                self.serve_subscription(peer, subscription, collection, selection, known).await
+            }
+            Request::Unsubscribe { subscription } => {
+                peer.subscriptions.lock().remove(&subscription);
+                Ok(Response::Unsubscribed)
+            }
+            Request::Commit { events } => self.serve_commit(peer, &cx, events).await,
+            Request::GetEvents { collection, ids } => {
+                let store = self.collection(&collection).await.map_err(|e| e.to_string())?;
+                Ok(Response::Events(store.get_events(&ids).await.map_err(|e| e.to_string())?))
+            }
+        }
+    }
+
+    async fn serve_commit(&self, peer: &Arc<Peer>, cx: &ContextData, events: Vec<Event>) -> Result<Response, String> {
+        let mut outcome = self.apply_events(cx, events).await.map_err(|e| e.to_string())?;
+        // Ancestors we lack are requested from the sender, never guessed.
+        for _ in 0..MAX_ANCESTOR_ROUNDS {
+            if outcome.missing.is_empty() {
+                return Ok(Response::Committed);
+            }
+            let mut fetched = Vec::new();
+            for (collection, ids) in group_missing(&outcome.missing) {
+                match peer.request(Request::GetEvents { collection, ids }).await.map_err(|e| e.to_string())? {
+                    Response::Events(events) => fetched.extend(events),
+                    other => return Err(format!("unexpected answer to GetEvents: {other:?}")),
+                }
+            }
+            if fetched.is_empty() {
+                break;
+            }
+            outcome = self.apply_events(cx, fetched).await.map_err(|e| e.to_string())?;
+        }
+        match outcome.missing.is_empty() {
+            true => Ok(Response::Committed),
+            false => Err(format!("{} ancestor events are unknown to both peers", outcome.missing.len())),
+        }
+    }
+
+    async fn serve_subscription(
+        &self,
+        peer: &Arc<Peer>,
+        subscription: u64,
+        collection: CollectionId,
+        selection: crate::ankql::Selection,
+        known: Vec<(EntityId, Clock)>,
+    ) -> Result<Response, String> {
+        let known: KnownHeads = Arc::new(Mutex::new(known.into_iter().collect()));
+        let query = self.inner.reactor.register(collection.clone(), selection);
+        // Change sets are turned into deltas in order, by one task per subscription.
+        let (changes, mut queue) = mpsc::unbounded_channel::<ChangeSet<Arc<Entity>>>();
+        let guard = query.changesets.listen(move |set| {
+            let _ = changes.send(set.clone());
+        });
+        {
+            let (node, peer, known, cx) = (self.clone(), Arc::downgrade(peer), known.clone(), peer_context(peer));
+            tokio::spawn(async move {
+                while let Some(set) = queue.recv().await {
+                    let Some(peer) = peer.upgrade() else { break };
+                    let entities: Vec<Arc<Entity>> = set
+                        .changes
+                        .into_iter()
+                        .filter(|c| c.kind() != crate::changes::ChangeKind::Initial)
+                        .map(|c| c.entity().clone())
+                        .filter(|e| node.inner.policy.check_read(&cx, e.collection(), e).is_ok())
+                        .collect();
+                    let deltas = node.deltas(&entities, &known).await;
+                    if !deltas.is_empty() && !peer.send(Message::Update { subscription, deltas }) {
+                        break;
+                    }
+                }
+            });
+        }
+        let subscribed = Subscription { _query: query.clone(), _guard: guard };
+        peer.subscriptions.lock().insert(subscription, subscribed);
+        query.load(self).await.map_err(|e| e.to_string())?;
+        let cx = peer_context(peer);
+        let initial: Vec<Arc<Entity>> =
+            query.snapshot.read().iter().filter(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok()).cloned().collect();
+        Ok(Response::Deltas(self.deltas(&initial, &known).await))
+    }
+
+    /// Deltas bringing a subscriber from the heads it holds to the current state, and
+    /// records the new heads as held.
+    async fn deltas(&self, entities: &[Arc<Entity>], known: &KnownHeads) -> Vec<Delta> {
+        let mut out = Vec::new();
+        for entity in entities {
+            let head = entity.head();
+            let held = known.lock().get(&entity.id()).cloned();
+            if held.as_ref() == Some(&head) {
+                continue;
+            }
+            let delta = match held {
+                Some(held) if !held.is_empty() => self.events_since(entity, &held).await,
+                _ => None,
+            };
+            out.push(delta.unwrap_or_else(|| Delta::State(entity.to_state())));
+            known.lock().insert(entity.id(), head);
+        }
+        out
+    }
+
+    /// The events of `entity` not in the history of `held`, if this node has them all and
+    /// they are smaller than the state.
+    async fn events_since(&self, entity: &Arc<Entity>, held: &Clock) -> Option<Delta> {
+        let store = self.collection(entity.collection()).await.ok()?;
+        let events = store.dump_entity_events(entity.id()).await.ok()?;
+        let by_id: HashMap<_, &Event> = events.iter().map(|e| (e.id, e)).collect();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<_> = held.iter().copied().collect();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                // A held event unknown here: the subscriber needs the whole state.
+                stack.extend(by_id.get(&id)?.parent.iter().copied());
+            }
+        }
+        let missing: Vec<Event> = events.into_iter().filter(|e| !seen.contains(&e.id)).collect();
+        let size: usize = missing.iter().map(|e| e.encode().len()).sum();
+        (size < entity.to_state().encode().len()).then(|| Delta::Events {
+            collection: entity.collection().clone(),
+            entity_id: entity.id(),
+            events: missing,
+        })
+    }
+}
+
+/// The identity under which a peer's requests are checked by the policy agent.
+pub(crate) fn peer_context(peer: &Peer) -> ContextData {
+    ContextData::for_principal(format!("peer {}", peer.id))
+}
+
+/// Groups missing event ids by the collection of the staged events waiting on them.
+pub(crate) fn group_missing(missing: &[(CollectionId, EventId)]) -> HashMap<CollectionId, Vec<EventId>> {
+    let mut groups: HashMap<CollectionId, Vec<_>> = HashMap::new();
+    for (collection, id) in missing {
+        groups.entry(collection.clone()).or_default().push(*id);
+    }
+    groups
+}
+
+impl From<PeerError> for crate::error::MutationError {
+    fn from(error: PeerError) -> Self {
+        crate::error::MutationError::Peer(error)
+    }
+}

@@ -1,0 +1,212 @@
+//! Sync between nodes over the in-process connector: convergence, partitions, offline
+//! outboxes, refused commits and refused peers. (The WebSocket crate runs the same protocol
+//! over real sockets.)
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ankurah_core::model::{Mutable, View};
+use ankurah_core::policy::{ContextData, PolicyAgent};
+use ankurah_core::proto::{Hello, Message, PROTOCOL_VERSION};
+use ankurah_core::signals::Peek;
+use ankurah_core::storage::{MemoryStorage, StorageEngine};
+use ankurah_core::{
+    AccessDenied, Context, Entity, EntityId, Event, LocalConnector, MutationError, Node, NodeId, PeerError, PermissiveAgent,
+    DEFAULT_CONTEXT,
+};
+use common::{album, Album, AlbumView};
+use tokio::sync::mpsc;
+
+struct Setup {
+    server: Node,
+    clients: Vec<(Node, Arc<MemoryStorage>)>,
+}
+
+async fn setup(clients: usize) -> (Setup, Vec<LocalConnector>) {
+    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    server.system.create().await.unwrap();
+    let mut nodes = Vec::new();
+    let mut connections = Vec::new();
+    for _ in 0..clients {
+        let storage = Arc::new(MemoryStorage::new());
+        let client = Node::new(storage.clone(), PermissiveAgent::new());
+        connections.push(LocalConnector::new(&server, &client));
+        client.system.wait_system_ready().await;
+        client.wait_durable_peer().await;
+        nodes.push((client, storage));
+    }
+    (Setup { server, clients: nodes }, connections)
+}
+
+fn ctx(node: &Node) -> Context {
+    node.context(DEFAULT_CONTEXT).unwrap()
+}
+
+async fn state_of(node: &Node, id: EntityId) -> Vec<u8> {
+    ctx(node).get::<AlbumView>(id).await.unwrap().entity().to_state().encode()
+}
+
+/// Polls until `check` holds (updates travel through background tasks).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn two_clients_converge_with_the_server() {
+    let (setup, _connections) = setup(2).await;
+    let (a, b) = (&setup.clients[0].0, &setup.clients[1].0);
+    // Remote changes reach an ephemeral node through its live queries.
+    let query_b = ctx(b).query_wait::<AlbumView>("year > 2000").await.unwrap();
+    let _query_a = ctx(a).query_wait::<AlbumView>("year > 2000").await.unwrap();
+
+    let trx = ctx(a).begin();
+    let id = trx.create(&album("Origin of Symmetry", "Muse", 2001)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    eventually("b's live query sees a's album", async || query_b.peek().len() == 1).await;
+
+    // Concurrent text edits on both clients.
+    let (va, vb) = (ctx(a).get::<AlbumView>(id).await.unwrap(), ctx(b).get::<AlbumView>(id).await.unwrap());
+    let (ta, tb) = (ctx(a).begin(), ctx(b).begin());
+    ta.edit::<Album>(&va).unwrap().name().insert(0, "The ").unwrap();
+    tb.edit::<Album>(&vb).unwrap().name().insert(18, " (2001)").unwrap();
+    let (ra, rb) = tokio::join!(ta.commit(), tb.commit());
+    ra.unwrap();
+    rb.unwrap();
+
+    let expected = "The Origin of Symmetry (2001)";
+    eventually("everyone has both edits", async || {
+        va.name().unwrap() == expected && vb.name().unwrap() == expected && {
+            let server = state_of(&setup.server, id).await;
+            server == state_of(a, id).await && server == state_of(b, id).await
+        }
+    })
+    .await;
+    assert_eq!(query_b.peek()[0].name().unwrap(), expected);
+}
+
+#[tokio::test]
+async fn partitions_heal_without_losing_edits() {
+    let (setup, mut connections) = setup(2).await;
+    let (a, a_storage) = (&setup.clients[0].0, &setup.clients[0].1);
+    let b = &setup.clients[1].0;
+    let trx = ctx(a).begin();
+    let id = trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let query_a = ctx(a).query_wait::<AlbumView>("year >= 1999 ORDER BY year").await.unwrap();
+    let _query_b = ctx(b).query_wait::<AlbumView>("year >= 1999").await.unwrap();
+
+    // Cut a off; both sides keep editing.
+    connections.remove(0).disconnect();
+    eventually("a notices", async || a.peer_count() == 0).await;
+    let va = ctx(a).get::<AlbumView>(id).await.unwrap();
+    let trx = ctx(a).begin();
+    trx.edit::<Album>(&va).unwrap().name().insert(7, " (offline)").unwrap();
+    let offline = trx.create(&album("Absolution", "Muse", 2003)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    assert_eq!(a_storage.outbox().await.unwrap().len(), 2, "the offline commit waits in the outbox");
+
+    let vb = ctx(b).get::<AlbumView>(id).await.unwrap();
+    let trx = ctx(b).begin();
+    let edit = trx.edit::<Album>(&vb).unwrap();
+    edit.name().insert(0, "[b] ").unwrap();
+    edit.year().set(&2000).unwrap();
+    trx.commit().await.unwrap();
+
+    // Heal.
+    let _reconnected = LocalConnector::new(&setup.server, a);
+    a.wait_durable_peer().await;
+    eventually("the outbox drains", async || a_storage.outbox().await.unwrap().is_empty()).await;
+    eventually("all replicas are identical", async || {
+        let server = state_of(&setup.server, id).await;
+        server == state_of(a, id).await && server == state_of(b, id).await
+    })
+    .await;
+    assert_eq!(va.name().unwrap(), "[b] Showbiz (offline)");
+    assert_eq!(va.year().unwrap(), 2000);
+    assert!(ctx(b).get::<AlbumView>(offline).await.is_ok(), "the offline creation reached b");
+    eventually("a's live query is current", async || {
+        query_a.peek().iter().map(|v| v.year().unwrap()).collect::<Vec<_>>() == [2000, 2003]
+    })
+    .await;
+}
+
+/// Refuses any album by one artist, on the server only.
+struct NoNickelback;
+
+impl PolicyAgent for NoNickelback {
+    fn check_write(&self, _cx: &ContextData, event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
+        let lww = event.operations.get("lww").map(|b| b.as_ref()).unwrap_or_default();
+        match lww.windows(10).any(|w| w == b"Nickelback") {
+            true => Err(AccessDenied("that artist is not allowed".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_commit_is_undone_locally() {
+    let server = Node::new_durable(Arc::new(MemoryStorage::new()), NoNickelback);
+    server.system.create().await.unwrap();
+    let client = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    let _connection = LocalConnector::new(&server, &client);
+    client.wait_durable_peer().await;
+    let cctx = ctx(&client);
+
+    let trx = cctx.begin();
+    let id = trx.create(&album("Fine", "Muse", 2001)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = cctx.get::<AlbumView>(id).await.unwrap();
+
+    let trx = cctx.begin();
+    trx.edit::<Album>(&view).unwrap().artist().set(&"Nickelback".to_string()).unwrap();
+    let refused = trx.create(&album("Bad", "Nickelback", 2002)).await.unwrap().id();
+    let err = trx.commit().await.unwrap_err();
+    assert!(matches!(err, MutationError::Rejected(_)), "{err}");
+    assert_eq!(view.artist().unwrap(), "Muse", "the edit was undone");
+    assert!(cctx.get::<AlbumView>(refused).await.is_err(), "the refused creation is withdrawn");
+    assert_eq!(state_of(&client, id).await, state_of(&server, id).await);
+}
+
+async fn handshake_with(server: &Node, hello: Hello) -> Message {
+    let (to_server, from_client) = mpsc::unbounded_channel();
+    let (to_client, mut from_server) = mpsc::unbounded_channel();
+    let session = {
+        let server = server.clone();
+        tokio::spawn(async move { server.run_peer(to_client, from_client).await })
+    };
+    to_server.send(Message::Hello(hello)).unwrap();
+    assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
+    let reply = from_server.recv().await.unwrap();
+    assert!(matches!(session.await.unwrap(), Err(PeerError::Refused(_))));
+    reply
+}
+
+#[tokio::test]
+async fn peers_of_another_version_or_system_are_refused() {
+    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    let system = server.system.create().await.unwrap();
+    let newer = Hello { protocol_version: PROTOCOL_VERSION + 1, system_id: Some(system), node_id: NodeId::new(), durable: false };
+    match handshake_with(&server, newer).await {
+        Message::Goodbye { reason } => assert!(reason.contains("protocol version"), "{reason}"),
+        other => panic!("expected Goodbye, got {other:?}"),
+    }
+    let other_system = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        system_id: Some(ankurah_core::SystemId::new()),
+        node_id: NodeId::new(),
+        durable: false,
+    };
+    match handshake_with(&server, other_system).await {
+        Message::Goodbye { reason } => assert!(reason.contains("system"), "{reason}"),
+        other => panic!("expected Goodbye, got {other:?}"),
+    }
+    assert_eq!(server.peer_count(), 0);
+}
