@@ -4,8 +4,10 @@
 //! changed entities. The reactor finds the affected queries through indexes rather than by
 //! evaluating every query: per collection, queries with an equality (or IN) conjunct are
 //! filed under the value they compare to; queries that already contain an entity are found
-//! through a membership map; only the remaining ("scan") queries are tried on every change
-//! of their collection. Each affected query then computes Add / Update / Remove and emits
+//! through a membership map; queries with a numeric range conjunct are kept sorted by their
+//! lower bound, so a value finds the ranges containing it by a binary search and a walk of
+//! the ranges starting below it; only the remaining ("scan") queries are tried on every
+//! change of their collection. Each affected query then computes Add / Update / Remove and emits
 //! one [`ChangeSet`] for the transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -52,6 +54,8 @@ struct Index {
 struct CollectionIndex {
     /// property → value key → queries requiring `property = value`.
     equality: HashMap<String, HashMap<ValueKey, HashSet<QueryId>>>,
+    /// property → numeric ranges required by queries, sorted by lower bound.
+    ranges: HashMap<String, Vec<(Interval, QueryId)>>,
     /// Queries without an indexable conjunct: tried on every change of the collection.
     scan: HashSet<QueryId>,
 }
@@ -183,22 +187,28 @@ impl Reactor {
 impl Index {
     fn file(&mut self, id: QueryId, collection: &CollectionId, selection: &Selection) {
         let entry = self.collections.entry(collection.clone()).or_default();
-        match equality_keys(&selection.predicate) {
-            Some((property, keys)) => {
-                let by_value = entry.equality.entry(property).or_default();
-                for key in keys {
-                    by_value.entry(key).or_default().insert(id);
-                }
+        if let Some((property, keys)) = equality_keys(&selection.predicate) {
+            let by_value = entry.equality.entry(property).or_default();
+            for key in keys {
+                by_value.entry(key).or_default().insert(id);
             }
-            None => {
-                entry.scan.insert(id);
-            }
+        } else if let Some((property, interval)) = range_of(&selection.predicate) {
+            let ranges = entry.ranges.entry(property).or_default();
+            let at = ranges.partition_point(|(i, _)| i.lower <= interval.lower);
+            ranges.insert(at, (interval, id));
+        } else {
+            entry.scan.insert(id);
         }
     }
 
     fn unfile(&mut self, id: QueryId, collection: &CollectionId, selection: &Selection) {
         let Some(entry) = self.collections.get_mut(collection) else { return };
         entry.scan.remove(&id);
+        if let Some((property, _)) = range_of(&selection.predicate) {
+            if let Some(ranges) = entry.ranges.get_mut(&property) {
+                ranges.retain(|(_, query)| *query != id);
+            }
+        }
         if let Some((property, keys)) = equality_keys(&selection.predicate) {
             if let Some(by_value) = entry.equality.get_mut(&property) {
                 for key in keys {
@@ -223,6 +233,11 @@ impl Index {
                 for key in value.iter().flat_map(value_keys) {
                     out.extend(by_value.get(&key).into_iter().flatten());
                 }
+            }
+            for (property, ranges) in &collection.ranges {
+                let Some(x) = entity.value(property).as_ref().and_then(number_of) else { continue };
+                let below = ranges.partition_point(|(i, _)| i.lower <= x);
+                out.extend(ranges[..below].iter().filter(|(i, _)| x <= i.upper).map(|(_, id)| *id));
             }
         }
         out
@@ -338,6 +353,64 @@ fn equality_keys(predicate: &Predicate) -> Option<(String, Vec<ValueKey>)> {
             // A NULL or Json element could match in ways keys do not capture.
             (values.iter().all(|v| !value_keys(v).is_empty())).then(|| (path.property().to_owned(), keys))
         }
+        _ => None,
+    }
+}
+
+/// A closed numeric interval, widened a little so float rounding never excludes a match.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Interval {
+    lower: f64,
+    upper: f64,
+}
+
+/// The numeric range a query's top-level conjuncts require of its first range property.
+fn range_of(predicate: &Predicate) -> Option<(String, Interval)> {
+    fn conjuncts<'a>(p: &'a Predicate, out: &mut Vec<&'a Predicate>) {
+        match p {
+            Predicate::And(l, r) => {
+                conjuncts(l, out);
+                conjuncts(r, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut all = Vec::new();
+    conjuncts(predicate, &mut all);
+    let mut found: Option<(String, Interval)> = None;
+    for conjunct in all {
+        let Predicate::Comparison { path, op, value } = conjunct else { continue };
+        let (Some(bound), 1) = (literal_number(value), path.0.len()) else { continue };
+        let property = path.property();
+        if found.as_ref().is_some_and(|(p, _)| p != property) {
+            continue;
+        }
+        let slack = bound.abs() * 4.0 * f64::EPSILON + f64::MIN_POSITIVE;
+        let entry = found.get_or_insert_with(|| (property.to_owned(), Interval { lower: f64::NEG_INFINITY, upper: f64::INFINITY }));
+        match op {
+            ComparisonOp::Gt | ComparisonOp::GtEq => entry.1.lower = entry.1.lower.max(bound - slack),
+            ComparisonOp::Lt | ComparisonOp::LtEq => entry.1.upper = entry.1.upper.min(bound + slack),
+            _ => {}
+        }
+    }
+    found.filter(|(_, i)| i.lower > f64::NEG_INFINITY || i.upper < f64::INFINITY)
+}
+
+/// A numeric literal of a range: only numbers (a string literal compares as text with text).
+fn literal_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::I64(i) => Some(*i as f64),
+        Value::F64(f) if f.is_finite() => Some(*f),
+        _ => None,
+    }
+}
+
+/// The number an entity's value compares as against a numeric literal.
+fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::I64(i) => Some(*i as f64),
+        Value::F64(f) if !f.is_nan() => Some(*f),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| !f.is_nan()),
         _ => None,
     }
 }

@@ -90,23 +90,18 @@ impl Value {
 
     /// Follows a path of keys (or array indices) into a JSON value; `None` when absent.
     pub fn json_path(&self, path: &[String]) -> Option<Value> {
-        let Value::Json(mut json) = self.clone() else {
+        let Value::Json(root) = self else {
             return if path.is_empty() { Some(self.clone()) } else { None };
         };
+        let mut json = root;
         for key in path {
             json = match json {
-                serde_json::Value::Object(mut map) => map.remove(key)?,
-                serde_json::Value::Array(mut items) => {
-                    let index: usize = key.parse().ok()?;
-                    if index >= items.len() {
-                        return None;
-                    }
-                    items.swap_remove(index)
-                }
+                serde_json::Value::Object(map) => map.get(key)?,
+                serde_json::Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
                 _ => return None,
             };
         }
-        Some(Value::from_json(&json))
+        Some(Value::from_json(json))
     }
 
     fn as_number(&self) -> Option<Number> {
