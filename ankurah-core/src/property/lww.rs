@@ -8,7 +8,6 @@ use super::backend::LWWBackend;
 use super::{named, ActiveType, Property};
 use crate::entity::Entity;
 use crate::error::PropertyError;
-use crate::signals::{Get, Peek, Subscribe, SubscriptionGuard};
 use crate::value::Value;
 
 /// A last-writer-wins property: a write replaces the value; of two concurrent writes the one
@@ -20,7 +19,7 @@ pub struct LWW<T> {
 }
 
 impl<T: Property> LWW<T> {
-    /// The current value (a tracked read, see [`Get`]).
+    /// The current value (a tracked read, see [`Get`](crate::signals::Get)).
     pub fn get(&self) -> Result<T, PropertyError> {
         Self::read(&self.entity, self.property)
     }
@@ -38,8 +37,7 @@ impl<T: Property> ActiveType<T> for LWW<T> {
         LWW { entity, property, _type: PhantomData }
     }
 
-    fn read(entity: &Entity, property: &str) -> Result<T, PropertyError> {
-        entity.track();
+    fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {
         T::from_value(entity.lww.get(property).unwrap_or(Value::Null)).map_err(|e| named(property, e))
     }
 
@@ -51,24 +49,7 @@ impl<T: Property> ActiveType<T> for LWW<T> {
     }
 }
 
-impl<T: Property> Get<Result<T, PropertyError>> for LWW<T> {
-    fn get(&self) -> Result<T, PropertyError> {
-        LWW::get(self)
-    }
-}
-
-impl<T: Property> Peek<Result<T, PropertyError>> for LWW<T> {
-    fn peek(&self) -> Result<T, PropertyError> {
-        T::from_value(self.entity.lww.get(self.property).unwrap_or(Value::Null)).map_err(|e| named(self.property, e))
-    }
-}
-
-impl<T: Property + 'static> Subscribe<Result<T, PropertyError>> for LWW<T> {
-    fn subscribe<F: Fn(Result<T, PropertyError>) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
-        let (entity, property) = (self.entity.clone(), self.property);
-        self.entity.listen(move || listener(T::from_value(entity.lww.get(property).unwrap_or(Value::Null)).map_err(|e| named(property, e))))
-    }
-}
+super::handle_signals!(LWW);
 
 impl<T: Property + fmt::Debug> fmt::Debug for LWW<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

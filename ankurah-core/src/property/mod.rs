@@ -16,6 +16,35 @@ pub use lww::LWW;
 pub use reference::Ref;
 pub use yrs::YrsString;
 
+/// Property handles are signals: a tracked read, an untracked one, and a subscription that
+/// fires once per committed transaction changing the entity.
+macro_rules! handle_signals {
+    ($handle:ident) => {
+        impl<T: $crate::property::Property> $crate::signals::Get<Result<T, $crate::error::PropertyError>> for $handle<T> {
+            fn get(&self) -> Result<T, $crate::error::PropertyError> {
+                <Self as $crate::property::ActiveType<T>>::read(&self.entity, self.property)
+            }
+        }
+
+        impl<T: $crate::property::Property> $crate::signals::Peek<Result<T, $crate::error::PropertyError>> for $handle<T> {
+            fn peek(&self) -> Result<T, $crate::error::PropertyError> {
+                <Self as $crate::property::ActiveType<T>>::peek(&self.entity, self.property)
+            }
+        }
+
+        impl<T: $crate::property::Property + 'static> $crate::signals::Subscribe<Result<T, $crate::error::PropertyError>> for $handle<T> {
+            fn subscribe<F>(&self, listener: F) -> $crate::signals::SubscriptionGuard
+            where
+                F: Fn(Result<T, $crate::error::PropertyError>) + Send + Sync + 'static,
+            {
+                let (entity, property) = (self.entity.clone(), self.property);
+                self.entity.listen(move || listener(<Self as $crate::property::ActiveType<T>>::peek(&entity, property)))
+            }
+        }
+    };
+}
+use handle_signals;
+
 use crate::error::PropertyError;
 use crate::id::EntityId;
 use crate::value::{Value, ValueType};
@@ -165,8 +194,14 @@ pub trait ActiveType<T: Property>: Sized {
     /// A handle on `property` of `entity`.
     fn bind(entity: std::sync::Arc<crate::entity::Entity>, property: &'static str) -> Self;
 
-    /// Reads the current value from an entity.
-    fn read(entity: &crate::entity::Entity, property: &str) -> Result<T, PropertyError>;
+    /// Reads the current value from an entity without recording a signal dependency.
+    fn peek(entity: &crate::entity::Entity, property: &str) -> Result<T, PropertyError>;
+
+    /// Reads the current value, recording a dependency of the running signal observer.
+    fn read(entity: &crate::entity::Entity, property: &str) -> Result<T, PropertyError> {
+        entity.track();
+        Self::peek(entity, property)
+    }
 
     /// Writes a whole value into an editable entity (used by `create`).
     fn write(entity: &crate::entity::Entity, property: &str, value: &T) -> Result<(), PropertyError>;

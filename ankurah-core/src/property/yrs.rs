@@ -58,8 +58,7 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
         YrsString { entity, property, _type: PhantomData }
     }
 
-    fn read(entity: &Entity, property: &str) -> Result<T, PropertyError> {
-        entity.track();
+    fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {
         let value = entity.yrs.get(property).map_or(Value::Null, Value::String);
         T::from_value(value).map_err(|e| named(property, e))
     }
@@ -76,6 +75,8 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
         }
     }
 }
+
+super::handle_signals!(YrsString);
 
 impl<T: Property + fmt::Debug> fmt::Debug for YrsString<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
