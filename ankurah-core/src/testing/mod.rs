@@ -2,6 +2,7 @@
 //! table, builders for real events and states, and the storage conformance suite.
 
 pub mod ankql_cases;
+pub mod conformance;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;

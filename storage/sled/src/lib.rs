@@ -1,1 +1,75 @@
-pub fn placeholder() {}
+//! # ankurah-storage-sled
+//!
+//! The embedded storage engine of Ankurah: a [`StorageEngine`](ankurah_core::storage::StorageEngine)
+//! on [sled](https://docs.rs/sled), a pure-Rust embedded database. Use it for servers that keep
+//! their data on local disk and for desktop or mobile clients that keep a cache across runs.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ankurah_core::{Node, PermissiveAgent};
+//! use ankurah_storage_sled::SledStorage;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("data");
+//! // A server: durable node whose data lives in `path` (created if needed).
+//! let node = Node::new_durable(Arc::new(SledStorage::open(&path)?), PermissiveAgent::new());
+//! let system = node.system.create().await?;
+//! drop(node);
+//!
+//! // The next run finds the same system: everything a commit wrote was on disk.
+//! let node = Node::new_durable(Arc::new(SledStorage::open(&path)?), PermissiveAgent::new());
+//! assert_eq!(node.system.create().await?, system);
+//!
+//! // Tests: a database in a temporary directory, deleted on drop.
+//! let scratch = SledStorage::new_test()?;
+//! # drop(scratch);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Guarantees
+//!
+//! 1. **Atomic commits.** The events and states of one transaction (`commit`), together with
+//!    the index entries they change, are one sled batch: after a crash, either all of them are
+//!    there or none.
+//! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
+//!    `set_system_id`) waits for sled to flush before it returns.
+//! 3. **No panics on bad data.** Stored bytes that do not decode give
+//!    [`StorageError::Decode`]; a directory written with
+//!    another layout version is refused with
+//!    [`StorageError::FormatVersion`] naming both
+//!    versions; collection names that cannot be part of a key (empty, or containing NUL) give
+//!    [`StorageError::InvalidName`].
+//!
+//! ## Queries and indexes
+//!
+//! Each entity is stored with its property values, so a query never loads property backends.
+//! The first query that compares a property directly (`year > 1990`, `artist IN (..)`,
+//! `name LIKE 'Ab%'`, `rating IS NULL`) or sorts by it first (`ORDER BY year`) creates an
+//! index on that property of that collection; from then on every write keeps it current. An
+//! index orders entities by value exactly as ORDER BY does (numbers of both types together,
+//! strings by code point, NULL last), so the planner reads only the keys a predicate can
+//! match, and for `ORDER BY .. LIMIT n` walks the index in order and stops after `n` matches.
+//! Whatever the plan, each candidate is checked against the whole predicate and the results
+//! are sorted by the full ORDER BY, so indexes change the speed of a query, never its answer:
+//! it is always the answer of [`Selection::apply`](ankurah_core::ankql::Selection::apply)
+//! over the live entities, as [`MemoryStorage`](ankurah_core::storage::MemoryStorage) gives.
+//!
+//! The on-disk layout, key by key, is documented in [`layout`].
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod collection;
+mod engine;
+mod index;
+pub mod layout;
+mod planner;
+
+pub use engine::SledStorage;
+
+use ankurah_core::StorageError;
+
+fn backend_error(error: sled::Error) -> StorageError {
+    StorageError::Backend(format!("sled: {error}"))
+}

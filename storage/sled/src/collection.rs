@@ -1,0 +1,143 @@
+//! [`SledCollection`]: the handle on one collection, and the execution of query plans.
+
+use ankurah_core::ankql::{Direction, Selection};
+use ankurah_core::error::DecodeError;
+use ankurah_core::event::Event;
+use ankurah_core::id::{EntityId, EventId};
+use ankurah_core::state::EntityState;
+use ankurah_core::storage::{StorageCollection, StoredState};
+use ankurah_core::{CollectionId, StorageError};
+use async_trait::async_trait;
+
+use crate::backend_error;
+use crate::engine::{Catalog, SledStorage};
+use crate::layout::{self, Record};
+use crate::planner::{self, Plan};
+
+/// One collection of a [`SledStorage`]; its name was validated when the handle was made.
+#[derive(Debug)]
+pub(crate) struct SledCollection {
+    storage: SledStorage,
+    id: CollectionId,
+}
+
+impl SledCollection {
+    pub(crate) fn new(storage: SledStorage, id: CollectionId) -> Self {
+        SledCollection { storage, id }
+    }
+
+    fn record(&self, id: EntityId) -> Result<Option<Record<'static>>, StorageError> {
+        let bytes = self.storage.tree().get(layout::state_key(&self.id, id)).map_err(backend_error)?;
+        Ok(bytes.map(|bytes| Record::decode(&bytes)).transpose()?)
+    }
+
+    fn event(&self, id: EventId) -> Result<Option<Event>, StorageError> {
+        let bytes = self.storage.tree().get(layout::event_key(&self.id, id)).map_err(backend_error)?;
+        Ok(bytes.map(|bytes| Event::decode(&bytes)).transpose()?)
+    }
+
+    /// Runs a plan: collects the live candidates that match, then sorts and cuts them.
+    fn execute(&self, selection: &Selection, catalog: &Catalog) -> Result<Vec<Record<'static>>, StorageError> {
+        let limit = selection.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let indexed = catalog.get(&self.id);
+        let plan = planner::plan(selection, |property| indexed.is_some_and(|set| set.contains(property)));
+        let keep = |record: &Record<'_>| !record.is_deleted() && selection.predicate.matches(record);
+        let mut matched = Vec::new();
+        match plan {
+            Plan::Scan => {
+                for item in self.storage.tree().scan_prefix(layout::state_prefix(&self.id)) {
+                    let (_, bytes) = item.map_err(backend_error)?;
+                    let record = Record::decode(&bytes)?;
+                    if keep(&record) {
+                        matched.push(record);
+                        // Scans run in entity id order, the result order without ORDER BY.
+                        if selection.order_by.is_empty() && Some(matched.len()) == limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            Plan::Index { property, ranges, order } => {
+                let prefix = layout::index_prefix(&self.id, &property);
+                let tree = self.storage.tree();
+                let descending = order == Some(Direction::Desc);
+                let ranges: Vec<_> = if descending { ranges.into_iter().rev().collect() } else { ranges };
+                let walk = ranges.into_iter().flat_map(|range| {
+                    let keys = tree.range([&prefix, &range.start[..]].concat()..[&prefix, &range.end[..]].concat());
+                    let keys: Box<dyn Iterator<Item = _>> = if descending { Box::new(keys.rev()) } else { Box::new(keys) };
+                    keys
+                });
+                // The encoded value of the previous entry: when the walk follows the first
+                // ORDER BY key, an entry with another value sorts after every match so far.
+                let mut previous: Option<Vec<u8>> = None;
+                for item in walk {
+                    let (key, _) = item.map_err(backend_error)?;
+                    let (value, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                    if order.is_some() && previous.as_deref() != Some(value) {
+                        if limit.is_some_and(|limit| matched.len() >= limit) {
+                            break;
+                        }
+                        previous = Some(value.to_vec());
+                    }
+                    let id = EntityId::from_slice(id)?;
+                    let record = self.record(id)?.ok_or_else(|| DecodeError::Malformed {
+                        what: "index entry",
+                        reason: format!("entity {id} of collection `{}` has no stored state", self.id),
+                    })?;
+                    if keep(&record) {
+                        matched.push(record);
+                    }
+                }
+            }
+        }
+        selection.sort(&mut matched);
+        matched.truncate(limit.unwrap_or(usize::MAX));
+        Ok(matched)
+    }
+}
+
+#[async_trait]
+impl StorageCollection for SledCollection {
+    async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
+        self.storage.write(Some(&self.id), &[], std::slice::from_ref(state)).await.map(drop)
+    }
+
+    async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
+        Ok(self.record(id)?.map(|record| record.state.into_owned()))
+    }
+
+    async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        self.storage.ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
+        let matched = self.storage.read(|catalog| self.execute(selection, catalog))?;
+        Ok(matched.into_iter().map(|record| record.state.into_owned()).collect())
+    }
+
+    async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
+        Ok(self.storage.write(Some(&self.id), std::slice::from_ref(event), &[]).await? == 1)
+    }
+
+    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().filter_map(|id| self.event(id).transpose()).collect()
+    }
+
+    async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
+        let prefix = layout::history_prefix(&self.id, id);
+        let mut events = Vec::new();
+        for item in self.storage.tree().scan_prefix(&prefix) {
+            let (key, _) = item.map_err(backend_error)?;
+            let event_id = EventId::from_slice(key.get(prefix.len()..).unwrap_or_default())?;
+            let event = self.event(event_id)?.ok_or_else(|| DecodeError::Malformed {
+                what: "event history",
+                reason: format!("event {event_id} of entity {id} is listed but not stored"),
+            })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+}

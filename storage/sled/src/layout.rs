@@ -1,0 +1,285 @@
+//! The on-disk layout: every key and value [`SledStorage`](crate::SledStorage) writes, in one
+//! place. Change anything here and bump [`FORMAT_VERSION`].
+//!
+//! # One tree
+//!
+//! Everything lives in the sled tree named [`TREE`] (`"ankurah"`); sled's default tree is
+//! unused. Keys start with a one-byte *kind* tag, so the kinds are disjoint key ranges:
+//!
+//! | kind      | key                                                        | value                        |
+//! |-----------|------------------------------------------------------------|------------------------------|
+//! | meta      | `M` name                                                   | see below                    |
+//! | catalog   | `C` collection `00` property                               | empty                        |
+//! | state     | `S` collection `00` entity id                              | state record (below)         |
+//! | event     | `E` collection `00` event id                               | [`Event::encode`] bytes      |
+//! | history   | `H` collection `00` entity id event id                     | empty                        |
+//! | index     | `X` collection `00` property `00` encoded value entity id  | empty                        |
+//! | outbox    | `O` event id                                               | [`Event::encode`] bytes      |
+//!
+//! - Ids are the 16 big-endian bytes of the ULID, so key order is id order: a scan of a
+//!   collection's states yields them by entity id (the result order of a query without
+//!   ORDER BY), and a scan of an entity's history yields its events in id (causal) order.
+//! - Collection and property names are UTF-8 without NUL ([`validate_name`]), so the `00`
+//!   separator makes every name prefix-free: collection `a` never sees the keys of `ab`.
+//!   (Property names only enter keys as index names; a property named with NUL is simply
+//!   never indexed, and queries on it scan.)
+//! - Meta entries: `M format_version` holds [`FORMAT_VERSION`] as 4 big-endian bytes, written
+//!   when the tree is created and checked on every open; `M system_id` holds the 16 bytes of
+//!   the system id once one is set.
+//! - A catalog key says that the index on (collection, property) exists and is complete: it
+//!   is written in the same batch as the index's initial entries, and every later write of a
+//!   state maintains the entries of every catalogued property of its collection.
+//! - A state record is the core envelope (`ankurah_core::encoding`: version byte + MessagePack
+//!   map) of `{ state: EntityState, values: {property: Value} }`. The values let queries
+//!   filter without loading property backends.
+//! - The outbox holds the events an ephemeral node committed that no durable peer has
+//!   acknowledged yet, by id, so a scan yields them in causal order.
+//! - A history key marks that the event belongs to the entity; the event itself is read from
+//!   its event key.
+//! - An index has one entry per **live** entity of the collection (deleted ones have none),
+//!   NULL for an entity without the property, so walking an index visits every candidate.
+//!   The encoded value is order-preserving and prefix-free (see the `index` module for why):
+//!   a type tag, then the value:
+//!
+//!   | tag    | type                 | bytes after the tag                                          |
+//!   |--------|----------------------|--------------------------------------------------------------|
+//!   | `01`   | bool                 | `00` or `01`                                                 |
+//!   | `02`   | number (I64 and F64) | nearest f64 (sign-flipped bits, 8 bytes BE), then the exact integer's offset from it (i16, sign-flipped, 2 bytes BE) |
+//!   | `03`   | NaN                  | nothing                                                      |
+//!   | `04`   | string               | UTF-8 bytes, `00` escaped as `00 FF`, ended by `00 00`         |
+//!   | `05`   | bytes                | escaped and ended like strings                               |
+//!   | `06`   | entity id            | 16 bytes                                                     |
+//!   | `07`   | json                 | its compact text, escaped and ended like strings              |
+//!   | `08`   | NULL                 | nothing                                                      |
+//!
+//!   Byte order of encoded values is exactly [`Value::sort_cmp`]'s order, and values that sort
+//!   equal (`1` and `1.0`, `0.0` and `-0.0`) encode identically, so an index walk yields
+//!   ORDER BY order with ties by entity id. No tag is `FF`, which makes `FF` an upper bound of
+//!   every encoded value.
+//!
+//! # Why one tree
+//!
+//! A commit writes events, history markers, states and index entries of several collections.
+//! With everything in one tree, that is a single [`sled::Tree::apply_batch`], which sled applies
+//! atomically, also across a crash. Multi-tree transactions would give the same guarantee at
+//! the cost of closures that sled may retry and of opening a tree per collection.
+//!
+//! [`Event::encode`]: ankurah_core::event::Event::encode
+//! [`Value::sort_cmp`]: ankurah_core::value::Value::sort_cmp
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use ankurah_core::ankql::Filterable;
+use ankurah_core::error::{DecodeError, StorageError};
+use ankurah_core::id::{EntityId, EventId};
+use ankurah_core::state::EntityState;
+use ankurah_core::storage::StoredState;
+use ankurah_core::value::Value;
+use ankurah_core::{encoding, CollectionId};
+use serde::{Deserialize, Serialize};
+
+use crate::backend_error;
+
+/// Version of this layout. Stored under `M format_version`; an engine refuses to open a tree
+/// written with another version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The sled tree holding all of Ankurah's data.
+pub const TREE: &str = "ankurah";
+
+const META: u8 = b'M';
+const CATALOG: u8 = b'C';
+const STATE: u8 = b'S';
+const EVENT: u8 = b'E';
+const HISTORY: u8 = b'H';
+const INDEX: u8 = b'X';
+const OUTBOX: u8 = b'O';
+
+/// Ends a name inside a key.
+const SEPARATOR: u8 = 0;
+
+/// Length of an id at the end of a key.
+const ID_LEN: usize = 16;
+
+/// Meta entry holding [`FORMAT_VERSION`].
+pub const META_FORMAT_VERSION: &str = "format_version";
+/// Meta entry holding the system id.
+pub const META_SYSTEM_ID: &str = "system_id";
+
+/// Tags of encoded index values, in [`Value::sort_cmp`](ankurah_core::value::Value::sort_cmp)
+/// order of their types. None is `FF`.
+pub(crate) mod value_tag {
+    pub(crate) const BOOL: u8 = 0x01;
+    pub(crate) const NUMBER: u8 = 0x02;
+    pub(crate) const NAN: u8 = 0x03;
+    pub(crate) const STRING: u8 = 0x04;
+    pub(crate) const BYTES: u8 = 0x05;
+    pub(crate) const ENTITY_ID: u8 = 0x06;
+    pub(crate) const JSON: u8 = 0x07;
+    pub(crate) const NULL: u8 = 0x08;
+}
+
+/// Checks that a collection or property name can be part of a key.
+pub fn validate_name(name: &str) -> Result<(), StorageError> {
+    let reason = if name.is_empty() {
+        "names must not be empty"
+    } else if name.as_bytes().contains(&SEPARATOR) {
+        "names must not contain NUL, the separator of sled storage keys"
+    } else {
+        return Ok(());
+    };
+    Err(StorageError::InvalidName { name: name.to_owned(), reason })
+}
+
+fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    key.push(tag);
+    parts.iter().for_each(|part| key.extend_from_slice(part));
+    key
+}
+
+fn named(collection: &CollectionId) -> [&[u8]; 2] {
+    [collection.as_str().as_bytes(), &[SEPARATOR]]
+}
+
+/// `M name`
+pub fn meta_key(name: &str) -> Vec<u8> {
+    key(META, &[name.as_bytes()])
+}
+
+/// `C collection 00 property`
+pub fn catalog_key(collection: &CollectionId, property: &str) -> Vec<u8> {
+    key(CATALOG, &[&named(collection).concat(), property.as_bytes()])
+}
+
+/// The first byte of every catalog key.
+pub(crate) fn catalog_prefix() -> [u8; 1] {
+    [CATALOG]
+}
+
+/// Splits a catalog key into collection and property.
+pub(crate) fn parse_catalog_key(key: &[u8]) -> Result<(CollectionId, String), DecodeError> {
+    let malformed = |reason: &str| DecodeError::Malformed { what: "index catalog key", reason: reason.to_owned() };
+    let body = key.strip_prefix(&[CATALOG]).ok_or_else(|| malformed("wrong kind tag"))?;
+    let split = body.iter().position(|&b| b == SEPARATOR).ok_or_else(|| malformed("no separator"))?;
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(|_| malformed("name is not UTF-8"));
+    Ok((CollectionId::from(text(&body[..split])?), text(&body[split + 1..])?))
+}
+
+/// `S collection 00`: the prefix of a collection's states.
+pub fn state_prefix(collection: &CollectionId) -> Vec<u8> {
+    key(STATE, &named(collection))
+}
+
+/// `S collection 00 entity id`
+pub fn state_key(collection: &CollectionId, id: EntityId) -> Vec<u8> {
+    key(STATE, &[&named(collection).concat(), &id.to_bytes()])
+}
+
+/// `E collection 00 event id`
+pub fn event_key(collection: &CollectionId, id: EventId) -> Vec<u8> {
+    key(EVENT, &[&named(collection).concat(), &id.to_bytes()])
+}
+
+/// `H collection 00 entity id`: the prefix of an entity's history.
+pub fn history_prefix(collection: &CollectionId, entity: EntityId) -> Vec<u8> {
+    key(HISTORY, &[&named(collection).concat(), &entity.to_bytes()])
+}
+
+/// `H collection 00 entity id event id`
+pub fn history_key(collection: &CollectionId, entity: EntityId, event: EventId) -> Vec<u8> {
+    key(HISTORY, &[&named(collection).concat(), &entity.to_bytes(), &event.to_bytes()])
+}
+
+/// `O event id`
+pub fn outbox_key(id: EventId) -> Vec<u8> {
+    key(OUTBOX, &[&id.to_bytes()])
+}
+
+/// The first byte of every outbox key.
+pub(crate) fn outbox_prefix() -> [u8; 1] {
+    [OUTBOX]
+}
+
+/// `X collection 00 property 00`: the prefix of one index.
+pub fn index_prefix(collection: &CollectionId, property: &str) -> Vec<u8> {
+    key(INDEX, &[&named(collection).concat(), property.as_bytes(), &[SEPARATOR]])
+}
+
+/// `X collection 00 property 00 encoded value entity id`
+pub(crate) fn index_key(prefix: &[u8], encoded_value: &[u8], id: EntityId) -> Vec<u8> {
+    [prefix, encoded_value, &id.to_bytes()].concat()
+}
+
+/// Splits the part of a key after a known prefix into what precedes its trailing 16-byte id
+/// and the id: (encoded value, entity id) for index keys, (entity id, event id) for history
+/// keys.
+pub(crate) fn split_trailing_id(rest: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
+    let at = rest.len().checked_sub(ID_LEN).ok_or(DecodeError::Length { what: "id at the end of a key", expected: ID_LEN, found: rest.len() })?;
+    Ok(rest.split_at(at))
+}
+
+/// A stored state: the entity state and the property values derived from it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Record<'a> {
+    pub(crate) state: Cow<'a, EntityState>,
+    pub(crate) values: Cow<'a, BTreeMap<String, Value>>,
+}
+
+impl<'a> Record<'a> {
+    /// A record borrowing a state about to be written.
+    pub(crate) fn of(stored: &'a StoredState) -> Self {
+        Record { state: Cow::Borrowed(&stored.state), values: Cow::Borrowed(&stored.values) }
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Record<'static>, DecodeError> {
+        encoding::decode("stored state", bytes)
+    }
+
+    pub(crate) fn is_deleted(&self) -> bool {
+        self.state.state.is_deleted()
+    }
+
+    /// The value of a property, NULL when absent (what a query sees).
+    pub(crate) fn value_or_null(&self, property: &str) -> &Value {
+        self.values.get(property).unwrap_or(&Value::Null)
+    }
+}
+
+impl Filterable for Record<'_> {
+    fn entity_id(&self) -> EntityId {
+        self.state.entity_id
+    }
+
+    fn value(&self, property: &str) -> Option<Value> {
+        self.values.get(property).cloned()
+    }
+}
+
+/// Writes [`FORMAT_VERSION`] into a new tree, or checks the one an existing tree holds.
+pub(crate) fn check_format_version(tree: &sled::Tree) -> Result<(), StorageError> {
+    let key = meta_key(META_FORMAT_VERSION);
+    let found = match tree.get(&key).map_err(backend_error)? {
+        Some(bytes) => match <[u8; 4]>::try_from(bytes.as_ref()) {
+            Ok(version) if u32::from_be_bytes(version) == FORMAT_VERSION => return Ok(()),
+            Ok(version) => u32::from_be_bytes(version).to_string(),
+            Err(_) => format!("unreadable ({} bytes instead of 4)", bytes.len()),
+        },
+        None if tree.is_empty() => {
+            tree.insert(key, &FORMAT_VERSION.to_be_bytes()).map_err(backend_error)?;
+            return Ok(());
+        }
+        None => "none (the tree holds data without a version)".to_owned(),
+    };
+    Err(StorageError::FormatVersion {
+        found,
+        expected: FORMAT_VERSION.to_string(),
+        hint: "open this directory with the ankurah-storage-sled release that wrote it, \
+               or move it aside and start from an empty directory (then resync from a durable peer)",
+    })
+}
