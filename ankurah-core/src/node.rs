@@ -244,6 +244,7 @@ impl Node {
             self.check_skew(event)?;
         }
         let _lock = self.inner.commit_lock.lock().await;
+        self.check_collections(&events)?;
         let mut pending: BTreeMap<EventId, Event> = std::mem::take(&mut *self.inner.staged.lock());
         pending.extend(events.into_iter().map(|e| (e.id, e)));
 
@@ -293,6 +294,23 @@ impl Node {
         *self.inner.staged.lock() = still_staged;
         self.store_and_publish(applied_events, entities.into_values().collect()).await?;
         Ok(outcome)
+    }
+
+    /// An entity lives in one collection: an event filed under another (by the resident
+    /// entity, or by an earlier event of the batch) would fork it and, as resident entities
+    /// are keyed by id alone, shadow the real one.
+    fn check_collections(&self, events: &[Event]) -> Result<(), EventError> {
+        let mut homes: HashMap<EntityId, CollectionId> = HashMap::new();
+        for event in events {
+            let home = homes.entry(event.entity_id).or_insert_with(|| match self.inner.entities.get(&event.entity_id) {
+                Some(resident) => resident.collection().clone(),
+                None => event.collection.clone(),
+            });
+            if *home != event.collection {
+                return Err(EventError::WrongCollection { id: event.id, expected: home.to_string(), found: event.collection.to_string() });
+            }
+        }
+        Ok(())
     }
 
     /// Whether event `id` of an entity is already part of this node's history.

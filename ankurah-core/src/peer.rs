@@ -160,6 +160,12 @@ impl Node {
                         let _ = waiting.send(response);
                     }
                 }
+                // Only durable nodes push updates, and only ephemeral nodes subscribe. Anything
+                // else would write states past the commit path, unvalidated and unchecked by
+                // the policy agent.
+                Message::Update { .. } if self.is_durable() || !peer.durable => {
+                    break Err(refuse(&peer.sender, PeerError::Protocol("only a durable node may send updates, to an ephemeral one".into())));
+                }
                 Message::Update { subscription, deltas } => {
                     let _ = updates.send((subscription, deltas));
                 }

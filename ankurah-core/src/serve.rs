@@ -132,8 +132,17 @@ impl Node {
         peer.subscriptions.lock().insert(subscription, subscribed);
         query.load(self).await.map_err(|e| e.to_string())?;
         let cx = peer_context(peer);
-        let initial: Vec<Arc<Entity>> =
-            query.snapshot.read().iter().filter(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok()).cloned().collect();
+        let mut initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
+        // Entities the subscriber holds that no longer match (changed or deleted while it was
+        // away) are sent too: once its copy is current, they leave its result.
+        let matching: HashSet<EntityId> = initial.iter().map(|e| e.id()).collect();
+        let stale: Vec<EntityId> = known.lock().keys().filter(|id| !matching.contains(id)).copied().collect();
+        for id in stale {
+            if let Some(entity) = self.load_entity(&collection, id).await.map_err(|e| e.to_string())? {
+                initial.push(entity);
+            }
+        }
+        initial.retain(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok());
         Ok(Response::Deltas(self.deltas(&initial, &known).await))
     }
 

@@ -1,0 +1,28 @@
+//! Shared fixtures of the benchmarks: the models and data sets they run on.
+
+use ankurah::Model;
+use serde::{Deserialize, Serialize};
+
+/// The album of the documentation: a collaborative-text title and LWW fields.
+#[derive(Model, Debug, Clone, Serialize, Deserialize)]
+pub struct Album {
+    pub name: String,
+    #[active_type(LWW)]
+    pub artist: String,
+    pub year: i32,
+}
+
+/// A record with only last-writer-wins fields, to measure the storage path without text CRDTs.
+#[derive(Model, Debug, Clone, Serialize, Deserialize)]
+pub struct Track {
+    #[active_type(LWW)]
+    pub title: String,
+    pub album: i64,
+    pub seconds: i64,
+}
+
+/// The `i`-th album of a data set: years cycle through 110 values, so an equality query on
+/// one year returns 1/110 of the set and a range of ten years about 1/11.
+pub fn album(i: usize) -> Album {
+    Album { name: format!("Album {i}"), artist: format!("Artist {}", i % 97), year: 1900 + (i % 110) as i32 }
+}

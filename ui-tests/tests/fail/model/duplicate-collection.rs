@@ -1,0 +1,10 @@
+use ankurah::Model;
+
+#[derive(Model)]
+#[model(collection = "albums")]
+#[model(collection = "records")]
+pub struct Album {
+    pub name: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ankurah::Model;
+
+#[derive(Model)]
+pub struct Album {
+    pub name: &'static str,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use ankurah::Property;
+use serde::{Deserialize, Serialize};
+
+#[derive(Property, Serialize, Deserialize)]
+pub struct Tagged<T> {
+    pub value: T,
+}
+
+fn main() {}

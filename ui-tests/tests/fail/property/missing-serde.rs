@@ -1,0 +1,8 @@
+use ankurah::Property;
+
+#[derive(Property)]
+pub struct Meta {
+    pub tags: Vec<String>,
+}
+
+fn main() {}

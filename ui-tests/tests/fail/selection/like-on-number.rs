@@ -1,0 +1,10 @@
+use ankurah::{selection, Model};
+
+#[derive(Model)]
+pub struct Album {
+    pub year: i32,
+}
+
+fn main() {
+    let _ = selection!(Album: year LIKE "19%");
+}
