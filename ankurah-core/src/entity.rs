@@ -178,9 +178,11 @@ impl Entity {
         self.deleted.store(true, Ordering::Release);
     }
 
-    /// Joins another replica's state into this one's backends and deletion flag; the head
-    /// becomes the other state's (the caller decides what else is pending on top).
-    pub(crate) fn merge_state(&self, state: &State) -> Result<(), EventError> {
+    /// Joins another state of this entity into this one: every backend merged (each is a
+    /// join-semilattice), the tombstone kept if either has it, and `head` as the new head.
+    /// Choosing the head needs the event history, so it is the caller's: the newest ids of
+    /// both heads, those that are no other's ancestor.
+    pub fn join_state(&self, state: &State, head: Clock) -> Result<(), EventError> {
         for (name, bytes) in &state.backends {
             match name.as_str() {
                 LWWBackend::NAME => self.lww.merge_state(bytes)?,
@@ -189,7 +191,7 @@ impl Entity {
                 other => return Err(EventError::UnknownBackend(other.to_owned())),
             }
         }
-        *self.head.write() = state.head.clone();
+        *self.head.write() = head;
         Ok(())
     }
 

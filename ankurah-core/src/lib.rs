@@ -66,7 +66,7 @@ pub use node::{ApplyOutcome, Node, NodeConfig};
 pub use peer::PeerError;
 pub use remote::Rejection;
 pub use policy::{ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
-pub use property::{ActiveType, Json, Property, YrsString, LWW};
+pub use property::{ActiveType, Json, Property, Ref, YrsString, LWW};
 pub use state::{EntityState, State};
 pub use transaction::Transaction;
 pub use value::{Value, ValueType};

@@ -245,7 +245,8 @@ impl Node {
         }
         let _lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;
-        let mut pending: BTreeMap<EventId, Event> = std::mem::take(&mut *self.inner.staged.lock());
+        // A copy: if anything below fails, the events staged by earlier batches stay staged.
+        let mut pending: BTreeMap<EventId, Event> = self.inner.staged.lock().clone();
         pending.extend(events.into_iter().map(|e| (e.id, e)));
 
         let mut outcome = ApplyOutcome::default();

@@ -23,7 +23,7 @@ use crate::error::RetrievalError;
 use crate::id::EntityId;
 use crate::node::Node;
 use crate::signals::Broadcast;
-use crate::value::Value;
+use crate::value::{Number, Value};
 
 pub(crate) type QueryId = u64;
 
@@ -407,12 +407,7 @@ fn literal_number(value: &Value) -> Option<f64> {
 
 /// The number an entity's value compares as against a numeric literal.
 fn number_of(value: &Value) -> Option<f64> {
-    match value {
-        Value::I64(i) => Some(*i as f64),
-        Value::F64(f) if !f.is_nan() => Some(*f),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| !f.is_nan()),
-        _ => None,
-    }
+    value.as_number().map(|n| n.to_f64())
 }
 
 /// A hashable form of a value under AnkQL equality: values that compare equal share a key.
@@ -446,13 +441,10 @@ fn value_keys(value: &Value) -> Vec<ValueKey> {
         Value::EntityId(id) => vec![ValueKey::Id(id.to_bytes())],
         Value::String(s) => {
             let mut keys = vec![ValueKey::Str(s.clone())];
-            let trimmed = s.trim();
-            if let Ok(i) = trimmed.parse::<i64>() {
-                keys.push(ValueKey::Int(i));
-            } else if let Ok(f) = trimmed.parse::<f64>() {
-                if f.is_finite() {
-                    keys.push(number(f));
-                }
+            match value.as_number() {
+                Some(Number::I64(i)) => keys.push(ValueKey::Int(i)),
+                Some(Number::F64(f)) => keys.push(number(f)),
+                None => {}
             }
             if let Ok(id) = s.parse::<EntityId>() {
                 keys.push(ValueKey::Id(id.to_bytes()));

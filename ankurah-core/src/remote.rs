@@ -159,7 +159,7 @@ impl Node {
                 Some(current) if current.head() == state.state.head => continue,
                 Some(current) => {
                     let next = current.snapshot();
-                    next.merge_state(&state.state)?;
+                    next.join_state(&state.state, state.state.head.clone())?;
                     next
                 }
                 None => Entity::from_state(&state)?,

@@ -1,7 +1,7 @@
 //! Answering peers: what a node does with each [`Request`], and how it pushes subscription
 //! updates as deltas.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -17,6 +17,7 @@ use crate::node::Node;
 use crate::peer::{KnownHeads, Peer, PeerError, Subscription};
 use crate::policy::ContextData;
 use crate::proto::{Delta, Message, Request, Response};
+use crate::storage::StorageCollection;
 
 /// How many rounds of asking a peer for missing ancestors a commit may take.
 const MAX_ANCESTOR_ROUNDS: usize = 16;
@@ -170,24 +171,59 @@ impl Node {
     /// they are smaller than the state.
     async fn events_since(&self, entity: &Arc<Entity>, held: &Clock) -> Option<Delta> {
         let store = self.collection(entity.collection()).await.ok()?;
-        let events = store.dump_entity_events(entity.id()).await.ok()?;
-        let by_id: HashMap<_, &Event> = events.iter().map(|e| (e.id, e)).collect();
-        let mut seen = HashSet::new();
-        let mut stack: Vec<_> = held.iter().copied().collect();
-        while let Some(id) = stack.pop() {
-            if seen.insert(id) {
-                // A held event unknown here: the subscriber needs the whole state.
-                stack.extend(by_id.get(&id)?.parent.iter().copied());
-            }
-        }
-        let missing: Vec<Event> = events.into_iter().filter(|e| !seen.contains(&e.id)).collect();
+        let missing = match walk_back(store.as_ref(), &entity.head(), held).await {
+            Some(missing) => missing,
+            None => outside_history(store.as_ref(), entity.id(), held).await?,
+        };
+        // Below this size a delta is sent without encoding the state to compare.
+        const SMALL: usize = 1024;
         let size: usize = missing.iter().map(|e| e.encode().len()).sum();
-        (size < entity.to_state().encode().len()).then(|| Delta::Events {
+        (size <= SMALL || size < entity.to_state().encode().len()).then(|| Delta::Events {
             collection: entity.collection().clone(),
             entity_id: entity.id(),
             events: missing,
         })
     }
+}
+
+/// The events between `held` and `head`, found by walking parents back from `head` and
+/// stopping at held ids: the cost is that of the missing events only. `None` when a walk
+/// reaches a genesis event that is not held (the held ids are not on every path, so some
+/// collected events might be their ancestors) or an event unknown here.
+async fn walk_back(store: &dyn StorageCollection, head: &Clock, held: &Clock) -> Option<Vec<Event>> {
+    let mut collected: BTreeMap<EventId, Event> = BTreeMap::new();
+    let mut frontier: Vec<EventId> = head.iter().filter(|id| !held.contains(id)).copied().collect();
+    while !frontier.is_empty() {
+        let events = store.get_events(&frontier).await.ok()?;
+        if events.len() < frontier.len() {
+            return None;
+        }
+        let mut next = BTreeSet::new();
+        for event in events {
+            if event.parent.is_empty() {
+                return None;
+            }
+            next.extend(event.parent.iter().filter(|p| !held.contains(p) && !collected.contains_key(p)));
+            collected.insert(event.id, event);
+        }
+        frontier = next.into_iter().filter(|id| !collected.contains_key(id)).collect();
+    }
+    Some(collected.into_values().collect())
+}
+
+/// The events of an entity outside the history of `held`, from its whole history; `None`
+/// if a held event is unknown here.
+async fn outside_history(store: &dyn StorageCollection, entity: EntityId, held: &Clock) -> Option<Vec<Event>> {
+    let events = store.dump_entity_events(entity).await.ok()?;
+    let by_id: HashMap<_, &Event> = events.iter().map(|e| (e.id, e)).collect();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<_> = held.iter().copied().collect();
+    while let Some(id) = stack.pop() {
+        if seen.insert(id) {
+            stack.extend(by_id.get(&id)?.parent.iter().copied());
+        }
+    }
+    Some(events.into_iter().filter(|e| !seen.contains(&e.id)).collect())
 }
 
 /// The identity under which a peer's requests are checked by the policy agent.

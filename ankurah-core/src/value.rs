@@ -104,10 +104,13 @@ impl Value {
         Some(Value::from_json(json))
     }
 
-    fn as_number(&self) -> Option<Number> {
+    /// The number this value compares as against a number: integers, floats other than NaN,
+    /// and strings whose trimmed text parses as an `i64`, else as a finite `f64`. Storage
+    /// engines pushing comparisons down must apply exactly this rule.
+    pub fn as_number(&self) -> Option<Number> {
         match self {
-            Value::I64(i) => Some(Number::I(*i)),
-            Value::F64(f) if !f.is_nan() => Some(Number::F(*f)),
+            Value::I64(i) => Some(Number::I64(*i)),
+            Value::F64(f) if !f.is_nan() => Some(Number::F64(*f)),
             Value::String(s) => parse_number(s),
             _ => None,
         }
@@ -163,19 +166,29 @@ impl Value {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Number {
-    I(i64),
-    F(f64),
+/// A value read as a number by [`Value::as_number`]; integers keep their exact value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    I64(i64),
+    F64(f64),
 }
 
 impl Number {
-    fn cmp(&self, other: &Number) -> Option<Ordering> {
+    /// Exact numeric comparison across integers and floats.
+    pub fn cmp(&self, other: &Number) -> Option<Ordering> {
         match (*self, *other) {
-            (Number::I(a), Number::I(b)) => Some(a.cmp(&b)),
-            (Number::I(a), Number::F(b)) => cmp_int_float(a, b),
-            (Number::F(a), Number::I(b)) => cmp_int_float(b, a).map(Ordering::reverse),
-            (Number::F(a), Number::F(b)) => a.partial_cmp(&b),
+            (Number::I64(a), Number::I64(b)) => Some(a.cmp(&b)),
+            (Number::I64(a), Number::F64(b)) => cmp_int_float(a, b),
+            (Number::F64(a), Number::I64(b)) => cmp_int_float(b, a).map(Ordering::reverse),
+            (Number::F64(a), Number::F64(b)) => a.partial_cmp(&b),
+        }
+    }
+
+    /// The nearest `f64`.
+    pub fn to_f64(&self) -> f64 {
+        match *self {
+            Number::I64(i) => i as f64,
+            Number::F64(f) => f,
         }
     }
 }
@@ -201,10 +214,10 @@ fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
 fn parse_number(s: &str) -> Option<Number> {
     let t = s.trim();
     if let Ok(i) = t.parse::<i64>() {
-        return Some(Number::I(i));
+        return Some(Number::I64(i));
     }
     match t.parse::<f64>() {
-        Ok(f) if f.is_finite() => Some(Number::F(f)),
+        Ok(f) if f.is_finite() => Some(Number::F64(f)),
         _ => None,
     }
 }

@@ -55,8 +55,11 @@ pub use ankurah_core::{Context, IntoSelection, Node, NodeConfig, Transaction};
 pub use ankurah_core::{changes, signals};
 pub use ankurah_core::{LiveQuery, LiveQueryGuard};
 
+// Sync between nodes (network connectors live in their own crates, e.g. `ankurah-websocket`).
+pub use ankurah_core::{proto, LocalConnector, PeerError, Rejection};
+
 // Identity and values.
-pub use ankurah_core::{CollectionId, EntityId, EventId, Value, ValueType};
+pub use ankurah_core::{CollectionId, EntityId, EventId, NodeId, SystemId, Value, ValueType};
 
 // Errors.
 pub use ankurah_core::error::{AccessDenied, MutationError, PropertyError, RetrievalError, StorageError};

@@ -53,6 +53,12 @@ use crate::value::{Value, ValueType};
 ///
 /// Implemented for `String`, `bool`, integers, floats, `Vec<u8>`, [`EntityId`], [`Json`],
 /// `Option<T>` of those, and (through `#[derive(Property)]`) any serde type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored as a model property",
+    label = "not a property type",
+    note = "property types: String, bool, integers, f32, f64, Vec<u8>, EntityId, Json, Ref<M>, Option<T> of these, and serde types with #[derive(Property)]",
+    note = "a field that should not be stored can be marked #[model(ephemeral)]"
+)]
 pub trait Property: Sized {
     /// The value type used to check typed queries and describe models.
     const VALUE_TYPE: ValueType;

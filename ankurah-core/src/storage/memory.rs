@@ -1,7 +1,7 @@
 //! [`MemoryStorage`]: an in-memory engine for tests and pure in-memory clients. It is the
 //! reference the conformance suite holds other engines to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -32,6 +32,15 @@ struct Data {
 struct Collection {
     states: BTreeMap<EntityId, StoredState>,
     events: BTreeMap<EventId, Event>,
+    /// Each entity's event ids, for `dump_entity_events`.
+    histories: HashMap<EntityId, BTreeSet<EventId>>,
+}
+
+impl Collection {
+    fn add_event(&mut self, event: Event) -> bool {
+        self.histories.entry(event.entity_id).or_default().insert(event.id);
+        self.events.insert(event.id, event).is_none()
+    }
 }
 
 impl MemoryStorage {
@@ -70,7 +79,7 @@ impl StorageEngine for MemoryStorage {
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
         let mut data = self.data.write();
         for event in batch.events {
-            data.collections.entry(event.collection.clone()).or_default().events.insert(event.id, event);
+            data.collections.entry(event.collection.clone()).or_default().add_event(event);
         }
         for state in batch.states {
             let collection = data.collections.entry(state.state.collection.clone()).or_default();
@@ -123,7 +132,7 @@ impl StorageCollection for MemoryCollection {
     }
 
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
-        Ok(self.write(|c| c.events.insert(event.id, event.clone()).is_none()))
+        Ok(self.write(|c| c.add_event(event.clone())))
     }
 
     async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
@@ -134,6 +143,9 @@ impl StorageCollection for MemoryCollection {
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
-        Ok(self.read(|c| c.events.values().filter(|e| e.entity_id == id).cloned().collect()))
+        Ok(self.read(|c| {
+            let ids = c.histories.get(&id).into_iter().flatten();
+            ids.filter_map(|event| c.events.get(event).cloned()).collect()
+        }))
     }
 }

@@ -73,7 +73,7 @@ pub trait StorageCollection: Send + Sync {
     /// Stores an event; `false` if it was already stored.
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError>;
 
-    /// The stored events among `ids` (unknown ids are skipped), in id order.
+    /// The stored events among `ids`, each once, in id order (unknown ids are skipped).
     async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError>;
 
     /// Every stored event of an entity, in id order.

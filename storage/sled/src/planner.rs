@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use ankurah_core::ankql::{ComparisonOp, Direction, Path, Predicate, Selection};
 use ankurah_core::id::EntityId;
-use ankurah_core::value::Value;
+use ankurah_core::value::{Number, Value};
 
 use crate::index::{encode_string_prefix, encode_value};
 
@@ -161,8 +161,8 @@ fn compared(op: ComparisonOp, literal: &Value) -> Vec<KeyRange> {
         }
         Value::String(text) => {
             ranges.extend(around(op, literal));
-            if let Some(number) = parse_number(text) {
-                ranges.extend(around(op, &number));
+            if let Some(number) = literal.as_number() {
+                ranges.extend(around(op, &number_value(number)));
             }
             if let Ok(id) = text.parse::<EntityId>() {
                 ranges.extend(around(op, &Value::EntityId(id)));
@@ -195,14 +195,12 @@ fn around(op: ComparisonOp, literal: &Value) -> Vec<KeyRange> {
     }
 }
 
-/// The number a string stands for when compared with a number. Mirrors the rule inside
-/// [`Value::compare`] (trimmed, then `i64`, then finite `f64`); a test checks they agree.
-fn parse_number(text: &str) -> Option<Value> {
-    let text = text.trim();
-    text.parse::<i64>()
-        .map(Value::I64)
-        .ok()
-        .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::F64))
+/// A number as a value, to look it up in an index.
+fn number_value(number: Number) -> Value {
+    match number {
+        Number::I64(i) => Value::I64(i),
+        Number::F64(f) => Value::F64(f),
+    }
 }
 
 /// The literal text every match of a LIKE pattern starts with: up to the first wildcard,
@@ -309,9 +307,9 @@ mod tests {
         for text in ["42", " 42 ", "-5", "+7", "0042", "12.5", "1e3", "042.0", "abc", "", "x9", "inf", "NaN", "1e999", "0x10"] {
             let string = Value::String(text.to_owned());
             let comparable = Value::I64(0).compare(&string).is_some();
-            assert_eq!(parse_number(text).is_some(), comparable, "{text:?}");
-            if let Some(number) = parse_number(text) {
-                assert_eq!(number.compare(&string), Some(Ordering::Equal), "{text:?}");
+            assert_eq!(string.as_number().is_some(), comparable, "{text:?}");
+            if let Some(number) = string.as_number() {
+                assert_eq!(number_value(number).compare(&string), Some(Ordering::Equal), "{text:?}");
             }
         }
     }

@@ -1,0 +1,37 @@
+//! Terminal 1 of the two-terminal demo: a durable node on sled, served over WebSocket.
+//!
+//! ```text
+//! cargo run -p ankurah-websocket --example server [ADDR] [DATA_DIR]
+//! ```
+//!
+//! ADDR defaults to 127.0.0.1:9797 and DATA_DIR to `ankurah-example-data` in the system's
+//! temporary directory. The server knows no models: it stores and relays whatever
+//! collections its clients use. Stop it with Ctrl-C and start it again: the data is on disk,
+//! and connected clients reconnect by themselves.
+
+use std::sync::Arc;
+
+use ankurah_core::{Node, PermissiveAgent};
+use ankurah_storage_sled::SledStorage;
+use ankurah_websocket::WebsocketServer;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:9797".into());
+    let data = args.next().map_or_else(|| std::env::temp_dir().join("ankurah-example-data"), Into::into);
+
+    let node = Node::new_durable(Arc::new(SledStorage::open(&data)?), PermissiveAgent::new());
+    let system = node.system.create().await?;
+    let server = WebsocketServer::new(node).bind(addr.as_str()).await?;
+    println!("system {system}, data in {}", data.display());
+    println!("serving on ws://{}  (Ctrl-C stops)", server.local_addr());
+
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.run());
+    tokio::signal::ctrl_c().await?;
+    stop.shutdown();
+    serving.await?;
+    println!("stopped; every client was told");
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Load figures for the WebSocket connector, on loopback only and bounded in time:
+//!
+//! 1. commit on one client → live-query callback on another (p50/p99), over WebSocket and
+//!    over the in-process `LocalConnector`;
+//! 2. one commit → 1,000 connected clients subscribed to the same query (p50/p99/max);
+//! 3. reconnect catch-up: how long a client that missed 10,000 events takes to be current.
+//!
+//! ```text
+//! cargo run --release -p ankurah-websocket --example ws_load
+//! ```
+//!
+//! All nodes use `MemoryStorage`, so the figures measure sync, not disk writes.
+
+mod common;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ankurah_core::storage::MemoryStorage;
+use ankurah_core::model::Mutable;
+use ankurah_core::signals::Peek;
+use ankurah_core::{ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_websocket::{WebsocketClient, WebsocketServer};
+use common::{Album, AlbumView};
+use tokio::sync::mpsc;
+
+const LATENCY_COMMITS: usize = 2_000;
+const FAN_OUT_CLIENTS: usize = 1_000;
+const FAN_OUT_COMMITS: usize = 20;
+const CATCH_UP_ALBUMS: usize = 1_000;
+const CATCH_UP_EDITS_PER_ALBUM: usize = 10;
+/// No single wait may take longer; the run reports a timeout instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+type Error = Box<dyn std::error::Error>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    server.system.create().await?;
+    let bound = WebsocketServer::new(server.clone()).bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}", bound.local_addr());
+    tokio::spawn(bound.run());
+
+    println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
+    for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {
+        let samples = commit_to_callback(&server, url).await?;
+        println!("  {label:<15} {}", summary(samples));
+    }
+
+    println!("one commit → {FAN_OUT_CLIENTS} subscribed WebSocket clients ({FAN_OUT_COMMITS} commits)");
+    let started = Instant::now();
+    let samples = fan_out(&server, &url).await?;
+    println!("  {}   (whole run incl. connecting: {:.1} s)", summary(samples), started.elapsed().as_secs_f64());
+
+    let missed = CATCH_UP_ALBUMS * CATCH_UP_EDITS_PER_ALBUM;
+    println!("reconnect catch-up: {missed} missed events ({CATCH_UP_ALBUMS} albums × {CATCH_UP_EDITS_PER_ALBUM} edits)");
+    let took = catch_up(&server, &url).await?;
+    println!("  current again {:.1} ms after reconnecting", took.as_secs_f64() * 1e3);
+    Ok(())
+}
+
+/// An ephemeral node connected to `server` over WebSocket (`url`) or in process (`None`);
+/// the node stays connected while the returned link lives.
+async fn client(server: &Node, url: Option<&str>) -> Result<(Node, Box<dyn Any + Send>), Error> {
+    let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    let link: Box<dyn Any + Send> = match url {
+        Some(url) => Box::new(WebsocketClient::new(node.clone(), url).await?),
+        None => Box::new(LocalConnector::new(server, &node)),
+    };
+    node.wait_durable_peer().await;
+    node.system.wait_system_ready().await;
+    Ok((node, link))
+}
+
+fn ctx(node: &Node) -> Context {
+    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context")
+}
+
+async fn create(node: &Node, name: &str, year: i32) -> Result<EntityId, Error> {
+    let trx = ctx(node).begin();
+    let id = trx.create(&Album { name: name.into(), artist: "load".into(), year }).await?.id();
+    trx.commit().await?;
+    Ok(id)
+}
+
+async fn set_year(node: &Node, id: EntityId, year: i32) -> Result<(), Error> {
+    let view = ctx(node).get::<AlbumView>(id).await?;
+    let trx = ctx(node).begin();
+    trx.edit::<Album>(&view)?.year().set(&year)?;
+    trx.commit().await?;
+    Ok(())
+}
+
+/// Subscribes on `node` and reports the arrival time of every change set with changes.
+async fn arrivals(node: &Node, query: impl IntoSelection, tx: mpsc::UnboundedSender<Instant>) -> Result<impl Send, Error> {
+    let guard = ctx(node)
+        .subscribe::<AlbumView, _>(query, move |changes: ChangeSet<AlbumView>| {
+            if changes.changes.iter().any(|c| c.kind() != ChangeKind::Initial) {
+                let _ = tx.send(Instant::now());
+            }
+        })
+        .await?;
+    Ok(guard)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Instant>) -> Result<Instant, Error> {
+    match tokio::time::timeout(PATIENCE, rx.recv()).await {
+        Ok(Some(at)) => Ok(at),
+        _ => Err("timed out waiting for a live-query callback".into()),
+    }
+}
+
+/// Forgets arrivals that belong to no measured commit (a reader's first sight of the album).
+fn drain(rx: &mut mpsc::UnboundedReceiver<Instant>) {
+    while rx.try_recv().is_ok() {}
+}
+
+async fn commit_to_callback(server: &Node, url: Option<&str>) -> Result<Vec<Duration>, Error> {
+    let (writer, _writer_link) = client(server, url).await?;
+    let (reader, _reader_link) = client(server, url).await?;
+    let id = create(&writer, "Latency", 0).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _guard = arrivals(&reader, ("id = ?", [id]), tx).await?;
+    let mut samples = Vec::with_capacity(LATENCY_COMMITS);
+    for year in 1..=LATENCY_COMMITS as i32 {
+        drain(&mut rx);
+        let start = Instant::now();
+        set_year(&writer, id, year).await?;
+        samples.push(next(&mut rx).await? - start);
+    }
+    Ok(samples)
+}
+
+async fn fan_out(server: &Node, url: &str) -> Result<Vec<Duration>, Error> {
+    let (writer, _writer_link) = client(server, Some(url)).await?;
+    let id = create(&writer, "Fan-out", 0).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut readers = Vec::with_capacity(FAN_OUT_CLIENTS);
+    for _ in 0..FAN_OUT_CLIENTS {
+        let (reader, link) = client(server, Some(url)).await?;
+        let guard = arrivals(&reader, ("id = ?", [id]), tx.clone()).await?;
+        readers.push((reader, link, guard));
+    }
+    let mut samples = Vec::with_capacity(FAN_OUT_CLIENTS * FAN_OUT_COMMITS);
+    for year in 1..=FAN_OUT_COMMITS as i32 {
+        drain(&mut rx);
+        let start = Instant::now();
+        set_year(&writer, id, year).await?;
+        for _ in 0..FAN_OUT_CLIENTS {
+            samples.push(next(&mut rx).await? - start);
+        }
+    }
+    Ok(samples)
+}
+
+async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
+    // Above the years the other scenarios leave behind, so the query sees only these albums.
+    const FIRST_YEAR: i32 = 3000;
+    let (writer, _writer_link) = client(server, Some(url)).await?;
+    let storage = Arc::new(MemoryStorage::new());
+    let reader = Node::new(storage, PermissiveAgent::new());
+    let link = WebsocketClient::new(reader.clone(), url).await?;
+    let mut ids = Vec::with_capacity(CATCH_UP_ALBUMS);
+    for n in 0..CATCH_UP_ALBUMS {
+        ids.push(create(&writer, &format!("Album {n}"), FIRST_YEAR).await?);
+    }
+    let albums = ctx(&reader).query_wait::<AlbumView>(("year >= ?", [FIRST_YEAR])).await?;
+    while albums.peek().len() < CATCH_UP_ALBUMS {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    link.shutdown().await;
+    let last_year = FIRST_YEAR + CATCH_UP_EDITS_PER_ALBUM as i32;
+    for year in FIRST_YEAR + 1..=last_year {
+        for id in &ids {
+            set_year(&writer, *id, year).await?;
+        }
+    }
+
+    // Current again = every album in the reader's live query shows the last edit.
+    let current = || albums.peek().iter().all(|v| v.year().is_ok_and(|y| y == last_year));
+    let start = Instant::now();
+    let _link = WebsocketClient::new(reader.clone(), url).await?;
+    while !current() {
+        if start.elapsed() > PATIENCE {
+            return Err("the reader did not catch up".into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    Ok(start.elapsed())
+}
+
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
+    format!("p50 {}  p99 {}  max {}  (n = {})", us(at(0.5)), us(at(0.99)), us(at(1.0)), samples.len())
+}

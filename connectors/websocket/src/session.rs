@@ -1,0 +1,153 @@
+//! One peer session over one WebSocket, shared by the server and the client.
+//!
+//! [`Node::run_peer`] does all of the protocol; this module only moves messages between the
+//! socket and its channel pair. Reading and writing run concurrently, so two peers that both
+//! send large batches cannot block each other on full TCP buffers.
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+use ankurah_core::proto::Message;
+use ankurah_core::Node;
+use futures_util::future::{join, FusedFuture};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::{self, Message as Frame};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::error::WebsocketError;
+use crate::frame;
+
+/// An idle connection is pinged this often, so both ends notice a dead peer.
+const KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// A peer silent for this long (no message, ping or pong) is taken for gone.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long closing may take: flushing the last messages and waiting for the peer's Close.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs a session until the peer closes or breaks the protocol, the transport fails, or
+/// `shutdown` resolves (with the `Goodbye` reason the peer is sent).
+///
+/// A peer that sends a frame outside the protocol is sent a `Goodbye` naming the problem and
+/// the connection is closed; nothing else is affected.
+pub(crate) async fn run_session<S>(
+    node: &Node,
+    ws: WebSocketStream<S>,
+    shutdown: impl Future<Output = &'static str>,
+) -> Result<(), WebsocketError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (sink, mut stream) = ws.split();
+    let (to_peer, outgoing) = mpsc::unbounded_channel();
+    let (to_node, incoming) = mpsc::unbounded_channel();
+    let say_goodbye = {
+        let to_peer = to_peer.clone();
+        move |reason: String| {
+            let _ = to_peer.send(Message::Goodbye { reason });
+        }
+    };
+    let (stop_writer, writer_stopped) = oneshot::channel();
+    let mut writer = pin!(write_frames(sink, outgoing, writer_stopped).fuse());
+
+    let result = tokio::select! {
+        result = node.run_peer(to_peer, incoming) => result.map_err(WebsocketError::from),
+        result = read_frames(&mut stream, to_node) => {
+            if let Err(WebsocketError::Frame(error)) = &result {
+                say_goodbye(error.to_string());
+            }
+            result
+        }
+        reason = shutdown => {
+            say_goodbye(reason.to_string());
+            Ok(())
+        }
+        result = &mut writer => result.map_err(WebsocketError::from),
+    };
+
+    // Close politely: flush what is queued (a Goodbye, a refusal) and a Close frame while
+    // reading on until the peer answers it; closing with unread input would reset the TCP
+    // connection and could destroy the Goodbye before the peer reads it.
+    let _ = stop_writer.send(());
+    let flush = async {
+        if !writer.is_terminated() {
+            let _ = writer.await;
+        }
+    };
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await;
+    result
+}
+
+/// Forwards incoming messages to the node until the peer closes the connection.
+async fn read_frames<S>(stream: &mut SplitStream<WebSocketStream<S>>, to_node: mpsc::UnboundedSender<Message>) -> Result<(), WebsocketError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let frame = match tokio::time::timeout(SILENCE_LIMIT, stream.next()).await {
+            Err(_) => {
+                let silent = std::io::Error::new(std::io::ErrorKind::TimedOut, format!("the peer was silent for {SILENCE_LIMIT:?}"));
+                return Err(tungstenite::Error::Io(silent).into());
+            }
+            Ok(None) => return Ok(()),
+            Ok(Some(frame)) => frame.map_err(frame::read_error)?,
+        };
+        if let Some(message) = frame::decode(frame)? {
+            if to_node.send(message).is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Sends the node's messages, batching whatever is queued into one flush, and pings when
+/// idle. Once `stop` fires it sends what is still queued, then a Close frame.
+async fn write_frames<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Frame>,
+    mut outgoing: mpsc::UnboundedReceiver<Message>,
+    mut stop: oneshot::Receiver<()>,
+) -> Result<(), tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.reset();
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            message = outgoing.recv() => {
+                let Some(message) = message else { break };
+                sink.feed(frame::encode(&message)).await?;
+                feed_queued(&mut sink, &mut outgoing).await?;
+                sink.flush().await?;
+                keepalive.reset();
+            }
+            _ = keepalive.tick() => sink.send(Frame::Ping(Default::default())).await?,
+        }
+    }
+    feed_queued(&mut sink, &mut outgoing).await?;
+    sink.close().await
+}
+
+async fn feed_queued<S>(sink: &mut SplitSink<WebSocketStream<S>, Frame>, outgoing: &mut mpsc::UnboundedReceiver<Message>) -> Result<(), tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    while let Ok(message) = outgoing.try_recv() {
+        sink.feed(frame::encode(&message)).await?;
+    }
+    Ok(())
+}
+
+/// Resolves once `stop` is set to `true` or its sender is gone.
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The borrow `wait_for` returns must not be held across an await (it is not `Send`).
+    let _ = stop.wait_for(|stop| *stop).await.map(drop);
+}

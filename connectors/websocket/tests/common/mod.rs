@@ -1,0 +1,120 @@
+//! What the integration tests share: the `Album` model of the examples, a server on a free
+//! loopback port, clients, and polling helpers.
+#![allow(dead_code)] // each test binary uses a different part
+
+#[path = "../../examples/common/mod.rs"]
+mod album;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ankurah_core::model::{Mutable, View};
+use ankurah_core::signals::{Peek, Subscribe, SubscriptionGuard};
+use ankurah_core::storage::MemoryStorage;
+use ankurah_core::{Context, EntityId, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_websocket::{ConnectionState, ShutdownHandle, WebsocketClient, WebsocketServer};
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+pub use album::{album, Album, AlbumView};
+
+/// A running `WebsocketServer`.
+pub struct Server {
+    pub node: Node,
+    pub addr: SocketAddr,
+    stop: ShutdownHandle,
+    serving: JoinHandle<()>,
+}
+
+impl Server {
+    /// Serves `node` on `addr` (`127.0.0.1:0` for a free port).
+    pub async fn start(node: Node, addr: &str) -> Server {
+        let bound = WebsocketServer::new(node.clone()).bind(addr).await.expect("bind");
+        Server { node, addr: bound.local_addr(), stop: bound.shutdown_handle(), serving: tokio::spawn(bound.run()) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Shuts the server down and waits until every connection is closed.
+    pub async fn stop(self) -> Node {
+        self.stop.shutdown();
+        self.serving.await.expect("the server task does not panic");
+        self.node
+    }
+}
+
+/// A durable node on memory storage, with its system created.
+pub async fn memory_server_node() -> Node {
+    let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    node.system.create().await.expect("memory storage does not fail");
+    node
+}
+
+/// An ephemeral node connected to `url` over WebSocket.
+pub struct Client {
+    pub node: Node,
+    pub storage: Arc<MemoryStorage>,
+    pub connection: WebsocketClient,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let storage = Arc::new(MemoryStorage::new());
+        let node = Node::new(storage.clone(), PermissiveAgent::new());
+        let connection = WebsocketClient::new(node.clone(), url).await.expect("connect");
+        node.system.wait_system_ready().await;
+        Client { node, storage, connection }
+    }
+
+    pub fn ctx(&self) -> Context {
+        ctx(&self.node)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.state().peek() == ConnectionState::Connected
+    }
+
+    /// Records every connection state the client goes through from now on.
+    pub fn record_states(&self) -> (Arc<Mutex<Vec<ConnectionState>>>, SubscriptionGuard) {
+        let seen: Arc<Mutex<Vec<ConnectionState>>> = Arc::default();
+        let recorder = seen.clone();
+        (seen, self.connection.state().subscribe(move |state| recorder.lock().push(state)))
+    }
+}
+
+pub fn ctx(node: &Node) -> Context {
+    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context")
+}
+
+/// The encoded state of an album on `node`: equal bytes mean converged replicas.
+pub async fn state_of(node: &Node, id: EntityId) -> Vec<u8> {
+    ctx(node).get::<AlbumView>(id).await.expect("album exists").entity().to_state().encode()
+}
+
+/// Creates an album on `node` and returns its id.
+pub async fn create(node: &Node, name: &str, year: i32) -> EntityId {
+    let trx = ctx(node).begin();
+    let id = trx.create(&album(name, "Muse", year)).await.expect("create").id();
+    trx.commit().await.expect("commit");
+    id
+}
+
+/// Polls until `check` holds, for up to 20 s (a reconnection may wait out a 5 s backoff).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A loopback port nothing listens on (free a moment ago).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}

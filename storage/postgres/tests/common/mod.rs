@@ -1,0 +1,78 @@
+//! Shared by the integration tests: a scratch schema per test.
+#![allow(dead_code)] // each test file uses a part of it
+
+use ankurah_core::EntityId;
+use ankurah_storage_postgres::PostgresStorage;
+
+/// A schema of one test's own, dropped with this value (also when the test panics).
+pub struct Scratch {
+    url: String,
+    schema: String,
+}
+
+impl Scratch {
+    /// A fresh schema name, or `None` (after saying why) when `ANKURAH_POSTGRES_URL` is unset.
+    pub fn new(test: &str) -> Option<Scratch> {
+        Self::named(
+            test,
+            &format!("test_{}", EntityId::new().to_string().to_lowercase()),
+        )
+    }
+
+    /// Like [`new`](Self::new) with a chosen schema name.
+    pub fn named(test: &str, schema: &str) -> Option<Scratch> {
+        match std::env::var("ANKURAH_POSTGRES_URL") {
+            Ok(url) => Some(Scratch {
+                url,
+                schema: schema.to_owned(),
+            }),
+            Err(_) => {
+                eprintln!("skipping {test}: ANKURAH_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+                None
+            }
+        }
+    }
+
+    /// An engine on the schema; each call opens another one (another pool), like another
+    /// server process would.
+    pub async fn open(&self) -> PostgresStorage {
+        PostgresStorage::open_in_schema(&self.url, &self.schema)
+            .await
+            .unwrap_or_else(|e| panic!("opening {}: {e}", self.schema))
+    }
+
+    /// A plain connection, to look at the database behind the engine's back.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connecting");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Drop may run inside the test's runtime, which cannot be blocked on: drop the schema
+        // from a thread with a runtime of its own.
+        let (url, schema) = (self.url.clone(), self.schema.replace('"', "\"\""));
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let (client, connection) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop schema {}: {e}", self.schema);
+        }
+    }
+}
