@@ -28,6 +28,9 @@ pub struct YrsBackend {
 #[derive(Default)]
 struct Inner {
     doc: Option<Doc>,
+    /// A loaded state not yet integrated into `doc`: documents are built on first use, so
+    /// loading many entities (a fetch) costs a format check each, not a document each.
+    loaded: Option<Vec<u8>>,
     /// State vector at fork time and whether local edits happened since.
     local: Option<StateVector>,
     dirty: bool,
@@ -55,21 +58,27 @@ fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
     .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
 }
 
+/// Checks that bytes decode as a yrs update, without integrating them.
+fn decodes(bytes: &[u8]) -> Result<(), String> {
+    catch_unwind(|| Update::decode_v1(bytes).map(drop).map_err(|e| e.to_string()))
+        .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
+}
+
 impl YrsBackend {
     /// The name of this backend in events and states.
     pub const NAME: &'static str = "yrs";
 
-    /// Loads a state produced by [`Self::to_state_buffer`].
+    /// Loads a state produced by [`Self::to_state_buffer`]. The bytes are checked to decode
+    /// now; the document is built when first read or edited.
     pub fn from_state_buffer(bytes: &[u8]) -> Result<Self, EventError> {
-        let doc = new_doc();
-        apply_update(&doc, bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })?;
-        Ok(Self { inner: Mutex::new(Inner { doc: Some(doc), local: None, dirty: false }) })
+        decodes(bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })?;
+        Ok(Self { inner: Mutex::new(Inner { loaded: Some(bytes.to_vec()), ..Inner::default() }) })
     }
 
     /// The text of a property, `None` if it was never set.
     pub fn get(&self, property: &str) -> Option<String> {
-        let inner = self.inner.lock();
-        let doc = inner.doc.as_ref()?;
+        let mut inner = self.inner.lock();
+        let doc = inner.doc()?;
         let present = doc.get_or_insert_map(PRESENT);
         let text = doc.get_or_insert_text(property);
         let txn = doc.transact();
@@ -78,8 +87,8 @@ impl YrsBackend {
 
     /// Every text property that was ever set.
     pub fn values(&self) -> BTreeMap<String, Value> {
-        let inner = self.inner.lock();
-        let Some(doc) = inner.doc.as_ref() else { return BTreeMap::new() };
+        let mut inner = self.inner.lock();
+        let Some(doc) = inner.doc() else { return BTreeMap::new() };
         let present = doc.get_or_insert_map(PRESENT);
         let names: Vec<String> = present.keys(&doc.transact()).map(str::to_owned).collect();
         names
@@ -100,6 +109,7 @@ impl YrsBackend {
         edit: impl FnOnce(&str) -> Result<Option<(u32, u32, String)>, PropertyError>,
     ) -> Result<(), PropertyError> {
         let mut inner = self.inner.lock();
+        inner.doc();
         let inner = &mut *inner;
         let doc = inner.doc.get_or_insert_with(new_doc);
         if inner.local.is_none() {
@@ -183,13 +193,21 @@ impl YrsBackend {
 
     fn merge(&self, bytes: &[u8]) -> Result<(), String> {
         let mut inner = self.inner.lock();
+        if inner.doc.is_none() && inner.loaded.is_none() {
+            // Into an empty backend an update is a whole state (it depends on nothing): keep
+            // it to build the document on first use, as a loaded state is kept.
+            decodes(bytes)?;
+            inner.loaded = Some(bytes.to_vec());
+            return Ok(());
+        }
+        inner.doc();
         apply_update(inner.doc.get_or_insert_with(new_doc), bytes)
     }
 
     /// The document encoded as one update from the empty state; `None` if it has no content.
     pub fn to_state_buffer(&self) -> Option<Vec<u8>> {
         let inner = self.inner.lock();
-        let doc = inner.doc.as_ref()?;
+        let Some(doc) = inner.doc.as_ref() else { return inner.loaded.clone() };
         let txn = doc.transact();
         if txn.state_vector().is_empty() {
             return None;
@@ -204,15 +222,27 @@ impl YrsBackend {
 
     /// An independent copy with the same content (and a client id of its own).
     pub fn fork(&self) -> Self {
-        let fork = Self::default();
-        if let Some(state) = self.to_state_buffer() {
+        Self { inner: Mutex::new(Inner { loaded: self.to_state_buffer(), ..Inner::default() }) }
+    }
+}
+
+impl Inner {
+    /// The document, built from the loaded state on first use; `None` if there is neither.
+    fn doc(&mut self) -> Option<&Doc> {
+        if self.doc.is_none() {
+            let loaded = self.loaded.take()?;
             let doc = new_doc();
-            // Our own encoding always decodes.
-            if apply_update(&doc, &state).is_ok() {
-                fork.inner.lock().doc = Some(doc);
+            match apply_update(&doc, &loaded) {
+                Ok(()) => self.doc = Some(doc),
+                // The bytes decoded when loaded, so this does not happen; if it did, the state
+                // is kept as it is rather than replaced by an empty document.
+                Err(_) => {
+                    self.loaded = Some(loaded);
+                    return None;
+                }
             }
         }
-        fork
+        self.doc.as_ref()
     }
 }
 
