@@ -1,5 +1,5 @@
-//! Every supported field type survives create → commit → get, and the generated handles
-//! behave as documented, on a durable node over `MemoryStorage`.
+//! Every supported field type survives create → commit → get (on `MemoryStorage`, and on sled
+//! across closing and reopening the database), and the generated handles behave as documented.
 
 use std::sync::Arc;
 
@@ -134,6 +134,26 @@ async fn create<M: Model>(ctx: &Context, model: &M) -> EntityId {
     let id = ankurah::Mutable::id(&trx.create(model).await.expect("create"));
     trx.commit().await.expect("commit");
     id
+}
+
+#[tokio::test]
+async fn every_field_type_survives_reopening_sled() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let open = || {
+        let storage = ankurah_storage_sled::SledStorage::open(dir.path()).expect("sled opens");
+        Node::new_durable(Arc::new(storage), PermissiveAgent::new()).context(DEFAULT_CONTEXT).expect("permissive")
+    };
+    let ctx = open();
+    let artist = Ref::new(create(&ctx, &Artist { name: "Muse".into() }).await);
+    let stored = Everything::extremes(artist.clone());
+    let id = create(&ctx, &stored).await;
+    drop(ctx);
+
+    let ctx = open();
+    let view: EverythingView = ctx.get(id).await.expect("the entity is still there");
+    assert_eq!(Everything::read(&view).unwrap(), stored);
+    let found: Vec<EverythingView> = ctx.fetch("i8 = -128 AND meta.tags.0 = 'rock'").await.unwrap();
+    assert_eq!(found.len(), 1, "and queryable");
 }
 
 #[tokio::test]

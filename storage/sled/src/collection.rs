@@ -1,5 +1,7 @@
 //! [`SledCollection`]: the handle on one collection, and the execution of query plans.
 
+use std::collections::BTreeSet;
+
 use ankurah_core::ankql::{Direction, Selection};
 use ankurah_core::error::DecodeError;
 use ankurah_core::event::Event;
@@ -36,6 +38,14 @@ impl SledCollection {
         Ok(bytes.map(|bytes| Event::decode(&bytes)).transpose()?)
     }
 
+    /// The record an index entry points at; its absence means the index is corrupt.
+    fn indexed_record(&self, id: EntityId) -> Result<Record<'static>, StorageError> {
+        Ok(self.record(id)?.ok_or_else(|| DecodeError::Malformed {
+            what: "index entry",
+            reason: format!("entity {id} of collection `{}` has no stored state", self.id),
+        })?)
+    }
+
     /// Runs a plan: collects the live candidates that match, then sorts and cuts them.
     fn execute(&self, selection: &Selection, catalog: &Catalog) -> Result<Vec<Record<'static>>, StorageError> {
         let limit = selection.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
@@ -70,9 +80,33 @@ impl SledCollection {
                     let keys: Box<dyn Iterator<Item = _>> = if descending { Box::new(keys.rev()) } else { Box::new(keys) };
                     keys
                 });
+                if let (true, Some(limit)) = (selection.order_by.is_empty(), limit) {
+                    // Without ORDER BY the result is in entity id order: gather the candidate
+                    // ids from index keys alone, then read records in id order until the
+                    // limit is met, instead of reading every candidate.
+                    let mut ids = BTreeSet::new();
+                    for item in walk {
+                        let (key, _) = item.map_err(backend_error)?;
+                        let (_, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                        ids.insert(EntityId::from_slice(id)?);
+                    }
+                    for id in ids {
+                        let record = self.indexed_record(id)?;
+                        if keep(&record) {
+                            matched.push(record);
+                            if matched.len() == limit {
+                                break;
+                            }
+                        }
+                    }
+                    return Ok(matched);
+                }
                 // The encoded value of the previous entry: when the walk follows the first
                 // ORDER BY key, an entry with another value sorts after every match so far.
                 let mut previous: Option<Vec<u8>> = None;
+                // Walking up the only ORDER BY key, entries of one value come in id order,
+                // which is the tie order: the walk may stop as soon as the limit is met.
+                let exact_order = order == Some(Direction::Asc) && selection.order_by.len() == 1;
                 for item in walk {
                     let (key, _) = item.map_err(backend_error)?;
                     let (value, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
@@ -82,13 +116,12 @@ impl SledCollection {
                         }
                         previous = Some(value.to_vec());
                     }
-                    let id = EntityId::from_slice(id)?;
-                    let record = self.record(id)?.ok_or_else(|| DecodeError::Malformed {
-                        what: "index entry",
-                        reason: format!("entity {id} of collection `{}` has no stored state", self.id),
-                    })?;
+                    let record = self.indexed_record(EntityId::from_slice(id)?)?;
                     if keep(&record) {
                         matched.push(record);
+                        if exact_order && limit == Some(matched.len()) {
+                            break;
+                        }
                     }
                 }
             }
