@@ -18,8 +18,8 @@
 //! # let _ = ctx; }
 //! ```
 
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![allow(missing_docs)] // field- and variant-level docs are added where they say more than the name
+// Items are documented; fields and variants where they say more than their name.
+#![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod ankql;
 pub mod changes;

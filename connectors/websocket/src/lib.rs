@@ -47,11 +47,11 @@
 //!
 //! ## Try it in two terminals
 //!
-//! The crate's examples are a server and an interactive client:
+//! The `ankurah-examples` crate has a server and an interactive client:
 //!
 //! ```text
-//! $ cargo run -p ankurah-websocket --example server            # terminal 1
-//! $ cargo run -p ankurah-websocket --example client            # terminal 2, and 3, ...
+//! $ cargo run -p ankurah-examples --bin server                  # terminal 1
+//! $ cargo run -p ankurah-examples --bin client                  # terminal 2, and 3, ...
 //! > Showbiz                                                    # type a name: creates an album
 //! ```
 //!

@@ -1,5 +1,6 @@
-//! The `Album` model shared by the examples and the tests, written out by hand as
-//! `#[derive(Model)]` will generate it (the examples switch to the derive once it lands):
+//! The `Album` model shared by the load example and the tests, written out by hand as
+//! `#[derive(Model)]` generates it (this crate sits below the `ankurah` facade that carries
+//! the derive):
 //!
 //! ```ignore
 //! #[derive(Model)]

@@ -1,7 +1,7 @@
 //! Terminal 1 of the two-terminal demo: a durable node on sled, served over WebSocket.
 //!
 //! ```text
-//! cargo run -p ankurah-websocket --example server [ADDR] [DATA_DIR]
+//! cargo run -p ankurah-examples --bin server [ADDR] [DATA_DIR]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:9797 and DATA_DIR to `ankurah-example-data` in the system's
@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use ankurah_core::{Node, PermissiveAgent};
+use ankurah::{Node, PermissiveAgent};
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketServer;
 

@@ -2,23 +2,32 @@
 //! album live and creates one per line typed.
 //!
 //! ```text
-//! cargo run -p ankurah-websocket --example client [URL]
+//! cargo run -p ankurah-examples --bin client [URL]
 //! > Origin of Symmetry 2001        # creates an album (a trailing number is its year)
 //! ```
 //!
 //! URL defaults to ws://127.0.0.1:9797. The client starts even if the server is down: albums
 //! typed while offline wait in the node's outbox and are sent when it connects.
 
-mod common;
-
 use std::sync::Arc;
 
-use ankurah_core::signals::Subscribe;
-use ankurah_core::storage::MemoryStorage;
-use ankurah_core::{ChangeSet, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah::changes::ChangeSet;
+use ankurah::signals::Subscribe;
+use ankurah::storage::MemoryStorage;
+use ankurah::{Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
 use ankurah_websocket::{ConnectionState, WebsocketClient};
-use common::{Album, AlbumView};
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The model both terminals' clients share (the server needs none: it stores and relays
+/// whatever collections clients use).
+#[derive(Model, Debug, Clone)]
+pub struct Album {
+    /// Collaborative text.
+    pub name: String,
+    #[active_type(LWW)]
+    pub artist: String,
+    pub year: i32,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
