@@ -32,6 +32,19 @@ pub struct Case {
     pub ordered: bool,
 }
 
+impl Case {
+    /// A description of the failure if `got` (fixture names) is not the expected result,
+    /// compared in order only when the case is ordered.
+    pub fn mismatch(&self, mut got: Vec<&str>) -> Option<String> {
+        let mut expected = self.expected.clone();
+        if !self.ordered {
+            got.sort_unstable();
+            expected.sort_unstable();
+        }
+        (got != expected).then(|| format!("{}\n   expected {expected:?}\n        got {got:?}", self.query))
+    }
+}
+
 const ABBEY: &str = "Abbey Road";
 const NEVERMIND: &str = "Nevermind";
 const OK_COMPUTER: &str = "OK Computer";
@@ -367,16 +380,9 @@ mod tests {
                 let selection =
                     parse_selection(case.query, &case.args).unwrap_or_else(|e| panic!("{}: {e}", case.query));
                 assert_eq!(case.ordered, !selection.order_by.is_empty(), "{}", case.query);
-                let mut got: Vec<&str> =
+                let got: Vec<&str> =
                     selection.apply(entities().collect()).iter().map(|e| e.fixture.name.as_str()).collect();
-                let mut expected = case.expected.clone();
-                if !case.ordered {
-                    got.sort_unstable();
-                    expected.sort_unstable();
-                }
-                if got != expected {
-                    failures.push(format!("{}\n   expected {expected:?}\n        got {got:?}", case.query));
-                }
+                failures.extend(case.mismatch(got));
             }
             assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
         }

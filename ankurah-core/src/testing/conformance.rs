@@ -207,21 +207,14 @@ pub async fn ankql_cases(engine: &dyn StorageEngine) {
         let mut failures = Vec::new();
         for case in ankql_cases::cases() {
             let selection = parse_selection(case.query, &case.args).unwrap_or_else(|e| panic!("{}: {e}", case.query));
-            let mut got: Vec<&str> = match collection.fetch_states(&selection).await {
+            let got: Vec<&str> = match collection.fetch_states(&selection).await {
                 Ok(states) => states.iter().map(|s| names.get(&s.entity_id).copied().unwrap_or("<unknown entity>")).collect(),
                 Err(e) => {
                     failures.push(format!("{}: {e}", case.query));
                     continue;
                 }
             };
-            let mut expected = case.expected.clone();
-            if !case.ordered {
-                got.sort_unstable();
-                expected.sort_unstable();
-            }
-            if got != expected {
-                failures.push(format!("{}\n   expected {expected:?}\n        got {got:?}", case.query));
-            }
+            failures.extend(case.mismatch(got));
         }
         assert!(failures.is_empty(), "{} AnkQL cases failed (text = {text}):\n{}", failures.len(), failures.join("\n"));
     }

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ankurah_core::storage::MemoryStorage;
-use ankurah_core::model::Mutable;
 use ankurah_core::signals::Peek;
 use ankurah_core::{ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent, DEFAULT_CONTEXT};
 use ankurah_websocket::{WebsocketClient, WebsocketServer};

@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 
-use ankurah_core::model::Mutable;
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{Node, PeerError, PermissiveAgent, SystemId};

@@ -1,103 +1,16 @@
-//! The `Album` model shared by the load example and the tests, written out by hand as
-//! `#[derive(Model)]` generates it (this crate sits below the `ankurah` facade that carries
-//! the derive):
-//!
-//! ```ignore
-//! #[derive(Model)]
-//! pub struct Album {
-//!     pub name: String,   // collaborative text (yrs)
-//!     #[active_type(LWW)]
-//!     pub artist: String, // last writer wins
-//!     pub year: i32,
-//! }
-//! ```
-// Each example and test binary uses a different part of the model.
+//! The `Album` model shared by the load example and the integration tests.
+// Each example and test binary uses a different part of it.
 #![allow(dead_code)]
 
-use std::marker::PhantomData;
-use std::sync::Arc;
+use ankurah::Model;
 
-use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
-use ankurah_core::property::ActiveType;
-use ankurah_core::{CollectionId, Entity, PropertyError, Transaction, ValueType, YrsString, LWW};
-
-#[derive(Debug, Clone, PartialEq)]
+/// An album: a collaborative-text title and last-writer-wins fields.
+#[derive(Model, Debug, Clone)]
 pub struct Album {
     pub name: String,
+    #[active_type(LWW)]
     pub artist: String,
     pub year: i32,
-}
-
-#[derive(Clone, Debug)]
-pub struct AlbumView(Arc<Entity>);
-
-#[derive(Debug)]
-pub struct AlbumMut<'t>(Arc<Entity>, PhantomData<&'t Transaction>);
-
-static PROPERTIES: [PropertyDescriptor; 3] = [
-    PropertyDescriptor { name: "name", backend: "yrs", value_type: ValueType::String, optional: false },
-    PropertyDescriptor { name: "artist", backend: "lww", value_type: ValueType::String, optional: false },
-    PropertyDescriptor { name: "year", backend: "lww", value_type: ValueType::I64, optional: false },
-];
-
-impl Model for Album {
-    type View = AlbumView;
-    type Mutable<'t> = AlbumMut<'t>;
-    fn collection() -> CollectionId {
-        "album".into()
-    }
-    fn properties() -> &'static [PropertyDescriptor] {
-        &PROPERTIES
-    }
-    fn initialize(&self, entity: &Entity) -> Result<(), PropertyError> {
-        YrsString::<String>::write(entity, "name", &self.name)?;
-        LWW::<String>::write(entity, "artist", &self.artist)?;
-        LWW::<i32>::write(entity, "year", &self.year)
-    }
-}
-
-impl View for AlbumView {
-    type Model = Album;
-    fn from_entity(entity: Arc<Entity>) -> Self {
-        AlbumView(entity)
-    }
-    fn entity(&self) -> &Arc<Entity> {
-        &self.0
-    }
-}
-
-impl AlbumView {
-    pub fn name(&self) -> Result<String, PropertyError> {
-        YrsString::<String>::read(&self.0, "name")
-    }
-    pub fn artist(&self) -> Result<String, PropertyError> {
-        LWW::<String>::read(&self.0, "artist")
-    }
-    pub fn year(&self) -> Result<i32, PropertyError> {
-        LWW::<i32>::read(&self.0, "year")
-    }
-}
-
-impl<'t> Mutable<'t> for AlbumMut<'t> {
-    type Model = Album;
-    fn new(entity: Arc<Entity>, _trx: &'t Transaction) -> Self {
-        AlbumMut(entity, PhantomData)
-    }
-    fn entity(&self) -> &Arc<Entity> {
-        &self.0
-    }
-}
-
-impl AlbumMut<'_> {
-    pub fn name(&self) -> YrsString<String> {
-        YrsString::bind(self.0.clone(), "name")
-    }
-    pub fn artist(&self) -> LWW<String> {
-        LWW::bind(self.0.clone(), "artist")
-    }
-    pub fn year(&self) -> LWW<i32> {
-        LWW::bind(self.0.clone(), "year")
-    }
 }
 
 pub fn album(name: &str, artist: &str, year: i32) -> Album {

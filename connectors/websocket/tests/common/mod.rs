@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ankurah_core::model::{Mutable, View};
+use ankurah_core::model::View;
 use ankurah_core::signals::{Peek, Subscribe, SubscriptionGuard};
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{Context, EntityId, Node, PermissiveAgent, DEFAULT_CONTEXT};
