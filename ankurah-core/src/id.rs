@@ -114,6 +114,12 @@ impl SystemId {
     }
 }
 
+impl Default for SystemId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl EntityId {
     /// A fresh id for a new entity (also the id of its genesis event).
     pub fn new() -> Self {

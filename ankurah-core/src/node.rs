@@ -5,6 +5,7 @@
 //! applied through the node under one commit lock: staged on a snapshot, stored atomically,
 //! then made visible.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -274,15 +275,17 @@ impl Node {
                 still_staged.insert(id, event);
                 continue;
             }
-            if !entities.contains_key(&event.entity_id) {
-                let canonical = self.load_entity(&event.collection, event.entity_id).await.map_err(MutationError::from)?;
-                let next = match &canonical {
-                    Some(c) => c.snapshot(),
-                    None => Entity::empty(event.entity_id, event.collection.clone()),
-                };
-                entities.insert(event.entity_id, (canonical, next));
-            }
-            let (canonical, next) = &entities[&event.entity_id];
+            let (canonical, next) = match entities.entry(event.entity_id) {
+                Entry::Occupied(staged) => staged.into_mut(),
+                Entry::Vacant(slot) => {
+                    let canonical = self.load_entity(&event.collection, event.entity_id).await.map_err(MutationError::from)?;
+                    let next = match &canonical {
+                        Some(c) => c.snapshot(),
+                        None => Entity::empty(event.entity_id, event.collection.clone()),
+                    };
+                    slot.insert((canonical, next))
+                }
+            };
             self.inner.policy.check_write(cx, &event, canonical.as_deref())?;
             next.apply_event(&event)?;
             known.insert(id);

@@ -23,7 +23,7 @@ use crate::error::RetrievalError;
 use crate::id::EntityId;
 use crate::node::Node;
 use crate::signals::Broadcast;
-use crate::value::{Number, Value};
+use crate::value::{Number, Value, TWO_POW_63};
 
 pub(crate) type QueryId = u64;
 
@@ -425,7 +425,7 @@ enum ValueKey {
 /// number, and one that reads as an id equals that id.
 fn value_keys(value: &Value) -> Vec<ValueKey> {
     fn number(f: f64) -> ValueKey {
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+        if f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) {
             ValueKey::Int(f as i64)
         } else {
             ValueKey::Float(f.to_bits())

@@ -123,7 +123,7 @@ impl Value {
         match (self, other) {
             (Null, _) | (_, Null) => None,
             (String(a), String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-            (I64(_) | F64(_), _) | (_, I64(_) | F64(_)) => self.as_number()?.cmp(&other.as_number()?),
+            (I64(_) | F64(_), _) | (_, I64(_) | F64(_)) => self.as_number()?.compare(&other.as_number()?),
             (Bool(a), Bool(b)) => Some(a.cmp(b)),
             (Bytes(a), Bytes(b)) => Some(a.cmp(b)),
             (EntityId(a), EntityId(b)) => Some(a.cmp(b)),
@@ -153,7 +153,7 @@ impl Value {
             (Value::I64(_) | Value::F64(_), Value::I64(_) | Value::F64(_)) => {
                 let (a, b) = (self.as_number(), other.as_number());
                 match (a, b) {
-                    (Some(a), Some(b)) => a.cmp(&b).unwrap_or(Ordering::Equal),
+                    (Some(a), Some(b)) => a.compare(&b).unwrap_or(Ordering::Equal),
                     // NaN sorts after every other number.
                     (None, Some(_)) => Ordering::Greater,
                     (Some(_), None) => Ordering::Less,
@@ -175,7 +175,7 @@ pub enum Number {
 
 impl Number {
     /// Exact numeric comparison across integers and floats.
-    pub fn cmp(&self, other: &Number) -> Option<Ordering> {
+    pub fn compare(&self, other: &Number) -> Option<Ordering> {
         match (*self, *other) {
             (Number::I64(a), Number::I64(b)) => Some(a.cmp(&b)),
             (Number::I64(a), Number::F64(b)) => cmp_int_float(a, b),
@@ -193,15 +193,18 @@ impl Number {
     }
 }
 
+/// 2^63: every `i64` lies in `[-2^63, 2^63)`, and both bounds are exact as `f64`.
+pub(crate) const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// Exact comparison of an integer with a float (no precision loss for large integers).
 fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
     if f.is_nan() {
         return None;
     }
-    if f >= 9.223_372_036_854_775_808e18 {
+    if f >= TWO_POW_63 {
         return Some(Ordering::Less);
     }
-    if f < -9.223_372_036_854_775_808e18 {
+    if f < -TWO_POW_63 {
         return Some(Ordering::Greater);
     }
     let truncated = f.trunc();
@@ -277,7 +280,7 @@ mod tests {
         assert_eq!(Value::I64(2001).compare(&Value::String("2000".into())), Some(Ordering::Greater));
         assert_eq!(Value::I64(2001).compare(&Value::String("abc".into())), None);
         assert_eq!(Value::F64(2.5).compare(&Value::I64(2)), Some(Ordering::Greater));
-        assert_eq!(Value::I64(i64::MAX).compare(&Value::F64(9.223372036854775807e18)), Some(Ordering::Less));
+        assert_eq!(Value::I64(i64::MAX).compare(&Value::F64(TWO_POW_63)), Some(Ordering::Less));
         assert_eq!(Value::Null.compare(&Value::Null), None);
         assert_eq!(Value::String("é".into()).compare(&Value::String("z".into())), Some(Ordering::Greater));
     }

@@ -150,12 +150,12 @@ async fn run(ops: Vec<Op>) {
     }
     let last_year = all
         .iter()
-        .filter_map(|event| {
+        .rev()
+        .find_map(|event| {
             let ops = event.operations.get("lww")?;
             let writes: BTreeMap<String, Value> = ankurah_core::encoding::decode("lww operations", ops).unwrap();
             writes.get("year").cloned()
         })
-        .last()
         .expect("the genesis event writes the year");
     assert_eq!(Value::I64(i64::from(view.year().unwrap())), last_year);
 }

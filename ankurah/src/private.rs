@@ -46,7 +46,7 @@ pub fn debug_entity(
 
 // ---- #[derive(Property)]: serde types stored as one Json value ----
 
-/// `Property::into_value` of a `#[derive(Property)]` type.
+/// `Property::to_value` of a `#[derive(Property)]` type.
 pub fn to_json<T: Serialize>(value: &T) -> Result<Value, PropertyError> {
     serde_json::to_value(value)
         .map(Value::Json)
@@ -185,7 +185,7 @@ pub fn selection<M: HasFields>(predicate: Predicate, order_by: Vec<OrderItem>, l
 /// The query value of a `#[derive(Property)]` type. One whose serialization fails cannot be
 /// stored either, so it becomes NULL, which matches nothing.
 pub fn json_value<T: Property>(value: &T) -> Value {
-    value.into_value().unwrap_or(Value::Null)
+    value.to_value().unwrap_or(Value::Null)
 }
 
 macro_rules! query_types {

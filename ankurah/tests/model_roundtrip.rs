@@ -145,7 +145,7 @@ async fn every_field_type_survives_reopening_sled() {
     };
     let ctx = open();
     let artist = Ref::new(create(&ctx, &Artist { name: "Muse".into() }).await);
-    let stored = Everything::extremes(artist.clone());
+    let stored = Everything::extremes(artist);
     let id = create(&ctx, &stored).await;
     drop(ctx);
 

@@ -41,7 +41,7 @@ impl From<serde_json::Value> for Json {
 
 impl Property for Json {
     const VALUE_TYPE: ValueType = ValueType::Json;
-    fn into_value(&self) -> Result<Value, PropertyError> {
+    fn to_value(&self) -> Result<Value, PropertyError> {
         Ok(Value::Json(self.0.clone()))
     }
     fn from_value(value: Value) -> Result<Self, PropertyError> {

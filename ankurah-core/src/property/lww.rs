@@ -43,7 +43,7 @@ impl<T: Property> ActiveType<T> for LWW<T> {
 
     fn write(entity: &Entity, property: &str, value: &T) -> Result<(), PropertyError> {
         entity.check_editable()?;
-        let value = value.into_value().map_err(|e| named(property, e))?;
+        let value = value.to_value().map_err(|e| named(property, e))?;
         entity.lww.set(property, value);
         Ok(())
     }

@@ -66,7 +66,7 @@ pub trait Property: Sized {
     const OPTIONAL: bool = false;
 
     /// Converts to a query value.
-    fn into_value(&self) -> Result<Value, PropertyError>;
+    fn to_value(&self) -> Result<Value, PropertyError>;
 
     /// Converts back; `Value::Null` stands for a missing value.
     fn from_value(value: Value) -> Result<Self, PropertyError>;
@@ -93,7 +93,7 @@ macro_rules! int_property {
     ($($t:ty),*) => {$(
         impl Property for $t {
             const VALUE_TYPE: ValueType = ValueType::I64;
-            fn into_value(&self) -> Result<Value, PropertyError> {
+            fn to_value(&self) -> Result<Value, PropertyError> {
                 i64::try_from(*self).map(Value::I64).map_err(|_| PropertyError::InvalidValue {
                     property: String::new(),
                     reason: format!("{self} does not fit in a 64-bit signed integer"),
@@ -118,7 +118,7 @@ macro_rules! simple_property {
     ($t:ty, $vt:ident, $variant:ident, $name:literal) => {
         impl Property for $t {
             const VALUE_TYPE: ValueType = ValueType::$vt;
-            fn into_value(&self) -> Result<Value, PropertyError> {
+            fn to_value(&self) -> Result<Value, PropertyError> {
                 Ok(Value::$variant(self.clone()))
             }
             fn from_value(value: Value) -> Result<Self, PropertyError> {
@@ -138,7 +138,7 @@ simple_property!(EntityId, EntityId, EntityId, "entity id");
 
 impl Property for f64 {
     const VALUE_TYPE: ValueType = ValueType::F64;
-    fn into_value(&self) -> Result<Value, PropertyError> {
+    fn to_value(&self) -> Result<Value, PropertyError> {
         Ok(Value::F64(*self))
     }
     fn from_value(value: Value) -> Result<Self, PropertyError> {
@@ -154,7 +154,7 @@ impl Property for f64 {
 
 impl Property for f32 {
     const VALUE_TYPE: ValueType = ValueType::F64;
-    fn into_value(&self) -> Result<Value, PropertyError> {
+    fn to_value(&self) -> Result<Value, PropertyError> {
         Ok(Value::F64(f64::from(*self)))
     }
     fn from_value(value: Value) -> Result<Self, PropertyError> {
@@ -165,8 +165,8 @@ impl Property for f32 {
 impl<T: Property> Property for Option<T> {
     const VALUE_TYPE: ValueType = T::VALUE_TYPE;
     const OPTIONAL: bool = true;
-    fn into_value(&self) -> Result<Value, PropertyError> {
-        self.as_ref().map_or(Ok(Value::Null), T::into_value)
+    fn to_value(&self) -> Result<Value, PropertyError> {
+        self.as_ref().map_or(Ok(Value::Null), T::to_value)
     }
     fn from_value(value: Value) -> Result<Self, PropertyError> {
         match value {
@@ -176,20 +176,6 @@ impl<T: Property> Property for Option<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conversions_check_ranges_and_types() {
-        assert_eq!(300i32.into_value().unwrap(), Value::I64(300));
-        assert!(u8::from_value(Value::I64(300)).is_err());
-        assert!(u64::MAX.into_value().is_err());
-        assert!(matches!(bool::from_value(Value::I64(1)), Err(PropertyError::InvalidType { .. })));
-        assert_eq!(Option::<i32>::from_value(Value::Null).unwrap(), None);
-        assert!(matches!(i32::from_value(Value::Null), Err(PropertyError::Missing(_))));
-    }
-}
 
 /// How a field is stored and merged: implemented by [`LWW`] and [`YrsString`]. The derive
 /// macro reads and writes fields through this trait.
@@ -211,4 +197,19 @@ pub trait ActiveType<T: Property>: Sized {
 
     /// Writes a whole value into an editable entity (used by `create`).
     fn write(entity: &crate::entity::Entity, property: &str, value: &T) -> Result<(), PropertyError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_check_ranges_and_types() {
+        assert_eq!(300i32.to_value().unwrap(), Value::I64(300));
+        assert!(u8::from_value(Value::I64(300)).is_err());
+        assert!(u64::MAX.to_value().is_err());
+        assert!(matches!(bool::from_value(Value::I64(1)), Err(PropertyError::InvalidType { .. })));
+        assert_eq!(Option::<i32>::from_value(Value::Null).unwrap(), None);
+        assert!(matches!(i32::from_value(Value::Null), Err(PropertyError::Missing(_))));
+    }
 }

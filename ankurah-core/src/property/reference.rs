@@ -58,7 +58,7 @@ impl<M: Model> From<&M::View> for Ref<M> {
 
 impl<M> Property for Ref<M> {
     const VALUE_TYPE: ValueType = ValueType::EntityId;
-    fn into_value(&self) -> Result<Value, PropertyError> {
+    fn to_value(&self) -> Result<Value, PropertyError> {
         Ok(Value::EntityId(self.id))
     }
     fn from_value(value: Value) -> Result<Self, PropertyError> {

@@ -65,7 +65,7 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
 
     fn write(entity: &Entity, property: &str, value: &T) -> Result<(), PropertyError> {
         entity.check_editable()?;
-        match value.into_value().map_err(|e| named(property, e))? {
+        match value.to_value().map_err(|e| named(property, e))? {
             Value::String(text) => entity.yrs.replace(property, &text),
             other => Err(PropertyError::InvalidType {
                 property: property.to_owned(),

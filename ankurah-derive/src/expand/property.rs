@@ -24,7 +24,7 @@ pub(crate) fn property(input: &DeriveInput) -> TokenStream {
             impl #p::Property for #ident {
                 const VALUE_TYPE: #p::ValueType = #p::ValueType::Json;
 
-                fn into_value(&self) -> #p::Result<#p::Value, #p::PropertyError> {
+                fn to_value(&self) -> #p::Result<#p::Value, #p::PropertyError> {
                     #to_json
                 }
 
