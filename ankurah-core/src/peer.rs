@@ -31,6 +31,9 @@ pub enum PeerError {
     /// The connection closed.
     #[error("the connection to the peer closed")]
     Disconnected,
+    /// The peer ended an established session, saying why (e.g. it is shutting down).
+    #[error("the peer closed the session: {0}")]
+    Closed(String),
     /// The peer did not answer in time.
     #[error("the peer did not answer within {0:?}")]
     Timeout(Duration),
@@ -169,7 +172,7 @@ impl Node {
                 Message::Update { subscription, deltas } => {
                     let _ = updates.send((subscription, deltas));
                 }
-                Message::Goodbye { reason } => break Err(PeerError::Refused(reason)),
+                Message::Goodbye { reason } => break Err(PeerError::Closed(reason)),
                 Message::Hello(_) => break Err(refuse(&peer.sender, PeerError::Protocol("Hello sent twice".into()))),
             }
         };
