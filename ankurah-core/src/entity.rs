@@ -137,6 +137,15 @@ impl Entity {
         Self { fork: None, ..self.fork() }
     }
 
+    /// A read-only, empty entity that takes over this sealed fork's text document. Applying
+    /// the fork's genesis event to it then integrates nothing new into the document (its
+    /// content is already there), so a creation builds one document, not two.
+    pub(crate) fn take_text(&self) -> Self {
+        let entity = Self::empty(self.id, self.collection.clone());
+        entity.yrs.adopt(self.yrs.take());
+        entity
+    }
+
     /// Records a dependency of the running signal observer on this entity.
     pub(crate) fn track(&self) {
         self.changed.track();

@@ -170,7 +170,8 @@ impl Node {
             self.inner.policy.check_write(cx, &event, change.canonical.as_deref())?;
             let next = match &change.canonical {
                 Some(canonical) => canonical.snapshot(),
-                None => Entity::empty(event.entity_id, event.collection.clone()),
+                // A creation: the fork's text document already holds the genesis content.
+                None => change.fork.take_text(),
             };
             next.apply_event(&event)?;
             staged.push((change.canonical, next, event));

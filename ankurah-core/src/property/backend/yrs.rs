@@ -215,6 +215,15 @@ impl YrsBackend {
         Some(txn.encode_state_as_update_v1(&StateVector::default()))
     }
 
+    /// Moves the content out, leaving this backend empty; pending local edits are dropped
+    /// (they were taken as operations already).
+    pub(crate) fn take(&self) -> YrsBackend {
+        let mut inner = std::mem::take(&mut *self.inner.lock());
+        inner.local = None;
+        inner.dirty = false;
+        YrsBackend { inner: Mutex::new(inner) }
+    }
+
     /// Takes over `other`'s content.
     pub(crate) fn adopt(&self, other: YrsBackend) {
         *self.inner.lock() = other.inner.into_inner();
