@@ -4,7 +4,7 @@
 //! they always show the latest applied state. Transactions edit a *fork* (an independent,
 //! editable copy) and turn its pending writes into one event at commit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -274,12 +274,32 @@ impl Filterable for Arc<Entity> {
 }
 
 /// The resident entities of a node: at most one live `Entity` per id, shared by every view.
-#[derive(Debug, Default)]
+/// The most recently loaded ones are also kept when no view holds them, so that repeated
+/// reads find them in memory.
+#[derive(Debug)]
 pub(crate) struct EntitySet {
     entities: Mutex<HashMap<EntityId, Weak<Entity>>>,
+    recent: Mutex<VecDeque<Arc<Entity>>>,
+    keep: usize,
 }
 
 impl EntitySet {
+    /// A set keeping up to `keep` recently loaded entities without views.
+    pub(crate) fn new(keep: usize) -> Self {
+        EntitySet { entities: Mutex::default(), recent: Mutex::new(VecDeque::with_capacity(keep.min(1024))), keep }
+    }
+
+    fn remember(&self, entity: &Arc<Entity>) {
+        if self.keep == 0 {
+            return;
+        }
+        let mut recent = self.recent.lock();
+        if recent.len() == self.keep {
+            recent.pop_front();
+        }
+        recent.push_back(entity.clone());
+    }
+
     /// The resident entity for `id`, if one is alive.
     pub(crate) fn get(&self, id: &EntityId) -> Option<Arc<Entity>> {
         self.entities.lock().get(id).and_then(Weak::upgrade)
@@ -300,6 +320,8 @@ impl EntitySet {
                 if entities.len() > 1024 && entities.len().is_power_of_two() {
                     entities.retain(|_, weak| weak.strong_count() > 0);
                 }
+                drop(entities);
+                self.remember(&loaded);
                 Ok(loaded)
             }
         }
@@ -308,5 +330,6 @@ impl EntitySet {
     /// Makes `entity` resident (after its creation was stored).
     pub(crate) fn insert(&self, entity: &Arc<Entity>) {
         self.entities.lock().insert(entity.id(), Arc::downgrade(entity));
+        self.remember(entity);
     }
 }

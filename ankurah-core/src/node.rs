@@ -33,11 +33,14 @@ use crate::system::SystemManager;
 pub struct NodeConfig {
     /// A durable node rejects events whose clock is further than this in its future.
     pub max_clock_skew: Duration,
+    /// How many recently loaded entities stay in memory after their last view is dropped,
+    /// so that repeated reads do not load them again.
+    pub resident_entities: usize,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { max_clock_skew: Duration::from_secs(60) }
+        NodeConfig { max_clock_skew: Duration::from_secs(60), resident_entities: 10_000 }
     }
 }
 
@@ -105,7 +108,7 @@ impl Node {
             durable,
             storage,
             policy: Arc::new(policy),
-            entities: EntitySet::default(),
+            entities: EntitySet::new(config.resident_entities),
             reactor: Arc::default(),
             config,
             commit_lock: tokio::sync::Mutex::new(()),
@@ -231,8 +234,27 @@ impl Node {
 
     /// The resident entities of a collection matching `selection`, in query order.
     pub(crate) async fn fetch_entities(&self, collection: &CollectionId, selection: &Selection) -> Result<Vec<Arc<Entity>>, RetrievalError> {
-        let states = self.collection(collection).await?.fetch_states(selection).await?;
-        states.iter().map(|state| Ok(self.inner.entities.get_or_load(state)?)).collect()
+        let store = self.collection(collection).await?;
+        let Some(ids) = store.fetch_ids(selection).await? else {
+            let states = store.fetch_states(selection).await?;
+            return states.iter().map(|state| Ok(self.inner.entities.get_or_load(state)?)).collect();
+        };
+        // Answered from an index: entities in memory are used as they are, the others read.
+        let mut entities = Vec::with_capacity(ids.len());
+        for id in ids {
+            let entity = match self.inner.entities.get(&id) {
+                Some(entity) => entity,
+                None => match store.get_state(id).await? {
+                    Some(state) => self.inner.entities.get_or_load(&state)?,
+                    None => continue,
+                },
+            };
+            // A commit between reading the ids and the entity may have deleted it.
+            if !entity.is_deleted() {
+                entities.push(entity);
+            }
+        }
+        Ok(entities)
     }
 
     /// Applies events received from a peer, in causal order.

@@ -70,6 +70,14 @@ pub trait StorageCollection: Send + Sync {
     /// The states of live entities matching `selection`, ordered and limited.
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError>;
 
+    /// The ids of the live entities matching `selection`, in result order, when the engine
+    /// can answer from its indexes alone; `None` when it cannot (callers then use
+    /// [`fetch_states`](Self::fetch_states)). A node serves the entities it holds in memory
+    /// without reading their states.
+    async fn fetch_ids(&self, _selection: &Selection) -> Result<Option<Vec<EntityId>>, StorageError> {
+        Ok(None)
+    }
+
     /// Stores an event; `false` if it was already stored.
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError>;
 

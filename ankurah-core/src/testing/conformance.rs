@@ -215,6 +215,15 @@ pub async fn ankql_cases(engine: &dyn StorageEngine) {
                 }
             };
             failures.extend(case.mismatch(got));
+            // Where the engine answers from its indexes alone, that answer must agree too.
+            match collection.fetch_ids(&selection).await {
+                Ok(Some(ids)) => {
+                    let got = ids.iter().map(|id| names.get(id).copied().unwrap_or("<unknown entity>")).collect();
+                    failures.extend(case.mismatch(got).map(|m| format!("(ids from an index) {m}")));
+                }
+                Ok(None) => {}
+                Err(e) => failures.push(format!("{} (ids): {e}", case.query)),
+            }
         }
         assert!(failures.is_empty(), "{} AnkQL cases failed (text = {text}):\n{}", failures.len(), failures.join("\n"));
     }

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use ankurah_core::ankql::{Direction, Selection};
+use ankurah_core::ankql::{Direction, Filterable, Selection};
+use ankurah_core::value::Value;
 use ankurah_core::error::DecodeError;
 use ankurah_core::event::Event;
 use ankurah_core::id::{EntityId, EventId};
@@ -14,7 +15,8 @@ use async_trait::async_trait;
 use crate::backend_error;
 use crate::engine::{Catalog, SledStorage};
 use crate::layout::{self, Record};
-use crate::planner::{self, Plan};
+use crate::planner::{self, KeyRange, Plan};
+use crate::index;
 
 /// One collection of a [`SledStorage`]; its name was validated when the handle was made.
 #[derive(Debug)]
@@ -36,6 +38,67 @@ impl SledCollection {
     fn event(&self, id: EventId) -> Result<Option<Event>, StorageError> {
         let bytes = self.storage.tree().get(layout::event_key(&self.id, id)).map_err(backend_error)?;
         Ok(bytes.map(|bytes| Event::decode(&bytes)).transpose()?)
+    }
+
+    /// The entries of an index within `ranges`, walked downwards for a descending order.
+    fn walk<'a>(&'a self, prefix: &'a [u8], ranges: Vec<KeyRange>, order: Option<Direction>) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a {
+        let descending = order == Some(Direction::Desc);
+        let ranges: Vec<_> = if descending { ranges.into_iter().rev().collect() } else { ranges };
+        let tree = self.storage.tree();
+        ranges.into_iter().flat_map(move |range| {
+            let keys = tree.range([prefix, &range.start[..]].concat()..[prefix, &range.end[..]].concat());
+            let keys: Box<dyn Iterator<Item = _>> = if descending { Box::new(keys.rev()) } else { Box::new(keys) };
+            keys
+        })
+    }
+
+    /// Answers from index keys alone when the predicate and the sort keys read nothing but
+    /// the indexed property and the entity id: a key holds exactly those (the property's
+    /// current value, NULL when missing, and the id of a live entity), so the predicate can
+    /// be evaluated on it without reading the state. `None` otherwise.
+    fn execute_ids(&self, selection: &Selection, catalog: &Catalog) -> Result<Option<Vec<EntityId>>, StorageError> {
+        let indexed = catalog.get(&self.id);
+        let Plan::Index { property, ranges, order } = planner::plan(selection, |p| indexed.is_some_and(|set| set.contains(p))) else {
+            return Ok(None);
+        };
+        if !planner::reads_only(selection, &property) {
+            return Ok(None);
+        }
+        let limit = selection.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+        // Up the only sort key, entries come in result order: stop at the limit.
+        let exact_order = order == Some(Direction::Asc) && selection.order_by.len() == 1;
+        let prefix = layout::index_prefix(&self.id, &property);
+        // Entries of one value are adjacent; unless the predicate reads the id, they all
+        // match or all fail, so the value is decoded and tested once per run.
+        let per_value = !planner::reads_id(&selection.predicate);
+        let mut last: Option<(Vec<u8>, Value, bool)> = None;
+        let mut matched = Vec::new();
+        for item in self.walk(&prefix, ranges, order) {
+            if exact_order && limit == Some(matched.len()) {
+                break;
+            }
+            let (key, _) = item.map_err(backend_error)?;
+            let (encoded, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+            let id = EntityId::from_slice(id)?;
+            let entry = match &last {
+                Some((previous, value, matches)) if per_value && previous.as_slice() == encoded => {
+                    matches.then(|| IndexEntry { id, property: &property, value: value.clone() })
+                }
+                _ => {
+                    let Some(value) = index::decode_value(encoded) else {
+                        return Err(DecodeError::Malformed { what: "index entry", reason: format!("undecodable value in the index of `{property}`") }.into());
+                    };
+                    let entry = IndexEntry { id, property: &property, value };
+                    let matches = selection.predicate.matches(&entry);
+                    last = Some((encoded.to_vec(), entry.value.clone(), matches));
+                    matches.then_some(entry)
+                }
+            };
+            matched.extend(entry);
+        }
+        selection.sort(&mut matched);
+        matched.truncate(limit.unwrap_or(usize::MAX));
+        Ok(Some(matched.into_iter().map(|entry| entry.id).collect()))
     }
 
     /// The record an index entry points at; its absence means the index is corrupt.
@@ -72,14 +135,7 @@ impl SledCollection {
             }
             Plan::Index { property, ranges, order } => {
                 let prefix = layout::index_prefix(&self.id, &property);
-                let tree = self.storage.tree();
-                let descending = order == Some(Direction::Desc);
-                let ranges: Vec<_> = if descending { ranges.into_iter().rev().collect() } else { ranges };
-                let walk = ranges.into_iter().flat_map(|range| {
-                    let keys = tree.range([&prefix, &range.start[..]].concat()..[&prefix, &range.end[..]].concat());
-                    let keys: Box<dyn Iterator<Item = _>> = if descending { Box::new(keys.rev()) } else { Box::new(keys) };
-                    keys
-                });
+                let walk = self.walk(&prefix, ranges, order);
                 if let (true, Some(limit)) = (selection.order_by.is_empty(), limit) {
                     // Without ORDER BY the result is in entity id order: gather the candidate
                     // ids from index keys alone, then read records in id order until the
@@ -142,6 +198,11 @@ impl StorageCollection for SledCollection {
         Ok(self.record(id)?.map(|record| record.state.into_owned()))
     }
 
+    async fn fetch_ids(&self, selection: &Selection) -> Result<Option<Vec<EntityId>>, StorageError> {
+        self.storage.ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
+        self.storage.read(|catalog| self.execute_ids(selection, catalog))
+    }
+
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
         self.storage.ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
         let matched = self.storage.read(|catalog| self.execute(selection, catalog))?;
@@ -172,5 +233,21 @@ impl StorageCollection for SledCollection {
             events.push(event);
         }
         Ok(events)
+    }
+}
+
+/// One index entry seen as an entity with a single property.
+struct IndexEntry<'a> {
+    id: EntityId,
+    property: &'a str,
+    value: Value,
+}
+
+impl Filterable for IndexEntry<'_> {
+    fn entity_id(&self) -> EntityId {
+        self.id
+    }
+    fn value(&self, property: &str) -> Option<Value> {
+        (property == self.property).then(|| self.value.clone())
     }
 }

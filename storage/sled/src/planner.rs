@@ -77,6 +77,40 @@ pub(crate) fn indexable_properties(selection: &Selection) -> BTreeSet<&str> {
     properties
 }
 
+/// Whether the predicate and the sort keys read nothing but `property` (directly, not
+/// inside Json) and the entity id.
+pub(crate) fn reads_only(selection: &Selection, property: &str) -> bool {
+    fn allowed(path: &Path, property: &str) -> bool {
+        path.0.len() == 1 && (path.property() == property || path.property() == "id")
+    }
+    fn predicate_reads_only(predicate: &Predicate, property: &str) -> bool {
+        match predicate {
+            Predicate::True | Predicate::False => true,
+            Predicate::And(left, right) | Predicate::Or(left, right) => {
+                predicate_reads_only(left, property) && predicate_reads_only(right, property)
+            }
+            Predicate::Not(inner) => predicate_reads_only(inner, property),
+            Predicate::Comparison { path, .. }
+            | Predicate::Like { path, .. }
+            | Predicate::In { path, .. }
+            | Predicate::IsNull { path, .. } => allowed(path, property),
+        }
+    }
+    predicate_reads_only(&selection.predicate, property) && selection.order_by.iter().all(|item| allowed(&item.path, property))
+}
+
+/// Whether the predicate compares the entity id anywhere.
+pub(crate) fn reads_id(predicate: &Predicate) -> bool {
+    match predicate {
+        Predicate::True | Predicate::False => false,
+        Predicate::And(left, right) | Predicate::Or(left, right) => reads_id(left) || reads_id(right),
+        Predicate::Not(inner) => reads_id(inner),
+        Predicate::Comparison { path, .. } | Predicate::Like { path, .. } | Predicate::In { path, .. } | Predicate::IsNull { path, .. } => {
+            path.property() == "id"
+        }
+    }
+}
+
 /// Plans `selection`, using only the properties for which `indexed` holds.
 pub(crate) fn plan(selection: &Selection, indexed: impl Fn(&str) -> bool) -> Plan {
     let mut properties = BTreeSet::new();
