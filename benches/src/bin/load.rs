@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ankurah::policy::DEFAULT_CONTEXT;
 use ankurah::storage::StorageEngine;
-use ankurah::{Context, Node, PermissiveAgent};
+use ankurah::{Context, Node, NodeConfig, PermissiveAgent};
 use ankurah_bench::{album, AlbumView, Track};
 use ankurah_storage_postgres::PostgresStorage;
 use ankurah_storage_sled::SledStorage;
@@ -85,6 +85,20 @@ async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) 
     })
     .await;
     println!("{label}: range fetch, 1000 of {entities}: {range:?} (median)");
+
+    // A node that keeps no entity in memory between reads: every fetch loads states.
+    let cold = Node::with_config(storage.clone(), PermissiveAgent::new(), true, NodeConfig { resident_entities: 0, ..NodeConfig::default() })
+        .context(DEFAULT_CONTEXT)
+        .expect("permissive");
+    let eq = median(100, || async {
+        assert_eq!(cold.fetch::<AlbumView>("year = 1950 LIMIT 100").await.expect("fetch").len(), 100);
+    })
+    .await;
+    let range = median(30, || async {
+        assert_eq!(cold.fetch::<AlbumView>("year >= 1950 ORDER BY year LIMIT 1000").await.expect("fetch").len(), 1000);
+    })
+    .await;
+    println!("{label}:   without resident entities: equality {eq:?}, range {range:?} (medians)");
 
     // The storage engine alone, without materializing entities and views.
     let albums = storage.collection(&"album".into()).await.expect("collection");
