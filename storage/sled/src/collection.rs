@@ -71,6 +71,11 @@ impl SledCollection {
         // Entries of one value are adjacent; unless the predicate reads the id, they all
         // match or all fail, so the value is decoded and tested once per run.
         let per_value = !planner::reads_id(&selection.predicate);
+        if let (true, true, Some(limit)) = (per_value, selection.order_by.is_empty(), limit) {
+            if let Some(ids) = self.merge_runs(&prefix, &ranges, selection, &property, limit)? {
+                return Ok(Some(ids));
+            }
+        }
         let mut last: Option<(Vec<u8>, Value, bool)> = None;
         let mut matched = Vec::new();
         for item in self.walk(&prefix, ranges, order) {
@@ -99,6 +104,59 @@ impl SledCollection {
         selection.sort(&mut matched);
         matched.truncate(limit.unwrap_or(usize::MAX));
         Ok(Some(matched.into_iter().map(|entry| entry.id).collect()))
+    }
+
+    /// Without ORDER BY a result is in entity id order. Each run of entries with one value is
+    /// in id order already, so the matching runs are merged by id and the walk stops at the
+    /// limit: an equality reads about `limit` keys instead of every match. Finding the runs
+    /// costs a seek each, so past [`MAX_RUNS`] values this gives up (`None`) and the caller
+    /// reads every entry instead.
+    fn merge_runs(&self, prefix: &[u8], ranges: &[KeyRange], selection: &Selection, property: &str, limit: usize) -> Result<Option<Vec<EntityId>>, StorageError> {
+        let tree = self.storage.tree();
+        let id_of = |key: &[u8]| -> Result<EntityId, StorageError> {
+            let (_, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+            Ok(EntityId::from_slice(id)?)
+        };
+        let mut runs = Vec::new();
+        for range in ranges {
+            let end = [prefix, &range.end[..]].concat();
+            let mut start = [prefix, &range.start[..]].concat();
+            while let Some(item) = tree.range(start.clone()..end.clone()).next() {
+                let (key, _) = item.map_err(backend_error)?;
+                let (encoded, _) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                // Every key of this value starts with `run`; ids are 16 bytes, so `run` + 17
+                // bytes of FF is past them all and before the next value.
+                let run = [prefix, encoded].concat();
+                let past = [&run[..], &[0xFF; 17]].concat();
+                let Some(value) = index::decode_value(encoded) else {
+                    return Err(DecodeError::Malformed { what: "index entry", reason: format!("undecodable value in the index of `{property}`") }.into());
+                };
+                let entry = IndexEntry { id: id_of(&key)?, property, value };
+                if selection.predicate.matches(&entry) {
+                    if runs.len() == MAX_RUNS {
+                        return Ok(None);
+                    }
+                    runs.push(tree.range(run..past.clone()));
+                }
+                start = past;
+            }
+        }
+        // A min-heap of each run's next id.
+        let mut heads = std::collections::BinaryHeap::new();
+        for (index, run) in runs.iter_mut().enumerate() {
+            if let Some(item) = run.next() {
+                heads.push(std::cmp::Reverse((id_of(&item.map_err(backend_error)?.0)?, index)));
+            }
+        }
+        let mut ids = Vec::with_capacity(limit.min(1024));
+        while ids.len() < limit {
+            let Some(std::cmp::Reverse((id, index))) = heads.pop() else { break };
+            ids.push(id);
+            if let Some(item) = runs[index].next() {
+                heads.push(std::cmp::Reverse((id_of(&item.map_err(backend_error)?.0)?, index)));
+            }
+        }
+        Ok(Some(ids))
     }
 
     /// The record an index entry points at; its absence means the index is corrupt.
@@ -235,6 +293,9 @@ impl StorageCollection for SledCollection {
         Ok(events)
     }
 }
+
+/// How many distinct values [`SledCollection::merge_runs`] merges before giving up.
+const MAX_RUNS: usize = 64;
 
 /// One index entry seen as an entity with a single property.
 struct IndexEntry<'a> {
