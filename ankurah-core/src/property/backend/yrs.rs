@@ -31,6 +31,10 @@ struct Inner {
     /// A loaded state not yet integrated into `doc`: documents are built on first use, so
     /// loading many entities (a fetch) costs a format check each, not a document each.
     loaded: Option<Vec<u8>>,
+    /// The text of every property that was set, when known: read from the document once and
+    /// copied to forks, so staging a change that leaves the text alone (an LWW edit) needs
+    /// no document to report the values. Dropped whenever the document changes.
+    texts: Option<BTreeMap<String, String>>,
     /// State vector at fork time and whether local edits happened since.
     local: Option<StateVector>,
     dirty: bool,
@@ -77,28 +81,13 @@ impl YrsBackend {
 
     /// The text of a property, `None` if it was never set.
     pub fn get(&self, property: &str) -> Option<String> {
-        let mut inner = self.inner.lock();
-        let doc = inner.doc()?;
-        let present = doc.get_or_insert_map(PRESENT);
-        let text = doc.get_or_insert_text(property);
-        let txn = doc.transact();
-        present.contains_key(&txn, property).then(|| text.get_string(&txn))
+        self.inner.lock().texts().get(property).cloned()
     }
 
     /// Every text property that was ever set.
     pub fn values(&self) -> BTreeMap<String, Value> {
         let mut inner = self.inner.lock();
-        let Some(doc) = inner.doc() else { return BTreeMap::new() };
-        let present = doc.get_or_insert_map(PRESENT);
-        let names: Vec<String> = present.keys(&doc.transact()).map(str::to_owned).collect();
-        names
-            .into_iter()
-            .map(|name| {
-                let text = doc.get_or_insert_text(name.as_str());
-                let value = text.get_string(&doc.transact());
-                (name, Value::String(value))
-            })
-            .collect()
+        inner.texts().iter().map(|(name, text)| (name.clone(), Value::String(text.clone()))).collect()
     }
 
     /// Runs a local edit of one property's text; `edit` gets the current string and returns
@@ -132,6 +121,7 @@ impl YrsBackend {
             }
         }
         inner.dirty = true;
+        inner.texts = None;
         Ok(())
     }
 
@@ -193,6 +183,7 @@ impl YrsBackend {
 
     fn merge(&self, bytes: &[u8]) -> Result<(), String> {
         let mut inner = self.inner.lock();
+        inner.texts = None;
         if inner.doc.is_none() && inner.loaded.is_none() {
             // Into an empty backend an update is a whole state (it depends on nothing): keep
             // it to build the document on first use, as a loaded state is kept.
@@ -231,11 +222,34 @@ impl YrsBackend {
 
     /// An independent copy with the same content (and a client id of its own).
     pub fn fork(&self) -> Self {
-        Self { inner: Mutex::new(Inner { loaded: self.to_state_buffer(), ..Inner::default() }) }
+        let (loaded, texts) = (self.to_state_buffer(), self.inner.lock().texts.clone());
+        Self { inner: Mutex::new(Inner { loaded, texts, ..Inner::default() }) }
     }
 }
 
 impl Inner {
+    /// The text of every set property, read from the document when not known.
+    fn texts(&mut self) -> &BTreeMap<String, String> {
+        if self.texts.is_none() {
+            let texts = match self.doc() {
+                None => BTreeMap::new(),
+                Some(doc) => {
+                    let present = doc.get_or_insert_map(PRESENT);
+                    let names: Vec<String> = present.keys(&doc.transact()).map(str::to_owned).collect();
+                    names
+                        .into_iter()
+                        .map(|name| {
+                            let text = doc.get_or_insert_text(name.as_str()).get_string(&doc.transact());
+                            (name, text)
+                        })
+                        .collect()
+                }
+            };
+            self.texts = Some(texts);
+        }
+        self.texts.get_or_insert_with(BTreeMap::new)
+    }
+
     /// The document, built from the loaded state on first use; `None` if there is neither.
     fn doc(&mut self) -> Option<&Doc> {
         if self.doc.is_none() {
