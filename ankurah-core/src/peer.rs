@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use crate::id::{EntityId, NodeId};
 use crate::node::Node;
+use crate::policy::ContextData;
 use crate::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
 use crate::reactor::Query;
 use crate::signals::SubscriptionGuard;
@@ -49,6 +50,8 @@ pub enum PeerError {
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
     pub(crate) durable: bool,
+    /// The identity under which the policy agent checks what this peer sends and reads.
+    pub(crate) cx: ContextData,
     sender: mpsc::UnboundedSender<Message>,
     next_request: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Response>>>,
@@ -125,6 +128,7 @@ impl Node {
         let peer = Arc::new(Peer {
             id: theirs.node_id,
             durable: theirs.durable,
+            cx: ContextData::for_principal(format!("peer {}", theirs.node_id)),
             sender: outgoing,
             next_request: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
@@ -132,17 +136,6 @@ impl Node {
         });
         let _registration = Registration::new(self, &peer);
 
-        // Updates are applied in arrival order, off the loop: applying may itself ask the
-        // peer for missing events, whose answer arrives through this loop.
-        let (updates, mut update_queue) = mpsc::unbounded_channel();
-        let worker = {
-            let (node, peer) = (self.clone(), peer.clone());
-            tokio::spawn(async move {
-                while let Some((subscription, deltas)) = update_queue.recv().await {
-                    node.receive_update(&peer, subscription, deltas).await;
-                }
-            })
-        };
         if peer.durable && !self.is_durable() {
             let (node, peer) = (self.clone(), peer.clone());
             tokio::spawn(async move { node.on_durable_peer(&peer).await });
@@ -151,6 +144,9 @@ impl Node {
         let result = loop {
             let Some(message) = incoming.recv().await else { break Ok(()) };
             match message {
+                // Commits are applied here, in arrival order; only one that lacks ancestors
+                // goes on in a task, which asks this peer for them (the answers come here).
+                Message::Request { id, request: Request::Commit { events } } => self.receive_commit(&peer, id, events).await,
                 Message::Request { id, request } => {
                     let (node, peer) = (self.clone(), peer.clone());
                     tokio::spawn(async move {
@@ -169,15 +165,11 @@ impl Node {
                 Message::Update { .. } if self.is_durable() || !peer.durable => {
                     break Err(refuse(&peer.sender, PeerError::Protocol("only a durable node may send updates, to an ephemeral one".into())));
                 }
-                Message::Update { subscription, deltas } => {
-                    let _ = updates.send((subscription, deltas));
-                }
+                Message::Update { deltas, .. } => self.receive_update(&peer, deltas).await,
                 Message::Goodbye { reason } => break Err(PeerError::Closed(reason)),
                 Message::Hello(_) => break Err(refuse(&peer.sender, PeerError::Protocol("Hello sent twice".into()))),
             }
         };
-        drop(updates);
-        worker.abort();
         result
     }
 

@@ -13,7 +13,6 @@ use crate::node::Node;
 use crate::peer::{Peer, PeerError};
 use crate::proto::{Delta, Request, Response};
 use crate::reactor::Query;
-use crate::serve::{group_missing, peer_context};
 use crate::state::EntityState;
 
 /// A commit the durable peer refused after it had been applied locally; the local change
@@ -117,6 +116,13 @@ impl Node {
     /// pending local events on top), events go through causal staging, and missing
     /// ancestors are requested from the peer.
     pub(crate) async fn apply_deltas(&self, peer: &Arc<Peer>, deltas: Vec<Delta>) -> Result<(), MutationError> {
+        let missing = self.apply_received(peer, deltas).await?;
+        self.fetch_ancestors(peer, &peer.cx, missing).await.map(drop)
+    }
+
+    /// Applies what a peer sent without asking it anything; returns the ancestors that
+    /// staged events are waiting for.
+    async fn apply_received(&self, peer: &Peer, deltas: Vec<Delta>) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
         let mut states = Vec::new();
         let mut events = Vec::new();
         for delta in deltas {
@@ -129,23 +135,9 @@ impl Node {
             self.merge_states(states).await?;
         }
         if events.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let cx = peer_context(peer);
-        let mut outcome = self.apply_events(&cx, events).await?;
-        while !outcome.missing.is_empty() {
-            let mut fetched = Vec::new();
-            for (collection, ids) in group_missing(&outcome.missing) {
-                if let Response::Events(events) = peer.request(Request::GetEvents { collection, ids }).await? {
-                    fetched.extend(events);
-                }
-            }
-            if fetched.is_empty() {
-                break;
-            }
-            outcome = self.apply_events(&cx, fetched).await?;
-        }
-        Ok(())
+        Ok(self.apply_events(&peer.cx, events).await?.missing)
     }
 
     /// Joins received states into the local entities.
@@ -234,9 +226,18 @@ impl Node {
     }
 
     /// Applies a pushed subscription update.
-    pub(crate) async fn receive_update(&self, peer: &Arc<Peer>, _subscription: u64, deltas: Vec<Delta>) {
-        // A failed update is repaired by the next one or by resubscribing on reconnect.
-        let _ = self.apply_deltas(peer, deltas).await;
+    /// Applies a pushed subscription update in the session loop, in arrival order; missing
+    /// ancestors are fetched off the loop, since their answers arrive through it. A failed
+    /// update is repaired by the next one or by resubscribing on reconnect.
+    pub(crate) async fn receive_update(&self, peer: &Arc<Peer>, deltas: Vec<Delta>) {
+        if let Ok(missing) = self.apply_received(peer, deltas).await {
+            if !missing.is_empty() {
+                let (node, peer) = (self.clone(), peer.clone());
+                tokio::spawn(async move {
+                    let _ = node.fetch_ancestors(&peer, &peer.cx, missing).await;
+                });
+            }
+        }
     }
 
     /// Refused commits that were sent from the outbox (no caller was waiting for them).

@@ -11,6 +11,7 @@ use crate::changes::ChangeSet;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
+use crate::error::MutationError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId};
 use crate::node::Node;
@@ -32,13 +33,13 @@ impl Node {
     }
 
     async fn try_serve(&self, peer: &Arc<Peer>, request: Request) -> Result<Response, String> {
-        let cx = peer_context(peer);
+        let cx = &peer.cx;
         match request {
             Request::Get { collection, ids } => {
                 let mut deltas = Vec::new();
                 for id in ids {
                     if let Some(entity) = self.load_entity(&collection, id).await.map_err(|e| e.to_string())? {
-                        if self.inner.policy.check_read(&cx, &collection, &entity).is_ok() {
+                        if self.inner.policy.check_read(cx, &collection, &entity).is_ok() {
                             deltas.push(Delta::State(entity.to_state()));
                         }
                     }
@@ -50,7 +51,7 @@ impl Node {
                 Ok(Response::Deltas(
                     entities
                         .iter()
-                        .filter(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok())
+                        .filter(|e| self.inner.policy.check_read(cx, &collection, e).is_ok())
                         .map(|e| Delta::State(e.to_state()))
                         .collect(),
                 ))
@@ -62,7 +63,7 @@ impl Node {
                 peer.subscriptions.lock().remove(&subscription);
                 Ok(Response::Unsubscribed)
             }
-            Request::Commit { events } => self.serve_commit(peer, &cx, events).await,
+            Request::Commit { events } => self.serve_commit(peer, cx, events).await,
             Request::GetEvents { collection, ids } => {
                 let store = self.collection(&collection).await.map_err(|e| e.to_string())?;
                 Ok(Response::Events(store.get_events(&ids).await.map_err(|e| e.to_string())?))
@@ -70,29 +71,68 @@ impl Node {
         }
     }
 
+    /// Applies a peer's commit in its session loop, in arrival order, and answers it; only a
+    /// commit that lacks ancestors goes on in a task, which asks the peer for them (the
+    /// answers arrive through the loop).
+    pub(crate) async fn receive_commit(&self, peer: &Arc<Peer>, id: u64, events: Vec<Event>) {
+        let missing = match self.apply_events(&peer.cx, events).await {
+            Ok(outcome) if outcome.missing.is_empty() => {
+                peer.send(Message::Response { id, response: Response::Committed });
+                return;
+            }
+            Ok(outcome) => outcome.missing,
+            Err(error) => {
+                peer.send(Message::Response { id, response: Response::Error(error.to_string()) });
+                return;
+            }
+        };
+        let (node, peer) = (self.clone(), peer.clone());
+        tokio::spawn(async move {
+            let response = node.finish_commit(&peer, &peer.cx, missing).await.unwrap_or_else(Response::Error);
+            peer.send(Message::Response { id, response });
+        });
+    }
+
     async fn serve_commit(&self, peer: &Arc<Peer>, cx: &ContextData, events: Vec<Event>) -> Result<Response, String> {
-        let mut outcome = self.apply_events(cx, events).await.map_err(|e| e.to_string())?;
-        // Ancestors we lack are requested from the sender, never guessed.
+        let missing = self.apply_events(cx, events).await.map_err(|e| e.to_string())?.missing;
+        self.finish_commit(peer, cx, missing).await
+    }
+
+    /// The answer to a commit whose events left `missing` ancestors: they are requested from
+    /// the sender (never guessed) and applied first.
+    async fn finish_commit(&self, peer: &Arc<Peer>, cx: &ContextData, missing: Vec<(CollectionId, EventId)>) -> Result<Response, String> {
+        match self.fetch_ancestors(peer, cx, missing).await.map_err(|e| e.to_string())?.len() {
+            0 => Ok(Response::Committed),
+            unknown => Err(format!("{unknown} ancestor events are unknown to both peers")),
+        }
+    }
+
+    /// Asks `peer` for the `missing` events and applies them, round after round (their own
+    /// parents may be missing too), until nothing is missing or the peer has nothing more.
+    /// Returns what is still missing.
+    pub(crate) async fn fetch_ancestors(
+        &self,
+        peer: &Arc<Peer>,
+        cx: &ContextData,
+        mut missing: Vec<(CollectionId, EventId)>,
+    ) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
         for _ in 0..MAX_ANCESTOR_ROUNDS {
-            if outcome.missing.is_empty() {
-                return Ok(Response::Committed);
+            if missing.is_empty() {
+                break;
             }
             let mut fetched = Vec::new();
-            for (collection, ids) in group_missing(&outcome.missing) {
-                match peer.request(Request::GetEvents { collection, ids }).await.map_err(|e| e.to_string())? {
+            for (collection, ids) in group_missing(&missing) {
+                match peer.request(Request::GetEvents { collection, ids }).await? {
                     Response::Events(events) => fetched.extend(events),
-                    other => return Err(format!("unexpected answer to GetEvents: {other:?}")),
+                    other => return Err(PeerError::Protocol(format!("unexpected answer to GetEvents: {other:?}")).into()),
                 }
             }
             if fetched.is_empty() {
                 break;
             }
-            outcome = self.apply_events(cx, fetched).await.map_err(|e| e.to_string())?;
+            missing = self.apply_events(cx, fetched).await?.missing;
         }
-        match outcome.missing.is_empty() {
-            true => Ok(Response::Committed),
-            false => Err(format!("{} ancestor events are unknown to both peers", outcome.missing.len())),
-        }
+        Ok(missing)
     }
 
     async fn serve_subscription(
@@ -111,7 +151,7 @@ impl Node {
             let _ = changes.send(set.clone());
         });
         {
-            let (node, peer, known, cx) = (self.clone(), Arc::downgrade(peer), known.clone(), peer_context(peer));
+            let (node, peer, known, cx) = (self.clone(), Arc::downgrade(peer), known.clone(), peer.cx.clone());
             tokio::spawn(async move {
                 while let Some(set) = queue.recv().await {
                     let Some(peer) = peer.upgrade() else { break };
@@ -132,7 +172,7 @@ impl Node {
         let subscribed = Subscription { _query: query.clone(), _guard: guard };
         peer.subscriptions.lock().insert(subscription, subscribed);
         query.load(self).await.map_err(|e| e.to_string())?;
-        let cx = peer_context(peer);
+        let cx = &peer.cx;
         let mut initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
         // Entities the subscriber holds that no longer match (changed or deleted while it was
         // away) are sent too: once its copy is current, they leave its result.
@@ -143,7 +183,7 @@ impl Node {
                 initial.push(entity);
             }
         }
-        initial.retain(|e| self.inner.policy.check_read(&cx, &collection, e).is_ok());
+        initial.retain(|e| self.inner.policy.check_read(cx, &collection, e).is_ok());
         Ok(Response::Deltas(self.deltas(&initial, &known).await))
     }
 
@@ -226,10 +266,6 @@ async fn outside_history(store: &dyn StorageCollection, entity: EntityId, held: 
     Some(events.into_iter().filter(|e| !seen.contains(&e.id)).collect())
 }
 
-/// The identity under which a peer's requests are checked by the policy agent.
-pub(crate) fn peer_context(peer: &Peer) -> ContextData {
-    ContextData::for_principal(format!("peer {}", peer.id))
-}
 
 /// Groups missing event ids by the collection of the staged events waiting on them.
 pub(crate) fn group_missing(missing: &[(CollectionId, EventId)]) -> HashMap<CollectionId, Vec<EventId>> {

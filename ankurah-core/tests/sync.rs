@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ankurah_core::model::{Mutable, View};
 use ankurah_core::policy::{ContextData, PolicyAgent};
-use ankurah_core::proto::{Hello, Message, PROTOCOL_VERSION};
+use ankurah_core::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{
@@ -209,4 +209,52 @@ async fn peers_of_another_version_or_system_are_refused() {
         other => panic!("expected Goodbye, got {other:?}"),
     }
     assert_eq!(server.peer_count(), 0);
+}
+
+#[tokio::test]
+async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
+    // Events made elsewhere: a creation and two edits, each the parent of the next.
+    let origin_storage = Arc::new(MemoryStorage::new());
+    let origin = Node::new_durable(origin_storage.clone(), PermissiveAgent::new());
+    let octx = ctx(&origin);
+    let trx = octx.begin();
+    let id = trx.create(&album("a", "b", 1)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = octx.get::<AlbumView>(id).await.unwrap();
+    for year in [2, 3] {
+        let trx = octx.begin();
+        trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
+        trx.commit().await.unwrap();
+    }
+    let history = origin_storage.collection(&"album".into()).await.unwrap().dump_entity_events(id).await.unwrap();
+    assert_eq!(history.len(), 3);
+
+    // A raw peer commits only the last event; the server must ask it for the others.
+    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    let system = server.system.create().await.unwrap();
+    let (to_server, from_peer) = mpsc::unbounded_channel();
+    let (to_peer, mut from_server) = mpsc::unbounded_channel();
+    let session = {
+        let server = server.clone();
+        tokio::spawn(async move { server.run_peer(to_peer, from_peer).await })
+    };
+    let hello = Hello { protocol_version: PROTOCOL_VERSION, system_id: Some(system), node_id: NodeId::new(), durable: false };
+    to_server.send(Message::Hello(hello)).unwrap();
+    assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
+    to_server.send(Message::Request { id: 7, request: Request::Commit { events: vec![history[2].clone()] } }).unwrap();
+    let answer = loop {
+        match from_server.recv().await.expect("the server answers") {
+            Message::Request { id, request: Request::GetEvents { ids, .. } } => {
+                let events = history.iter().filter(|e| ids.contains(&e.id)).cloned().collect();
+                to_server.send(Message::Response { id, response: Response::Events(events) }).unwrap();
+            }
+            Message::Response { id: 7, response } => break response,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(answer, Response::Committed);
+    assert_eq!(ctx(&server).get::<AlbumView>(id).await.unwrap().year().unwrap(), 3);
+    assert_eq!(state_of(&server, id).await, state_of(&origin, id).await);
+    drop(to_server);
+    session.await.unwrap().unwrap();
 }
