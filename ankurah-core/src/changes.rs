@@ -38,7 +38,10 @@ impl<V> ItemChange<V> {
     /// The entity concerned.
     pub fn entity(&self) -> &V {
         match self {
-            ItemChange::Initial { item } | ItemChange::Add { item } | ItemChange::Update { item } | ItemChange::Remove { item } => item,
+            ItemChange::Initial { item }
+            | ItemChange::Add { item }
+            | ItemChange::Update { item }
+            | ItemChange::Remove { item } => item,
         }
     }
 
@@ -65,7 +68,11 @@ impl<V: View> ChangeSet<V> {
     pub(crate) fn from_entities(set: ChangeSet<std::sync::Arc<crate::entity::Entity>>) -> Self {
         ChangeSet {
             resultset: set.resultset.into_iter().map(V::from_entity).collect(),
-            changes: set.changes.into_iter().map(|c| c.map(V::from_entity)).collect(),
+            changes: set
+                .changes
+                .into_iter()
+                .map(|c| c.map(V::from_entity))
+                .collect(),
         }
     }
 }

@@ -70,7 +70,10 @@ impl TryFrom<Vec<EventId>> for Clock {
     type Error = DecodeError;
     fn try_from(ids: Vec<EventId>) -> Result<Self, DecodeError> {
         if ids.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(DecodeError::Malformed { what: "clock", reason: "ids are not strictly ascending".into() });
+            return Err(DecodeError::Malformed {
+                what: "clock",
+                reason: "ids are not strictly ascending".into(),
+            });
         }
         Ok(Clock(ids))
     }

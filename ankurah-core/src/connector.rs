@@ -28,7 +28,9 @@ impl LocalConnector {
                 let _ = node.run_peer(outgoing, incoming).await;
             })
         };
-        LocalConnector { sessions: [run(a, to_b, from_b), run(b, to_a, from_a)] }
+        LocalConnector {
+            sessions: [run(a, to_b, from_b), run(b, to_a, from_a)],
+        }
     }
 
     /// Cuts the connection.

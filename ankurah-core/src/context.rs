@@ -3,13 +3,13 @@
 
 use crate::ankql::{parse_selection, ParseError, Selection};
 use crate::changes::ChangeSet;
-use crate::livequery::LiveQuery;
-use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::error::RetrievalError;
 use crate::id::EntityId;
+use crate::livequery::LiveQuery;
 use crate::model::{Model, View};
 use crate::node::Node;
 use crate::policy::ContextData;
+use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::transaction::Transaction;
 use crate::value::Value;
 
@@ -59,17 +59,29 @@ impl Context {
             self.node.remote_get(&collection, vec![id]).await?;
             entity = self.node.load_entity(&collection, id).await?;
         }
-        let entity = entity.ok_or_else(|| RetrievalError::NotFound { collection: collection.to_string(), id })?;
+        let entity = entity.ok_or_else(|| RetrievalError::NotFound {
+            collection: collection.to_string(),
+            id,
+        })?;
         if entity.is_deleted() {
-            return Err(RetrievalError::Deleted { collection: collection.to_string(), id });
+            return Err(RetrievalError::Deleted {
+                collection: collection.to_string(),
+                id,
+            });
         }
-        self.node.inner.policy.check_read(&self.cx, &collection, &entity)?;
+        self.node
+            .inner
+            .policy
+            .check_read(&self.cx, &collection, &entity)?;
         Ok(V::from_entity(entity))
     }
 
     /// A live query: registered at once, first result loaded in the background (see
     /// [`LiveQuery::wait_initialized`]). Must be called inside a tokio runtime.
-    pub fn query<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
+    pub fn query<V: View>(
+        &self,
+        query: impl IntoSelection,
+    ) -> Result<LiveQuery<V>, RetrievalError> {
         let live = self.register::<V>(query)?;
         let (node, query) = (self.node.clone(), live.clone());
         tokio::spawn(async move {
@@ -81,7 +93,10 @@ impl Context {
     }
 
     /// A live query whose first result is loaded when this returns.
-    pub async fn query_wait<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
+    pub async fn query_wait<V: View>(
+        &self,
+        query: impl IntoSelection,
+    ) -> Result<LiveQuery<V>, RetrievalError> {
         let live = self.register::<V>(query)?;
         live.load(&self.node).await?;
         live.subscribe_remote(&self.node).await?;
@@ -90,7 +105,11 @@ impl Context {
 
     /// Calls `listener` with the first result (as `Initial` changes) and then with every
     /// change set, until the guard is dropped.
-    pub async fn subscribe<V: View, F>(&self, query: impl IntoSelection, listener: F) -> Result<LiveQueryGuard<V>, RetrievalError>
+    pub async fn subscribe<V: View, F>(
+        &self,
+        query: impl IntoSelection,
+        listener: F,
+    ) -> Result<LiveQueryGuard<V>, RetrievalError>
     where
         F: Fn(ChangeSet<V>) + Send + Sync + 'static,
     {
@@ -98,19 +117,29 @@ impl Context {
         let guard = live.subscribe(listener);
         live.load(&self.node).await?;
         live.subscribe_remote(&self.node).await?;
-        Ok(LiveQueryGuard { _guard: guard, query: live })
+        Ok(LiveQueryGuard {
+            _guard: guard,
+            query: live,
+        })
     }
 
     fn register<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
         let selection = query.into_selection()?;
         check_properties::<V::Model>(&selection)?;
-        let registered = self.node.inner.reactor.register(V::Model::collection(), selection);
+        let registered = self
+            .node
+            .inner
+            .reactor
+            .register(V::Model::collection(), selection);
         Ok(LiveQuery::new(registered, self.node.clone()))
     }
 
     /// The entities of `V`'s collection matching an AnkQL query (text, text with `?`
     /// arguments, or a [`Selection`]), ordered and limited as it says.
-    pub async fn fetch<V: View>(&self, query: impl IntoSelection) -> Result<Vec<V>, RetrievalError> {
+    pub async fn fetch<V: View>(
+        &self,
+        query: impl IntoSelection,
+    ) -> Result<Vec<V>, RetrievalError> {
         let selection = query.into_selection()?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
@@ -122,7 +151,13 @@ impl Context {
         // Entities the policy hides are left out, as rows hidden by row-level security.
         Ok(entities
             .into_iter()
-            .filter(|entity| self.node.inner.policy.check_read(&self.cx, &collection, entity).is_ok())
+            .filter(|entity| {
+                self.node
+                    .inner
+                    .policy
+                    .check_read(&self.cx, &collection, entity)
+                    .is_ok()
+            })
             .map(V::from_entity)
             .collect())
     }
@@ -131,7 +166,11 @@ impl Context {
 /// Refuses queries naming properties the model does not have, listing the ones it has.
 pub(crate) fn check_properties<M: Model>(selection: &Selection) -> Result<(), RetrievalError> {
     let known = M::properties();
-    match selection.properties().into_iter().find(|p| !known.iter().any(|d| d.name == p)) {
+    match selection
+        .properties()
+        .into_iter()
+        .find(|p| !known.iter().any(|d| d.name == p))
+    {
         None => Ok(()),
         Some(property) => Err(RetrievalError::UnknownProperty {
             collection: M::collection().to_string(),

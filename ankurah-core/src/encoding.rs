@@ -23,12 +23,22 @@ pub fn encode<T: Serialize + ?Sized>(item: &T) -> Vec<u8> {
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
     let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty { what })?;
     if version != FORMAT_VERSION {
-        return Err(DecodeError::Version { what, found: version, expected: FORMAT_VERSION });
+        return Err(DecodeError::Version {
+            what,
+            found: version,
+            expected: FORMAT_VERSION,
+        });
     }
     let mut reader = body;
-    let item = rmp_serde::decode::from_read(&mut reader).map_err(|e| DecodeError::Malformed { what, reason: e.to_string() })?;
+    let item = rmp_serde::decode::from_read(&mut reader).map_err(|e| DecodeError::Malformed {
+        what,
+        reason: e.to_string(),
+    })?;
     if !reader.is_empty() {
-        return Err(DecodeError::Malformed { what, reason: format!("{} trailing bytes", reader.len()) });
+        return Err(DecodeError::Malformed {
+            what,
+            reason: format!("{} trailing bytes", reader.len()),
+        });
     }
     Ok(item)
 }

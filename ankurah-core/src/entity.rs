@@ -41,7 +41,15 @@ pub struct Entity {
 }
 
 impl Entity {
-    fn with_parts(id: EntityId, collection: CollectionId, head: Clock, lww: LWWBackend, yrs: YrsBackend, deleted: bool, editable: bool) -> Self {
+    fn with_parts(
+        id: EntityId,
+        collection: CollectionId,
+        head: Clock,
+        lww: LWWBackend,
+        yrs: YrsBackend,
+        deleted: bool,
+        editable: bool,
+    ) -> Self {
         Entity {
             id,
             collection,
@@ -56,12 +64,28 @@ impl Entity {
 
     /// A brand-new, editable entity with no events yet (inside a transaction).
     pub(crate) fn create(collection: CollectionId) -> Self {
-        Self::with_parts(EntityId::new(), collection, Clock::new(), LWWBackend::default(), YrsBackend::default(), false, true)
+        Self::with_parts(
+            EntityId::new(),
+            collection,
+            Clock::new(),
+            LWWBackend::default(),
+            YrsBackend::default(),
+            false,
+            true,
+        )
     }
 
     /// An empty read-only entity that events will be applied to.
     pub(crate) fn empty(id: EntityId, collection: CollectionId) -> Self {
-        Self::with_parts(id, collection, Clock::new(), LWWBackend::default(), YrsBackend::default(), false, false)
+        Self::with_parts(
+            id,
+            collection,
+            Clock::new(),
+            LWWBackend::default(),
+            YrsBackend::default(),
+            false,
+            false,
+        )
     }
 
     /// Rebuilds an entity from a stored or received state.
@@ -77,7 +101,15 @@ impl Entity {
             }
         }
         let deleted = state.state.is_deleted();
-        Ok(Self::with_parts(state.entity_id, state.collection.clone(), state.state.head.clone(), lww, yrs, deleted, false))
+        Ok(Self::with_parts(
+            state.entity_id,
+            state.collection.clone(),
+            state.state.head.clone(),
+            lww,
+            yrs,
+            deleted,
+            false,
+        ))
     }
 
     /// The entity's id.
@@ -102,7 +134,9 @@ impl Entity {
 
     /// The current value of a property, `None` if it was never set.
     pub fn value(&self, property: &str) -> Option<Value> {
-        self.lww.get(property).or_else(|| self.yrs.get(property).map(Value::String))
+        self.lww
+            .get(property)
+            .or_else(|| self.yrs.get(property).map(Value::String))
     }
 
     /// All property values.
@@ -116,7 +150,10 @@ impl Entity {
     pub fn to_state(&self) -> EntityState {
         let mut backends = BTreeMap::new();
         if !self.lww.is_empty() {
-            backends.insert(LWWBackend::NAME.to_owned(), ByteBuf::from(self.lww.to_state_buffer()));
+            backends.insert(
+                LWWBackend::NAME.to_owned(),
+                ByteBuf::from(self.lww.to_state_buffer()),
+            );
         }
         if let Some(yrs) = self.yrs.to_state_buffer() {
             backends.insert(YrsBackend::NAME.to_owned(), ByteBuf::from(yrs));
@@ -124,17 +161,35 @@ impl Entity {
         if self.is_deleted() {
             backends.insert(TOMBSTONE.to_owned(), ByteBuf::new());
         }
-        EntityState { entity_id: self.id, collection: self.collection.clone(), state: State { head: self.head(), backends } }
+        EntityState {
+            entity_id: self.id,
+            collection: self.collection.clone(),
+            state: State {
+                head: self.head(),
+                backends,
+            },
+        }
     }
 
     /// An editable copy for a transaction.
     pub(crate) fn fork(&self) -> Self {
-        Self::with_parts(self.id, self.collection.clone(), self.head(), self.lww.fork(), self.yrs.fork(), self.is_deleted(), true)
+        Self::with_parts(
+            self.id,
+            self.collection.clone(),
+            self.head(),
+            self.lww.fork(),
+            self.yrs.fork(),
+            self.is_deleted(),
+            true,
+        )
     }
 
     /// A read-only copy, used to stage a change before it is stored.
     pub(crate) fn snapshot(&self) -> Self {
-        Self { fork: None, ..self.fork() }
+        Self {
+            fork: None,
+            ..self.fork()
+        }
     }
 
     /// A read-only, empty entity that takes over this sealed fork's text document. Applying
@@ -165,8 +220,12 @@ impl Entity {
     pub(crate) fn check_editable(&self) -> Result<(), PropertyError> {
         match &self.fork {
             Some(open) if open.load(Ordering::Acquire) => Ok(()),
-            Some(_) => Err(PropertyError::NotEditable("its transaction has ended".into())),
-            None => Err(PropertyError::NotEditable("views are read-only; use `edit(&trx)`".into())),
+            Some(_) => Err(PropertyError::NotEditable(
+                "its transaction has ended".into(),
+            )),
+            None => Err(PropertyError::NotEditable(
+                "views are read-only; use `edit(&trx)`".into(),
+            )),
         }
     }
 
@@ -222,8 +281,18 @@ impl Entity {
         if operations.is_empty() && !parent.is_empty() {
             return None;
         }
-        let id = if parent.is_empty() { self.id.genesis_event() } else { EventId::after(&parent) };
-        Some(Event { id, collection: self.collection.clone(), entity_id: self.id, parent, operations })
+        let id = if parent.is_empty() {
+            self.id.genesis_event()
+        } else {
+            EventId::after(&parent)
+        };
+        Some(Event {
+            id,
+            collection: self.collection.clone(),
+            entity_id: self.id,
+            parent,
+            operations,
+        })
     }
 
     /// Applies an event whose parents have all been applied and which was not applied before
@@ -250,7 +319,8 @@ impl Entity {
         let mut head = self.head.write();
         self.lww.adopt(other.lww);
         self.yrs.adopt(other.yrs);
-        self.deleted.store(other.deleted.into_inner(), Ordering::Release);
+        self.deleted
+            .store(other.deleted.into_inner(), Ordering::Release);
         *head = other.head.into_inner();
     }
 }
@@ -286,7 +356,11 @@ pub(crate) struct EntitySet {
 impl EntitySet {
     /// A set keeping up to `keep` recently loaded entities without views.
     pub(crate) fn new(keep: usize) -> Self {
-        EntitySet { entities: Mutex::default(), recent: Mutex::new(VecDeque::with_capacity(keep.min(1024))), keep }
+        EntitySet {
+            entities: Mutex::default(),
+            recent: Mutex::new(VecDeque::with_capacity(keep.min(1024))),
+            keep,
+        }
     }
 
     fn remember(&self, entity: &Arc<Entity>) {
@@ -329,7 +403,9 @@ impl EntitySet {
 
     /// Makes `entity` resident (after its creation was stored).
     pub(crate) fn insert(&self, entity: &Arc<Entity>) {
-        self.entities.lock().insert(entity.id(), Arc::downgrade(entity));
+        self.entities
+            .lock()
+            .insert(entity.id(), Arc::downgrade(entity));
         self.remember(entity);
     }
 }

@@ -12,10 +12,18 @@ pub enum DecodeError {
     Empty { what: &'static str },
     /// The leading format byte is not one this build understands.
     #[error("cannot decode {what}: format version {found} is not supported (expected {expected})")]
-    Version { what: &'static str, found: u8, expected: u8 },
+    Version {
+        what: &'static str,
+        found: u8,
+        expected: u8,
+    },
     /// A fixed-size field had the wrong length.
     #[error("cannot decode {what}: expected {expected} bytes, found {found}")]
-    Length { what: &'static str, expected: usize, found: usize },
+    Length {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
     /// A textual id could not be parsed.
     #[error("invalid id `{text}`: {reason}")]
     Id { text: String, reason: String },
@@ -38,19 +46,34 @@ pub enum EventError {
     GenesisWithParents { id: EventId },
     /// The event's clock is too far in the future for this node.
     #[error("event {id} is {ahead_ms} ms in the future (allowed skew is {allowed_ms} ms)")]
-    FromTheFuture { id: EventId, ahead_ms: u64, allowed_ms: u64 },
+    FromTheFuture {
+        id: EventId,
+        ahead_ms: u64,
+        allowed_ms: u64,
+    },
     /// The event belongs to another collection than the one it was sent for.
     #[error("event {id} belongs to collection `{found}`, not `{expected}`")]
-    WrongCollection { id: EventId, expected: String, found: String },
+    WrongCollection {
+        id: EventId,
+        expected: String,
+        found: String,
+    },
     /// An operation names a property backend this build does not know.
     #[error("unknown property backend `{0}`")]
     UnknownBackend(String),
     /// The operations of a backend could not be applied.
     #[error("backend `{backend}` rejected the operations of event {id}: {reason}")]
-    BadOperations { backend: &'static str, id: EventId, reason: String },
+    BadOperations {
+        backend: &'static str,
+        id: EventId,
+        reason: String,
+    },
     /// A state's backend payload could not be loaded.
     #[error("backend `{backend}` rejected a state: {reason}")]
-    BadState { backend: &'static str, reason: String },
+    BadState {
+        backend: &'static str,
+        reason: String,
+    },
 }
 
 /// Reading or writing a typed property value failed.
@@ -61,7 +84,11 @@ pub enum PropertyError {
     Missing(String),
     /// The stored value has another type than the field.
     #[error("property `{property}`: expected {expected}, found {found}")]
-    InvalidType { property: String, expected: &'static str, found: String },
+    InvalidType {
+        property: String,
+        expected: &'static str,
+        found: String,
+    },
     /// The value cannot be represented (e.g. a u64 beyond i64::MAX).
     #[error("property `{property}`: {reason}")]
     InvalidValue { property: String, reason: String },
@@ -84,7 +111,11 @@ pub enum StorageError {
     Decode(#[from] DecodeError),
     /// The stored format is from another version of the engine.
     #[error("storage format version {found} found, this build reads version {expected}; {hint}")]
-    FormatVersion { found: String, expected: String, hint: &'static str },
+    FormatVersion {
+        found: String,
+        expected: String,
+        hint: &'static str,
+    },
     /// A collection or property name is not acceptable to this engine.
     #[error("invalid name `{name}`: {reason}")]
     InvalidName { name: String, reason: &'static str },
@@ -107,7 +138,11 @@ pub enum RetrievalError {
     Deleted { collection: String, id: EntityId },
     /// A query names a property the model does not have.
     #[error("unknown property `{property}` in collection `{collection}`; it has: {known}")]
-    UnknownProperty { collection: String, property: String, known: String },
+    UnknownProperty {
+        collection: String,
+        property: String,
+        known: String,
+    },
     /// The query text did not parse.
     #[error(transparent)]
     Parse(#[from] crate::ankql::ParseError),

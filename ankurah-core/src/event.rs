@@ -44,14 +44,20 @@ impl Event {
         let genesis_id = self.entity_id.genesis_event();
         if self.parent.is_empty() {
             if self.id != genesis_id {
-                return Err(EventError::BadGenesis { id: self.id, entity: self.entity_id });
+                return Err(EventError::BadGenesis {
+                    id: self.id,
+                    entity: self.entity_id,
+                });
             }
         } else if self.id == genesis_id {
             return Err(EventError::GenesisWithParents { id: self.id });
         }
         if let Some(parent) = self.parent.latest() {
             if self.id <= *parent {
-                return Err(EventError::NotAfterParent { id: self.id, parent: *parent });
+                return Err(EventError::NotAfterParent {
+                    id: self.id,
+                    parent: *parent,
+                });
             }
         }
         for backend in self.operations.keys() {

@@ -152,9 +152,14 @@ impl EventId {
             Some(max) if candidate <= max.0 => {
                 let step = 1 + u128::from(rand::random::<u64>());
                 let next = match max.0.random().checked_add(step) {
-                    Some(random) if random <= RANDOM_MAX => Ulid::from_parts(max.0.timestamp_ms(), random),
+                    Some(random) if random <= RANDOM_MAX => {
+                        Ulid::from_parts(max.0.timestamp_ms(), random)
+                    }
                     // The random part is exhausted: move to the next millisecond.
-                    _ => Ulid::from_parts(max.0.timestamp_ms() + 1, rand::random::<u128>() & RANDOM_MAX),
+                    _ => Ulid::from_parts(
+                        max.0.timestamp_ms() + 1,
+                        rand::random::<u128>() & RANDOM_MAX,
+                    ),
                 };
                 Self(next)
             }
@@ -190,7 +195,9 @@ mod ulid_bytes {
                 f.write_str("16 bytes or a 26-character ULID string")
             }
             fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Ulid, E> {
-                let bytes: [u8; 16] = v.try_into().map_err(|_| E::invalid_length(v.len(), &self))?;
+                let bytes: [u8; 16] = v
+                    .try_into()
+                    .map_err(|_| E::invalid_length(v.len(), &self))?;
                 Ok(Ulid::from_bytes(bytes))
             }
             fn visit_str<E: Error>(self, v: &str) -> Result<Ulid, E> {
@@ -199,7 +206,9 @@ mod ulid_bytes {
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Ulid, A::Error> {
                 let mut bytes = [0u8; 16];
                 for (i, b) in bytes.iter_mut().enumerate() {
-                    *b = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    *b = seq
+                        .next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
                 }
                 if seq.next_element::<u8>()?.is_some() {
                     return Err(A::Error::invalid_length(17, &self));

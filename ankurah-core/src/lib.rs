@@ -51,22 +51,25 @@ pub mod testing;
 pub mod transaction;
 pub mod value;
 
+pub use changes::{ChangeKind, ChangeSet, ItemChange};
 pub use clock::Clock;
 pub use collection::CollectionId;
 pub use connector::LocalConnector;
-pub use changes::{ChangeKind, ChangeSet, ItemChange};
 pub use context::{Context, IntoSelection, LiveQueryGuard};
-pub use livequery::LiveQuery;
 pub use entity::Entity;
-pub use error::{AccessDenied, DecodeError, EventError, MutationError, PropertyError, RetrievalError, StorageError};
+pub use error::{
+    AccessDenied, DecodeError, EventError, MutationError, PropertyError, RetrievalError,
+    StorageError,
+};
 pub use event::Event;
 pub use id::{EntityId, EventId, NodeId, SystemId};
+pub use livequery::LiveQuery;
 pub use model::{Model, Mutable, PropertyDescriptor, View};
 pub use node::{ApplyOutcome, Node, NodeConfig};
 pub use peer::PeerError;
-pub use remote::Rejection;
 pub use policy::{ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
 pub use property::{ActiveType, Json, Property, Ref, YrsString, LWW};
+pub use remote::Rejection;
 pub use state::{EntityState, State};
 pub use transaction::Transaction;
 pub use value::{Value, ValueType};

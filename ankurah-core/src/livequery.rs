@@ -36,19 +36,30 @@ pub struct LiveQuery<V> {
 
 impl<V> Clone for LiveQuery<V> {
     fn clone(&self) -> Self {
-        LiveQuery { query: self.query.clone(), node: self.node.clone(), _view: PhantomData }
+        LiveQuery {
+            query: self.query.clone(),
+            node: self.node.clone(),
+            _view: PhantomData,
+        }
     }
 }
 
 impl<V> std::fmt::Debug for LiveQuery<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveQuery").field("query", &self.query).field("len", &self.query.snapshot.read().len()).finish()
+        f.debug_struct("LiveQuery")
+            .field("query", &self.query)
+            .field("len", &self.query.snapshot.read().len())
+            .finish()
     }
 }
 
 impl<V: View> LiveQuery<V> {
     pub(crate) fn new(query: Arc<Query>, node: Node) -> Self {
-        LiveQuery { query, node, _view: PhantomData }
+        LiveQuery {
+            query,
+            node,
+            _view: PhantomData,
+        }
     }
 
     /// Resolves once the first result has been loaded.
@@ -74,7 +85,9 @@ impl<V: View> LiveQuery<V> {
         if node.is_durable() {
             return Ok(());
         }
-        node.remote_subscribe(&self.query).await.map_err(RetrievalError::from)
+        node.remote_subscribe(&self.query)
+            .await
+            .map_err(RetrievalError::from)
     }
 
     /// The current selection.
@@ -83,7 +96,13 @@ impl<V: View> LiveQuery<V> {
     }
 
     fn views(&self) -> Vec<V> {
-        self.query.snapshot.read().iter().cloned().map(V::from_entity).collect()
+        self.query
+            .snapshot
+            .read()
+            .iter()
+            .cloned()
+            .map(V::from_entity)
+            .collect()
     }
 }
 
@@ -101,7 +120,12 @@ impl<V: View> Peek<Vec<V>> for LiveQuery<V> {
 }
 
 impl<V: View> Subscribe<ChangeSet<V>> for LiveQuery<V> {
-    fn subscribe<F: Fn(ChangeSet<V>) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
-        self.query.changesets.listen(move |changes| listener(ChangeSet::from_entities(changes.clone())))
+    fn subscribe<F: Fn(ChangeSet<V>) + Send + Sync + 'static>(
+        &self,
+        listener: F,
+    ) -> SubscriptionGuard {
+        self.query
+            .changesets
+            .listen(move |changes| listener(ChangeSet::from_entities(changes.clone())))
     }
 }

@@ -15,16 +15,16 @@ use tokio::sync::{broadcast, watch};
 
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
-use crate::peer::Peer;
-use crate::proto::{Message, Request};
-use crate::reactor::Reactor;
-use crate::remote::Rejection;
 use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
 use crate::event::Event;
 use crate::id::{EntityId, EventId, NodeId};
+use crate::peer::Peer;
 use crate::policy::{ContextData, PolicyAgent};
+use crate::proto::{Message, Request};
+use crate::reactor::Reactor;
+use crate::remote::Rejection;
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::system::SystemManager;
 
@@ -40,7 +40,10 @@ pub struct NodeConfig {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { max_clock_skew: Duration::from_secs(60), resident_entities: 10_000 }
+        NodeConfig {
+            max_clock_skew: Duration::from_secs(60),
+            resident_entities: 10_000,
+        }
     }
 }
 
@@ -72,7 +75,10 @@ pub(crate) struct NodeInner {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("durable", &self.inner.durable).field("system", &self.system).finish()
+        f.debug_struct("Node")
+            .field("durable", &self.inner.durable)
+            .field("system", &self.system)
+            .finish()
     }
 }
 
@@ -100,7 +106,12 @@ impl Node {
     }
 
     /// A node with explicit tunables.
-    pub fn with_config<S: StorageEngine, P: PolicyAgent>(storage: Arc<S>, policy: P, durable: bool, config: NodeConfig) -> Self {
+    pub fn with_config<S: StorageEngine, P: PolicyAgent>(
+        storage: Arc<S>,
+        policy: P,
+        durable: bool,
+        config: NodeConfig,
+    ) -> Self {
         let storage: Arc<dyn StorageEngine> = storage;
         let system = SystemManager::new(storage.clone(), durable);
         let inner = NodeInner {
@@ -123,7 +134,12 @@ impl Node {
             // Closing a local live query closes its remote side too.
             if let Some(inner) = weak.upgrade() {
                 for peer in inner.peers.lock().values().filter(|p| p.durable) {
-                    peer.send(Message::Request { id: 0, request: Request::Unsubscribe { subscription: query } });
+                    peer.send(Message::Request {
+                        id: 0,
+                        request: Request::Unsubscribe {
+                            subscription: query,
+                        },
+                    });
                 }
             }
         });
@@ -146,17 +162,26 @@ impl Node {
         Ok(Context::new(self.clone(), cx.clone()))
     }
 
-    pub(crate) async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+    pub(crate) async fn collection(
+        &self,
+        id: &CollectionId,
+    ) -> Result<Arc<dyn StorageCollection>, StorageError> {
         self.inner.storage.collection(id).await
     }
 
     /// The resident entity for `id`, loading it from storage; `None` if unknown here.
-    pub(crate) async fn load_entity(&self, collection: &CollectionId, id: EntityId) -> Result<Option<Arc<Entity>>, RetrievalError> {
+    pub(crate) async fn load_entity(
+        &self,
+        collection: &CollectionId,
+        id: EntityId,
+    ) -> Result<Option<Arc<Entity>>, RetrievalError> {
         if let Some(entity) = self.inner.entities.get(&id) {
             return Ok((entity.collection() == collection).then_some(entity));
         }
         match self.collection(collection).await?.get_state(id).await? {
-            Some(state) if state.collection == *collection => Ok(Some(self.inner.entities.get_or_load(&state)?)),
+            Some(state) if state.collection == *collection => {
+                Ok(Some(self.inner.entities.get_or_load(&state)?))
+            }
             _ => Ok(None),
         }
     }
@@ -164,13 +189,21 @@ impl Node {
     /// Stores and publishes the changes of one local transaction, all or nothing, and
     /// returns its events. An ephemeral node also puts them in its outbox first, so a crash
     /// after this point still sends them.
-    pub(crate) async fn commit_local(&self, cx: &ContextData, changes: Vec<LocalChange>) -> Result<Vec<Event>, MutationError> {
+    pub(crate) async fn commit_local(
+        &self,
+        cx: &ContextData,
+        changes: Vec<LocalChange>,
+    ) -> Result<Vec<Event>, MutationError> {
         let _lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
         for change in changes {
             // Pending writes are taken once: a commit retried after failure starts from scratch.
-            let Some(event) = change.fork.take_event() else { continue };
-            self.inner.policy.check_write(cx, &event, change.canonical.as_deref())?;
+            let Some(event) = change.fork.take_event() else {
+                continue;
+            };
+            self.inner
+                .policy
+                .check_write(cx, &event, change.canonical.as_deref())?;
             let next = match &change.canonical {
                 Some(canonical) => canonical.snapshot(),
                 // A creation: the fork's text document already holds the genesis content.
@@ -186,7 +219,10 @@ impl Node {
         if !self.inner.durable {
             self.inner.storage.outbox_add(&events).await?;
         }
-        let changed = staged.into_iter().map(|(canonical, next, _)| (canonical, next)).collect();
+        let changed = staged
+            .into_iter()
+            .map(|(canonical, next, _)| (canonical, next))
+            .collect();
         if let Err(e) = self.store_and_publish(events.clone(), changed).await {
             if !self.inner.durable {
                 let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
@@ -198,11 +234,18 @@ impl Node {
     }
 
     /// Stores events and staged entities in one atomic commit, then publishes them.
-    pub(crate) async fn store_and_publish(&self, events: Vec<Event>, changed: Vec<(Option<Arc<Entity>>, Entity)>) -> Result<(), MutationError> {
+    pub(crate) async fn store_and_publish(
+        &self,
+        events: Vec<Event>,
+        changed: Vec<(Option<Arc<Entity>>, Entity)>,
+    ) -> Result<(), MutationError> {
         if changed.is_empty() && events.is_empty() {
             return Ok(());
         }
-        let batch = CommitBatch { states: changed.iter().map(|(_, next)| stored_state(next)).collect(), events };
+        let batch = CommitBatch {
+            states: changed.iter().map(|(_, next)| stored_state(next)).collect(),
+            events,
+        };
         self.inner.storage.commit(batch).await?;
         self.publish(changed).await;
         Ok(())
@@ -233,11 +276,18 @@ impl Node {
     }
 
     /// The resident entities of a collection matching `selection`, in query order.
-    pub(crate) async fn fetch_entities(&self, collection: &CollectionId, selection: &Selection) -> Result<Vec<Arc<Entity>>, RetrievalError> {
+    pub(crate) async fn fetch_entities(
+        &self,
+        collection: &CollectionId,
+        selection: &Selection,
+    ) -> Result<Vec<Arc<Entity>>, RetrievalError> {
         let store = self.collection(collection).await?;
         let Some(ids) = store.fetch_ids(selection).await? else {
             let states = store.fetch_states(selection).await?;
-            return states.iter().map(|state| Ok(self.inner.entities.get_or_load(state)?)).collect();
+            return states
+                .iter()
+                .map(|state| Ok(self.inner.entities.get_or_load(state)?))
+                .collect();
         };
         // Answered from an index: entities in memory are used as they are, the others read.
         let mut entities = Vec::with_capacity(ids.len());
@@ -262,7 +312,11 @@ impl Node {
     /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
     /// unknown are staged until their ancestors arrive; the outcome names the missing ids so
     /// the caller can request them. Duplicates are ignored, so delivery may repeat.
-    pub async fn apply_events(&self, cx: &ContextData, events: Vec<Event>) -> Result<ApplyOutcome, MutationError> {
+    pub async fn apply_events(
+        &self,
+        cx: &ContextData,
+        events: Vec<Event>,
+    ) -> Result<ApplyOutcome, MutationError> {
         for event in &events {
             event.validate()?;
             self.check_skew(event)?;
@@ -281,19 +335,30 @@ impl Node {
         // Ids are greater than their parents', so ascending id order visits parents first.
         for (id, event) in pending {
             let collection = self.collection(&event.collection).await?;
-            if known.contains(&id) || self.is_known(&collection, &entities, &event.entity_id, id).await? {
+            if known.contains(&id)
+                || self
+                    .is_known(&collection, &entities, &event.entity_id, id)
+                    .await?
+            {
                 outcome.duplicates.push(id);
                 continue;
             }
             let mut missing = Vec::new();
             for parent in &event.parent {
-                if !known.contains(parent) && !self.is_known(&collection, &entities, &event.entity_id, *parent).await? {
+                if !known.contains(parent)
+                    && !self
+                        .is_known(&collection, &entities, &event.entity_id, *parent)
+                        .await?
+                {
                     missing.push(*parent);
                 }
             }
             if !missing.is_empty() {
                 outcome.missing.extend(
-                    missing.into_iter().filter(|p| !still_staged.contains_key(p)).map(|p| (event.collection.clone(), p)),
+                    missing
+                        .into_iter()
+                        .filter(|p| !still_staged.contains_key(p))
+                        .map(|p| (event.collection.clone(), p)),
                 );
                 still_staged.insert(id, event);
                 continue;
@@ -301,7 +366,10 @@ impl Node {
             let (canonical, next) = match entities.entry(event.entity_id) {
                 Entry::Occupied(staged) => staged.into_mut(),
                 Entry::Vacant(slot) => {
-                    let canonical = self.load_entity(&event.collection, event.entity_id).await.map_err(MutationError::from)?;
+                    let canonical = self
+                        .load_entity(&event.collection, event.entity_id)
+                        .await
+                        .map_err(MutationError::from)?;
                     let next = match &canonical {
                         Some(c) => c.snapshot(),
                         None => Entity::empty(event.entity_id, event.collection.clone()),
@@ -309,17 +377,22 @@ impl Node {
                     slot.insert((canonical, next))
                 }
             };
-            self.inner.policy.check_write(cx, &event, canonical.as_deref())?;
+            self.inner
+                .policy
+                .check_write(cx, &event, canonical.as_deref())?;
             next.apply_event(&event)?;
             known.insert(id);
             outcome.applied.push(id);
             applied_events.push(event);
         }
-        outcome.missing.retain(|(_, id)| !known.contains(id) && !still_staged.contains_key(id));
+        outcome
+            .missing
+            .retain(|(_, id)| !known.contains(id) && !still_staged.contains_key(id));
         outcome.missing.sort();
         outcome.missing.dedup();
         *self.inner.staged.lock() = still_staged;
-        self.store_and_publish(applied_events, entities.into_values().collect()).await?;
+        self.store_and_publish(applied_events, entities.into_values().collect())
+            .await?;
         Ok(outcome)
     }
 
@@ -329,12 +402,18 @@ impl Node {
     fn check_collections(&self, events: &[Event]) -> Result<(), EventError> {
         let mut homes: HashMap<EntityId, CollectionId> = HashMap::new();
         for event in events {
-            let home = homes.entry(event.entity_id).or_insert_with(|| match self.inner.entities.get(&event.entity_id) {
-                Some(resident) => resident.collection().clone(),
-                None => event.collection.clone(),
+            let home = homes.entry(event.entity_id).or_insert_with(|| {
+                match self.inner.entities.get(&event.entity_id) {
+                    Some(resident) => resident.collection().clone(),
+                    None => event.collection.clone(),
+                }
             });
             if *home != event.collection {
-                return Err(EventError::WrongCollection { id: event.id, expected: home.to_string(), found: event.collection.to_string() });
+                return Err(EventError::WrongCollection {
+                    id: event.id,
+                    expected: home.to_string(),
+                    found: event.collection.to_string(),
+                });
             }
         }
         Ok(())
@@ -350,7 +429,11 @@ impl Node {
     ) -> Result<bool, StorageError> {
         let in_head = match staged.get(entity) {
             Some((_, next)) => next.head().contains(&id),
-            None => self.inner.entities.get(entity).is_some_and(|e| e.head().contains(&id)),
+            None => self
+                .inner
+                .entities
+                .get(entity)
+                .is_some_and(|e| e.head().contains(&id)),
         };
         Ok(in_head || !collection.get_events(&[id]).await?.is_empty())
     }
@@ -359,11 +442,18 @@ impl Node {
         if !self.inner.durable {
             return Ok(());
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
         let allowed = self.inner.config.max_clock_skew.as_millis() as u64;
         let ahead = event.id.timestamp_ms().saturating_sub(now);
         if ahead > allowed {
-            return Err(EventError::FromTheFuture { id: event.id, ahead_ms: ahead, allowed_ms: allowed });
+            return Err(EventError::FromTheFuture {
+                id: event.id,
+                ahead_ms: ahead,
+                allowed_ms: allowed,
+            });
         }
         Ok(())
     }
@@ -378,5 +468,8 @@ pub(crate) struct LocalChange {
 }
 
 fn stored_state(entity: &Entity) -> StoredState {
-    StoredState { state: entity.to_state(), values: entity.values() }
+    StoredState {
+        state: entity.to_state(),
+        values: entity.values(),
+    }
 }

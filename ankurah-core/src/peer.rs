@@ -114,13 +114,20 @@ impl Node {
             node_id: self.id(),
             durable: self.is_durable(),
         };
-        outgoing.send(Message::Hello(hello)).map_err(|_| PeerError::Disconnected)?;
+        outgoing
+            .send(Message::Hello(hello))
+            .map_err(|_| PeerError::Disconnected)?;
         let theirs = match tokio::time::timeout(PEER_TIMEOUT, incoming.recv()).await {
             Err(_) => return Err(PeerError::Timeout(PEER_TIMEOUT)),
             Ok(None) => return Err(PeerError::Disconnected),
             Ok(Some(Message::Hello(hello))) => hello,
             Ok(Some(Message::Goodbye { reason })) => return Err(PeerError::Refused(reason)),
-            Ok(Some(_)) => return Err(refuse(&outgoing, PeerError::Protocol("the first message must be Hello".into()))),
+            Ok(Some(_)) => {
+                return Err(refuse(
+                    &outgoing,
+                    PeerError::Protocol("the first message must be Hello".into()),
+                ))
+            }
         };
         if let Err(reason) = self.check_hello(&theirs).await {
             return Err(refuse(&outgoing, PeerError::Refused(reason)));
@@ -142,11 +149,16 @@ impl Node {
         }
 
         let result = loop {
-            let Some(message) = incoming.recv().await else { break Ok(()) };
+            let Some(message) = incoming.recv().await else {
+                break Ok(());
+            };
             match message {
                 // Commits are applied here, in arrival order; only one that lacks ancestors
                 // goes on in a task, which asks this peer for them (the answers come here).
-                Message::Request { id, request: Request::Commit { events } } => self.receive_commit(&peer, id, events).await,
+                Message::Request {
+                    id,
+                    request: Request::Commit { events },
+                } => self.receive_commit(&peer, id, events).await,
                 Message::Request { id, request } => {
                     let (node, peer) = (self.clone(), peer.clone());
                     tokio::spawn(async move {
@@ -163,11 +175,21 @@ impl Node {
                 // else would write states past the commit path, unvalidated and unchecked by
                 // the policy agent.
                 Message::Update { .. } if self.is_durable() || !peer.durable => {
-                    break Err(refuse(&peer.sender, PeerError::Protocol("only a durable node may send updates, to an ephemeral one".into())));
+                    break Err(refuse(
+                        &peer.sender,
+                        PeerError::Protocol(
+                            "only a durable node may send updates, to an ephemeral one".into(),
+                        ),
+                    ));
                 }
                 Message::Update { deltas, .. } => self.receive_update(&peer, deltas).await,
                 Message::Goodbye { reason } => break Err(PeerError::Closed(reason)),
-                Message::Hello(_) => break Err(refuse(&peer.sender, PeerError::Protocol("Hello sent twice".into()))),
+                Message::Hello(_) => {
+                    break Err(refuse(
+                        &peer.sender,
+                        PeerError::Protocol("Hello sent twice".into()),
+                    ))
+                }
             }
         };
         result
@@ -185,8 +207,12 @@ impl Node {
             None => self.inner.storage.system_id().await.ok().flatten(),
         };
         match (ours, hello.system_id) {
-            (Some(ours), Some(theirs)) if ours != theirs => Err(format!("peer belongs to system {theirs}, this node to system {ours}")),
-            (_, None) if hello.durable => Err("the durable peer has no system yet (call `node.system.create()` on it)".into()),
+            (Some(ours), Some(theirs)) if ours != theirs => Err(format!(
+                "peer belongs to system {theirs}, this node to system {ours}"
+            )),
+            (_, None) if hello.durable => {
+                Err("the durable peer has no system yet (call `node.system.create()` on it)".into())
+            }
             (None, _) if self.is_durable() => Err("this durable node has no system yet".into()),
             (_, Some(theirs)) if hello.durable && !self.is_durable() => {
                 self.system.join(theirs);
@@ -200,7 +226,12 @@ impl Node {
 
     /// A connected durable peer, if any.
     pub(crate) fn durable_peer(&self) -> Option<Arc<Peer>> {
-        self.inner.peers.lock().values().find(|p| p.durable).cloned()
+        self.inner
+            .peers
+            .lock()
+            .values()
+            .find(|p| p.durable)
+            .cloned()
     }
 
     /// Number of connected peers.
@@ -230,7 +261,10 @@ impl Registration {
     fn new(node: &Node, peer: &Arc<Peer>) -> Self {
         node.inner.peers.lock().insert(peer.id, peer.clone());
         node.inner.peers_changed.send_modify(|n| *n += 1);
-        Registration { node: node.clone(), peer: peer.clone() }
+        Registration {
+            node: node.clone(),
+            peer: peer.clone(),
+        }
     }
 }
 
@@ -245,6 +279,8 @@ impl Drop for Registration {
 }
 
 fn refuse(outgoing: &mpsc::UnboundedSender<Message>, error: PeerError) -> PeerError {
-    let _ = outgoing.send(Message::Goodbye { reason: error.to_string() });
+    let _ = outgoing.send(Message::Goodbye {
+        reason: error.to_string(),
+    });
     error
 }

@@ -18,12 +18,16 @@ pub struct ContextData {
 impl ContextData {
     /// A context acting as `principal`.
     pub const fn new(principal: &'static str) -> Self {
-        ContextData { principal: Cow::Borrowed(principal) }
+        ContextData {
+            principal: Cow::Borrowed(principal),
+        }
     }
 
     /// A context for a principal known only at run time (e.g. a logged-in user).
     pub fn for_principal(principal: impl Into<String>) -> Self {
-        ContextData { principal: Cow::Owned(principal.into()) }
+        ContextData {
+            principal: Cow::Owned(principal.into()),
+        }
     }
 
     /// The principal's name.
@@ -50,13 +54,23 @@ pub trait PolicyAgent: Send + Sync + 'static {
     }
 
     /// May this context read this entity?
-    fn check_read(&self, _cx: &ContextData, _collection: &CollectionId, _entity: &Entity) -> Result<(), AccessDenied> {
+    fn check_read(
+        &self,
+        _cx: &ContextData,
+        _collection: &CollectionId,
+        _entity: &Entity,
+    ) -> Result<(), AccessDenied> {
         Ok(())
     }
 
     /// May this context make this change? `before` is the entity before the event (`None` for
     /// a creation).
-    fn check_write(&self, _cx: &ContextData, _event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
+    fn check_write(
+        &self,
+        _cx: &ContextData,
+        _event: &Event,
+        _before: Option<&Entity>,
+    ) -> Result<(), AccessDenied> {
         Ok(())
     }
 }

@@ -43,29 +43,54 @@ pub struct Hello {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     Hello(Hello),
-    Request { id: u64, request: Request },
-    Response { id: u64, response: Response },
+    Request {
+        id: u64,
+        request: Request,
+    },
+    Response {
+        id: u64,
+        response: Response,
+    },
     /// Changes for a subscription the receiver opened.
-    Update { subscription: u64, deltas: Vec<Delta> },
+    Update {
+        subscription: u64,
+        deltas: Vec<Delta>,
+    },
     /// The sender closes the connection, and why.
-    Goodbye { reason: String },
+    Goodbye {
+        reason: String,
+    },
 }
 
 /// What a node asks of a peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// The states of these entities.
-    Get { collection: CollectionId, ids: Vec<EntityId> },
+    Get {
+        collection: CollectionId,
+        ids: Vec<EntityId>,
+    },
     /// The states of the entities matching a selection.
-    Fetch { collection: CollectionId, selection: Selection },
+    Fetch {
+        collection: CollectionId,
+        selection: Selection,
+    },
     /// Matching entities now (as deltas against `known`) and pushed updates from now on.
-    Subscribe { subscription: u64, collection: CollectionId, selection: Selection, known: Vec<(EntityId, Clock)> },
+    Subscribe {
+        subscription: u64,
+        collection: CollectionId,
+        selection: Selection,
+        known: Vec<(EntityId, Clock)>,
+    },
     /// Stop pushing updates for a subscription.
     Unsubscribe { subscription: u64 },
     /// Store and publish these events (in causal order).
     Commit { events: Vec<Event> },
     /// These events, for filling gaps in a causal history.
-    GetEvents { collection: CollectionId, ids: Vec<EventId> },
+    GetEvents {
+        collection: CollectionId,
+        ids: Vec<EventId>,
+    },
 }
 
 /// The answer to one [`Request`].
@@ -87,7 +112,11 @@ pub enum Response {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Delta {
     State(EntityState),
-    Events { collection: CollectionId, entity_id: EntityId, events: Vec<Event> },
+    Events {
+        collection: CollectionId,
+        entity_id: EntityId,
+        events: Vec<Event>,
+    },
 }
 
 impl Message {
@@ -101,7 +130,10 @@ impl Message {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(DecodeError::Malformed {
                 what: "message",
-                reason: format!("{} bytes exceed the limit of {MAX_MESSAGE_BYTES}", bytes.len()),
+                reason: format!(
+                    "{} bytes exceed the limit of {MAX_MESSAGE_BYTES}",
+                    bytes.len()
+                ),
             });
         }
         encoding::decode("message", bytes)

@@ -37,7 +37,9 @@ pub(crate) struct Reactor {
 
 impl std::fmt::Debug for Reactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reactor").field("index", &self.index).finish()
+        f.debug_struct("Reactor")
+            .field("index", &self.index)
+            .finish()
     }
 }
 
@@ -80,7 +82,10 @@ pub(crate) struct Query {
 
 impl std::fmt::Debug for Query {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Query").field("id", &self.id).field("selection", &*self.selection.read()).finish()
+        f.debug_struct("Query")
+            .field("id", &self.id)
+            .field("selection", &*self.selection.read())
+            .finish()
     }
 }
 
@@ -94,7 +99,11 @@ impl Drop for Query {
 
 impl Reactor {
     /// Registers a new, empty query; it receives changes from now on.
-    pub(crate) fn register(self: &Arc<Self>, collection: CollectionId, selection: Selection) -> Arc<Query> {
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        collection: CollectionId,
+        selection: Selection,
+    ) -> Arc<Query> {
         let mut index = self.index.lock();
         index.next += 1;
         let id = index.next;
@@ -136,7 +145,12 @@ impl Reactor {
 
     /// Every live query.
     pub(crate) fn queries(&self) -> Vec<Arc<Query>> {
-        self.index.lock().queries.values().filter_map(Weak::upgrade).collect()
+        self.index
+            .lock()
+            .queries
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// Re-files a query under a new selection.
@@ -202,7 +216,9 @@ impl Index {
     }
 
     fn unfile(&mut self, id: QueryId, collection: &CollectionId, selection: &Selection) {
-        let Some(entry) = self.collections.get_mut(collection) else { return };
+        let Some(entry) = self.collections.get_mut(collection) else {
+            return;
+        };
         entry.scan.remove(&id);
         if let Some((property, _)) = range_of(&selection.predicate) {
             if let Some(ranges) = entry.ranges.get_mut(&property) {
@@ -229,15 +245,26 @@ impl Index {
         if let Some(collection) = self.collections.get(entity.collection()) {
             out.extend(&collection.scan);
             for (property, by_value) in &collection.equality {
-                let value = if property == "id" { Some(Value::EntityId(entity.id())) } else { entity.value(property) };
+                let value = if property == "id" {
+                    Some(Value::EntityId(entity.id()))
+                } else {
+                    entity.value(property)
+                };
                 for key in value.iter().flat_map(value_keys) {
                     out.extend(by_value.get(&key).into_iter().flatten());
                 }
             }
             for (property, ranges) in &collection.ranges {
-                let Some(x) = entity.value(property).as_ref().and_then(number_of) else { continue };
+                let Some(x) = entity.value(property).as_ref().and_then(number_of) else {
+                    continue;
+                };
                 let below = ranges.partition_point(|(i, _)| i.lower <= x);
-                out.extend(ranges[..below].iter().filter(|(i, _)| x <= i.upper).map(|(_, id)| *id));
+                out.extend(
+                    ranges[..below]
+                        .iter()
+                        .filter(|(i, _)| x <= i.upper)
+                        .map(|(_, id)| *id),
+                );
             }
         }
         out
@@ -251,14 +278,21 @@ impl Query {
         let selection = self.selection.read().clone();
         let fresh = node.fetch_entities(&self.collection, &selection).await?;
         let previous: Vec<EntityId> = results.iter().map(|e| e.id()).collect();
-        let changes = fresh.iter().map(|e| ItemChange::Initial { item: e.clone() }).collect();
+        let changes = fresh
+            .iter()
+            .map(|e| ItemChange::Initial { item: e.clone() })
+            .collect();
         self.publish(&mut results, fresh, changes, &previous);
         self.loaded.send_replace(true);
         Ok(())
     }
 
     /// Replaces the selection, reloading and reporting the difference.
-    pub(crate) async fn reselect(&self, node: &Node, selection: Selection) -> Result<(), RetrievalError> {
+    pub(crate) async fn reselect(
+        &self,
+        node: &Node,
+        selection: Selection,
+    ) -> Result<(), RetrievalError> {
         let mut results = self.results.lock().await;
         let old = std::mem::replace(&mut *self.selection.write(), selection.clone());
         if let Some(reactor) = self.reactor.upgrade() {
@@ -270,7 +304,11 @@ impl Query {
     }
 
     /// Works out what `changed` means for this query and reports it.
-    async fn apply_changes(&self, node: &Node, changed: &[Arc<Entity>]) -> Result<(), RetrievalError> {
+    async fn apply_changes(
+        &self,
+        node: &Node,
+        changed: &[Arc<Entity>],
+    ) -> Result<(), RetrievalError> {
         let mut results = self.results.lock().await;
         let selection = self.selection.read().clone();
         if selection.limit.is_some() {
@@ -287,12 +325,18 @@ impl Query {
             match (matches, position) {
                 (true, None) => {
                     next.push(entity.clone());
-                    changes.push(ItemChange::Add { item: entity.clone() });
+                    changes.push(ItemChange::Add {
+                        item: entity.clone(),
+                    });
                 }
-                (true, Some(_)) => changes.push(ItemChange::Update { item: entity.clone() }),
+                (true, Some(_)) => changes.push(ItemChange::Update {
+                    item: entity.clone(),
+                }),
                 (false, Some(at)) => {
                     next.remove(at);
-                    changes.push(ItemChange::Remove { item: entity.clone() });
+                    changes.push(ItemChange::Remove {
+                        item: entity.clone(),
+                    });
                 }
                 (false, None) => {}
             }
@@ -308,16 +352,28 @@ impl Query {
 
     /// Diffs a freshly fetched result against the current one; entities in `changed` that
     /// stay are reported as updates.
-    fn diff_and_publish(&self, results: &mut Vec<Arc<Entity>>, fresh: Vec<Arc<Entity>>, changed: &[Arc<Entity>]) {
+    fn diff_and_publish(
+        &self,
+        results: &mut Vec<Arc<Entity>>,
+        fresh: Vec<Arc<Entity>>,
+        changed: &[Arc<Entity>],
+    ) {
         let old: HashSet<EntityId> = results.iter().map(|e| e.id()).collect();
         let new: HashSet<EntityId> = fresh.iter().map(|e| e.id()).collect();
-        let mut changes: Vec<ItemChange<Arc<Entity>>> =
-            results.iter().filter(|e| !new.contains(&e.id())).map(|e| ItemChange::Remove { item: e.clone() }).collect();
+        let mut changes: Vec<ItemChange<Arc<Entity>>> = results
+            .iter()
+            .filter(|e| !new.contains(&e.id()))
+            .map(|e| ItemChange::Remove { item: e.clone() })
+            .collect();
         for entity in &fresh {
             if !old.contains(&entity.id()) {
-                changes.push(ItemChange::Add { item: entity.clone() });
+                changes.push(ItemChange::Add {
+                    item: entity.clone(),
+                });
             } else if changed.iter().any(|c| c.id() == entity.id()) {
-                changes.push(ItemChange::Update { item: entity.clone() });
+                changes.push(ItemChange::Update {
+                    item: entity.clone(),
+                });
             }
         }
         if !changes.is_empty() {
@@ -326,7 +382,13 @@ impl Query {
         }
     }
 
-    fn publish(&self, results: &mut Vec<Arc<Entity>>, next: Vec<Arc<Entity>>, changes: Vec<ItemChange<Arc<Entity>>>, previous: &[EntityId]) {
+    fn publish(
+        &self,
+        results: &mut Vec<Arc<Entity>>,
+        next: Vec<Arc<Entity>>,
+        changes: Vec<ItemChange<Arc<Entity>>>,
+        previous: &[EntityId],
+    ) {
         let added: Vec<EntityId> = next.iter().map(|e| e.id()).collect();
         if let Some(reactor) = self.reactor.upgrade() {
             reactor.set_members(self.id, previous, &added);
@@ -335,7 +397,10 @@ impl Query {
         *self.snapshot.write() = next.clone();
         self.changed.notify(&());
         if !self.changesets.is_empty() {
-            self.changesets.notify(&ChangeSet { resultset: next, changes });
+            self.changesets.notify(&ChangeSet {
+                resultset: next,
+                changes,
+            });
         }
     }
 }
@@ -344,14 +409,23 @@ impl Query {
 fn equality_keys(predicate: &Predicate) -> Option<(String, Vec<ValueKey>)> {
     match predicate {
         Predicate::And(left, right) => equality_keys(left).or_else(|| equality_keys(right)),
-        Predicate::Comparison { path, op: ComparisonOp::Eq, value } if path.0.len() == 1 => {
+        Predicate::Comparison {
+            path,
+            op: ComparisonOp::Eq,
+            value,
+        } if path.0.len() == 1 => {
             let keys = value_keys(value);
             (!keys.is_empty()).then(|| (path.property().to_owned(), keys))
         }
-        Predicate::In { path, values, negated: false } if path.0.len() == 1 => {
+        Predicate::In {
+            path,
+            values,
+            negated: false,
+        } if path.0.len() == 1 => {
             let keys: Vec<ValueKey> = values.iter().flat_map(value_keys).collect();
             // A NULL or Json element could match in ways keys do not capture.
-            (values.iter().all(|v| !value_keys(v).is_empty())).then(|| (path.property().to_owned(), keys))
+            (values.iter().all(|v| !value_keys(v).is_empty()))
+                .then(|| (path.property().to_owned(), keys))
         }
         _ => None,
     }
@@ -379,17 +453,33 @@ fn range_of(predicate: &Predicate) -> Option<(String, Interval)> {
     conjuncts(predicate, &mut all);
     let mut found: Option<(String, Interval)> = None;
     for conjunct in all {
-        let Predicate::Comparison { path, op, value } = conjunct else { continue };
-        let (Some(bound), 1) = (literal_number(value), path.0.len()) else { continue };
+        let Predicate::Comparison { path, op, value } = conjunct else {
+            continue;
+        };
+        let (Some(bound), 1) = (literal_number(value), path.0.len()) else {
+            continue;
+        };
         let property = path.property();
         if found.as_ref().is_some_and(|(p, _)| p != property) {
             continue;
         }
         let slack = bound.abs() * 4.0 * f64::EPSILON + f64::MIN_POSITIVE;
-        let entry = found.get_or_insert_with(|| (property.to_owned(), Interval { lower: f64::NEG_INFINITY, upper: f64::INFINITY }));
+        let entry = found.get_or_insert_with(|| {
+            (
+                property.to_owned(),
+                Interval {
+                    lower: f64::NEG_INFINITY,
+                    upper: f64::INFINITY,
+                },
+            )
+        });
         match op {
-            ComparisonOp::Gt | ComparisonOp::GtEq => entry.1.lower = entry.1.lower.max(bound - slack),
-            ComparisonOp::Lt | ComparisonOp::LtEq => entry.1.upper = entry.1.upper.min(bound + slack),
+            ComparisonOp::Gt | ComparisonOp::GtEq => {
+                entry.1.lower = entry.1.lower.max(bound - slack)
+            }
+            ComparisonOp::Lt | ComparisonOp::LtEq => {
+                entry.1.upper = entry.1.upper.min(bound + slack)
+            }
             _ => {}
         }
     }

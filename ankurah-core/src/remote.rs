@@ -27,14 +27,23 @@ impl Node {
     /// Sends locally committed events to the durable peer. Without one (or if it goes
     /// away), they stay in the outbox and `Ok` is returned: they are sent on reconnect.
     pub(crate) async fn forward_commit(&self, events: Vec<Event>) -> Result<(), MutationError> {
-        let Some(peer) = self.durable_peer() else { return Ok(()) };
-        match peer.request(Request::Commit { events: events.clone() }).await {
+        let Some(peer) = self.durable_peer() else {
+            return Ok(());
+        };
+        match peer
+            .request(Request::Commit {
+                events: events.clone(),
+            })
+            .await
+        {
             Ok(Response::Committed) => {
                 let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
                 self.inner.storage.outbox_remove(&ids).await?;
                 Ok(())
             }
-            Ok(other) => Err(PeerError::Protocol(format!("unexpected answer to Commit: {other:?}")).into()),
+            Ok(other) => {
+                Err(PeerError::Protocol(format!("unexpected answer to Commit: {other:?}")).into())
+            }
             Err(PeerError::Remote(reason)) => {
                 self.undo(&peer, &events).await?;
                 Err(MutationError::Rejected(reason))
@@ -51,15 +60,28 @@ impl Node {
         self.inner.storage.outbox_remove(&ids).await?;
         let mut by_collection: BTreeMap<CollectionId, Vec<EntityId>> = BTreeMap::new();
         for event in refused {
-            by_collection.entry(event.collection.clone()).or_default().push(event.entity_id);
+            by_collection
+                .entry(event.collection.clone())
+                .or_default()
+                .push(event.entity_id);
         }
         let mut confirmed = Vec::new();
         for (collection, mut ids) in by_collection {
             ids.sort();
             ids.dedup();
-            let found = match peer.request(Request::Get { collection: collection.clone(), ids: ids.clone() }).await? {
+            let found = match peer
+                .request(Request::Get {
+                    collection: collection.clone(),
+                    ids: ids.clone(),
+                })
+                .await?
+            {
                 Response::Deltas(deltas) => deltas,
-                other => return Err(PeerError::Protocol(format!("unexpected answer to Get: {other:?}")).into()),
+                other => {
+                    return Err(
+                        PeerError::Protocol(format!("unexpected answer to Get: {other:?}")).into(),
+                    )
+                }
             };
             for id in ids {
                 let state = found.iter().find_map(|d| match d {
@@ -75,7 +97,10 @@ impl Node {
 
     /// Replaces entities with confirmed states (or withdraws them) and re-applies pending
     /// outbox events on top.
-    async fn reset_entities(&self, confirmed: Vec<Result<EntityState, (CollectionId, EntityId)>>) -> Result<(), MutationError> {
+    async fn reset_entities(
+        &self,
+        confirmed: Vec<Result<EntityState, (CollectionId, EntityId)>>,
+    ) -> Result<(), MutationError> {
         let _lock = self.inner.commit_lock.lock().await;
         let pending = self.pending_by_entity().await?;
         let mut changed = Vec::new();
@@ -115,14 +140,24 @@ impl Node {
     /// Applies what a durable peer sent: states are joined into local entities (keeping
     /// pending local events on top), events go through causal staging, and missing
     /// ancestors are requested from the peer.
-    pub(crate) async fn apply_deltas(&self, peer: &Arc<Peer>, deltas: Vec<Delta>) -> Result<(), MutationError> {
+    pub(crate) async fn apply_deltas(
+        &self,
+        peer: &Arc<Peer>,
+        deltas: Vec<Delta>,
+    ) -> Result<(), MutationError> {
         let missing = self.apply_received(peer, deltas).await?;
-        self.fetch_ancestors(peer, &peer.cx, missing).await.map(drop)
+        self.fetch_ancestors(peer, &peer.cx, missing)
+            .await
+            .map(drop)
     }
 
     /// Applies what a peer sent without asking it anything; returns the ancestors that
     /// staged events are waiting for.
-    async fn apply_received(&self, peer: &Peer, deltas: Vec<Delta>) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
+    async fn apply_received(
+        &self,
+        peer: &Peer,
+        deltas: Vec<Delta>,
+    ) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
         let mut states = Vec::new();
         let mut events = Vec::new();
         for delta in deltas {
@@ -167,20 +202,49 @@ impl Node {
     }
 
     /// Reads entities from the durable peer into the local store.
-    pub(crate) async fn remote_get(&self, collection: &CollectionId, ids: Vec<EntityId>) -> Result<(), RetrievalError> {
-        let Some(peer) = self.durable_peer() else { return Ok(()) };
-        self.remote_read(&peer, Request::Get { collection: collection.clone(), ids }).await
+    pub(crate) async fn remote_get(
+        &self,
+        collection: &CollectionId,
+        ids: Vec<EntityId>,
+    ) -> Result<(), RetrievalError> {
+        let Some(peer) = self.durable_peer() else {
+            return Ok(());
+        };
+        self.remote_read(
+            &peer,
+            Request::Get {
+                collection: collection.clone(),
+                ids,
+            },
+        )
+        .await
     }
 
     /// Runs a query on the durable peer and stores the results locally.
-    pub(crate) async fn remote_fetch(&self, collection: &CollectionId, selection: &crate::ankql::Selection) -> Result<(), RetrievalError> {
-        let Some(peer) = self.durable_peer() else { return Ok(()) };
-        self.remote_read(&peer, Request::Fetch { collection: collection.clone(), selection: selection.clone() }).await
+    pub(crate) async fn remote_fetch(
+        &self,
+        collection: &CollectionId,
+        selection: &crate::ankql::Selection,
+    ) -> Result<(), RetrievalError> {
+        let Some(peer) = self.durable_peer() else {
+            return Ok(());
+        };
+        self.remote_read(
+            &peer,
+            Request::Fetch {
+                collection: collection.clone(),
+                selection: selection.clone(),
+            },
+        )
+        .await
     }
 
     async fn remote_read(&self, peer: &Arc<Peer>, request: Request) -> Result<(), RetrievalError> {
         match peer.request(request).await {
-            Ok(Response::Deltas(deltas)) => self.apply_deltas(peer, deltas).await.map_err(RetrievalError::from),
+            Ok(Response::Deltas(deltas)) => self
+                .apply_deltas(peer, deltas)
+                .await
+                .map_err(RetrievalError::from),
             // Offline or refused: the local cache answers.
             _ => Ok(()),
         }
@@ -188,8 +252,15 @@ impl Node {
 
     /// Opens (or reopens) the remote side of a local live query.
     pub(crate) async fn remote_subscribe(&self, query: &Arc<Query>) -> Result<(), MutationError> {
-        let Some(peer) = self.durable_peer() else { return Ok(()) };
-        let known = query.snapshot.read().iter().map(|e| (e.id(), e.head())).collect();
+        let Some(peer) = self.durable_peer() else {
+            return Ok(());
+        };
+        let known = query
+            .snapshot
+            .read()
+            .iter()
+            .map(|e| (e.id(), e.head()))
+            .collect();
         let request = Request::Subscribe {
             subscription: query.id,
             collection: query.collection.clone(),
@@ -198,7 +269,9 @@ impl Node {
         };
         match peer.request(request).await? {
             Response::Deltas(deltas) => self.apply_deltas(&peer, deltas).await,
-            other => Err(PeerError::Protocol(format!("unexpected answer to Subscribe: {other:?}")).into()),
+            other => Err(
+                PeerError::Protocol(format!("unexpected answer to Subscribe: {other:?}")).into(),
+            ),
         }
     }
 
@@ -207,14 +280,22 @@ impl Node {
     pub(crate) async fn on_durable_peer(&self, peer: &Arc<Peer>) {
         if let Ok(outbox) = self.inner.storage.outbox().await {
             if !outbox.is_empty() {
-                match peer.request(Request::Commit { events: outbox.clone() }).await {
+                match peer
+                    .request(Request::Commit {
+                        events: outbox.clone(),
+                    })
+                    .await
+                {
                     Ok(_) => {
                         let ids: Vec<EventId> = outbox.iter().map(|e| e.id).collect();
                         let _ = self.inner.storage.outbox_remove(&ids).await;
                     }
                     Err(PeerError::Remote(reason)) => {
                         let _ = self.undo(peer, &outbox).await;
-                        let _ = self.inner.rejections.send(Rejection { events: outbox.iter().map(|e| e.id).collect(), reason });
+                        let _ = self.inner.rejections.send(Rejection {
+                            events: outbox.iter().map(|e| e.id).collect(),
+                            reason,
+                        });
                     }
                     Err(_) => return,
                 }

@@ -38,16 +38,31 @@ impl Node {
             Request::Get { collection, ids } => {
                 let mut deltas = Vec::new();
                 for id in ids {
-                    if let Some(entity) = self.load_entity(&collection, id).await.map_err(|e| e.to_string())? {
-                        if self.inner.policy.check_read(cx, &collection, &entity).is_ok() {
+                    if let Some(entity) = self
+                        .load_entity(&collection, id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        if self
+                            .inner
+                            .policy
+                            .check_read(cx, &collection, &entity)
+                            .is_ok()
+                        {
                             deltas.push(Delta::State(entity.to_state()));
                         }
                     }
                 }
                 Ok(Response::Deltas(deltas))
             }
-            Request::Fetch { collection, selection } => {
-                let entities = self.fetch_entities(&collection, &selection).await.map_err(|e| e.to_string())?;
+            Request::Fetch {
+                collection,
+                selection,
+            } => {
+                let entities = self
+                    .fetch_entities(&collection, &selection)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(Response::Deltas(
                     entities
                         .iter()
@@ -56,8 +71,14 @@ impl Node {
                         .collect(),
                 ))
             }
-            Request::Subscribe { subscription, collection, selection, known } => {
-                self.serve_subscription(peer, subscription, collection, selection, known).await
+            Request::Subscribe {
+                subscription,
+                collection,
+                selection,
+                known,
+            } => {
+                self.serve_subscription(peer, subscription, collection, selection, known)
+                    .await
             }
             Request::Unsubscribe { subscription } => {
                 peer.subscriptions.lock().remove(&subscription);
@@ -65,8 +86,13 @@ impl Node {
             }
             Request::Commit { events } => self.serve_commit(peer, cx, events).await,
             Request::GetEvents { collection, ids } => {
-                let store = self.collection(&collection).await.map_err(|e| e.to_string())?;
-                Ok(Response::Events(store.get_events(&ids).await.map_err(|e| e.to_string())?))
+                let store = self
+                    .collection(&collection)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Response::Events(
+                    store.get_events(&ids).await.map_err(|e| e.to_string())?,
+                ))
             }
         }
     }
@@ -77,33 +103,63 @@ impl Node {
     pub(crate) async fn receive_commit(&self, peer: &Arc<Peer>, id: u64, events: Vec<Event>) {
         let missing = match self.apply_events(&peer.cx, events).await {
             Ok(outcome) if outcome.missing.is_empty() => {
-                peer.send(Message::Response { id, response: Response::Committed });
+                peer.send(Message::Response {
+                    id,
+                    response: Response::Committed,
+                });
                 return;
             }
             Ok(outcome) => outcome.missing,
             Err(error) => {
-                peer.send(Message::Response { id, response: Response::Error(error.to_string()) });
+                peer.send(Message::Response {
+                    id,
+                    response: Response::Error(error.to_string()),
+                });
                 return;
             }
         };
         let (node, peer) = (self.clone(), peer.clone());
         tokio::spawn(async move {
-            let response = node.finish_commit(&peer, &peer.cx, missing).await.unwrap_or_else(Response::Error);
+            let response = node
+                .finish_commit(&peer, &peer.cx, missing)
+                .await
+                .unwrap_or_else(Response::Error);
             peer.send(Message::Response { id, response });
         });
     }
 
-    async fn serve_commit(&self, peer: &Arc<Peer>, cx: &ContextData, events: Vec<Event>) -> Result<Response, String> {
-        let missing = self.apply_events(cx, events).await.map_err(|e| e.to_string())?.missing;
+    async fn serve_commit(
+        &self,
+        peer: &Arc<Peer>,
+        cx: &ContextData,
+        events: Vec<Event>,
+    ) -> Result<Response, String> {
+        let missing = self
+            .apply_events(cx, events)
+            .await
+            .map_err(|e| e.to_string())?
+            .missing;
         self.finish_commit(peer, cx, missing).await
     }
 
     /// The answer to a commit whose events left `missing` ancestors: they are requested from
     /// the sender (never guessed) and applied first.
-    async fn finish_commit(&self, peer: &Arc<Peer>, cx: &ContextData, missing: Vec<(CollectionId, EventId)>) -> Result<Response, String> {
-        match self.fetch_ancestors(peer, cx, missing).await.map_err(|e| e.to_string())?.len() {
+    async fn finish_commit(
+        &self,
+        peer: &Arc<Peer>,
+        cx: &ContextData,
+        missing: Vec<(CollectionId, EventId)>,
+    ) -> Result<Response, String> {
+        match self
+            .fetch_ancestors(peer, cx, missing)
+            .await
+            .map_err(|e| e.to_string())?
+            .len()
+        {
             0 => Ok(Response::Committed),
-            unknown => Err(format!("{unknown} ancestor events are unknown to both peers")),
+            unknown => Err(format!(
+                "{unknown} ancestor events are unknown to both peers"
+            )),
         }
     }
 
@@ -124,7 +180,12 @@ impl Node {
             for (collection, ids) in group_missing(&missing) {
                 match peer.request(Request::GetEvents { collection, ids }).await? {
                     Response::Events(events) => fetched.extend(events),
-                    other => return Err(PeerError::Protocol(format!("unexpected answer to GetEvents: {other:?}")).into()),
+                    other => {
+                        return Err(PeerError::Protocol(format!(
+                            "unexpected answer to GetEvents: {other:?}"
+                        ))
+                        .into())
+                    }
                 }
             }
             if fetched.is_empty() {
@@ -151,7 +212,12 @@ impl Node {
             let _ = changes.send(set.clone());
         });
         {
-            let (node, peer, known, cx) = (self.clone(), Arc::downgrade(peer), known.clone(), peer.cx.clone());
+            let (node, peer, known, cx) = (
+                self.clone(),
+                Arc::downgrade(peer),
+                known.clone(),
+                peer.cx.clone(),
+            );
             tokio::spawn(async move {
                 while let Some(set) = queue.recv().await {
                     let Some(peer) = peer.upgrade() else { break };
@@ -163,13 +229,21 @@ impl Node {
                         .filter(|e| node.inner.policy.check_read(&cx, e.collection(), e).is_ok())
                         .collect();
                     let deltas = node.deltas(&entities, &known).await;
-                    if !deltas.is_empty() && !peer.send(Message::Update { subscription, deltas }) {
+                    if !deltas.is_empty()
+                        && !peer.send(Message::Update {
+                            subscription,
+                            deltas,
+                        })
+                    {
                         break;
                     }
                 }
             });
         }
-        let subscribed = Subscription { _query: query.clone(), _guard: guard };
+        let subscribed = Subscription {
+            _query: query.clone(),
+            _guard: guard,
+        };
         peer.subscriptions.lock().insert(subscription, subscribed);
         query.load(self).await.map_err(|e| e.to_string())?;
         let cx = &peer.cx;
@@ -177,9 +251,18 @@ impl Node {
         // Entities the subscriber holds that no longer match (changed or deleted while it was
         // away) are sent too: once its copy is current, they leave its result.
         let matching: HashSet<EntityId> = initial.iter().map(|e| e.id()).collect();
-        let stale: Vec<EntityId> = known.lock().keys().filter(|id| !matching.contains(id)).copied().collect();
+        let stale: Vec<EntityId> = known
+            .lock()
+            .keys()
+            .filter(|id| !matching.contains(id))
+            .copied()
+            .collect();
         for id in stale {
-            if let Some(entity) = self.load_entity(&collection, id).await.map_err(|e| e.to_string())? {
+            if let Some(entity) = self
+                .load_entity(&collection, id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 initial.push(entity);
             }
         }
@@ -230,9 +313,17 @@ impl Node {
 /// stopping at held ids: the cost is that of the missing events only. `None` when a walk
 /// reaches a genesis event that is not held (the held ids are not on every path, so some
 /// collected events might be their ancestors) or an event unknown here.
-async fn walk_back(store: &dyn StorageCollection, head: &Clock, held: &Clock) -> Option<Vec<Event>> {
+async fn walk_back(
+    store: &dyn StorageCollection,
+    head: &Clock,
+    held: &Clock,
+) -> Option<Vec<Event>> {
     let mut collected: BTreeMap<EventId, Event> = BTreeMap::new();
-    let mut frontier: Vec<EventId> = head.iter().filter(|id| !held.contains(id)).copied().collect();
+    let mut frontier: Vec<EventId> = head
+        .iter()
+        .filter(|id| !held.contains(id))
+        .copied()
+        .collect();
     while !frontier.is_empty() {
         let events = store.get_events(&frontier).await.ok()?;
         if events.len() < frontier.len() {
@@ -243,17 +334,29 @@ async fn walk_back(store: &dyn StorageCollection, head: &Clock, held: &Clock) ->
             if event.parent.is_empty() {
                 return None;
             }
-            next.extend(event.parent.iter().filter(|p| !held.contains(p) && !collected.contains_key(p)));
+            next.extend(
+                event
+                    .parent
+                    .iter()
+                    .filter(|p| !held.contains(p) && !collected.contains_key(p)),
+            );
             collected.insert(event.id, event);
         }
-        frontier = next.into_iter().filter(|id| !collected.contains_key(id)).collect();
+        frontier = next
+            .into_iter()
+            .filter(|id| !collected.contains_key(id))
+            .collect();
     }
     Some(collected.into_values().collect())
 }
 
 /// The events of an entity outside the history of `held`, from its whole history; `None`
 /// if a held event is unknown here.
-async fn outside_history(store: &dyn StorageCollection, entity: EntityId, held: &Clock) -> Option<Vec<Event>> {
+async fn outside_history(
+    store: &dyn StorageCollection,
+    entity: EntityId,
+    held: &Clock,
+) -> Option<Vec<Event>> {
     let events = store.dump_entity_events(entity).await.ok()?;
     let by_id: HashMap<_, &Event> = events.iter().map(|e| (e.id, e)).collect();
     let mut seen = HashSet::new();
@@ -263,12 +366,18 @@ async fn outside_history(store: &dyn StorageCollection, entity: EntityId, held: 
             stack.extend(by_id.get(&id)?.parent.iter().copied());
         }
     }
-    Some(events.into_iter().filter(|e| !seen.contains(&e.id)).collect())
+    Some(
+        events
+            .into_iter()
+            .filter(|e| !seen.contains(&e.id))
+            .collect(),
+    )
 }
 
-
 /// Groups missing event ids by the collection of the staged events waiting on them.
-pub(crate) fn group_missing(missing: &[(CollectionId, EventId)]) -> HashMap<CollectionId, Vec<EventId>> {
+pub(crate) fn group_missing(
+    missing: &[(CollectionId, EventId)],
+) -> HashMap<CollectionId, Vec<EventId>> {
     let mut groups: HashMap<CollectionId, Vec<_>> = HashMap::new();
     for (collection, id) in missing {
         groups.entry(collection.clone()).or_default().push(*id);

@@ -22,7 +22,10 @@ pub struct SystemManager {
 
 impl std::fmt::Debug for SystemManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SystemManager").field("id", &*self.id.borrow()).field("durable", &self.durable).finish()
+        f.debug_struct("SystemManager")
+            .field("id", &*self.id.borrow())
+            .field("durable", &self.durable)
+            .finish()
     }
 }
 
@@ -39,7 +42,11 @@ pub enum SystemError {
 
 impl SystemManager {
     pub(crate) fn new(storage: Arc<dyn StorageEngine>, durable: bool) -> Self {
-        SystemManager { storage, durable, id: watch::Sender::new(None) }
+        SystemManager {
+            storage,
+            durable,
+            id: watch::Sender::new(None),
+        }
     }
 
     /// Creates the system, or loads the one this storage already belongs to, and returns

@@ -30,14 +30,23 @@ struct Entry {
 
 impl Transaction {
     pub(crate) fn new(ctx: Context) -> Self {
-        Transaction { ctx, changes: Mutex::new(Vec::new()) }
+        Transaction {
+            ctx,
+            changes: Mutex::new(Vec::new()),
+        }
     }
 
     /// Creates a new entity from a model value; the returned handle edits it further.
-    pub async fn create<'t, M: Model>(&'t self, model: &M) -> Result<M::Mutable<'t>, MutationError> {
+    pub async fn create<'t, M: Model>(
+        &'t self,
+        model: &M,
+    ) -> Result<M::Mutable<'t>, MutationError> {
         let fork = Arc::new(Entity::create(M::collection()));
         model.initialize(&fork)?;
-        self.changes.lock().push(Entry { fork: fork.clone(), canonical: None });
+        self.changes.lock().push(Entry {
+            fork: fork.clone(),
+            canonical: None,
+        });
         Ok(M::Mutable::new(fork, self))
     }
 
@@ -59,10 +68,16 @@ impl Transaction {
             return Ok(entry.fork.clone());
         }
         if entity.is_deleted() {
-            return Err(MutationError::Deleted { collection: entity.collection().to_string(), id: entity.id() });
+            return Err(MutationError::Deleted {
+                collection: entity.collection().to_string(),
+                id: entity.id(),
+            });
         }
         let fork = Arc::new(entity.fork());
-        changes.push(Entry { fork: fork.clone(), canonical: Some(entity.clone()) });
+        changes.push(Entry {
+            fork: fork.clone(),
+            canonical: Some(entity.clone()),
+        });
         Ok(fork)
     }
 
@@ -73,7 +88,10 @@ impl Transaction {
             .into_iter()
             .map(|e| {
                 e.fork.seal();
-                LocalChange { fork: e.fork, canonical: e.canonical }
+                LocalChange {
+                    fork: e.fork,
+                    canonical: e.canonical,
+                }
             })
             .collect();
         let node = self.ctx.node();

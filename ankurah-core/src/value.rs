@@ -91,7 +91,11 @@ impl Value {
     /// Follows a path of keys (or array indices) into a JSON value; `None` when absent.
     pub fn json_path(&self, path: &[String]) -> Option<Value> {
         let Value::Json(root) = self else {
-            return if path.is_empty() { Some(self.clone()) } else { None };
+            return if path.is_empty() {
+                Some(self.clone())
+            } else {
+                None
+            };
         };
         let mut json = root;
         for key in path {
@@ -123,7 +127,9 @@ impl Value {
         match (self, other) {
             (Null, _) | (_, Null) => None,
             (String(a), String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-            (I64(_) | F64(_), _) | (_, I64(_) | F64(_)) => self.as_number()?.compare(&other.as_number()?),
+            (I64(_) | F64(_), _) | (_, I64(_) | F64(_)) => {
+                self.as_number()?.compare(&other.as_number()?)
+            }
             (Bool(a), Bool(b)) => Some(a.cmp(b)),
             (Bytes(a), Bytes(b)) => Some(a.cmp(b)),
             (EntityId(a), EntityId(b)) => Some(a.cmp(b)),
@@ -277,12 +283,24 @@ mod tests {
 
     #[test]
     fn numeric_rules() {
-        assert_eq!(Value::I64(2001).compare(&Value::String("2000".into())), Some(Ordering::Greater));
+        assert_eq!(
+            Value::I64(2001).compare(&Value::String("2000".into())),
+            Some(Ordering::Greater)
+        );
         assert_eq!(Value::I64(2001).compare(&Value::String("abc".into())), None);
-        assert_eq!(Value::F64(2.5).compare(&Value::I64(2)), Some(Ordering::Greater));
-        assert_eq!(Value::I64(i64::MAX).compare(&Value::F64(TWO_POW_63)), Some(Ordering::Less));
+        assert_eq!(
+            Value::F64(2.5).compare(&Value::I64(2)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Value::I64(i64::MAX).compare(&Value::F64(TWO_POW_63)),
+            Some(Ordering::Less)
+        );
         assert_eq!(Value::Null.compare(&Value::Null), None);
-        assert_eq!(Value::String("é".into()).compare(&Value::String("z".into())), Some(Ordering::Greater));
+        assert_eq!(
+            Value::String("é".into()).compare(&Value::String("z".into())),
+            Some(Ordering::Greater)
+        );
     }
 
     #[test]

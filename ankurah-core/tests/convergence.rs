@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use ankurah_core::model::{Mutable, View};
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
-use ankurah_core::{Entity, EntityId, Event, EventId, Node, PermissiveAgent, Value, DEFAULT_CONTEXT};
+use ankurah_core::{
+    Entity, EntityId, Event, EventId, Node, PermissiveAgent, Value, DEFAULT_CONTEXT,
+};
 use common::{album, Album, AlbumView};
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
@@ -19,12 +21,30 @@ const NODES: usize = 4;
 
 #[derive(Debug, Clone)]
 enum Op {
-    SetYear { node: usize, year: i32 },
-    SetArtist { node: usize, artist: String },
-    Insert { node: usize, pos: usize, text: String },
-    Delete { node: usize, pos: usize, len: usize },
+    SetYear {
+        node: usize,
+        year: i32,
+    },
+    SetArtist {
+        node: usize,
+        artist: String,
+    },
+    Insert {
+        node: usize,
+        pos: usize,
+        text: String,
+    },
+    Delete {
+        node: usize,
+        pos: usize,
+        len: usize,
+    },
     /// Deliver a random subset of `from`'s events to `to`, shuffled, some twice.
-    Deliver { from: usize, to: usize, seed: u64 },
+    Deliver {
+        from: usize,
+        to: usize,
+        seed: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,9 +52,21 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (node.clone(), 1900..2100i32).prop_map(|(node, year)| Op::SetYear { node, year }),
         (node.clone(), "[a-z]{1,6}").prop_map(|(node, artist)| Op::SetArtist { node, artist }),
-        (node.clone(), 0..40usize, "[a-zé€😀 ]{1,4}").prop_map(|(node, pos, text)| Op::Insert { node, pos, text }),
-        (node.clone(), 0..40usize, 1..4usize).prop_map(|(node, pos, len)| Op::Delete { node, pos, len }),
-        (node.clone(), node, any::<u64>()).prop_map(|(from, to, seed)| Op::Deliver { from, to, seed }),
+        (node.clone(), 0..40usize, "[a-zé€😀 ]{1,4}").prop_map(|(node, pos, text)| Op::Insert {
+            node,
+            pos,
+            text
+        }),
+        (node.clone(), 0..40usize, 1..4usize).prop_map(|(node, pos, len)| Op::Delete {
+            node,
+            pos,
+            len
+        }),
+        (node.clone(), node, any::<u64>()).prop_map(|(from, to, seed)| Op::Deliver {
+            from,
+            to,
+            seed
+        }),
     ]
 }
 
@@ -50,7 +82,12 @@ impl Replica {
     }
 
     async fn view(&self, id: EntityId) -> AlbumView {
-        self.node.context(DEFAULT_CONTEXT).unwrap().get::<AlbumView>(id).await.unwrap()
+        self.node
+            .context(DEFAULT_CONTEXT)
+            .unwrap()
+            .get::<AlbumView>(id)
+            .await
+            .unwrap()
     }
 
     async fn state_bytes(&self, id: EntityId) -> Vec<u8> {
@@ -59,15 +96,25 @@ impl Replica {
 }
 
 async fn deliver(events: &[Event], to: &Replica, rng: &mut impl Rng, all: bool) {
-    let mut batch: Vec<Event> =
-        events.iter().filter(|_| all || rng.random_bool(0.6)).cloned().collect();
-    let dupes: Vec<Event> = batch.iter().filter(|_| rng.random_bool(0.2)).cloned().collect();
+    let mut batch: Vec<Event> = events
+        .iter()
+        .filter(|_| all || rng.random_bool(0.6))
+        .cloned()
+        .collect();
+    let dupes: Vec<Event> = batch
+        .iter()
+        .filter(|_| rng.random_bool(0.2))
+        .cloned()
+        .collect();
     batch.extend(dupes);
     batch.shuffle(rng);
     // Deliver in a few chunks so staging across calls is exercised too.
     let chunk = rng.random_range(1..=batch.len().max(1));
     for part in batch.chunks(chunk) {
-        to.node.apply_events(DEFAULT_CONTEXT, part.to_vec()).await.unwrap();
+        to.node
+            .apply_events(DEFAULT_CONTEXT, part.to_vec())
+            .await
+            .unwrap();
     }
 }
 
@@ -75,25 +122,45 @@ async fn run(ops: Vec<Op>) {
     let replicas: Vec<Replica> = (0..NODES)
         .map(|_| {
             let storage = Arc::new(MemoryStorage::new());
-            Replica { node: Node::new_durable(storage.clone(), PermissiveAgent::new()), storage }
+            Replica {
+                node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
+                storage,
+            }
         })
         .collect();
     let ctx = replicas[0].node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
-    let id = trx.create(&album("start", "nobody", 2000)).await.unwrap().id();
+    let id = trx
+        .create(&album("start", "nobody", 2000))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
     let genesis = replicas[0].events(id).await;
     for replica in &replicas[1..] {
-        replica.node.apply_events(DEFAULT_CONTEXT, genesis.clone()).await.unwrap();
+        replica
+            .node
+            .apply_events(DEFAULT_CONTEXT, genesis.clone())
+            .await
+            .unwrap();
     }
 
     for op in ops {
         match op {
             Op::Deliver { from, to, seed } => {
                 let events = replicas[from].events(id).await;
-                deliver(&events, &replicas[to], &mut rand::rngs::StdRng::seed_from_u64(seed), false).await;
+                deliver(
+                    &events,
+                    &replicas[to],
+                    &mut rand::rngs::StdRng::seed_from_u64(seed),
+                    false,
+                )
+                .await;
             }
-            Op::SetYear { node, .. } | Op::SetArtist { node, .. } | Op::Insert { node, .. } | Op::Delete { node, .. } => {
+            Op::SetYear { node, .. }
+            | Op::SetArtist { node, .. }
+            | Op::Insert { node, .. }
+            | Op::Delete { node, .. } => {
                 let replica = &replicas[node];
                 let view = replica.view(id).await;
                 let len = view.name().unwrap().chars().count();
@@ -103,10 +170,14 @@ async fn run(ops: Vec<Op>) {
                 match op {
                     Op::SetYear { year, .. } => edit.year().set(&year).unwrap(),
                     Op::SetArtist { artist, .. } => edit.artist().set(&artist).unwrap(),
-                    Op::Insert { pos, text, .. } => edit.name().insert((pos % (len + 1)) as u32, &text).unwrap(),
+                    Op::Insert { pos, text, .. } => {
+                        edit.name().insert((pos % (len + 1)) as u32, &text).unwrap()
+                    }
                     Op::Delete { pos, len: n, .. } if len > 0 => {
                         let pos = pos % len;
-                        edit.name().delete(pos as u32, n.min(len - pos) as u32).unwrap()
+                        edit.name()
+                            .delete(pos as u32, n.min(len - pos) as u32)
+                            .unwrap()
                     }
                     Op::Delete { .. } | Op::Deliver { .. } => {}
                 }
@@ -129,14 +200,29 @@ async fn run(ops: Vec<Op>) {
     // Byte-identical states everywhere, equal to a replay in id order.
     let reference = replicas[0].state_bytes(id).await;
     for replica in &replicas[1..] {
-        assert_eq!(replica.state_bytes(id).await, reference, "replicas diverged");
+        assert_eq!(
+            replica.state_bytes(id).await,
+            reference,
+            "replicas diverged"
+        );
     }
     // A fresh replica fed every event once, in id order, holds the same bytes; and a state
     // loaded from bytes re-encodes to them.
     let storage = Arc::new(MemoryStorage::new());
-    let fresh = Replica { node: Node::new_durable(storage.clone(), PermissiveAgent::new()), storage };
-    fresh.node.apply_events(DEFAULT_CONTEXT, all.clone()).await.unwrap();
-    assert_eq!(fresh.state_bytes(id).await, reference, "an in-order replay diverged");
+    let fresh = Replica {
+        node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
+        storage,
+    };
+    fresh
+        .node
+        .apply_events(DEFAULT_CONTEXT, all.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh.state_bytes(id).await,
+        reference,
+        "an in-order replay diverged"
+    );
     let loaded = Entity::from_state(&replicas[0].view(id).await.entity().to_state()).unwrap();
     assert_eq!(loaded.to_state().encode(), reference);
 
@@ -146,14 +232,18 @@ async fn run(ops: Vec<Op>) {
     let head = view.entity().head();
     for event in &all {
         assert!(event.parent.iter().all(|p| *p < event.id));
-        assert!(!head.iter().any(|h| event.parent.contains(h)), "head contains an ancestor");
+        assert!(
+            !head.iter().any(|h| event.parent.contains(h)),
+            "head contains an ancestor"
+        );
     }
     let last_year = all
         .iter()
         .rev()
         .find_map(|event| {
             let ops = event.operations.get("lww")?;
-            let writes: BTreeMap<String, Value> = ankurah_core::encoding::decode("lww operations", ops).unwrap();
+            let writes: BTreeMap<String, Value> =
+                ankurah_core::encoding::decode("lww operations", ops).unwrap();
             writes.get("year").cloned()
         })
         .expect("the genesis event writes the year");
@@ -185,14 +275,24 @@ async fn concurrent_lww_writes_resolve_by_event_id_everywhere() {
     let b_storage = Arc::new(MemoryStorage::new());
     let a = Node::new_durable(a_storage.clone(), PermissiveAgent::new());
     let b = Node::new_durable(b_storage.clone(), PermissiveAgent::new());
-    let (actx, bctx) = (a.context(DEFAULT_CONTEXT).unwrap(), b.context(DEFAULT_CONTEXT).unwrap());
+    let (actx, bctx) = (
+        a.context(DEFAULT_CONTEXT).unwrap(),
+        b.context(DEFAULT_CONTEXT).unwrap(),
+    );
     let trx = actx.begin();
     let id = trx.create(&album("x", "a", 1)).await.unwrap().id();
     trx.commit().await.unwrap();
     let dump = |s: Arc<MemoryStorage>| async move {
-        s.collection(&"album".into()).await.unwrap().dump_entity_events(id).await.unwrap()
+        s.collection(&"album".into())
+            .await
+            .unwrap()
+            .dump_entity_events(id)
+            .await
+            .unwrap()
     };
-    b.apply_events(DEFAULT_CONTEXT, dump(a_storage.clone()).await).await.unwrap();
+    b.apply_events(DEFAULT_CONTEXT, dump(a_storage.clone()).await)
+        .await
+        .unwrap();
 
     // Concurrent writes on both nodes.
     for (ctx, year) in [(&actx, 10), (&bctx, 20)] {
@@ -203,10 +303,17 @@ async fn concurrent_lww_writes_resolve_by_event_id_everywhere() {
     }
     let a_events = dump(a_storage.clone()).await;
     let b_events = dump(b_storage.clone()).await;
-    let winner = if a_events.last().unwrap().id > b_events.last().unwrap().id { 10 } else { 20 };
+    let winner = if a_events.last().unwrap().id > b_events.last().unwrap().id {
+        10
+    } else {
+        20
+    };
     a.apply_events(DEFAULT_CONTEXT, b_events).await.unwrap();
     b.apply_events(DEFAULT_CONTEXT, a_events).await.unwrap();
-    let (va, vb) = (actx.get::<AlbumView>(id).await.unwrap(), bctx.get::<AlbumView>(id).await.unwrap());
+    let (va, vb) = (
+        actx.get::<AlbumView>(id).await.unwrap(),
+        bctx.get::<AlbumView>(id).await.unwrap(),
+    );
     assert_eq!(va.year().unwrap(), winner);
     assert_eq!(vb.year().unwrap(), winner);
     assert_eq!(va.entity().head().len(), 2, "two concurrent heads");
@@ -215,8 +322,13 @@ async fn concurrent_lww_writes_resolve_by_event_id_everywhere() {
     let trx = actx.begin();
     trx.edit::<Album>(&va).unwrap().year().set(&30).unwrap();
     trx.commit().await.unwrap();
-    b.apply_events(DEFAULT_CONTEXT, dump(a_storage.clone()).await).await.unwrap();
+    b.apply_events(DEFAULT_CONTEXT, dump(a_storage.clone()).await)
+        .await
+        .unwrap();
     assert_eq!(vb.year().unwrap(), 30);
     assert_eq!(vb.entity().head().len(), 1);
-    assert_eq!(va.entity().to_state().encode(), vb.entity().to_state().encode());
+    assert_eq!(
+        va.entity().to_state().encode(),
+        vb.entity().to_state().encode()
+    );
 }

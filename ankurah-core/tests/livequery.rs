@@ -9,13 +9,17 @@ use std::sync::Arc;
 use ankurah_core::model::{Mutable, View};
 use ankurah_core::signals::{CallbackObserver, Get, Memo, Peek, Subscribe};
 use ankurah_core::storage::MemoryStorage;
-use ankurah_core::{ChangeKind, ChangeSet, Context, EntityId, LiveQuery, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_core::{
+    ChangeKind, ChangeSet, Context, EntityId, LiveQuery, Node, PermissiveAgent, DEFAULT_CONTEXT,
+};
 use common::{album, Album, AlbumView};
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 
 fn context() -> Context {
-    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new()).context(DEFAULT_CONTEXT).unwrap()
+    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
+        .context(DEFAULT_CONTEXT)
+        .unwrap()
 }
 
 async fn create(ctx: &Context, name: &str, year: i32) -> EntityId {
@@ -38,7 +42,13 @@ fn record(query: &LiveQuery<AlbumView>) -> (Log, ankurah_core::signals::Subscrip
     let log: Log = Arc::default();
     let sink = log.clone();
     let guard = query.subscribe(move |changes: ChangeSet<AlbumView>| {
-        sink.lock().push(changes.changes.iter().map(|c| (c.kind(), c.entity().name().unwrap())).collect());
+        sink.lock().push(
+            changes
+                .changes
+                .iter()
+                .map(|c| (c.kind(), c.entity().name().unwrap()))
+                .collect(),
+        );
     });
     (log, guard)
 }
@@ -55,7 +65,13 @@ async fn reports_each_kind_of_change() {
     let sink = log.clone();
     let guard = ctx
         .subscribe::<AlbumView, _>("year > 2000", move |changes: ChangeSet<AlbumView>| {
-            sink.lock().push(changes.changes.iter().map(|c| (c.kind(), c.entity().name().unwrap())).collect());
+            sink.lock().push(
+                changes
+                    .changes
+                    .iter()
+                    .map(|c| (c.kind(), c.entity().name().unwrap()))
+                    .collect(),
+            );
         })
         .await
         .unwrap();
@@ -89,33 +105,69 @@ async fn initial_results_come_first() {
     let log: Log = Arc::default();
     let sink = log.clone();
     let _guard = ctx
-        .subscribe::<AlbumView, _>("year > 2000 ORDER BY year DESC", move |c: ChangeSet<AlbumView>| {
-            sink.lock().push(c.changes.iter().map(|c| (c.kind(), c.entity().name().unwrap())).collect());
-        })
+        .subscribe::<AlbumView, _>(
+            "year > 2000 ORDER BY year DESC",
+            move |c: ChangeSet<AlbumView>| {
+                sink.lock().push(
+                    c.changes
+                        .iter()
+                        .map(|c| (c.kind(), c.entity().name().unwrap()))
+                        .collect(),
+                );
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(*log.lock(), vec![vec![(ChangeKind::Initial, "y".into()), (ChangeKind::Initial, "x".into())]]);
+    assert_eq!(
+        *log.lock(),
+        vec![vec![
+            (ChangeKind::Initial, "y".into()),
+            (ChangeKind::Initial, "x".into())
+        ]]
+    );
 }
 
 #[tokio::test]
 async fn limit_windows_refill_from_storage() {
     let ctx = context();
-    for (name, year) in [("one", 2001), ("two", 2002), ("three", 2003), ("four", 2004)] {
+    for (name, year) in [
+        ("one", 2001),
+        ("two", 2002),
+        ("three", 2003),
+        ("four", 2004),
+    ] {
         create(&ctx, name, year).await;
     }
-    let query = ctx.query_wait::<AlbumView>("year >= 2000 ORDER BY year DESC LIMIT 2").await.unwrap();
+    let query = ctx
+        .query_wait::<AlbumView>("year >= 2000 ORDER BY year DESC LIMIT 2")
+        .await
+        .unwrap();
     assert_eq!(names(&query.peek()), ["four", "three"]);
     let (log, _guard) = record(&query);
 
     let four = query.peek()[0].id();
     set_year(&ctx, four, 1990).await;
-    assert_eq!(names(&query.peek()), ["three", "two"], "the next item was fetched into the window");
-    assert_eq!(*log.lock(), vec![vec![(ChangeKind::Remove, "four".into()), (ChangeKind::Add, "two".into())]]);
+    assert_eq!(
+        names(&query.peek()),
+        ["three", "two"],
+        "the next item was fetched into the window"
+    );
+    assert_eq!(
+        *log.lock(),
+        vec![vec![
+            (ChangeKind::Remove, "four".into()),
+            (ChangeKind::Add, "two".into())
+        ]]
+    );
 
     create(&ctx, "five", 2005).await;
     assert_eq!(names(&query.peek()), ["five", "three"]);
     create(&ctx, "old", 2000).await;
-    assert_eq!(log.lock().len(), 2, "a change outside the window reports nothing");
+    assert_eq!(
+        log.lock().len(),
+        2,
+        "a change outside the window reports nothing"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +209,11 @@ async fn uncommitted_and_rolled_back_edits_notify_nobody() {
     edit.year().set(&2002).unwrap();
     edit.name().insert(1, "b").unwrap();
     trx.commit().await.unwrap();
-    assert_eq!(view_calls.load(Ordering::SeqCst), 1, "once per committed transaction");
+    assert_eq!(
+        view_calls.load(Ordering::SeqCst),
+        1,
+        "once per committed transaction"
+    );
     assert_eq!(log.lock().len(), 1);
 }
 
@@ -178,7 +234,11 @@ async fn memo_recomputes_only_when_an_input_changed() {
     assert_eq!(memo.peek(), 2001);
     assert_eq!(computations.load(Ordering::SeqCst), 1);
     set_year(&ctx, other, 1600).await;
-    assert_eq!(computations.load(Ordering::SeqCst), 1, "an unrelated change does not recompute");
+    assert_eq!(
+        computations.load(Ordering::SeqCst),
+        1,
+        "an unrelated change does not recompute"
+    );
     create(&ctx, "b", 2002).await;
     assert_eq!(memo.peek(), 4003);
     assert_eq!(computations.load(Ordering::SeqCst), 2);
@@ -218,7 +278,12 @@ async fn live_queries_always_equal_a_fresh_fetch() {
             match rng.random_range(0..10) {
                 0..=3 => {
                     let name = format!("{}{step}", ["a", "b", "c"][rng.random_range(0..3)]);
-                    ids.push(trx.create(&album(&name, "x", rng.random_range(1980..2025))).await.unwrap().id());
+                    ids.push(
+                        trx.create(&album(&name, "x", rng.random_range(1980..2025)))
+                            .await
+                            .unwrap()
+                            .id(),
+                    );
                 }
                 4..=7 if !ids.is_empty() => {
                     let id = ids[rng.random_range(0..ids.len())];
@@ -239,7 +304,13 @@ async fn live_queries_always_equal_a_fresh_fetch() {
         }
         trx.commit().await.unwrap();
         for (q, query) in &live {
-            let fresh: Vec<EntityId> = ctx.fetch::<AlbumView>(*q).await.unwrap().iter().map(|v| v.id()).collect();
+            let fresh: Vec<EntityId> = ctx
+                .fetch::<AlbumView>(*q)
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| v.id())
+                .collect();
             let current: Vec<EntityId> = query.peek().iter().map(|v| v.id()).collect();
             assert_eq!(current, fresh, "`{q}` diverged at step {step}");
         }
@@ -255,6 +326,15 @@ async fn update_selection_reports_the_difference() {
     let (log, _guard) = record(&query);
     query.update_selection("year < 2000").await.unwrap();
     assert_eq!(names(&query.peek()), ["b"]);
-    assert_eq!(*log.lock(), vec![vec![(ChangeKind::Remove, "a".into()), (ChangeKind::Add, "b".into())]]);
-    assert!(query.update_selection("nope = 1").await.is_err(), "unknown properties are refused");
+    assert_eq!(
+        *log.lock(),
+        vec![vec![
+            (ChangeKind::Remove, "a".into()),
+            (ChangeKind::Add, "b".into())
+        ]]
+    );
+    assert!(
+        query.update_selection("nope = 1").await.is_err(),
+        "unknown properties are refused"
+    );
 }

@@ -13,8 +13,8 @@ use ankurah_core::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{
-    AccessDenied, Context, Entity, EntityId, Event, LocalConnector, MutationError, Node, NodeId, PeerError, PermissiveAgent,
-    DEFAULT_CONTEXT,
+    AccessDenied, Context, Entity, EntityId, Event, LocalConnector, MutationError, Node, NodeId,
+    PeerError, PermissiveAgent, DEFAULT_CONTEXT,
 };
 use common::{album, Album, AlbumView};
 use tokio::sync::mpsc;
@@ -37,7 +37,13 @@ async fn setup(clients: usize) -> (Setup, Vec<LocalConnector>) {
         client.wait_durable_peer().await;
         nodes.push((client, storage));
     }
-    (Setup { server, clients: nodes }, connections)
+    (
+        Setup {
+            server,
+            clients: nodes,
+        },
+        connections,
+    )
 }
 
 fn ctx(node: &Node) -> Context {
@@ -45,7 +51,13 @@ fn ctx(node: &Node) -> Context {
 }
 
 async fn state_of(node: &Node, id: EntityId) -> Vec<u8> {
-    ctx(node).get::<AlbumView>(id).await.unwrap().entity().to_state().encode()
+    ctx(node)
+        .get::<AlbumView>(id)
+        .await
+        .unwrap()
+        .entity()
+        .to_state()
+        .encode()
 }
 
 /// Polls until `check` holds (updates travel through background tasks).
@@ -68,15 +80,33 @@ async fn two_clients_converge_with_the_server() {
     let _query_a = ctx(a).query_wait::<AlbumView>("year > 2000").await.unwrap();
 
     let trx = ctx(a).begin();
-    let id = trx.create(&album("Origin of Symmetry", "Muse", 2001)).await.unwrap().id();
+    let id = trx
+        .create(&album("Origin of Symmetry", "Muse", 2001))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
-    eventually("b's live query sees a's album", async || query_b.peek().len() == 1).await;
+    eventually("b's live query sees a's album", async || {
+        query_b.peek().len() == 1
+    })
+    .await;
 
     // Concurrent text edits on both clients.
-    let (va, vb) = (ctx(a).get::<AlbumView>(id).await.unwrap(), ctx(b).get::<AlbumView>(id).await.unwrap());
+    let (va, vb) = (
+        ctx(a).get::<AlbumView>(id).await.unwrap(),
+        ctx(b).get::<AlbumView>(id).await.unwrap(),
+    );
     let (ta, tb) = (ctx(a).begin(), ctx(b).begin());
-    ta.edit::<Album>(&va).unwrap().name().insert(0, "The ").unwrap();
-    tb.edit::<Album>(&vb).unwrap().name().insert(18, " (2001)").unwrap();
+    ta.edit::<Album>(&va)
+        .unwrap()
+        .name()
+        .insert(0, "The ")
+        .unwrap();
+    tb.edit::<Album>(&vb)
+        .unwrap()
+        .name()
+        .insert(18, " (2001)")
+        .unwrap();
     let (ra, rb) = tokio::join!(ta.commit(), tb.commit());
     ra.unwrap();
     rb.unwrap();
@@ -98,20 +128,42 @@ async fn partitions_heal_without_losing_edits() {
     let (a, a_storage) = (&setup.clients[0].0, &setup.clients[0].1);
     let b = &setup.clients[1].0;
     let trx = ctx(a).begin();
-    let id = trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap().id();
+    let id = trx
+        .create(&album("Showbiz", "Muse", 1999))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
-    let query_a = ctx(a).query_wait::<AlbumView>("year >= 1999 ORDER BY year").await.unwrap();
-    let _query_b = ctx(b).query_wait::<AlbumView>("year >= 1999").await.unwrap();
+    let query_a = ctx(a)
+        .query_wait::<AlbumView>("year >= 1999 ORDER BY year")
+        .await
+        .unwrap();
+    let _query_b = ctx(b)
+        .query_wait::<AlbumView>("year >= 1999")
+        .await
+        .unwrap();
 
     // Cut a off; both sides keep editing.
     connections.remove(0).disconnect();
     eventually("a notices", async || a.peer_count() == 0).await;
     let va = ctx(a).get::<AlbumView>(id).await.unwrap();
     let trx = ctx(a).begin();
-    trx.edit::<Album>(&va).unwrap().name().insert(7, " (offline)").unwrap();
-    let offline = trx.create(&album("Absolution", "Muse", 2003)).await.unwrap().id();
+    trx.edit::<Album>(&va)
+        .unwrap()
+        .name()
+        .insert(7, " (offline)")
+        .unwrap();
+    let offline = trx
+        .create(&album("Absolution", "Muse", 2003))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
-    assert_eq!(a_storage.outbox().await.unwrap().len(), 2, "the offline commit waits in the outbox");
+    assert_eq!(
+        a_storage.outbox().await.unwrap().len(),
+        2,
+        "the offline commit waits in the outbox"
+    );
 
     let vb = ctx(b).get::<AlbumView>(id).await.unwrap();
     let trx = ctx(b).begin();
@@ -123,7 +175,10 @@ async fn partitions_heal_without_losing_edits() {
     // Heal.
     let _reconnected = LocalConnector::new(&setup.server, a);
     a.wait_durable_peer().await;
-    eventually("the outbox drains", async || a_storage.outbox().await.unwrap().is_empty()).await;
+    eventually("the outbox drains", async || {
+        a_storage.outbox().await.unwrap().is_empty()
+    })
+    .await;
     eventually("all replicas are identical", async || {
         let server = state_of(&setup.server, id).await;
         server == state_of(a, id).await && server == state_of(b, id).await
@@ -131,9 +186,17 @@ async fn partitions_heal_without_losing_edits() {
     .await;
     assert_eq!(va.name().unwrap(), "[b] Showbiz (offline)");
     assert_eq!(va.year().unwrap(), 2000);
-    assert!(ctx(b).get::<AlbumView>(offline).await.is_ok(), "the offline creation reached b");
+    assert!(
+        ctx(b).get::<AlbumView>(offline).await.is_ok(),
+        "the offline creation reached b"
+    );
     eventually("a's live query is current", async || {
-        query_a.peek().iter().map(|v| v.year().unwrap()).collect::<Vec<_>>() == [2000, 2003]
+        query_a
+            .peek()
+            .iter()
+            .map(|v| v.year().unwrap())
+            .collect::<Vec<_>>()
+            == [2000, 2003]
     })
     .await;
 }
@@ -142,8 +205,17 @@ async fn partitions_heal_without_losing_edits() {
 struct NoNickelback;
 
 impl PolicyAgent for NoNickelback {
-    fn check_write(&self, _cx: &ContextData, event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
-        let lww = event.operations.get("lww").map(|b| b.as_ref()).unwrap_or_default();
+    fn check_write(
+        &self,
+        _cx: &ContextData,
+        event: &Event,
+        _before: Option<&Entity>,
+    ) -> Result<(), AccessDenied> {
+        let lww = event
+            .operations
+            .get("lww")
+            .map(|b| b.as_ref())
+            .unwrap_or_default();
         match lww.windows(10).any(|w| w == b"Nickelback") {
             true => Err(AccessDenied("that artist is not allowed".into())),
             false => Ok(()),
@@ -166,12 +238,23 @@ async fn a_refused_commit_is_undone_locally() {
     let view = cctx.get::<AlbumView>(id).await.unwrap();
 
     let trx = cctx.begin();
-    trx.edit::<Album>(&view).unwrap().artist().set(&"Nickelback".to_string()).unwrap();
-    let refused = trx.create(&album("Bad", "Nickelback", 2002)).await.unwrap().id();
+    trx.edit::<Album>(&view)
+        .unwrap()
+        .artist()
+        .set(&"Nickelback".to_string())
+        .unwrap();
+    let refused = trx
+        .create(&album("Bad", "Nickelback", 2002))
+        .await
+        .unwrap()
+        .id();
     let err = trx.commit().await.unwrap_err();
     assert!(matches!(err, MutationError::Rejected(_)), "{err}");
     assert_eq!(view.artist().unwrap(), "Muse", "the edit was undone");
-    assert!(cctx.get::<AlbumView>(refused).await.is_err(), "the refused creation is withdrawn");
+    assert!(
+        cctx.get::<AlbumView>(refused).await.is_err(),
+        "the refused creation is withdrawn"
+    );
     assert_eq!(state_of(&client, id).await, state_of(&server, id).await);
 }
 
@@ -193,7 +276,12 @@ async fn handshake_with(server: &Node, hello: Hello) -> Message {
 async fn peers_of_another_version_or_system_are_refused() {
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     let system = server.system.create().await.unwrap();
-    let newer = Hello { protocol_version: PROTOCOL_VERSION + 1, system_id: Some(system), node_id: NodeId::new(), durable: false };
+    let newer = Hello {
+        protocol_version: PROTOCOL_VERSION + 1,
+        system_id: Some(system),
+        node_id: NodeId::new(),
+        durable: false,
+    };
     match handshake_with(&server, newer).await {
         Message::Goodbye { reason } => assert!(reason.contains("protocol version"), "{reason}"),
         other => panic!("expected Goodbye, got {other:?}"),
@@ -226,7 +314,13 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
         trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
         trx.commit().await.unwrap();
     }
-    let history = origin_storage.collection(&"album".into()).await.unwrap().dump_entity_events(id).await.unwrap();
+    let history = origin_storage
+        .collection(&"album".into())
+        .await
+        .unwrap()
+        .dump_entity_events(id)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 3);
 
     // A raw peer commits only the last event; the server must ask it for the others.
@@ -238,22 +332,54 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
         let server = server.clone();
         tokio::spawn(async move { server.run_peer(to_peer, from_peer).await })
     };
-    let hello = Hello { protocol_version: PROTOCOL_VERSION, system_id: Some(system), node_id: NodeId::new(), durable: false };
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        system_id: Some(system),
+        node_id: NodeId::new(),
+        durable: false,
+    };
     to_server.send(Message::Hello(hello)).unwrap();
     assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
-    to_server.send(Message::Request { id: 7, request: Request::Commit { events: vec![history[2].clone()] } }).unwrap();
+    to_server
+        .send(Message::Request {
+            id: 7,
+            request: Request::Commit {
+                events: vec![history[2].clone()],
+            },
+        })
+        .unwrap();
     let answer = loop {
         match from_server.recv().await.expect("the server answers") {
-            Message::Request { id, request: Request::GetEvents { ids, .. } } => {
-                let events = history.iter().filter(|e| ids.contains(&e.id)).cloned().collect();
-                to_server.send(Message::Response { id, response: Response::Events(events) }).unwrap();
+            Message::Request {
+                id,
+                request: Request::GetEvents { ids, .. },
+            } => {
+                let events = history
+                    .iter()
+                    .filter(|e| ids.contains(&e.id))
+                    .cloned()
+                    .collect();
+                to_server
+                    .send(Message::Response {
+                        id,
+                        response: Response::Events(events),
+                    })
+                    .unwrap();
             }
             Message::Response { id: 7, response } => break response,
             other => panic!("unexpected {other:?}"),
         }
     };
     assert_eq!(answer, Response::Committed);
-    assert_eq!(ctx(&server).get::<AlbumView>(id).await.unwrap().year().unwrap(), 3);
+    assert_eq!(
+        ctx(&server)
+            .get::<AlbumView>(id)
+            .await
+            .unwrap()
+            .year()
+            .unwrap(),
+        3
+    );
     assert_eq!(state_of(&server, id).await, state_of(&origin, id).await);
     drop(to_server);
     session.await.unwrap().unwrap();

@@ -9,19 +9,29 @@ use ankurah_core::model::{Mutable, View};
 use ankurah_core::policy::{ContextData, PolicyAgent};
 use ankurah_core::storage::{CommitBatch, MemoryStorage, StorageCollection, StorageEngine};
 use ankurah_core::{
-    AccessDenied, CollectionId, Entity, EntityId, Event, MutationError, Node, PermissiveAgent, PropertyError,
-    RetrievalError, StorageError, SystemId, DEFAULT_CONTEXT,
+    AccessDenied, CollectionId, Entity, EntityId, Event, MutationError, Node, PermissiveAgent,
+    PropertyError, RetrievalError, StorageError, SystemId, DEFAULT_CONTEXT,
 };
 use async_trait::async_trait;
 use common::{album, Album, AlbumView};
 
 fn node() -> (Node, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
-    (Node::new_durable(storage.clone(), PermissiveAgent::new()), storage)
+    (
+        Node::new_durable(storage.clone(), PermissiveAgent::new()),
+        storage,
+    )
 }
 
 async fn event_count(storage: &dyn StorageEngine, id: EntityId) -> usize {
-    storage.collection(&"album".into()).await.unwrap().dump_entity_events(id).await.unwrap().len()
+    storage
+        .collection(&"album".into())
+        .await
+        .unwrap()
+        .dump_entity_events(id)
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test]
@@ -31,10 +41,18 @@ async fn many_entities_become_visible_together() {
     let trx = ctx.begin();
     let mut ids = Vec::new();
     for i in 0..50 {
-        ids.push(trx.create(&album(&format!("album {i}"), "a", 2000 + i)).await.unwrap().id());
+        ids.push(
+            trx.create(&album(&format!("album {i}"), "a", 2000 + i))
+                .await
+                .unwrap()
+                .id(),
+        );
     }
     for id in &ids {
-        assert!(matches!(ctx.get::<AlbumView>(*id).await, Err(RetrievalError::NotFound { .. })));
+        assert!(matches!(
+            ctx.get::<AlbumView>(*id).await,
+            Err(RetrievalError::NotFound { .. })
+        ));
     }
     trx.commit().await.unwrap();
     for (i, id) in ids.iter().enumerate() {
@@ -50,7 +68,11 @@ async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
     let (node, _) = node();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
-    let id = trx.create(&album("Origin of Symmetry", "Muse", 2001)).await.unwrap().id();
+    let id = trx
+        .create(&album("Origin of Symmetry", "Muse", 2001))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
     let view = ctx.get::<AlbumView>(id).await.unwrap();
 
@@ -58,7 +80,11 @@ async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
     let edit = trx.edit::<Album>(&view).unwrap();
     edit.year().set(&2002).unwrap();
     edit.name().insert(0, "The ").unwrap();
-    assert_eq!(edit.year().get().unwrap(), 2002, "the transaction sees its own write");
+    assert_eq!(
+        edit.year().get().unwrap(),
+        2002,
+        "the transaction sees its own write"
+    );
     assert_eq!(view.year().unwrap(), 2001, "nobody else does");
     drop(trx);
     assert_eq!(view.year().unwrap(), 2001);
@@ -72,7 +98,10 @@ async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
     trx.commit().await.unwrap();
     assert_eq!(view.year().unwrap(), 2002, "views are live");
     assert_eq!(view.name().unwrap(), "The Origin of Symmetry");
-    assert!(matches!(handle.set(&1), Err(PropertyError::NotEditable(_))), "the transaction has ended");
+    assert!(
+        matches!(handle.set(&1), Err(PropertyError::NotEditable(_))),
+        "the transaction has ended"
+    );
 }
 
 #[tokio::test]
@@ -83,7 +112,8 @@ async fn views_are_read_only() {
     let id = trx.create(&album("x", "y", 1)).await.unwrap().id();
     trx.commit().await.unwrap();
     let view = ctx.get::<AlbumView>(id).await.unwrap();
-    let handle: ankurah_core::LWW<i32> = ankurah_core::ActiveType::bind(view.entity().clone(), "year");
+    let handle: ankurah_core::LWW<i32> =
+        ankurah_core::ActiveType::bind(view.entity().clone(), "year");
     assert!(matches!(handle.set(&5), Err(PropertyError::NotEditable(_))));
 }
 
@@ -92,8 +122,17 @@ async fn views_are_read_only() {
 struct NoNickelback;
 
 impl PolicyAgent for NoNickelback {
-    fn check_write(&self, _cx: &ContextData, event: &Event, _before: Option<&Entity>) -> Result<(), AccessDenied> {
-        let lww = event.operations.get("lww").map(|b| b.as_ref()).unwrap_or_default();
+    fn check_write(
+        &self,
+        _cx: &ContextData,
+        event: &Event,
+        _before: Option<&Entity>,
+    ) -> Result<(), AccessDenied> {
+        let lww = event
+            .operations
+            .get("lww")
+            .map(|b| b.as_ref())
+            .unwrap_or_default();
         if lww.windows(10).any(|w| w == b"Nickelback") {
             return Err(AccessDenied("no".into()));
         }
@@ -108,8 +147,15 @@ async fn a_refused_change_stores_nothing_of_the_transaction() {
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let ok = trx.create(&album("Fine", "Muse", 2001)).await.unwrap().id();
-    let bad = trx.create(&album("Bad", "Nickelback", 2001)).await.unwrap().id();
-    assert!(matches!(trx.commit().await, Err(MutationError::AccessDenied(_))));
+    let bad = trx
+        .create(&album("Bad", "Nickelback", 2001))
+        .await
+        .unwrap()
+        .id();
+    assert!(matches!(
+        trx.commit().await,
+        Err(MutationError::AccessDenied(_))
+    ));
     for id in [ok, bad] {
         assert!(ctx.get::<AlbumView>(id).await.is_err());
         assert_eq!(event_count(storage.as_ref(), id).await, 0);
@@ -125,7 +171,10 @@ struct Failing {
 
 #[async_trait]
 impl StorageEngine for Failing {
-    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+    async fn collection(
+        &self,
+        id: &CollectionId,
+    ) -> Result<Arc<dyn StorageCollection>, StorageError> {
         self.inner.collection(id).await
     }
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
@@ -148,7 +197,11 @@ async fn a_failed_storage_commit_changes_nothing() {
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
-    let id = trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap().id();
+    let id = trx
+        .create(&album("Showbiz", "Muse", 1999))
+        .await
+        .unwrap()
+        .id();
     trx.commit().await.unwrap();
     let view = ctx.get::<AlbumView>(id).await.unwrap();
     let state_before = view.entity().to_state();
@@ -156,13 +209,24 @@ async fn a_failed_storage_commit_changes_nothing() {
     storage.fail.store(true, Ordering::SeqCst);
     let trx = ctx.begin();
     trx.edit::<Album>(&view).unwrap().year().set(&2020).unwrap();
-    let created = trx.create(&album("Never", "Muse", 2020)).await.unwrap().id();
+    let created = trx
+        .create(&album("Never", "Muse", 2020))
+        .await
+        .unwrap()
+        .id();
     assert!(matches!(trx.commit().await, Err(MutationError::Storage(_))));
     assert_eq!(view.year().unwrap(), 1999);
     assert_eq!(view.entity().to_state(), state_before);
     assert!(ctx.get::<AlbumView>(created).await.is_err());
     assert_eq!(event_count(storage.as_ref(), id).await, 1);
-    let stored = storage.collection(&"album".into()).await.unwrap().get_state(id).await.unwrap().unwrap();
+    let stored = storage
+        .collection(&"album".into())
+        .await
+        .unwrap()
+        .get_state(id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, state_before);
 }
 
@@ -178,8 +242,18 @@ async fn deleted_entities_stay_deleted_and_refuse_edits() {
     trx.delete(&view).unwrap();
     trx.commit().await.unwrap();
     assert!(view.entity().is_deleted());
-    assert!(matches!(ctx.get::<AlbumView>(id).await, Err(RetrievalError::Deleted { .. })));
+    assert!(matches!(
+        ctx.get::<AlbumView>(id).await,
+        Err(RetrievalError::Deleted { .. })
+    ));
     let trx = ctx.begin();
-    assert!(matches!(trx.edit::<Album>(&view), Err(MutationError::Deleted { .. })));
-    assert_eq!(event_count(storage.as_ref(), id).await, 2, "the tombstone is an event");
+    assert!(matches!(
+        trx.edit::<Album>(&view),
+        Err(MutationError::Deleted { .. })
+    ));
+    assert_eq!(
+        event_count(storage.as_ref(), id).await,
+        2,
+        "the tombstone is an event"
+    );
 }

@@ -3,8 +3,8 @@
 
 use darling::util::SpannedValue;
 use syn::{
-    Attribute, Data, DataStruct, DeriveInput, Error, Fields, FieldsNamed, GenericArgument, Generics, Ident,
-    PathArguments, Result, Type,
+    Attribute, Data, DataStruct, DeriveInput, Error, Fields, FieldsNamed, GenericArgument,
+    Generics, Ident, PathArguments, Result, Type,
 };
 
 use crate::model::{Backend, Storage};
@@ -13,17 +13,27 @@ use crate::model::{Backend, Storage};
 pub(crate) fn named_struct(input: &DeriveInput) -> Result<&FieldsNamed> {
     const NAMED: &str = "a model needs named fields: each field name is a property name";
     match &input.data {
-        Data::Struct(DataStruct { fields: Fields::Named(fields), .. }) => Ok(fields),
-        Data::Struct(DataStruct { fields: Fields::Unnamed(fields), .. }) => Err(Error::new_spanned(fields, NAMED)),
-        Data::Struct(DataStruct { fields: Fields::Unit, .. }) => Err(Error::new_spanned(&input.ident, NAMED)),
+        Data::Struct(DataStruct {
+            fields: Fields::Named(fields),
+            ..
+        }) => Ok(fields),
+        Data::Struct(DataStruct {
+            fields: Fields::Unnamed(fields),
+            ..
+        }) => Err(Error::new_spanned(fields, NAMED)),
+        Data::Struct(DataStruct {
+            fields: Fields::Unit,
+            ..
+        }) => Err(Error::new_spanned(&input.ident, NAMED)),
         Data::Enum(data) => Err(Error::new_spanned(
             data.enum_token,
             "an enum cannot be a model, which is a struct with named fields; \
              to store an enum in a property, derive `Property` for it",
         )),
-        Data::Union(data) => {
-            Err(Error::new_spanned(data.union_token, "a union cannot be a model: use a struct with named fields"))
-        }
+        Data::Union(data) => Err(Error::new_spanned(
+            data.union_token,
+            "a union cannot be a model: use a struct with named fields",
+        )),
     }
 }
 
@@ -33,7 +43,10 @@ pub(crate) fn no_generics(generics: &Generics) -> Result<()> {
     if generics.params.is_empty() && generics.where_clause.is_none() {
         return Ok(());
     }
-    Err(Error::new_spanned(generics, "a model cannot be generic: its properties are stored with one fixed type each"))
+    Err(Error::new_spanned(
+        generics,
+        "a model cannot be generic: its properties are stored with one fixed type each",
+    ))
 }
 
 /// Collection names become sled tree and Postgres table names; the snake_case alphabet of
@@ -55,15 +68,23 @@ pub(crate) fn collection_name(name: &SpannedValue<String>) -> Result<()> {
 /// `#[active_type]` is registered as a helper attribute, so rustc accepts it anywhere on the
 /// item; on the struct it would silently do nothing.
 pub(crate) fn active_type_on_struct(attr: &Attribute) -> Error {
-    Error::new_spanned(attr, "`#[active_type(..)]` goes on a field, not on the struct")
+    Error::new_spanned(
+        attr,
+        "`#[active_type(..)]` goes on a field, not on the struct",
+    )
 }
 
 pub(crate) fn malformed_active_type(attr: &Attribute) -> Error {
-    Error::new_spanned(attr, "expected `#[active_type(LWW)]` or `#[active_type(YrsString)]`")
+    Error::new_spanned(
+        attr,
+        "expected `#[active_type(LWW)]` or `#[active_type(YrsString)]`",
+    )
 }
 
 pub(crate) fn unknown_active_type(name: &Ident) -> Error {
-    let hint = ["LWW", "YrsString"].into_iter().find(|known| known.eq_ignore_ascii_case(&name.to_string()));
+    let hint = ["LWW", "YrsString"]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(&name.to_string()));
     let message = match hint {
         Some(known) => format!("unknown active type `{name}`; did you mean `{known}`?"),
         None => format!("unknown active type `{name}`; expected `LWW` or `YrsString`"),
@@ -72,7 +93,10 @@ pub(crate) fn unknown_active_type(name: &Ident) -> Error {
 }
 
 pub(crate) fn duplicate_active_type(attr: &Attribute) -> Error {
-    Error::new_spanned(attr, "duplicate `#[active_type(..)]`: a field has one active type")
+    Error::new_spanned(
+        attr,
+        "duplicate `#[active_type(..)]`: a field has one active type",
+    )
 }
 
 /// An ephemeral field is never stored, so an active type (how stored values merge) would be
@@ -146,7 +170,8 @@ pub(crate) fn reserved_name(ident: &Ident, storage: &Storage) -> Result<()> {
             format!("`{name}` is reserved: the generated view or edit handle has a method `{name}()`; rename the field")
         }
         Storage::Ephemeral => {
-            "`entity` is reserved: the generated view holds its entity in a field of that name".to_owned()
+            "`entity` is reserved: the generated view holds its entity in a field of that name"
+                .to_owned()
         }
     };
     Err(Error::new_spanned(ident, message))
@@ -162,7 +187,9 @@ pub(crate) fn is_string(ty: &Type) -> bool {
 fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last().filter(|s| s.ident == "Option")?;
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first() {
         Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
         _ => None,
@@ -175,11 +202,28 @@ mod tests {
 
     #[test]
     fn supported_types() {
-        for ok in ["String", "Option<i32>", "Vec<u8>", "ankurah::Ref<Artist>", "Meta"] {
+        for ok in [
+            "String",
+            "Option<i32>",
+            "Vec<u8>",
+            "ankurah::Ref<Artist>",
+            "Meta",
+        ] {
             assert!(supported_type(&syn::parse_str(ok).unwrap()).is_ok(), "{ok}");
         }
-        for bad in ["&str", "(i32, i32)", "()", "[u8; 4]", "Option<&str>", "Option<Option<i32>>", "dyn Fn()"] {
-            assert!(supported_type(&syn::parse_str(bad).unwrap()).is_err(), "{bad}");
+        for bad in [
+            "&str",
+            "(i32, i32)",
+            "()",
+            "[u8; 4]",
+            "Option<&str>",
+            "Option<Option<i32>>",
+            "dyn Fn()",
+        ] {
+            assert!(
+                supported_type(&syn::parse_str(bad).unwrap()).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -65,11 +65,17 @@ impl Model {
     pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Model> {
         let fields = errors.handle(check::named_struct(input))?;
         errors.handle(check::no_generics(&input.generics))?;
-        for attr in input.attrs.iter().filter(|a| a.path().is_ident("active_type")) {
+        for attr in input
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("active_type"))
+        {
             errors.push(check::active_type_on_struct(attr));
         }
         // After a mistake in `#[model(..)]`, go on with the defaults to find more mistakes.
-        let options = errors.handle(ModelOptions::from_derive_input(input)).unwrap_or_default();
+        let options = errors
+            .handle(ModelOptions::from_derive_input(input))
+            .unwrap_or_default();
         let collection = match options.collection {
             Some(name) => {
                 errors.handle(check::collection_name(&name));
@@ -82,7 +88,11 @@ impl Model {
             vis: input.vis.clone(),
             docs: docs(&input.attrs),
             collection,
-            fields: fields.named.iter().filter_map(|f| Field::parse(f, errors)).collect(),
+            fields: fields
+                .named
+                .iter()
+                .filter_map(|f| Field::parse(f, errors))
+                .collect(),
         })
     }
 
@@ -96,7 +106,9 @@ impl Model {
 
     /// The ephemeral fields, in declaration order.
     pub(crate) fn ephemeral(&self) -> impl Iterator<Item = &Field> {
-        self.fields.iter().filter(|f| matches!(f.storage, Storage::Ephemeral))
+        self.fields
+            .iter()
+            .filter(|f| matches!(f.storage, Storage::Ephemeral))
     }
 }
 
@@ -116,9 +128,9 @@ impl Field {
             errors.handle(check::supported_type(&field.ty))?;
             let backend = match active {
                 // A refused `YrsString` falls back to `LWW`, which holds any property type.
-                Some(active) => {
-                    errors.handle(check::yrs_needs_string(*active, &field.ty)).map_or(Backend::Lww, |()| *active)
-                }
+                Some(active) => errors
+                    .handle(check::yrs_needs_string(*active, &field.ty))
+                    .map_or(Backend::Lww, |()| *active),
                 None if check::is_string(&field.ty) => Backend::YrsString,
                 None => Backend::Lww,
             };
@@ -140,15 +152,20 @@ impl Field {
 fn active_type(attrs: &[Attribute], errors: &mut Errors) -> Option<SpannedValue<Backend>> {
     let mut found: Option<SpannedValue<Backend>> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("active_type")) {
-        let parsed = attr.parse_args::<Ident>().map_err(|_| check::malformed_active_type(attr)).and_then(|name| {
-            let backend = match name.to_string().as_str() {
-                "LWW" => Backend::Lww,
-                "YrsString" => Backend::YrsString,
-                _ => return Err(check::unknown_active_type(&name)),
-            };
-            Ok(SpannedValue::new(backend, name.span()))
-        });
-        let Some(backend) = errors.handle(parsed) else { continue };
+        let parsed = attr
+            .parse_args::<Ident>()
+            .map_err(|_| check::malformed_active_type(attr))
+            .and_then(|name| {
+                let backend = match name.to_string().as_str() {
+                    "LWW" => Backend::Lww,
+                    "YrsString" => Backend::YrsString,
+                    _ => return Err(check::unknown_active_type(&name)),
+                };
+                Ok(SpannedValue::new(backend, name.span()))
+            });
+        let Some(backend) = errors.handle(parsed) else {
+            continue;
+        };
         if found.is_some() {
             errors.push(check::duplicate_active_type(attr));
         } else {
@@ -159,7 +176,11 @@ fn active_type(attrs: &[Attribute], errors: &mut Errors) -> Option<SpannedValue<
 }
 
 fn docs(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs.iter().filter(|a| a.path().is_ident("doc")).cloned().collect()
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
 }
 
 /// `AlbumTrack` → `album_track`, `HTTPRequest` → `http_request`.
@@ -170,7 +191,11 @@ pub(crate) fn snake_case(name: &str) -> String {
         if c.is_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev != '_' && (prev.is_lowercase() || prev.is_numeric() || (prev.is_uppercase() && next_is_lower)) {
+            if prev != '_'
+                && (prev.is_lowercase()
+                    || prev.is_numeric()
+                    || (prev.is_uppercase() && next_is_lower))
+            {
                 out.push('_');
             }
         }

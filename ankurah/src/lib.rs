@@ -62,7 +62,9 @@ pub use ankurah_core::{proto, LocalConnector, PeerError, Rejection};
 pub use ankurah_core::{CollectionId, EntityId, EventId, NodeId, SystemId, Value, ValueType};
 
 // Errors.
-pub use ankurah_core::error::{AccessDenied, MutationError, PropertyError, RetrievalError, StorageError};
+pub use ankurah_core::error::{
+    AccessDenied, MutationError, PropertyError, RetrievalError, StorageError,
+};
 
 // The macros, documented here where their examples can use this crate.
 

@@ -18,14 +18,21 @@ pub use std::vec;
 pub use ankurah_core::ankql::{ComparisonOp, Direction, OrderItem, Path, Predicate, Selection};
 pub use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
 pub use ankurah_core::property::{ActiveType, Json, Property, Ref, YrsString, LWW};
-pub use ankurah_core::{CollectionId, Entity, EntityId, MutationError, PropertyError, Transaction, Value, ValueType};
+pub use ankurah_core::{
+    CollectionId, Entity, EntityId, MutationError, PropertyError, Transaction, Value, ValueType,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The descriptor of property `name` of type `T` stored by active type `A`.
 pub const fn descriptor<T: Property, A: ActiveType<T>>(name: &'static str) -> PropertyDescriptor {
-    PropertyDescriptor { name, backend: A::BACKEND, value_type: T::VALUE_TYPE, optional: T::OPTIONAL }
+    PropertyDescriptor {
+        name,
+        backend: A::BACKEND,
+        value_type: T::VALUE_TYPE,
+        optional: T::OPTIONAL,
+    }
 }
 
 /// `Debug` of views and edit handles: the id and every stored property as an AnkQL literal.
@@ -39,7 +46,10 @@ pub fn debug_entity(
     let mut s = f.debug_struct(name);
     s.field("id", &format_args!("{}", entity.id()));
     for property in properties {
-        s.field(property.name, &format_args!("{}", entity.value(property.name).unwrap_or(Value::Null)));
+        s.field(
+            property.name,
+            &format_args!("{}", entity.value(property.name).unwrap_or(Value::Null)),
+        );
     }
     s.finish()
 }
@@ -50,14 +60,21 @@ pub fn debug_entity(
 pub fn to_json<T: Serialize>(value: &T) -> Result<Value, PropertyError> {
     serde_json::to_value(value)
         .map(Value::Json)
-        .map_err(|e| PropertyError::InvalidValue { property: String::new(), reason: e.to_string() })
+        .map_err(|e| PropertyError::InvalidValue {
+            property: String::new(),
+            reason: e.to_string(),
+        })
 }
 
 /// `Property::from_value` of a `#[derive(Property)]` type; the handle fills in the property name.
 pub fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, PropertyError> {
     match value {
-        Value::Json(json) => serde_json::from_value(json)
-            .map_err(|e| PropertyError::InvalidValue { property: String::new(), reason: e.to_string() }),
+        Value::Json(json) => {
+            serde_json::from_value(json).map_err(|e| PropertyError::InvalidValue {
+                property: String::new(),
+                reason: e.to_string(),
+            })
+        }
         Value::Null => Err(PropertyError::Missing(String::new())),
         other => Err(PropertyError::InvalidType {
             property: String::new(),
@@ -82,7 +99,10 @@ pub struct Field<T> {
 impl<T> Field<T> {
     /// The handle of property `name`.
     pub const fn new(name: &'static str) -> Self {
-        Field { name, _type: PhantomData }
+        Field {
+            name,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -143,7 +163,12 @@ pub fn json_path<T: QueryType>(field: &Field<T>, keys: &[&str]) -> Path
 where
     T::Base: JsonBacked,
 {
-    Path(std::iter::once(field.name).chain(keys.iter().copied()).map(String::from).collect())
+    Path(
+        std::iter::once(field.name)
+            .chain(keys.iter().copied())
+            .map(String::from)
+            .collect(),
+    )
 }
 
 /// A value compared with `field`, checked against its type.
@@ -178,8 +203,16 @@ where
 }
 
 /// The selection `selection!(M: ...)` expands to.
-pub fn selection<M: HasFields>(predicate: Predicate, order_by: Vec<OrderItem>, limit: Option<u64>) -> Selection {
-    Selection { predicate, order_by, limit }
+pub fn selection<M: HasFields>(
+    predicate: Predicate,
+    order_by: Vec<OrderItem>,
+    limit: Option<u64>,
+) -> Selection {
+    Selection {
+        predicate,
+        order_by,
+        limit,
+    }
 }
 
 /// The query value of a `#[derive(Property)]` type. One whose serialization fails cannot be
@@ -191,7 +224,25 @@ pub fn json_value<T: Property>(value: &T) -> Value {
 macro_rules! query_types {
     ($($t:ty),*) => {$( impl QueryType for $t { type Base = Self; } )*};
 }
-query_types!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool, String, Vec<u8>, EntityId, Json);
+query_types!(
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    f32,
+    f64,
+    bool,
+    String,
+    Vec<u8>,
+    EntityId,
+    Json
+);
 
 impl<M> QueryType for Ref<M> {
     type Base = Self;

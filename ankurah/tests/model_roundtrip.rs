@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use ankurah::storage::MemoryStorage;
 use ankurah::{
-    Context, EntityId, Json, Model, MutationError, Node, PermissiveAgent, Property, PropertyError, Ref, DEFAULT_CONTEXT,
+    Context, EntityId, Json, Model, MutationError, Node, PermissiveAgent, Property, PropertyError,
+    Ref, DEFAULT_CONTEXT,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +81,10 @@ impl Everything {
             some: Some(-7),
             none: None,
             artist,
-            meta: Meta { tags: vec!["rock".into(), "live".into()], rating: None },
+            meta: Meta {
+                tags: vec!["rock".into(), "live".into()],
+                rating: None,
+            },
             format: Format::Cd { discs: 2 },
         }
     }
@@ -125,8 +129,12 @@ pub struct Track {
 
 async fn context() -> Context {
     let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    node.system.create().await.expect("memory storage cannot fail");
-    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context")
+    node.system
+        .create()
+        .await
+        .expect("memory storage cannot fail");
+    node.context(DEFAULT_CONTEXT)
+        .expect("the permissive agent allows every context")
 }
 
 async fn create<M: Model>(ctx: &Context, model: &M) -> EntityId {
@@ -141,10 +149,20 @@ async fn every_field_type_survives_reopening_sled() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let open = || {
         let storage = ankurah_storage_sled::SledStorage::open(dir.path()).expect("sled opens");
-        Node::new_durable(Arc::new(storage), PermissiveAgent::new()).context(DEFAULT_CONTEXT).expect("permissive")
+        Node::new_durable(Arc::new(storage), PermissiveAgent::new())
+            .context(DEFAULT_CONTEXT)
+            .expect("permissive")
     };
     let ctx = open();
-    let artist = Ref::new(create(&ctx, &Artist { name: "Muse".into() }).await);
+    let artist = Ref::new(
+        create(
+            &ctx,
+            &Artist {
+                name: "Muse".into(),
+            },
+        )
+        .await,
+    );
     let stored = Everything::extremes(artist);
     let id = create(&ctx, &stored).await;
     drop(ctx);
@@ -152,14 +170,25 @@ async fn every_field_type_survives_reopening_sled() {
     let ctx = open();
     let view: EverythingView = ctx.get(id).await.expect("the entity is still there");
     assert_eq!(Everything::read(&view).unwrap(), stored);
-    let found: Vec<EverythingView> = ctx.fetch("i8 = -128 AND meta.tags.0 = 'rock'").await.unwrap();
+    let found: Vec<EverythingView> = ctx
+        .fetch("i8 = -128 AND meta.tags.0 = 'rock'")
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1, "and queryable");
 }
 
 #[tokio::test]
 async fn every_field_type_survives_a_commit() {
     let ctx = context().await;
-    let artist = Ref::new(create(&ctx, &Artist { name: "Muse".into() }).await);
+    let artist = Ref::new(
+        create(
+            &ctx,
+            &Artist {
+                name: "Muse".into(),
+            },
+        )
+        .await,
+    );
     let stored = Everything::extremes(artist);
     let id = create(&ctx, &stored).await;
 
@@ -171,7 +200,15 @@ async fn every_field_type_survives_a_commit() {
 #[tokio::test]
 async fn a_ref_gets_the_referenced_view() {
     let ctx = context().await;
-    let artist = Ref::new(create(&ctx, &Artist { name: "Muse".into() }).await);
+    let artist = Ref::new(
+        create(
+            &ctx,
+            &Artist {
+                name: "Muse".into(),
+            },
+        )
+        .await,
+    );
     let id = create(&ctx, &Everything::extremes(artist)).await;
 
     let view: EverythingView = ctx.get(id).await.unwrap();
@@ -183,7 +220,10 @@ async fn a_ref_gets_the_referenced_view() {
 async fn edits_apply_through_the_active_types() {
     let ctx = context().await;
     let trx = ctx.begin();
-    let album = trx.create(&Everything::extremes(Ref::new(EntityId::new()))).await.unwrap();
+    let album = trx
+        .create(&Everything::extremes(Ref::new(EntityId::new())))
+        .await
+        .unwrap();
     album.text().replace("Origin").unwrap();
     album.text().insert(0, "The ").unwrap();
     album.i32().set(&2001).unwrap();
@@ -198,13 +238,23 @@ async fn edits_apply_through_the_active_types() {
     view.edit(&trx).unwrap().some().set(&None).unwrap();
     trx.commit().await.unwrap();
     // Views are live: the same view reads the new state.
-    assert_eq!((view.text().unwrap(), view.i32().unwrap(), view.some().unwrap()), ("The Origin".into(), 2002, None));
+    assert_eq!(
+        (
+            view.text().unwrap(),
+            view.i32().unwrap(),
+            view.some().unwrap()
+        ),
+        ("The Origin".into(), 2002, None)
+    );
 
     let trx = ctx.begin();
     view.delete(&trx).unwrap();
     trx.commit().await.unwrap();
     assert!(ctx.get::<EverythingView>(id).await.is_err());
-    assert!(matches!(view.edit(&ctx.begin()), Err(MutationError::Deleted { .. })));
+    assert!(matches!(
+        view.edit(&ctx.begin()),
+        Err(MutationError::Deleted { .. })
+    ));
 }
 
 #[tokio::test]
@@ -219,12 +269,31 @@ async fn values_a_property_cannot_hold_are_refused_with_its_name() {
 #[tokio::test]
 async fn ephemeral_fields_live_on_the_view_only() {
     let ctx = context().await;
-    assert_eq!(Track::properties().iter().map(|p| p.name).collect::<Vec<_>>(), ["title"]);
-    let id = create(&ctx, &Track { title: "Bliss".into(), playing: true }).await;
+    assert_eq!(
+        Track::properties()
+            .iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>(),
+        ["title"]
+    );
+    let id = create(
+        &ctx,
+        &Track {
+            title: "Bliss".into(),
+            playing: true,
+        },
+    )
+    .await;
 
     let mut view: TrackView = ctx.get(id).await.unwrap();
     assert!(!view.playing, "a view starts with the default");
     view.playing = true;
-    assert!(!ctx.get::<TrackView>(id).await.unwrap().playing, "and keeps its value to itself");
-    assert_eq!(format!("{view:?}"), format!("TrackView {{ id: {id}, title: 'Bliss' }}"));
+    assert!(
+        !ctx.get::<TrackView>(id).await.unwrap().playing,
+        "and keeps its value to itself"
+    );
+    assert_eq!(
+        format!("{view:?}"),
+        format!("TrackView {{ id: {id}, title: 'Bliss' }}")
+    );
 }

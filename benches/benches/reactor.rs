@@ -14,11 +14,16 @@ use ankurah_bench::{album, Album, AlbumView};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
 fn context() -> Context {
-    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new()).context(DEFAULT_CONTEXT).expect("permissive")
+    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
+        .context(DEFAULT_CONTEXT)
+        .expect("permissive")
 }
 
 /// Commits that each touch one entity, with 0 or 10,000 other live queries registered: the
@@ -37,25 +42,36 @@ fn many_queries(c: &mut Criterion) {
             for i in 0..queries {
                 // Each query watches one artist; the edited album matches exactly one of them.
                 let q = format!("artist = 'Artist {}'", 1_000 + i);
-                live.push(ctx.query_wait::<AlbumView>(q.as_str()).await.expect("query"));
+                live.push(
+                    ctx.query_wait::<AlbumView>(q.as_str())
+                        .await
+                        .expect("query"),
+                );
             }
-            live.push(ctx.query_wait::<AlbumView>("artist = 'Artist 1'").await.expect("query"));
+            live.push(
+                ctx.query_wait::<AlbumView>("artist = 'Artist 1'")
+                    .await
+                    .expect("query"),
+            );
             let view = ctx.get::<AlbumView>(id).await.expect("get");
             (ctx, view, live)
         });
         let mut year = 0;
-        group.bench_function(format!("commit touching 1 of {} live queries", queries + 1), |b| {
-            b.to_async(&rt).iter(|| {
-                year += 1;
-                let (ctx, view) = (ctx.clone(), view.clone());
-                let y = year;
-                async move {
-                    let trx = ctx.begin();
-                    view.edit(&trx).expect("edit").year().set(&y).expect("set");
-                    trx.commit().await.expect("commit");
-                }
-            })
-        });
+        group.bench_function(
+            format!("commit touching 1 of {} live queries", queries + 1),
+            |b| {
+                b.to_async(&rt).iter(|| {
+                    year += 1;
+                    let (ctx, view) = (ctx.clone(), view.clone());
+                    let y = year;
+                    async move {
+                        let trx = ctx.begin();
+                        view.edit(&trx).expect("edit").year().set(&y).expect("set");
+                        trx.commit().await.expect("commit");
+                    }
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -66,10 +82,25 @@ fn callback_latency(c: &mut Criterion) {
     let (ctx, view, live) = rt.block_on(async {
         let ctx = context();
         let trx = ctx.begin();
-        let id = trx.create(&Album { name: "a".into(), artist: "b".into(), year: 1 }).await.expect("create").id();
+        let id = trx
+            .create(&Album {
+                name: "a".into(),
+                artist: "b".into(),
+                year: 1,
+            })
+            .await
+            .expect("create")
+            .id();
         trx.commit().await.expect("commit");
-        let live = ctx.query_wait::<AlbumView>("year > 0").await.expect("query");
-        (ctx.clone(), ctx.get::<AlbumView>(id).await.expect("get"), live)
+        let live = ctx
+            .query_wait::<AlbumView>("year > 0")
+            .await
+            .expect("query");
+        (
+            ctx.clone(),
+            ctx.get::<AlbumView>(id).await.expect("get"),
+            live,
+        )
     });
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -87,7 +118,11 @@ fn callback_latency(c: &mut Criterion) {
                 let trx = ctx.begin();
                 view.edit(&trx).expect("edit").year().set(&y).expect("set");
                 trx.commit().await.expect("commit");
-                assert_eq!(calls.load(Ordering::Relaxed), before + 1, "the callback ran before commit returned");
+                assert_eq!(
+                    calls.load(Ordering::Relaxed),
+                    before + 1,
+                    "the callback ran before commit returned"
+                );
             }
         })
     });

@@ -11,11 +11,18 @@ use ankurah_storage_sled::SledStorage;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
 fn context() -> Context {
-    let node = Node::new_durable(Arc::new(SledStorage::new_test().expect("a temporary sled")), PermissiveAgent::new());
+    let node = Node::new_durable(
+        Arc::new(SledStorage::new_test().expect("a temporary sled")),
+        PermissiveAgent::new(),
+    );
     node.context(DEFAULT_CONTEXT).expect("permissive")
 }
 
@@ -55,7 +62,13 @@ fn commits(c: &mut Criterion) {
             async move {
                 let trx = ctx.begin();
                 for i in 0..100i64 {
-                    trx.create(&Track { title: format!("Track {i}"), album: i % 10, seconds: 180 + i }).await.expect("create");
+                    trx.create(&Track {
+                        title: format!("Track {i}"),
+                        album: i % 10,
+                        seconds: 180 + i,
+                    })
+                    .await
+                    .expect("create");
                 }
                 trx.commit().await.expect("commit");
             }

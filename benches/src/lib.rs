@@ -24,5 +24,9 @@ pub struct Track {
 /// The `i`-th album of a data set: years cycle through 110 values, so an equality query on
 /// one year returns 1/110 of the set and a range of ten years about 1/11.
 pub fn album(i: usize) -> Album {
-    Album { name: format!("Album {i}"), artist: format!("Artist {}", i % 97), year: 1900 + (i % 110) as i32 }
+    Album {
+        name: format!("Album {i}"),
+        artist: format!("Artist {}", i % 97),
+        year: 1900 + (i % 110) as i32,
+    }
 }

@@ -47,13 +47,28 @@ pub enum Predicate {
     Or(Box<Predicate>, Box<Predicate>),
     Not(Box<Predicate>),
     /// `path op value`
-    Comparison { path: Path, op: ComparisonOp, value: Value },
+    Comparison {
+        path: Path,
+        op: ComparisonOp,
+        value: Value,
+    },
     /// `path [NOT] LIKE 'pattern'`
-    Like { path: Path, pattern: String, negated: bool },
+    Like {
+        path: Path,
+        pattern: String,
+        negated: bool,
+    },
     /// `path [NOT] IN (v1, v2, ...)`
-    In { path: Path, values: Vec<Value>, negated: bool },
+    In {
+        path: Path,
+        values: Vec<Value>,
+        negated: bool,
+    },
     /// `path IS [NOT] NULL`
-    IsNull { path: Path, negated: bool },
+    IsNull {
+        path: Path,
+        negated: bool,
+    },
 }
 
 /// A binary comparison operator.

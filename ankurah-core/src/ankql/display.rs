@@ -16,7 +16,12 @@ impl Display for Selection {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.predicate)?;
         for (i, item) in self.order_by.iter().enumerate() {
-            write!(f, "{}{}", if i == 0 { " ORDER BY " } else { ", " }, item.path)?;
+            write!(
+                f,
+                "{}{}",
+                if i == 0 { " ORDER BY " } else { ", " },
+                item.path
+            )?;
             if item.direction == Direction::Desc {
                 f.write_str(" DESC")?;
             }
@@ -97,12 +102,22 @@ impl Predicate {
                 f.write_str("NOT ")?;
                 inner.write(f, Binding::Unary)
             }
-            Predicate::Comparison { path, op, value } => write!(f, "{path} {} {value}", op.symbol()),
-            Predicate::Like { path, pattern, negated } => {
+            Predicate::Comparison { path, op, value } => {
+                write!(f, "{path} {} {value}", op.symbol())
+            }
+            Predicate::Like {
+                path,
+                pattern,
+                negated,
+            } => {
                 write!(f, "{path} {}LIKE ", not(*negated))?;
                 write_quoted(f, pattern, '\'')
             }
-            Predicate::In { path, values, negated } => {
+            Predicate::In {
+                path,
+                values,
+                negated,
+            } => {
                 write!(f, "{path} {}IN (", not(*negated))?;
                 for (i, value) in values.iter().enumerate() {
                     write!(f, "{}{value}", if i == 0 { "" } else { ", " })?;
@@ -146,14 +161,20 @@ mod tests {
     fn prints_canonical_text() {
         for (input, printed) in [
             ("", "TRUE"),
-            ("year>1985 and NOT name like 'A%'", "year > 1985 AND NOT name LIKE 'A%'"),
+            (
+                "year>1985 and NOT name like 'A%'",
+                "year > 1985 AND NOT name LIKE 'A%'",
+            ),
             ("a = 1 OR b = 2 AND c = 3", "a = 1 OR b = 2 AND c = 3"),
             ("(a = 1 OR b = 2) AND c = 3", "(a = 1 OR b = 2) AND c = 3"),
             ("a = 1 AND (b = 2 AND c = 3)", "a = 1 AND (b = 2 AND c = 3)"),
             ("((a = 1) AND b = 2) AND c = 3", "a = 1 AND b = 2 AND c = 3"),
             ("NOT (a <> 1 OR b == 2)", "NOT (a != 1 OR b = 2)"),
             ("NOT NOT a IS NOT NULL", "NOT NOT a IS NOT NULL"),
-            ("x not in (1, 'it''s', null, true, -2.5)", "x NOT IN (1, 'it''s', NULL, TRUE, -2.5)"),
+            (
+                "x not in (1, 'it''s', null, true, -2.5)",
+                "x NOT IN (1, 'it''s', NULL, TRUE, -2.5)",
+            ),
             (
                 r#""order" = 1.0 ORDER BY "weird ""x""".y asc, meta.0.in DESC LIMIT 3"#,
                 r#""order" = 1.0 ORDER BY "weird ""x""".y, meta.0.in DESC LIMIT 3"#,
@@ -166,7 +187,12 @@ mod tests {
     }
 
     fn name() -> impl Strategy<Value = String> {
-        prop_oneof![Just("order".to_string()), Just("0".to_string()), "[a-z_][a-z0-9_]{0,4}", any::<String>()]
+        prop_oneof![
+            Just("order".to_string()),
+            Just("0".to_string()),
+            "[a-z_][a-z0-9_]{0,4}",
+            any::<String>()
+        ]
     }
 
     fn path() -> impl Strategy<Value = Path> {
@@ -178,7 +204,9 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::I64),
-            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(Value::F64),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(Value::F64),
             any::<String>().prop_map(Value::String),
         ]
     }
@@ -193,19 +221,29 @@ mod tests {
             ComparisonOp::GtEq,
         ]);
         // A pattern may not end in a lone `\` (the parser refuses it).
-        let pattern = any::<String>()
-            .prop_filter("no lone trailing \\", |p| p.chars().rev().take_while(|&c| c == '\\').count() % 2 == 0);
+        let pattern = any::<String>().prop_filter("no lone trailing \\", |p| {
+            p.chars().rev().take_while(|&c| c == '\\').count() % 2 == 0
+        });
         prop_oneof![
             Just(Predicate::True),
             Just(Predicate::False),
-            (path(), op, value()).prop_map(|(path, op, value)| Predicate::Comparison { path, op, value }),
+            (path(), op, value()).prop_map(|(path, op, value)| Predicate::Comparison {
+                path,
+                op,
+                value
+            }),
             (path(), pattern, any::<bool>()).prop_map(|(path, pattern, negated)| Predicate::Like {
                 path,
                 pattern,
                 negated
             }),
-            (path(), prop::collection::vec(value(), 1..4), any::<bool>())
-                .prop_map(|(path, values, negated)| Predicate::In { path, values, negated }),
+            (path(), prop::collection::vec(value(), 1..4), any::<bool>()).prop_map(
+                |(path, values, negated)| Predicate::In {
+                    path,
+                    values,
+                    negated
+                }
+            ),
             (path(), any::<bool>()).prop_map(|(path, negated)| Predicate::IsNull { path, negated }),
         ]
     }
@@ -213,8 +251,10 @@ mod tests {
     fn predicate() -> impl Strategy<Value = Predicate> {
         leaf().prop_recursive(5, 32, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Predicate::And(Box::new(a), Box::new(b))),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Predicate::Or(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Predicate::And(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(a, b)| Predicate::Or(Box::new(a), Box::new(b))),
                 inner.prop_map(|p| Predicate::Not(Box::new(p))),
             ]
         })
@@ -227,7 +267,11 @@ mod tests {
             0..3,
         );
         let limit = prop::option::of(0..=i64::MAX as u64);
-        (predicate(), order_by, limit).prop_map(|(predicate, order_by, limit)| Selection { predicate, order_by, limit })
+        (predicate(), order_by, limit).prop_map(|(predicate, order_by, limit)| Selection {
+            predicate,
+            order_by,
+            limit,
+        })
     }
 
     proptest! {

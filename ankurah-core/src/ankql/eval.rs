@@ -37,7 +37,8 @@ impl Path {
             "id" => Some(Value::EntityId(item.entity_id())),
             property => item.value(property),
         };
-        root.and_then(|value| value.json_path(self.json_keys())).unwrap_or(Value::Null)
+        root.and_then(|value| value.json_path(self.json_keys()))
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -77,14 +78,22 @@ impl Predicate {
                 },
             },
             Predicate::Not(inner) => inner.evaluate(item).map(|b| !b),
-            Predicate::Comparison { path, op, value } => path.resolve(item).compare(value).map(|o| op.holds(o)),
-            Predicate::Like { path, pattern, negated } => match path.resolve(item) {
+            Predicate::Comparison { path, op, value } => {
+                path.resolve(item).compare(value).map(|o| op.holds(o))
+            }
+            Predicate::Like {
+                path,
+                pattern,
+                negated,
+            } => match path.resolve(item) {
                 Value::String(text) => Some(like(&text, pattern) != *negated),
                 _ => None,
             },
-            Predicate::In { path, values, negated } => {
-                in_list(&path.resolve(item), values).map(|found| found != *negated)
-            }
+            Predicate::In {
+                path,
+                values,
+                negated,
+            } => in_list(&path.resolve(item), values).map(|found| found != *negated),
             Predicate::IsNull { path, negated } => Some(path.resolve(item).is_null() != *negated),
         }
     }
@@ -187,27 +196,39 @@ impl Selection {
     pub fn properties(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         self.predicate.collect_properties(&mut out);
-        self.order_by.iter().for_each(|item| insert_property(&item.path, &mut out));
+        self.order_by
+            .iter()
+            .for_each(|item| insert_property(&item.path, &mut out));
         out
     }
 
     /// The result order: ORDER BY keys by [`Value::sort_cmp`] (NULL last ascending, first
     /// descending), then entity id ascending, so that every engine returns the same order
     /// and LIMIT keeps the same items.
-    pub fn compare(&self, a: &(impl Filterable + ?Sized), b: &(impl Filterable + ?Sized)) -> Ordering {
+    pub fn compare(
+        &self,
+        a: &(impl Filterable + ?Sized),
+        b: &(impl Filterable + ?Sized),
+    ) -> Ordering {
         self.compare_keys(&self.sort_key(a), &self.sort_key(b))
     }
 
     /// Sorts items into result order (see [`Selection::compare`]), reading each value once.
     pub fn sort<T: Filterable>(&self, items: &mut Vec<T>) {
-        let mut keyed: Vec<(SortKey, T)> = items.drain(..).map(|item| (self.sort_key(&item), item)).collect();
+        let mut keyed: Vec<(SortKey, T)> = items
+            .drain(..)
+            .map(|item| (self.sort_key(&item), item))
+            .collect();
         keyed.sort_by(|(a, _), (b, _)| self.compare_keys(a, b));
         items.extend(keyed.into_iter().map(|(_, item)| item));
     }
 
     /// The query's result over `items`: those that match, in result order, at most `limit`.
     pub fn apply<T: Filterable>(&self, items: Vec<T>) -> Vec<T> {
-        let mut selected: Vec<T> = items.into_iter().filter(|item| self.predicate.matches(item)).collect();
+        let mut selected: Vec<T> = items
+            .into_iter()
+            .filter(|item| self.predicate.matches(item))
+            .collect();
         self.sort(&mut selected);
         if let Some(limit) = self.limit {
             selected.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -216,7 +237,10 @@ impl Selection {
     }
 
     fn sort_key(&self, item: &(impl Filterable + ?Sized)) -> SortKey {
-        (self.order_by.iter().map(|o| o.path.resolve(item)).collect(), item.entity_id())
+        (
+            self.order_by.iter().map(|o| o.path.resolve(item)).collect(),
+            item.entity_id(),
+        )
     }
 
     fn compare_keys(&self, (a, a_id): &SortKey, (b, b_id): &SortKey) -> Ordering {
@@ -248,12 +272,18 @@ mod tests {
         }
 
         fn value(&self, property: &str) -> Option<Value> {
-            self.values.iter().find(|(name, _)| *name == property).map(|(_, v)| v.clone())
+            self.values
+                .iter()
+                .find(|(name, _)| *name == property)
+                .map(|(_, v)| v.clone())
         }
     }
 
     fn item(n: u8, values: Vec<(&'static str, Value)>) -> Item {
-        Item { id: EntityId::from_bytes([n; 16]), values }
+        Item {
+            id: EntityId::from_bytes([n; 16]),
+            values,
+        }
     }
 
     fn eval(query: &str, item: &Item) -> Option<bool> {
@@ -292,7 +322,11 @@ mod tests {
         for (query, expected) in cases {
             assert_eq!(eval(query, &it), expected, "{query}");
         }
-        assert!(!"missing = 1".parse::<Selection>().unwrap().predicate.matches(&it));
+        assert!(!"missing = 1"
+            .parse::<Selection>()
+            .unwrap()
+            .predicate
+            .matches(&it));
     }
 
     #[test]
@@ -332,7 +366,10 @@ mod tests {
     fn paths_reach_into_json_and_id() {
         let id = EntityId::from_bytes([7; 16]);
         let meta = serde_json::json!({"tags": {"first": "rock"}, "list": [10, {"x": true}]});
-        let it = Item { id, values: vec![("meta", meta.into()), ("name", "n".into())] };
+        let it = Item {
+            id,
+            values: vec![("meta", meta.into()), ("name", "n".into())],
+        };
         let resolve = |p: &str| Path(p.split('.').map(String::from).collect()).resolve(&it);
         assert_eq!(resolve("id"), Value::EntityId(id));
         assert_eq!(resolve("meta.tags.first"), "rock".into());
@@ -356,7 +393,13 @@ mod tests {
             ]
         };
         let ids = |query: &str| -> Vec<u8> {
-            query.parse::<Selection>().unwrap().apply(items()).iter().map(|i| i.id.to_bytes()[0]).collect()
+            query
+                .parse::<Selection>()
+                .unwrap()
+                .apply(items())
+                .iter()
+                .map(|i| i.id.to_bytes()[0])
+                .collect()
         };
         assert_eq!(ids("ORDER BY r"), vec![1, 3, 4, 5, 2]);
         assert_eq!(ids("ORDER BY r DESC"), vec![2, 5, 3, 4, 1]);
@@ -364,14 +407,24 @@ mod tests {
         assert_eq!(ids("r < 5 ORDER BY r DESC LIMIT 2"), vec![3, 4]);
         assert_eq!(ids("LIMIT 2"), vec![1, 2]);
         let owned = items();
-        let borrowed: Vec<&Item> = parse_selection("r >= ?", &[2.into()]).unwrap().apply(owned.iter().collect());
-        assert_eq!(borrowed.iter().map(|i| i.id.to_bytes()[0]).collect::<Vec<_>>(), vec![3, 4, 5]);
+        let borrowed: Vec<&Item> = parse_selection("r >= ?", &[2.into()])
+            .unwrap()
+            .apply(owned.iter().collect());
+        assert_eq!(
+            borrowed
+                .iter()
+                .map(|i| i.id.to_bytes()[0])
+                .collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
     }
 
     #[test]
     fn properties_lists_first_segments_without_id() {
         let selection: Selection =
-            "NOT (a = 1 OR b.c IN (2)) AND id IS NOT NULL AND d LIKE 'x' ORDER BY e.f, a".parse().unwrap();
+            "NOT (a = 1 OR b.c IN (2)) AND id IS NOT NULL AND d LIKE 'x' ORDER BY e.f, a"
+                .parse()
+                .unwrap();
         let expected: BTreeSet<String> = ["a", "b", "d", "e"].map(String::from).into();
         assert_eq!(selection.properties(), expected);
     }

@@ -45,7 +45,10 @@ impl Keyword {
 
     /// The keyword spelled by `word`, in any letter case.
     pub(crate) fn parse(word: &str) -> Option<Keyword> {
-        Self::ALL.iter().find(|(spelling, _)| spelling.eq_ignore_ascii_case(word)).map(|(_, k)| *k)
+        Self::ALL
+            .iter()
+            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(word))
+            .map(|(_, k)| *k)
     }
 }
 
@@ -103,7 +106,11 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Lexer { text, pos: 0, after_dot: false }
+        Lexer {
+            text,
+            pos: 0,
+            after_dot: false,
+        }
     }
 
     pub(crate) fn next_token(&mut self) -> Result<Token, ParseError> {
@@ -111,7 +118,10 @@ impl<'a> Lexer<'a> {
         let start = self.pos + (rest.len() - rest.trim_start().len());
         let rest = &self.text[start..];
         let after_dot = std::mem::take(&mut self.after_dot);
-        let error = |message: String| ParseError { offset: start, message };
+        let error = |message: String| ParseError {
+            offset: start,
+            message,
+        };
         let word_len = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
         let mut chars = rest.chars();
         let (kind, len) = match (chars.next(), chars.next()) {
@@ -124,33 +134,50 @@ impl<'a> Lexer<'a> {
                 self.after_dot = true;
                 (TokenKind::Dot, 1)
             }
-            (Some('='), next) => (TokenKind::Op(ComparisonOp::Eq), if next == Some('=') { 2 } else { 1 }),
-            (Some('!'), Some('=')) | (Some('<'), Some('>')) => (TokenKind::Op(ComparisonOp::NotEq), 2),
+            (Some('='), next) => (
+                TokenKind::Op(ComparisonOp::Eq),
+                if next == Some('=') { 2 } else { 1 },
+            ),
+            (Some('!'), Some('=')) | (Some('<'), Some('>')) => {
+                (TokenKind::Op(ComparisonOp::NotEq), 2)
+            }
             (Some('<'), Some('=')) => (TokenKind::Op(ComparisonOp::LtEq), 2),
             (Some('<'), _) => (TokenKind::Op(ComparisonOp::Lt), 1),
             (Some('>'), Some('=')) => (TokenKind::Op(ComparisonOp::GtEq), 2),
             (Some('>'), _) => (TokenKind::Op(ComparisonOp::Gt), 1),
             (Some('\''), _) => {
-                let (text, len) = unquote(rest, '\'').ok_or_else(|| error("unterminated string starting".into()))?;
+                let (text, len) = unquote(rest, '\'')
+                    .ok_or_else(|| error("unterminated string starting".into()))?;
                 (TokenKind::String(text), len)
             }
             (Some('"'), _) => {
-                let (text, len) =
-                    unquote(rest, '"').ok_or_else(|| error("unterminated quoted identifier starting".into()))?;
+                let (text, len) = unquote(rest, '"')
+                    .ok_or_else(|| error("unterminated quoted identifier starting".into()))?;
                 (TokenKind::Ident(text), len)
             }
-            (Some(c), _) if after_dot && is_word_char(c) => (TokenKind::Ident(rest[..word_len].into()), word_len),
+            (Some(c), _) if after_dot && is_word_char(c) => {
+                (TokenKind::Ident(rest[..word_len].into()), word_len)
+            }
             (Some(c), _) if c.is_ascii_alphabetic() || c == '_' => {
                 let word = &rest[..word_len];
-                (Keyword::parse(word).map_or_else(|| TokenKind::Ident(word.into()), TokenKind::Keyword), word_len)
+                (
+                    Keyword::parse(word)
+                        .map_or_else(|| TokenKind::Ident(word.into()), TokenKind::Keyword),
+                    word_len,
+                )
             }
-            (Some(c), next) if c.is_ascii_digit() || (c == '-' && next.is_some_and(|d| d.is_ascii_digit())) => {
+            (Some(c), next)
+                if c.is_ascii_digit() || (c == '-' && next.is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 number(rest).map_err(error)?
             }
             (Some(c), _) => return Err(error(format!("unexpected `{c}`"))),
         };
         self.pos = start + len;
-        Ok(Token { kind, span: start..self.pos })
+        Ok(Token {
+            kind,
+            span: start..self.pos,
+        })
     }
 }
 
@@ -176,7 +203,14 @@ fn unquote(text: &str, quote: char) -> Option<(String, usize)> {
 /// Reads `-? digits (. digits)? ([eE] [+-]? digits)?` at the start of `text`.
 fn number(text: &str) -> Result<(TokenKind, usize), String> {
     let bytes = text.as_bytes();
-    let digits = |from: usize| bytes.get(from..).unwrap_or_default().iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        bytes
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut len = usize::from(text.starts_with('-'));
     len += digits(len);
     let mut float = false;
@@ -193,17 +227,24 @@ fn number(text: &str) -> Result<(TokenKind, usize), String> {
         }
     }
     // All bytes read so far are ASCII, so `len` is a char boundary.
-    let trailing = text[len..].find(|c: char| !is_word_char(c)).unwrap_or(text.len() - len);
+    let trailing = text[len..]
+        .find(|c: char| !is_word_char(c))
+        .unwrap_or(text.len() - len);
     if trailing > 0 {
         return Err(format!("invalid number `{}`", &text[..len + trailing]));
     }
     let literal = &text[..len];
     let kind = if float {
-        literal.parse().ok().filter(|x: &f64| x.is_finite()).map(TokenKind::Float)
+        literal
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .map(TokenKind::Float)
     } else {
         literal.parse().ok().map(TokenKind::Integer)
     };
-    kind.map(|kind| (kind, len)).ok_or_else(|| format!("number `{literal}` is out of range"))
+    kind.map(|kind| (kind, len))
+        .ok_or_else(|| format!("number `{literal}` is out of range"))
 }
 
 #[cfg(test)]
@@ -224,7 +265,11 @@ mod tests {
     }
 
     fn kinds(text: &str) -> Vec<TokenKind> {
-        lex(text).unwrap().into_iter().map(|(kind, _)| kind).collect()
+        lex(text)
+            .unwrap()
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect()
     }
 
     fn error(text: &str) -> (usize, String) {
@@ -249,19 +294,34 @@ mod tests {
     fn keywords_are_case_insensitive_unless_quoted() {
         use Keyword::*;
         let words = "and OR Not like IN is NULL true False order BY asc DESC LiMiT";
-        let expected: Vec<TokenKind> =
-            [And, Or, Not, Like, In, Is, Null, True, False, Order, By, Asc, Desc, Limit].map(TokenKind::from).into();
+        let expected: Vec<TokenKind> = [
+            And, Or, Not, Like, In, Is, Null, True, False, Order, By, Asc, Desc, Limit,
+        ]
+        .map(TokenKind::from)
+        .into();
         assert_eq!(kinds(words), expected);
         assert_eq!(
             kinds(r#""order" ordered"#),
-            vec![TokenKind::Ident("order".into()), TokenKind::Ident("ordered".into())]
+            vec![
+                TokenKind::Ident("order".into()),
+                TokenKind::Ident("ordered".into())
+            ]
         );
     }
 
     #[test]
     fn quoting_and_escapes() {
-        assert_eq!(kinds("'it''s' ''"), vec![TokenKind::String("it's".into()), TokenKind::String(String::new())]);
-        assert_eq!(kinds(r#""weird ""name""""#), vec![TokenKind::Ident(r#"weird "name""#.into())]);
+        assert_eq!(
+            kinds("'it''s' ''"),
+            vec![
+                TokenKind::String("it's".into()),
+                TokenKind::String(String::new())
+            ]
+        );
+        assert_eq!(
+            kinds(r#""weird ""name""""#),
+            vec![TokenKind::Ident(r#"weird "name""#.into())]
+        );
         assert_eq!(kinds(r"'a\b'"), vec![TokenKind::String(r"a\b".into())]);
     }
 
@@ -270,9 +330,20 @@ mod tests {
         use TokenKind::{Float, Integer};
         assert_eq!(
             kinds("42 -7 1.5 -0.25 1e3 2E-2 -9223372036854775808"),
-            vec![Integer(42), Integer(-7), Float(1.5), Float(-0.25), Float(1000.0), Float(0.02), Integer(i64::MIN)]
+            vec![
+                Integer(42),
+                Integer(-7),
+                Float(1.5),
+                Float(-0.25),
+                Float(1000.0),
+                Float(0.02),
+                Integer(i64::MIN)
+            ]
         );
-        assert_eq!(error("x = 9223372036854775808"), (4, "number `9223372036854775808` is out of range".into()));
+        assert_eq!(
+            error("x = 9223372036854775808"),
+            (4, "number `9223372036854775808` is out of range".into())
+        );
         assert_eq!(error("1e999"), (0, "number `1e999` is out of range".into()));
         assert_eq!(error("x > 12abc"), (4, "invalid number `12abc`".into()));
         assert_eq!(error("1e"), (0, "invalid number `1e`".into()));
@@ -283,7 +354,15 @@ mod tests {
         use TokenKind::{Dot, Ident};
         assert_eq!(
             kinds("meta.list.0.in"),
-            vec![Ident("meta".into()), Dot, Ident("list".into()), Dot, Ident("0".into()), Dot, Ident("in".into())]
+            vec![
+                Ident("meta".into()),
+                Dot,
+                Ident("list".into()),
+                Dot,
+                Ident("0".into()),
+                Dot,
+                Ident("in".into())
+            ]
         );
         assert_eq!(kinds("1.5"), vec![TokenKind::Float(1.5)]);
     }
@@ -292,8 +371,19 @@ mod tests {
     fn operators() {
         use ComparisonOp::*;
         let ops = kinds("= == != <> < <= > >=");
-        assert_eq!(ops, [Eq, Eq, NotEq, NotEq, Lt, LtEq, Gt, GtEq].map(TokenKind::Op));
-        assert_eq!(kinds("(,)?"), vec![TokenKind::LParen, TokenKind::Comma, TokenKind::RParen, TokenKind::Question]);
+        assert_eq!(
+            ops,
+            [Eq, Eq, NotEq, NotEq, Lt, LtEq, Gt, GtEq].map(TokenKind::Op)
+        );
+        assert_eq!(
+            kinds("(,)?"),
+            vec![
+                TokenKind::LParen,
+                TokenKind::Comma,
+                TokenKind::RParen,
+                TokenKind::Question
+            ]
+        );
     }
 
     #[test]
@@ -301,8 +391,14 @@ mod tests {
         assert_eq!(error("ñame"), (0, "unexpected `ñ`".into()));
         assert_eq!(error("'Zoë' ✓"), (7, "unexpected `✓`".into()));
         assert_eq!(error("a ! b"), (2, "unexpected `!`".into()));
-        assert_eq!(error("x = 'abc"), (4, "unterminated string starting".into()));
-        assert_eq!(error(r#"x = "ab"#), (4, "unterminated quoted identifier starting".into()));
+        assert_eq!(
+            error("x = 'abc"),
+            (4, "unterminated string starting".into())
+        );
+        assert_eq!(
+            error(r#"x = "ab"#),
+            (4, "unterminated quoted identifier starting".into())
+        );
         assert_eq!(error("-x"), (0, "unexpected `-`".into()));
     }
 }

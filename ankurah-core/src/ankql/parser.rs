@@ -28,7 +28,16 @@ pub struct ParseError {
 pub fn parse_selection(text: &str, args: &[Value]) -> Result<Selection, ParseError> {
     let mut lexer = Lexer::new(text);
     let token = lexer.next_token()?;
-    Parser { text, lexer, token, prev: None, args, used_args: 0, nesting: 0 }.selection()
+    Parser {
+        text,
+        lexer,
+        token,
+        prev: None,
+        args,
+        used_args: 0,
+        nesting: 0,
+    }
+    .selection()
 }
 
 impl FromStr for Selection {
@@ -100,13 +109,26 @@ impl Parser<'_> {
         };
         if self.token.kind != TokenKind::End {
             let found = self.source(self.token.span.clone());
-            return Err(ParseError { offset: self.token.span.start, message: format!("unexpected `{found}`") });
+            return Err(ParseError {
+                offset: self.token.span.start,
+                message: format!("unexpected `{found}`"),
+            });
         }
         if self.used_args < self.args.len() {
-            let message = format!("too many arguments: argument {} has no `?`", self.used_args + 1);
-            return Err(ParseError { offset: self.text.len(), message });
+            let message = format!(
+                "too many arguments: argument {} has no `?`",
+                self.used_args + 1
+            );
+            return Err(ParseError {
+                offset: self.text.len(),
+                message,
+            });
         }
-        Ok(Selection { predicate, order_by, limit })
+        Ok(Selection {
+            predicate,
+            order_by,
+            limit,
+        })
     }
 
     /// `or := and {OR and}`
@@ -178,7 +200,11 @@ impl Parser<'_> {
         Ok(match self.token.kind {
             TokenKind::Keyword(Keyword::Like) => {
                 self.advance()?;
-                Predicate::Like { path, pattern: self.pattern()?, negated }
+                Predicate::Like {
+                    path,
+                    pattern: self.pattern()?,
+                    negated,
+                }
             }
             TokenKind::Keyword(Keyword::In) => {
                 self.advance()?;
@@ -188,7 +214,11 @@ impl Parser<'_> {
                     values.push(self.value()?);
                 }
                 self.expect(TokenKind::RParen, "`,` or `)`")?;
-                Predicate::In { path, values, negated }
+                Predicate::In {
+                    path,
+                    values,
+                    negated,
+                }
             }
             TokenKind::Keyword(Keyword::Is) if !negated => {
                 self.advance()?;
@@ -198,7 +228,11 @@ impl Parser<'_> {
             }
             TokenKind::Op(op) if !negated => {
                 self.advance()?;
-                Predicate::Comparison { path, op, value: self.value()? }
+                Predicate::Comparison {
+                    path,
+                    op,
+                    value: self.value()?,
+                }
             }
             _ if negated => return Err(self.expected("`LIKE` or `IN`")),
             _ => return Err(self.expected("an operator")),
@@ -234,7 +268,10 @@ impl Parser<'_> {
         })?;
         // A trailing lone `\` escapes nothing; SQL databases reject it, so AnkQL does too.
         if pattern.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1 {
-            return Err(ParseError { offset: at, message: "LIKE pattern ends with a lone `\\`".into() });
+            return Err(ParseError {
+                offset: at,
+                message: "LIKE pattern ends with a lone `\\`".into(),
+            });
         }
         Ok(pattern)
     }
@@ -262,10 +299,17 @@ impl Parser<'_> {
     }
 
     fn next_arg(&mut self) -> Result<Value> {
-        let arg = self.args.get(self.used_args).cloned().ok_or_else(|| ParseError {
-            offset: self.token.span.start,
-            message: format!("too few arguments: no argument for `?` number {}", self.used_args + 1),
-        })?;
+        let arg = self
+            .args
+            .get(self.used_args)
+            .cloned()
+            .ok_or_else(|| ParseError {
+                offset: self.token.span.start,
+                message: format!(
+                    "too few arguments: no argument for `?` number {}",
+                    self.used_args + 1
+                ),
+            })?;
         self.used_args += 1;
         Ok(arg)
     }
@@ -298,7 +342,10 @@ impl Parser<'_> {
             Some(prev) => format!("expected {what} after `{}`", self.source(prev.clone())),
             None => format!("expected {what}"),
         };
-        ParseError { offset: self.token.span.start, message }
+        ParseError {
+            offset: self.token.span.start,
+            message,
+        }
     }
 
     fn source(&self, span: Range<usize>) -> &str {
@@ -316,7 +363,10 @@ fn deeper(depth: usize, at: usize) -> Result<usize> {
 }
 
 fn too_deep(at: usize) -> ParseError {
-    ParseError { offset: at, message: format!("query is nested more than {MAX_DEPTH} levels deep") }
+    ParseError {
+        offset: at,
+        message: format!("query is nested more than {MAX_DEPTH} levels deep"),
+    }
 }
 
 #[cfg(test)]
@@ -330,7 +380,11 @@ mod tests {
     }
 
     fn cmp(p: &str, op: ComparisonOp, value: impl Into<Value>) -> Predicate {
-        Predicate::Comparison { path: path(p), op, value: value.into() }
+        Predicate::Comparison {
+            path: path(p),
+            op,
+            value: value.into(),
+        }
     }
 
     fn pred(text: &str) -> Predicate {
@@ -356,7 +410,14 @@ mod tests {
     #[test]
     fn empty_text_selects_everything() {
         for text in ["", "   \n\t"] {
-            assert_eq!(text.parse(), Ok(Selection { predicate: Predicate::True, order_by: vec![], limit: None }));
+            assert_eq!(
+                text.parse(),
+                Ok(Selection {
+                    predicate: Predicate::True,
+                    order_by: vec![],
+                    limit: None
+                })
+            );
         }
     }
 
@@ -369,47 +430,107 @@ mod tests {
         assert_eq!(pred("name = 'it''s'"), cmp("name", Eq, "it's"));
         assert_eq!(pred("flag != TRUE"), cmp("flag", NotEq, true));
         assert_eq!(pred("x < null"), cmp("x", Lt, Value::Null));
-        assert_eq!(pred(r#""weird name".tags.0 <= 'a'"#), cmp("weird name.tags.0", LtEq, "a"));
+        assert_eq!(
+            pred(r#""weird name".tags.0 <= 'a'"#),
+            cmp("weird name.tags.0", LtEq, "a")
+        );
         assert_eq!(pred("meta.order > 1"), cmp("meta.order", Gt, 1));
         assert_eq!(
             pred("name LIKE 'a%'"),
-            Predicate::Like { path: path("name"), pattern: "a%".into(), negated: false }
+            Predicate::Like {
+                path: path("name"),
+                pattern: "a%".into(),
+                negated: false
+            }
         );
         assert_eq!(
             pred("name not like '_'"),
-            Predicate::Like { path: path("name"), pattern: "_".into(), negated: true }
+            Predicate::Like {
+                path: path("name"),
+                pattern: "_".into(),
+                negated: true
+            }
         );
         assert_eq!(
             pred("year IN (1, 'x', NULL)"),
-            Predicate::In { path: path("year"), values: vec![1.into(), "x".into(), Value::Null], negated: false }
+            Predicate::In {
+                path: path("year"),
+                values: vec![1.into(), "x".into(), Value::Null],
+                negated: false
+            }
         );
         assert_eq!(
             pred("year NOT IN (2)"),
-            Predicate::In { path: path("year"), values: vec![2.into()], negated: true }
+            Predicate::In {
+                path: path("year"),
+                values: vec![2.into()],
+                negated: true
+            }
         );
-        assert_eq!(pred("x IS NULL"), Predicate::IsNull { path: path("x"), negated: false });
-        assert_eq!(pred("x is not null"), Predicate::IsNull { path: path("x"), negated: true });
+        assert_eq!(
+            pred("x IS NULL"),
+            Predicate::IsNull {
+                path: path("x"),
+                negated: false
+            }
+        );
+        assert_eq!(
+            pred("x is not null"),
+            Predicate::IsNull {
+                path: path("x"),
+                negated: true
+            }
+        );
     }
 
     #[test]
     fn precedence_is_not_then_and_then_or() {
-        let (a, b, c) = (cmp("a", ComparisonOp::Eq, 1), cmp("b", ComparisonOp::Eq, 2), cmp("c", ComparisonOp::Eq, 3));
-        assert_eq!(pred("a = 1 OR b = 2 AND c = 3"), or(a.clone(), and(b.clone(), c.clone())));
-        assert_eq!(pred("(a = 1 OR b = 2) AND c = 3"), and(or(a.clone(), b.clone()), c.clone()));
+        let (a, b, c) = (
+            cmp("a", ComparisonOp::Eq, 1),
+            cmp("b", ComparisonOp::Eq, 2),
+            cmp("c", ComparisonOp::Eq, 3),
+        );
+        assert_eq!(
+            pred("a = 1 OR b = 2 AND c = 3"),
+            or(a.clone(), and(b.clone(), c.clone()))
+        );
+        assert_eq!(
+            pred("(a = 1 OR b = 2) AND c = 3"),
+            and(or(a.clone(), b.clone()), c.clone())
+        );
         assert_eq!(pred("NOT a = 1 AND b = 2"), and(not(a.clone()), b.clone()));
-        assert_eq!(pred("NOT (a = 1 AND b = 2)"), not(and(a.clone(), b.clone())));
-        assert_eq!(pred("a = 1 AND b = 2 AND c = 3"), and(and(a.clone(), b.clone()), c.clone()));
-        assert_eq!(pred("NOT NOT TRUE OR FALSE"), or(not(not(Predicate::True)), Predicate::False));
+        assert_eq!(
+            pred("NOT (a = 1 AND b = 2)"),
+            not(and(a.clone(), b.clone()))
+        );
+        assert_eq!(
+            pred("a = 1 AND b = 2 AND c = 3"),
+            and(and(a.clone(), b.clone()), c.clone())
+        );
+        assert_eq!(
+            pred("NOT NOT TRUE OR FALSE"),
+            or(not(not(Predicate::True)), Predicate::False)
+        );
     }
 
     #[test]
     fn order_by_and_limit_stand_alone() {
-        let selection: Selection = "ORDER BY year DESC, name asc, meta.plays LIMIT 5".parse().unwrap();
+        let selection: Selection = "ORDER BY year DESC, name asc, meta.plays LIMIT 5"
+            .parse()
+            .unwrap();
         assert_eq!(selection.predicate, Predicate::True);
-        let directions: Vec<_> = selection.order_by.iter().map(|o| (o.path.clone(), o.direction)).collect();
+        let directions: Vec<_> = selection
+            .order_by
+            .iter()
+            .map(|o| (o.path.clone(), o.direction))
+            .collect();
         assert_eq!(
             directions,
-            vec![(path("year"), Direction::Desc), (path("name"), Direction::Asc), (path("meta.plays"), Direction::Asc)]
+            vec![
+                (path("year"), Direction::Desc),
+                (path("name"), Direction::Asc),
+                (path("meta.plays"), Direction::Asc)
+            ]
         );
         assert_eq!(selection.limit, Some(5));
         assert_eq!(Selection::try_from("limit 0").unwrap().limit, Some(0));
@@ -425,33 +546,71 @@ mod tests {
         let expected = and(
             and(
                 cmp("a", ComparisonOp::Eq, 1),
-                Predicate::In { path: path("b"), values: vec!["x".into(), Value::Null], negated: false },
+                Predicate::In {
+                    path: path("b"),
+                    values: vec!["x".into(), Value::Null],
+                    negated: false,
+                },
             ),
-            Predicate::Like { path: path("c"), pattern: "%z".into(), negated: false },
+            Predicate::Like {
+                path: path("c"),
+                pattern: "%z".into(),
+                negated: false,
+            },
         );
         assert_eq!(selection.predicate, expected);
         assert_eq!(selection.limit, Some(3));
-        assert_eq!(error("a = ? AND b = ?", &[1.into()]), "too few arguments: no argument for `?` number 2 at 14");
-        assert_eq!(error("a = ?", &[1.into(), 2.into()]), "too many arguments: argument 2 has no `?` at 5");
-        assert_eq!(error("LIMIT ?", &[(-1).into()]), "expected a non-negative integer after `LIMIT` at 6");
-        assert_eq!(error("a LIKE ?", &[5.into()]), "expected a string pattern after `LIKE` at 7");
+        assert_eq!(
+            error("a = ? AND b = ?", &[1.into()]),
+            "too few arguments: no argument for `?` number 2 at 14"
+        );
+        assert_eq!(
+            error("a = ?", &[1.into(), 2.into()]),
+            "too many arguments: argument 2 has no `?` at 5"
+        );
+        assert_eq!(
+            error("LIMIT ?", &[(-1).into()]),
+            "expected a non-negative integer after `LIMIT` at 6"
+        );
+        assert_eq!(
+            error("a LIKE ?", &[5.into()]),
+            "expected a string pattern after `LIKE` at 7"
+        );
     }
 
     #[test]
     fn errors_name_what_was_expected_and_where() {
-        assert_eq!(error("year > 1985 AND year >", &[]), "expected a value after `>` at 22");
+        assert_eq!(
+            error("year > 1985 AND year >", &[]),
+            "expected a value after `>` at 22"
+        );
         assert_eq!(error("name = 'x')", &[]), "unexpected `)` at 10");
-        assert_eq!(error("year > 1 AND name = 'abc", &[]), "unterminated string starting at 20");
-        assert_eq!(error("year > 1 ORDER year", &[]), "expected `BY` after `ORDER` at 15");
+        assert_eq!(
+            error("year > 1 AND name = 'abc", &[]),
+            "unterminated string starting at 20"
+        );
+        assert_eq!(
+            error("year > 1 ORDER year", &[]),
+            "expected `BY` after `ORDER` at 15"
+        );
         assert_eq!(error("(a = 1", &[]), "expected `)` after `1` at 6");
-        assert_eq!(error("a NOT = 1", &[]), "expected `LIKE` or `IN` after `NOT` at 6");
+        assert_eq!(
+            error("a NOT = 1", &[]),
+            "expected `LIKE` or `IN` after `NOT` at 6"
+        );
         assert_eq!(error("a IS 1", &[]), "expected `NULL` after `IS` at 5");
         assert_eq!(error("a IN ()", &[]), "expected a value after `(` at 6");
         assert_eq!(error("a 1", &[]), "expected an operator after `a` at 2");
         assert_eq!(error("= 1", &[]), "expected a condition at 0");
-        assert_eq!(error("a = 1 AND", &[]), "expected a condition after `AND` at 9");
+        assert_eq!(
+            error("a = 1 AND", &[]),
+            "expected a condition after `AND` at 9"
+        );
         assert_eq!(error("a. = 1", &[]), "expected a key after `.` at 3");
-        assert_eq!(error(r"a LIKE 'x\'", &[]), r"LIKE pattern ends with a lone `\` at 7");
+        assert_eq!(
+            error(r"a LIKE 'x\'", &[]),
+            r"LIKE pattern ends with a lone `\` at 7"
+        );
         assert_eq!(error("LIMIT 1 ORDER BY a", &[]), "unexpected `ORDER` at 8");
     }
 
@@ -459,9 +618,19 @@ mod tests {
     fn nesting_is_capped() {
         let nested = |n: usize| format!("{}a = 1{}", "(".repeat(n), ")".repeat(n));
         assert!(nested(MAX_DEPTH).parse::<Selection>().is_ok());
-        assert_eq!(nested(MAX_DEPTH + 1).parse::<Selection>().unwrap_err().offset, MAX_DEPTH);
-        assert!(format!("{}a = 1", "NOT ".repeat(MAX_DEPTH - 1)).parse::<Selection>().is_ok());
-        assert!(format!("{}a = 1", "NOT ".repeat(100_000)).parse::<Selection>().is_err());
+        assert_eq!(
+            nested(MAX_DEPTH + 1)
+                .parse::<Selection>()
+                .unwrap_err()
+                .offset,
+            MAX_DEPTH
+        );
+        assert!(format!("{}a = 1", "NOT ".repeat(MAX_DEPTH - 1))
+            .parse::<Selection>()
+            .is_ok());
+        assert!(format!("{}a = 1", "NOT ".repeat(100_000))
+            .parse::<Selection>()
+            .is_err());
         assert!("(".repeat(100_000).parse::<Selection>().is_err());
         let chain = |n: usize| vec!["a = 1"; n].join(" OR ");
         assert!(chain(MAX_DEPTH).parse::<Selection>().is_ok());
@@ -473,8 +642,9 @@ mod tests {
     /// Token soup that reaches deep into the grammar, unlike uniformly random text.
     fn query_like() -> impl Strategy<Value = String> {
         let token = prop::sample::select(vec![
-            "a", "b.c", "\"q\"", "'s'", "'", "\"", "1", "-2.5", "1e3", "?", "(", ")", ",", ".", "=", "!=", "<", ">=",
-            "AND", "or", "NOT", "LIKE", "IN", "IS", "NULL", "TRUE", "ORDER", "BY", "DESC", "LIMIT", "ñ", "é'",
+            "a", "b.c", "\"q\"", "'s'", "'", "\"", "1", "-2.5", "1e3", "?", "(", ")", ",", ".",
+            "=", "!=", "<", ">=", "AND", "or", "NOT", "LIKE", "IN", "IS", "NULL", "TRUE", "ORDER",
+            "BY", "DESC", "LIMIT", "ñ", "é'",
         ]);
         prop::collection::vec(token, 0..24).prop_map(|tokens| tokens.join(" "))
     }

@@ -34,11 +34,16 @@ impl<T: Property> ActiveType<T> for LWW<T> {
     const BACKEND: &'static str = LWWBackend::NAME;
 
     fn bind(entity: Arc<Entity>, property: &'static str) -> Self {
-        LWW { entity, property, _type: PhantomData }
+        LWW {
+            entity,
+            property,
+            _type: PhantomData,
+        }
     }
 
     fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {
-        T::from_value(entity.lww.get(property).unwrap_or(Value::Null)).map_err(|e| named(property, e))
+        T::from_value(entity.lww.get(property).unwrap_or(Value::Null))
+            .map_err(|e| named(property, e))
     }
 
     fn write(entity: &Entity, property: &str, value: &T) -> Result<(), PropertyError> {

@@ -20,25 +20,35 @@ pub use yrs::YrsString;
 /// fires once per committed transaction changing the entity.
 macro_rules! handle_signals {
     ($handle:ident) => {
-        impl<T: $crate::property::Property> $crate::signals::Get<Result<T, $crate::error::PropertyError>> for $handle<T> {
+        impl<T: $crate::property::Property>
+            $crate::signals::Get<Result<T, $crate::error::PropertyError>> for $handle<T>
+        {
             fn get(&self) -> Result<T, $crate::error::PropertyError> {
                 <Self as $crate::property::ActiveType<T>>::read(&self.entity, self.property)
             }
         }
 
-        impl<T: $crate::property::Property> $crate::signals::Peek<Result<T, $crate::error::PropertyError>> for $handle<T> {
+        impl<T: $crate::property::Property>
+            $crate::signals::Peek<Result<T, $crate::error::PropertyError>> for $handle<T>
+        {
             fn peek(&self) -> Result<T, $crate::error::PropertyError> {
                 <Self as $crate::property::ActiveType<T>>::peek(&self.entity, self.property)
             }
         }
 
-        impl<T: $crate::property::Property + 'static> $crate::signals::Subscribe<Result<T, $crate::error::PropertyError>> for $handle<T> {
+        impl<T: $crate::property::Property + 'static>
+            $crate::signals::Subscribe<Result<T, $crate::error::PropertyError>> for $handle<T>
+        {
             fn subscribe<F>(&self, listener: F) -> $crate::signals::SubscriptionGuard
             where
                 F: Fn(Result<T, $crate::error::PropertyError>) + Send + Sync + 'static,
             {
                 let (entity, property) = (self.entity.clone(), self.property);
-                self.entity.listen(move || listener(<Self as $crate::property::ActiveType<T>>::peek(&entity, property)))
+                self.entity.listen(move || {
+                    listener(<Self as $crate::property::ActiveType<T>>::peek(
+                        &entity, property,
+                    ))
+                })
             }
         }
     };
@@ -74,16 +84,27 @@ pub trait Property: Sized {
 
 /// The error for a stored value of the wrong type; the property name is filled in by the handle.
 pub(crate) fn invalid_type(expected: &'static str, found: &Value) -> PropertyError {
-    PropertyError::InvalidType { property: String::new(), expected, found: found.type_name().to_owned() }
+    PropertyError::InvalidType {
+        property: String::new(),
+        expected,
+        found: found.type_name().to_owned(),
+    }
 }
 
 /// Fills the property name into an error raised by a [`Property`] conversion.
 pub(crate) fn named(property: &str, error: PropertyError) -> PropertyError {
     match error {
-        PropertyError::InvalidType { expected, found, .. } => {
-            PropertyError::InvalidType { property: property.to_owned(), expected, found }
-        }
-        PropertyError::InvalidValue { reason, .. } => PropertyError::InvalidValue { property: property.to_owned(), reason },
+        PropertyError::InvalidType {
+            expected, found, ..
+        } => PropertyError::InvalidType {
+            property: property.to_owned(),
+            expected,
+            found,
+        },
+        PropertyError::InvalidValue { reason, .. } => PropertyError::InvalidValue {
+            property: property.to_owned(),
+            reason,
+        },
         PropertyError::Missing(_) => PropertyError::Missing(property.to_owned()),
         other => other,
     }
@@ -176,7 +197,6 @@ impl<T: Property> Property for Option<T> {
     }
 }
 
-
 /// How a field is stored and merged: implemented by [`LWW`] and [`YrsString`]. The derive
 /// macro reads and writes fields through this trait.
 pub trait ActiveType<T: Property>: Sized {
@@ -196,7 +216,11 @@ pub trait ActiveType<T: Property>: Sized {
     }
 
     /// Writes a whole value into an editable entity (used by `create`).
-    fn write(entity: &crate::entity::Entity, property: &str, value: &T) -> Result<(), PropertyError>;
+    fn write(
+        entity: &crate::entity::Entity,
+        property: &str,
+        value: &T,
+    ) -> Result<(), PropertyError>;
 }
 
 #[cfg(test)]
@@ -208,8 +232,14 @@ mod tests {
         assert_eq!(300i32.to_value().unwrap(), Value::I64(300));
         assert!(u8::from_value(Value::I64(300)).is_err());
         assert!(u64::MAX.to_value().is_err());
-        assert!(matches!(bool::from_value(Value::I64(1)), Err(PropertyError::InvalidType { .. })));
+        assert!(matches!(
+            bool::from_value(Value::I64(1)),
+            Err(PropertyError::InvalidType { .. })
+        ));
         assert_eq!(Option::<i32>::from_value(Value::Null).unwrap(), None);
-        assert!(matches!(i32::from_value(Value::Null), Err(PropertyError::Missing(_))));
+        assert!(matches!(
+            i32::from_value(Value::Null),
+            Err(PropertyError::Missing(_))
+        ));
     }
 }

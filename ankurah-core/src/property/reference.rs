@@ -28,7 +28,10 @@ pub struct Ref<M> {
 impl<M> Ref<M> {
     /// A reference to the entity `id`.
     pub fn new(id: EntityId) -> Self {
-        Ref { id, _model: PhantomData }
+        Ref {
+            id,
+            _model: PhantomData,
+        }
     }
 
     /// The id of the referenced entity.

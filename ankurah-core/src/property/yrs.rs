@@ -55,7 +55,11 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
     const BACKEND: &'static str = YrsBackend::NAME;
 
     fn bind(entity: Arc<Entity>, property: &'static str) -> Self {
-        YrsString { entity, property, _type: PhantomData }
+        YrsString {
+            entity,
+            property,
+            _type: PhantomData,
+        }
     }
 
     fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {

@@ -15,29 +15,45 @@ pub(crate) struct Broadcast<T = ()> {
 
 impl<T> Default for Broadcast<T> {
     fn default() -> Self {
-        Broadcast { listeners: Mutex::new(Vec::new()), next: AtomicU64::new(0) }
+        Broadcast {
+            listeners: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Broadcast<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broadcast").field("listeners", &self.listeners.lock().len()).finish()
+        f.debug_struct("Broadcast")
+            .field("listeners", &self.listeners.lock().len())
+            .finish()
     }
 }
 
 impl<T: 'static> Broadcast<T> {
     /// Adds a listener; it stays until the guard is dropped.
-    pub(crate) fn listen(self: &Arc<Self>, listener: impl Fn(&T) + Send + Sync + 'static) -> SubscriptionGuard {
+    pub(crate) fn listen(
+        self: &Arc<Self>,
+        listener: impl Fn(&T) + Send + Sync + 'static,
+    ) -> SubscriptionGuard {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.listeners.lock().push((id, Arc::new(listener)));
         let weak: Weak<dyn Unlisten> = Arc::downgrade(self) as Weak<dyn Unlisten>;
-        SubscriptionGuard { broadcast: weak, id }
+        SubscriptionGuard {
+            broadcast: weak,
+            id,
+        }
     }
 
     /// Calls every listener. The list is copied first, so a listener may subscribe or drop
     /// guards without deadlocking.
     pub(crate) fn notify(&self, payload: &T) {
-        let listeners: Vec<Listener<T>> = self.listeners.lock().iter().map(|(_, l)| l.clone()).collect();
+        let listeners: Vec<Listener<T>> = self
+            .listeners
+            .lock()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
         for listener in listeners {
             listener(payload);
         }
@@ -75,7 +91,9 @@ pub struct SubscriptionGuard {
 
 impl std::fmt::Debug for SubscriptionGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SubscriptionGuard").field("id", &self.id).finish()
+        f.debug_struct("SubscriptionGuard")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

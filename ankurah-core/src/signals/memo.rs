@@ -22,13 +22,17 @@ struct Inner<T> {
 
 impl<T> Clone for Memo<T> {
     fn clone(&self) -> Self {
-        Memo { inner: self.inner.clone() }
+        Memo {
+            inner: self.inner.clone(),
+        }
     }
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Memo<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Memo").field(&*self.inner.value.read()).finish()
+        f.debug_tuple("Memo")
+            .field(&*self.inner.value.read())
+            .finish()
     }
 }
 
@@ -49,7 +53,11 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Memo<T> {
             });
             let tracker = Tracker::new(rerun);
             let value = run_tracked(&tracker, || compute());
-            Inner { value: RwLock::new(value), broadcast: Arc::default(), tracker }
+            Inner {
+                value: RwLock::new(value),
+                broadcast: Arc::default(),
+                tracker,
+            }
         });
         Memo { inner }
     }

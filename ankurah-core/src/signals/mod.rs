@@ -26,13 +26,13 @@
 
 mod broadcast;
 mod memo;
-mod variable;
 mod observer;
+mod variable;
 
 pub use broadcast::SubscriptionGuard;
 pub use memo::Memo;
-pub use variable::Variable;
 pub use observer::CallbackObserver;
+pub use variable::Variable;
 
 pub(crate) use broadcast::Broadcast;
 

@@ -44,7 +44,10 @@ pub(crate) fn run_tracked<R>(tracker: &Arc<Tracker>, f: impl FnOnce() -> R) -> R
 impl Tracker {
     /// A tracker whose dependencies call `rerun` when they change.
     pub(crate) fn new(rerun: Arc<dyn Fn() + Send + Sync>) -> Arc<Self> {
-        Arc::new(Tracker { rerun, dependencies: Mutex::new(Vec::new()) })
+        Arc::new(Tracker {
+            rerun,
+            dependencies: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -56,7 +59,9 @@ pub struct CallbackObserver {
 
 impl std::fmt::Debug for CallbackObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallbackObserver").field("dependencies", &self.tracker.dependencies.lock().len()).finish()
+        f.debug_struct("CallbackObserver")
+            .field("dependencies", &self.tracker.dependencies.lock().len())
+            .finish()
     }
 }
 

@@ -16,14 +16,20 @@ pub struct Variable<T> {
 
 impl<T> Clone for Variable<T> {
     fn clone(&self) -> Self {
-        Variable { value: self.value.clone(), broadcast: self.broadcast.clone() }
+        Variable {
+            value: self.value.clone(),
+            broadcast: self.broadcast.clone(),
+        }
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> Variable<T> {
     /// A cell holding `value`.
     pub fn new(value: T) -> Self {
-        Variable { value: Arc::new(RwLock::new(value)), broadcast: Arc::default() }
+        Variable {
+            value: Arc::new(RwLock::new(value)),
+            broadcast: Arc::default(),
+        }
     }
 
     /// Replaces the value and notifies readers.
@@ -49,6 +55,7 @@ impl<T: Clone> Peek<T> for Variable<T> {
 impl<T: Clone + Send + Sync + 'static> Subscribe<T> for Variable<T> {
     fn subscribe<F: Fn(T) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
         let value = self.value.clone();
-        self.broadcast.listen(move |()| listener(value.read().clone()))
+        self.broadcast
+            .listen(move |()| listener(value.read().clone()))
     }
 }

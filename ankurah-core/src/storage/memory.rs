@@ -38,7 +38,10 @@ struct Collection {
 
 impl Collection {
     fn add_event(&mut self, event: Event) -> bool {
-        self.histories.entry(event.entity_id).or_default().insert(event.id);
+        self.histories
+            .entry(event.entity_id)
+            .or_default()
+            .insert(event.id);
         self.events.insert(event.id, event).is_none()
     }
 }
@@ -66,23 +69,40 @@ impl MemoryCollection {
     }
 
     fn write<R>(&self, f: impl FnOnce(&mut Collection) -> R) -> R {
-        f(self.data.write().collections.entry(self.id.clone()).or_default())
+        f(self
+            .data
+            .write()
+            .collections
+            .entry(self.id.clone())
+            .or_default())
     }
 }
 
 #[async_trait]
 impl StorageEngine for MemoryStorage {
-    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
-        Ok(Arc::new(MemoryCollection { data: self.data.clone(), id: id.clone() }))
+    async fn collection(
+        &self,
+        id: &CollectionId,
+    ) -> Result<Arc<dyn StorageCollection>, StorageError> {
+        Ok(Arc::new(MemoryCollection {
+            data: self.data.clone(),
+            id: id.clone(),
+        }))
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
         let mut data = self.data.write();
         for event in batch.events {
-            data.collections.entry(event.collection.clone()).or_default().add_event(event);
+            data.collections
+                .entry(event.collection.clone())
+                .or_default()
+                .add_event(event);
         }
         for state in batch.states {
-            let collection = data.collections.entry(state.state.collection.clone()).or_default();
+            let collection = data
+                .collections
+                .entry(state.state.collection.clone())
+                .or_default();
             collection.states.insert(state.state.entity_id, state);
         }
         Ok(())
@@ -98,7 +118,10 @@ impl StorageEngine for MemoryStorage {
     }
 
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
-        self.data.write().outbox.extend(events.iter().map(|e| (e.id, e.clone())));
+        self.data
+            .write()
+            .outbox
+            .extend(events.iter().map(|e| (e.id, e.clone())));
         Ok(())
     }
 
@@ -127,7 +150,13 @@ impl StorageCollection for MemoryCollection {
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
-        let live: Vec<StoredState> = self.read(|c| c.states.values().filter(|s| !s.is_deleted()).cloned().collect());
+        let live: Vec<StoredState> = self.read(|c| {
+            c.states
+                .values()
+                .filter(|s| !s.is_deleted())
+                .cloned()
+                .collect()
+        });
         Ok(selection.apply(live).into_iter().map(|s| s.state).collect())
     }
 
@@ -136,7 +165,11 @@ impl StorageCollection for MemoryCollection {
     }
 
     async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
-        let mut events: Vec<Event> = self.read(|c| ids.iter().filter_map(|id| c.events.get(id).cloned()).collect());
+        let mut events: Vec<Event> = self.read(|c| {
+            ids.iter()
+                .filter_map(|id| c.events.get(id).cloned())
+                .collect()
+        });
         events.sort_by_key(|e| e.id);
         events.dedup_by_key(|e| e.id);
         Ok(events)
@@ -145,7 +178,8 @@ impl StorageCollection for MemoryCollection {
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
         Ok(self.read(|c| {
             let ids = c.histories.get(&id).into_iter().flatten();
-            ids.filter_map(|event| c.events.get(event).cloned()).collect()
+            ids.filter_map(|event| c.events.get(event).cloned())
+                .collect()
         }))
     }
 }

@@ -30,7 +30,10 @@ use crate::value::Value;
 #[async_trait]
 pub trait StorageEngine: Send + Sync + 'static {
     /// A handle on one collection, created on first use.
-    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError>;
+    async fn collection(
+        &self,
+        id: &CollectionId,
+    ) -> Result<Arc<dyn StorageCollection>, StorageError>;
 
     /// Writes the events and states of one transaction: all or nothing, durable on return.
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError>;
@@ -74,7 +77,10 @@ pub trait StorageCollection: Send + Sync {
     /// can answer from its indexes alone; `None` when it cannot (callers then use
     /// [`fetch_states`](Self::fetch_states)). A node serves the entities it holds in memory
     /// without reading their states.
-    async fn fetch_ids(&self, _selection: &Selection) -> Result<Option<Vec<EntityId>>, StorageError> {
+    async fn fetch_ids(
+        &self,
+        _selection: &Selection,
+    ) -> Result<Option<Vec<EntityId>>, StorageError> {
         Ok(None)
     }
 

@@ -41,7 +41,12 @@ impl Case {
             got.sort_unstable();
             expected.sort_unstable();
         }
-        (got != expected).then(|| format!("{}\n   expected {expected:?}\n        got {got:?}", self.query))
+        (got != expected).then(|| {
+            format!(
+                "{}\n   expected {expected:?}\n        got {got:?}",
+                self.query
+            )
+        })
     }
 }
 
@@ -59,7 +64,20 @@ const ABBA: &str = "ABBA Gold";
 const ZEBRA: &str = "Zebra";
 
 /// Every fixture name, in fixture order.
-const ALL: [&str; 12] = [ABBEY, NEVERMIND, OK_COMPUTER, PURE, SNAKE, ROCK, NU, ZOE, EMPTY, BACKSLASH, ABBA, ZEBRA];
+const ALL: [&str; 12] = [
+    ABBEY,
+    NEVERMIND,
+    OK_COMPUTER,
+    PURE,
+    SNAKE,
+    ROCK,
+    NU,
+    ZOE,
+    EMPTY,
+    BACKSLASH,
+    ABBA,
+    ZEBRA,
+];
 
 /// Twelve albums. `rating` is missing on two, `meta` on two; `code` holds text that is
 /// sometimes numeric ("0042", "12.5", "-5") and sometimes not ("abc", "x9", "").
@@ -116,12 +134,19 @@ fn case(query: &'static str, expected: &[&'static str]) -> Case {
 
 fn with_args(query: &'static str, args: Vec<Value>, expected: &[&'static str]) -> Case {
     let ordered = query.to_ascii_uppercase().contains("ORDER BY");
-    Case { query, args, expected: expected.to_vec(), ordered }
+    Case {
+        query,
+        args,
+        expected: expected.to_vec(),
+        ordered,
+    }
 }
 
 /// Every fixture name except those listed.
 fn all_but(excluded: &[&'static str]) -> Vec<&'static str> {
-    ALL.into_iter().filter(|name| !excluded.contains(name)).collect()
+    ALL.into_iter()
+        .filter(|name| !excluded.contains(name))
+        .collect()
 }
 
 /// The conformance cases, grouped by feature.
@@ -356,7 +381,11 @@ mod tests {
         }
 
         fn value(&self, property: &str) -> Option<Value> {
-            self.fixture.properties.iter().find(|(name, _)| name == property).map(|(_, value)| value.clone())
+            self.fixture
+                .properties
+                .iter()
+                .find(|(name, _)| name == property)
+                .map(|(_, value)| value.clone())
         }
     }
 
@@ -373,18 +402,38 @@ mod tests {
     fn every_case_selects_its_expected_entities() {
         let fixture = fixture();
         for reversed in [false, true] {
-            let id = |i: u128| EntityId::from_bytes(if reversed { u128::MAX - i } else { i }.to_be_bytes());
-            let entities = || fixture.iter().zip(0..).map(|(fixture, i)| Entity { id: id(i), fixture });
+            let id = |i: u128| {
+                EntityId::from_bytes(if reversed { u128::MAX - i } else { i }.to_be_bytes())
+            };
+            let entities = || {
+                fixture
+                    .iter()
+                    .zip(0..)
+                    .map(|(fixture, i)| Entity { id: id(i), fixture })
+            };
             let mut failures = Vec::new();
             for case in cases() {
-                let selection =
-                    parse_selection(case.query, &case.args).unwrap_or_else(|e| panic!("{}: {e}", case.query));
-                assert_eq!(case.ordered, !selection.order_by.is_empty(), "{}", case.query);
-                let got: Vec<&str> =
-                    selection.apply(entities().collect()).iter().map(|e| e.fixture.name.as_str()).collect();
+                let selection = parse_selection(case.query, &case.args)
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.query));
+                assert_eq!(
+                    case.ordered,
+                    !selection.order_by.is_empty(),
+                    "{}",
+                    case.query
+                );
+                let got: Vec<&str> = selection
+                    .apply(entities().collect())
+                    .iter()
+                    .map(|e| e.fixture.name.as_str())
+                    .collect();
                 failures.extend(case.mismatch(got));
             }
-            assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+            assert!(
+                failures.is_empty(),
+                "{} failing cases:\n{}",
+                failures.len(),
+                failures.join("\n")
+            );
         }
     }
 

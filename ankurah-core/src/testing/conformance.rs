@@ -46,21 +46,36 @@ fn fresh(name: &str) -> String {
 }
 
 fn props(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-    pairs.iter().map(|(name, value)| (name.to_string(), value.clone())).collect()
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect()
 }
 
 async fn open(engine: &dyn StorageEngine, name: &str) -> Arc<dyn StorageCollection> {
-    engine.collection(&CollectionId::from(name)).await.unwrap_or_else(|e| panic!("collection `{name}`: {e}"))
+    engine
+        .collection(&CollectionId::from(name))
+        .await
+        .unwrap_or_else(|e| panic!("collection `{name}`: {e}"))
 }
 
 async fn fetch(collection: &dyn StorageCollection, query: &str) -> Vec<EntityState> {
     let selection = parse_selection(query, &[]).unwrap_or_else(|e| panic!("{query}: {e}"));
-    collection.fetch_states(&selection).await.unwrap_or_else(|e| panic!("fetch `{query}`: {e}"))
+    collection
+        .fetch_states(&selection)
+        .await
+        .unwrap_or_else(|e| panic!("fetch `{query}`: {e}"))
 }
 
 async fn commit(engine: &dyn StorageEngine, made: &[(Event, StoredState)]) {
-    let batch = CommitBatch { events: made.iter().map(|(e, _)| e.clone()).collect(), states: made.iter().map(|(_, s)| s.clone()).collect() };
-    engine.commit(batch).await.unwrap_or_else(|e| panic!("commit: {e}"));
+    let batch = CommitBatch {
+        events: made.iter().map(|(e, _)| e.clone()).collect(),
+        states: made.iter().map(|(_, s)| s.clone()).collect(),
+    };
+    engine
+        .commit(batch)
+        .await
+        .unwrap_or_else(|e| panic!("commit: {e}"));
 }
 
 fn ids<'a>(states: impl IntoIterator<Item = &'a EntityState>) -> Vec<EntityId> {
@@ -70,7 +85,11 @@ fn ids<'a>(states: impl IntoIterator<Item = &'a EntityState>) -> Vec<EntityId> {
 /// What `query` must return over `states`: [`Selection::apply`] on the live ones.
 fn reference(query: &Selection, states: &[StoredState]) -> Vec<EntityId> {
     let live = states.iter().filter(|s| !s.is_deleted()).collect();
-    query.apply(live).into_iter().map(|s| s.state.entity_id).collect()
+    query
+        .apply(live)
+        .into_iter()
+        .map(|s| s.state.entity_id)
+        .collect()
 }
 
 /// `set_state` then `get_state` returns the state; a second `set_state` replaces it, also for
@@ -78,21 +97,56 @@ fn reference(query: &Selection, states: &[StoredState]) -> Vec<EntityId> {
 pub async fn states_round_trip(engine: &dyn StorageEngine) {
     let name = fresh("states");
     let collection = open(engine, &name).await;
-    let (_, first) = genesis(&name, &props(&[("title", "a".into()), ("n", 1.into())]), true);
+    let (_, first) = genesis(
+        &name,
+        &props(&[("title", "a".into()), ("n", 1.into())]),
+        true,
+    );
     let id = first.state.entity_id;
-    assert_eq!(collection.get_state(id).await.expect("get_state"), None, "a state never stored");
+    assert_eq!(
+        collection.get_state(id).await.expect("get_state"),
+        None,
+        "a state never stored"
+    );
     collection.set_state(&first).await.expect("set_state");
-    assert_eq!(collection.get_state(id).await.expect("get_state"), Some(first.state.clone()), "the stored state");
+    assert_eq!(
+        collection.get_state(id).await.expect("get_state"),
+        Some(first.state.clone()),
+        "the stored state"
+    );
 
     let (_, second) = edit(&first, &props(&[("n", 2.into())]));
-    collection.set_state(&second).await.expect("set_state overwriting");
-    assert_eq!(collection.get_state(id).await.expect("get_state"), Some(second.state.clone()), "the overwritten state");
-    assert_eq!(fetch(&*collection, "n = 2").await, vec![second.state.clone()], "queries see the new values");
-    assert_eq!(fetch(&*collection, "n = 1").await, vec![], "queries forget the old values");
-    assert_eq!(fetch(&*collection, "title = 'a'").await, vec![second.state.clone()], "text values are queryable");
+    collection
+        .set_state(&second)
+        .await
+        .expect("set_state overwriting");
+    assert_eq!(
+        collection.get_state(id).await.expect("get_state"),
+        Some(second.state.clone()),
+        "the overwritten state"
+    );
+    assert_eq!(
+        fetch(&*collection, "n = 2").await,
+        vec![second.state.clone()],
+        "queries see the new values"
+    );
+    assert_eq!(
+        fetch(&*collection, "n = 1").await,
+        vec![],
+        "queries forget the old values"
+    );
+    assert_eq!(
+        fetch(&*collection, "title = 'a'").await,
+        vec![second.state.clone()],
+        "text values are queryable"
+    );
 
     let again = open(engine, &name).await;
-    assert_eq!(again.get_state(id).await.expect("get_state"), Some(second.state), "another handle on the collection");
+    assert_eq!(
+        again.get_state(id).await.expect("get_state"),
+        Some(second.state),
+        "another handle on the collection"
+    );
 }
 
 /// `add_event` is idempotent (second time `false`), `get_events` returns the known ones in
@@ -106,27 +160,88 @@ pub async fn events(engine: &dyn StorageEngine) {
     let (third, _) = edit(&state, &props(&[("n", 3.into())]));
     let (other, _) = genesis(&name, &props(&[("n", 9.into())]), false);
 
-    assert!(collection.add_event(&created).await.expect("add_event"), "a new event is added");
-    assert!(!collection.add_event(&created).await.expect("add_event"), "adding an event twice reports `false`");
+    assert!(
+        collection.add_event(&created).await.expect("add_event"),
+        "a new event is added"
+    );
+    assert!(
+        !collection.add_event(&created).await.expect("add_event"),
+        "adding an event twice reports `false`"
+    );
     for event in [&third, &other, &second] {
-        assert!(collection.add_event(event).await.expect("add_event"), "a new event is added");
+        assert!(
+            collection.add_event(event).await.expect("add_event"),
+            "a new event is added"
+        );
     }
     let unknown = EventId::after([&third.id]);
-    let got = collection.get_events(&[third.id, unknown, created.id, third.id]).await.expect("get_events");
-    assert_eq!(got, vec![created.clone(), third.clone()], "known events, in id order, once each");
+    let got = collection
+        .get_events(&[third.id, unknown, created.id, third.id])
+        .await
+        .expect("get_events");
+    assert_eq!(
+        got,
+        vec![created.clone(), third.clone()],
+        "known events, in id order, once each"
+    );
     let entity = created.entity_id;
-    assert_eq!(collection.dump_entity_events(entity).await.expect("dump"), vec![created.clone(), second, third], "one entity's events in id order");
-    assert_eq!(collection.dump_entity_events(other.entity_id).await.expect("dump"), vec![other], "the other entity's events");
-    assert_eq!(collection.dump_entity_events(EntityId::new()).await.expect("dump"), vec![], "an unknown entity has no events");
+    assert_eq!(
+        collection.dump_entity_events(entity).await.expect("dump"),
+        vec![created.clone(), second, third],
+        "one entity's events in id order"
+    );
+    assert_eq!(
+        collection
+            .dump_entity_events(other.entity_id)
+            .await
+            .expect("dump"),
+        vec![other],
+        "the other entity's events"
+    );
+    assert_eq!(
+        collection
+            .dump_entity_events(EntityId::new())
+            .await
+            .expect("dump"),
+        vec![],
+        "an unknown entity has no events"
+    );
 
     let elsewhere = open(engine, &fresh("events_elsewhere")).await;
-    assert_eq!(elsewhere.get_events(&[created.id]).await.expect("get_events"), vec![], "events stay in their collection");
-    assert_eq!(elsewhere.dump_entity_events(entity).await.expect("dump"), vec![], "histories stay in their collection");
+    assert_eq!(
+        elsewhere
+            .get_events(&[created.id])
+            .await
+            .expect("get_events"),
+        vec![],
+        "events stay in their collection"
+    );
+    assert_eq!(
+        elsewhere.dump_entity_events(entity).await.expect("dump"),
+        vec![],
+        "histories stay in their collection"
+    );
 
     let (committed, state) = genesis(&name, &props(&[("n", 4.into())]), false);
-    engine.commit(CommitBatch { events: vec![committed.clone()], states: vec![state] }).await.expect("commit");
-    assert_eq!(collection.get_events(&[committed.id]).await.expect("get_events"), vec![committed.clone()], "committed events are stored");
-    assert!(!collection.add_event(&committed).await.expect("add_event"), "a committed event is already stored");
+    engine
+        .commit(CommitBatch {
+            events: vec![committed.clone()],
+            states: vec![state],
+        })
+        .await
+        .expect("commit");
+    assert_eq!(
+        collection
+            .get_events(&[committed.id])
+            .await
+            .expect("get_events"),
+        vec![committed.clone()],
+        "committed events are stored"
+    );
+    assert!(
+        !collection.add_event(&committed).await.expect("add_event"),
+        "a committed event is already stored"
+    );
 }
 
 /// The outbox of engines that serve ephemeral nodes: added events come back in id order,
@@ -136,62 +251,152 @@ pub async fn outbox(engine: &dyn StorageEngine) {
     let (first, state) = genesis(&name, &props(&[("n", 1.into())]), false);
     let (second, state) = edit(&state, &props(&[("n", 2.into())]));
     let (third, _) = edit(&state, &props(&[("n", 3.into())]));
-    assert_eq!(engine.outbox().await.expect("outbox"), vec![], "a new engine has an empty outbox");
-    engine.outbox_add(&[third.clone(), first.clone()]).await.expect("outbox_add");
-    engine.outbox_add(&[second.clone(), first.clone()]).await.expect("outbox_add");
-    assert_eq!(engine.outbox().await.expect("outbox"), vec![first.clone(), second.clone(), third.clone()], "in id order, once each");
-    engine.outbox_remove(&[second.id, EventId::after([&third.id])]).await.expect("outbox_remove");
-    assert_eq!(engine.outbox().await.expect("outbox"), vec![first, third], "only the named events leave");
+    assert_eq!(
+        engine.outbox().await.expect("outbox"),
+        vec![],
+        "a new engine has an empty outbox"
+    );
+    engine
+        .outbox_add(&[third.clone(), first.clone()])
+        .await
+        .expect("outbox_add");
+    engine
+        .outbox_add(&[second.clone(), first.clone()])
+        .await
+        .expect("outbox_add");
+    assert_eq!(
+        engine.outbox().await.expect("outbox"),
+        vec![first.clone(), second.clone(), third.clone()],
+        "in id order, once each"
+    );
+    engine
+        .outbox_remove(&[second.id, EventId::after([&third.id])])
+        .await
+        .expect("outbox_remove");
+    assert_eq!(
+        engine.outbox().await.expect("outbox"),
+        vec![first, third],
+        "only the named events leave"
+    );
 }
 
 /// A batch of many entities in two collections is visible whole after `commit`; of two
 /// states of one entity in a batch, the last wins.
 pub async fn atomic_commit(engine: &dyn StorageEngine) {
     let (name, side) = (fresh("commit"), fresh("commit_side"));
-    let mut made: Vec<_> = (0..40).map(|i| genesis(&name, &props(&[("i", i.into())]), i % 2 == 0)).collect();
+    let mut made: Vec<_> = (0..40)
+        .map(|i| genesis(&name, &props(&[("i", i.into())]), i % 2 == 0))
+        .collect();
     made.push(genesis(&side, &props(&[("i", 0.into())]), false));
     let (edited_event, edited) = edit(&made[0].1, &props(&[("i", 100.into())]));
-    let mut batch = CommitBatch { events: made.iter().map(|(e, _)| e.clone()).collect(), states: made.iter().map(|(_, s)| s.clone()).collect() };
+    let mut batch = CommitBatch {
+        events: made.iter().map(|(e, _)| e.clone()).collect(),
+        states: made.iter().map(|(_, s)| s.clone()).collect(),
+    };
     batch.events.push(edited_event.clone());
     batch.states.push(edited.clone());
     engine.commit(batch).await.expect("commit");
 
     let collection = open(engine, &name).await;
     for (event, state) in &made[1..40] {
-        assert_eq!(collection.get_state(state.state.entity_id).await.expect("get_state").as_ref(), Some(&state.state), "every state of the batch");
-        assert_eq!(collection.dump_entity_events(event.entity_id).await.expect("dump"), vec![event.clone()], "every event of the batch");
+        assert_eq!(
+            collection
+                .get_state(state.state.entity_id)
+                .await
+                .expect("get_state")
+                .as_ref(),
+            Some(&state.state),
+            "every state of the batch"
+        );
+        assert_eq!(
+            collection
+                .dump_entity_events(event.entity_id)
+                .await
+                .expect("dump"),
+            vec![event.clone()],
+            "every event of the batch"
+        );
     }
     let first = edited.state.entity_id;
-    assert_eq!(collection.get_state(first).await.expect("get_state"), Some(edited.state.clone()), "the last state of an entity wins");
-    assert_eq!(collection.dump_entity_events(first).await.expect("dump"), vec![made[0].0.clone(), edited_event], "both events of the entity");
+    assert_eq!(
+        collection.get_state(first).await.expect("get_state"),
+        Some(edited.state.clone()),
+        "the last state of an entity wins"
+    );
+    assert_eq!(
+        collection.dump_entity_events(first).await.expect("dump"),
+        vec![made[0].0.clone(), edited_event],
+        "both events of the entity"
+    );
     let mut expected: Vec<EntityId> = made[..40].iter().map(|(_, s)| s.state.entity_id).collect();
     expected.sort();
-    assert_eq!(ids(&fetch(&*collection, "").await), expected, "a query sees the whole batch, in id order");
-    assert_eq!(ids(&fetch(&*collection, "i = 100").await), vec![first], "queries see the last state");
-    assert_eq!(fetch(&*open(engine, &side).await, "").await, vec![made[40].1.state.clone()], "the batch's other collection");
+    assert_eq!(
+        ids(&fetch(&*collection, "").await),
+        expected,
+        "a query sees the whole batch, in id order"
+    );
+    assert_eq!(
+        ids(&fetch(&*collection, "i = 100").await),
+        vec![first],
+        "queries see the last state"
+    );
+    assert_eq!(
+        fetch(&*open(engine, &side).await, "").await,
+        vec![made[40].1.state.clone()],
+        "the batch's other collection"
+    );
 }
 
 /// Deleted entities leave every query (also one answered through an index built before the
 /// deletion) but `get_state` still returns their state, with the tombstone.
 pub async fn deleted_entities(engine: &dyn StorageEngine) {
     let name = fresh("deleted");
-    let made: Vec<_> = (0..3).map(|_| genesis(&name, &props(&[("k", 1.into())]), false)).collect();
+    let made: Vec<_> = (0..3)
+        .map(|_| genesis(&name, &props(&[("k", 1.into())]), false))
+        .collect();
     commit(engine, &made).await;
     let collection = open(engine, &name).await;
-    assert_eq!(fetch(&*collection, "k = 1").await.len(), 3, "all live before the deletion");
+    assert_eq!(
+        fetch(&*collection, "k = 1").await.len(),
+        3,
+        "all live before the deletion"
+    );
 
     let deleted = delete(&made[1].1);
     commit(engine, std::slice::from_ref(&deleted)).await;
     let mut live = ids([&made[0].1.state, &made[2].1.state]);
     live.sort();
-    for query in ["", "k = 1", "k IS NOT NULL", "ORDER BY k LIMIT 5", "ORDER BY k DESC", "LIMIT 10", "id IS NOT NULL"] {
-        assert_eq!(ids(&fetch(&*collection, query).await), live, "`{query}` skips the deleted entity");
+    for query in [
+        "",
+        "k = 1",
+        "k IS NOT NULL",
+        "ORDER BY k LIMIT 5",
+        "ORDER BY k DESC",
+        "LIMIT 10",
+        "id IS NOT NULL",
+    ] {
+        assert_eq!(
+            ids(&fetch(&*collection, query).await),
+            live,
+            "`{query}` skips the deleted entity"
+        );
     }
     let id = made[1].1.state.entity_id;
-    let stored = collection.get_state(id).await.expect("get_state").expect("a deleted entity keeps its state");
-    assert!(stored.state.is_deleted(), "the stored state carries the tombstone");
+    let stored = collection
+        .get_state(id)
+        .await
+        .expect("get_state")
+        .expect("a deleted entity keeps its state");
+    assert!(
+        stored.state.is_deleted(),
+        "the stored state carries the tombstone"
+    );
     assert_eq!(stored, deleted.1.state);
-    assert_eq!(collection.dump_entity_events(id).await.expect("dump"), vec![made[1].0.clone(), deleted.0], "the deletion is in the history");
+    assert_eq!(
+        collection.dump_entity_events(id).await.expect("dump"),
+        vec![made[1].0.clone(), deleted.0],
+        "the deletion is in the history"
+    );
 }
 
 /// Every case of [`ankql_cases::cases`] over [`ankql_cases::fixture`], with the fixture's
@@ -200,15 +405,31 @@ pub async fn ankql_cases(engine: &dyn StorageEngine) {
     for text in [false, true] {
         let name = fresh(if text { "ankql_text" } else { "ankql" });
         let fixture = ankql_cases::fixture();
-        let made: Vec<_> = fixture.iter().map(|f| genesis(&name, &f.properties, text)).collect();
+        let made: Vec<_> = fixture
+            .iter()
+            .map(|f| genesis(&name, &f.properties, text))
+            .collect();
         commit(engine, &made).await;
-        let names: HashMap<EntityId, &str> = made.iter().zip(&fixture).map(|((_, s), f)| (s.state.entity_id, f.name.as_str())).collect();
+        let names: HashMap<EntityId, &str> = made
+            .iter()
+            .zip(&fixture)
+            .map(|((_, s), f)| (s.state.entity_id, f.name.as_str()))
+            .collect();
         let collection = open(engine, &name).await;
         let mut failures = Vec::new();
         for case in ankql_cases::cases() {
-            let selection = parse_selection(case.query, &case.args).unwrap_or_else(|e| panic!("{}: {e}", case.query));
+            let selection = parse_selection(case.query, &case.args)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.query));
             let got: Vec<&str> = match collection.fetch_states(&selection).await {
-                Ok(states) => states.iter().map(|s| names.get(&s.entity_id).copied().unwrap_or("<unknown entity>")).collect(),
+                Ok(states) => states
+                    .iter()
+                    .map(|s| {
+                        names
+                            .get(&s.entity_id)
+                            .copied()
+                            .unwrap_or("<unknown entity>")
+                    })
+                    .collect(),
                 Err(e) => {
                     failures.push(format!("{}: {e}", case.query));
                     continue;
@@ -218,14 +439,25 @@ pub async fn ankql_cases(engine: &dyn StorageEngine) {
             // Where the engine answers from its indexes alone, that answer must agree too.
             match collection.fetch_ids(&selection).await {
                 Ok(Some(ids)) => {
-                    let got = ids.iter().map(|id| names.get(id).copied().unwrap_or("<unknown entity>")).collect();
-                    failures.extend(case.mismatch(got).map(|m| format!("(ids from an index) {m}")));
+                    let got = ids
+                        .iter()
+                        .map(|id| names.get(id).copied().unwrap_or("<unknown entity>"))
+                        .collect();
+                    failures.extend(
+                        case.mismatch(got)
+                            .map(|m| format!("(ids from an index) {m}")),
+                    );
                 }
                 Ok(None) => {}
                 Err(e) => failures.push(format!("{} (ids): {e}", case.query)),
             }
         }
-        assert!(failures.is_empty(), "{} AnkQL cases failed (text = {text}):\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} AnkQL cases failed (text = {text}):\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }
 
@@ -263,13 +495,26 @@ pub async fn ordering_and_limits(engine: &dyn StorageEngine) {
         "v IS NULL ORDER BY w".to_owned(),
     ];
     for limit in [0, 1, 2, 5, 7, 13, 39, 40, 100] {
-        for query in ["ORDER BY v", "ORDER BY v DESC", "ORDER BY v DESC, w", "v > 0 ORDER BY v", "v < 2 ORDER BY v DESC", "w = 1 ORDER BY v", "", "w >= 2"] {
+        for query in [
+            "ORDER BY v",
+            "ORDER BY v DESC",
+            "ORDER BY v DESC, w",
+            "v > 0 ORDER BY v",
+            "v < 2 ORDER BY v DESC",
+            "w = 1 ORDER BY v",
+            "",
+            "w >= 2",
+        ] {
             queries.push(format!("{query} LIMIT {limit}"));
         }
     }
     for query in queries {
         let selection = parse_selection(&query, &[]).expect("a valid query");
-        assert_eq!(ids(&fetch(&*collection, &query).await), reference(&selection, &states), "`{query}`");
+        assert_eq!(
+            ids(&fetch(&*collection, &query).await),
+            reference(&selection, &states),
+            "`{query}`"
+        );
     }
 }
 
@@ -289,49 +534,109 @@ pub async fn names(engine: &dyn StorageEngine) {
     commit(engine, std::slice::from_ref(&bystander)).await;
     let suffix = EntityId::new();
     let mut neighbours_expected = vec![bystander.1.state.entity_id];
-    let odd = ["x'; DROP TABLE y; --", "with space", "Ünï ✓", "a/b\\c", "nul\0byte", "", "%", "\u{1}"];
-    for name in odd.iter().map(|n| format!("{n}{suffix}")).chain([String::new(), bystander_name.clone() + "\0"]) {
+    let odd = [
+        "x'; DROP TABLE y; --",
+        "with space",
+        "Ünï ✓",
+        "a/b\\c",
+        "nul\0byte",
+        "",
+        "%",
+        "\u{1}",
+    ];
+    for name in odd
+        .iter()
+        .map(|n| format!("{n}{suffix}"))
+        .chain([String::new(), bystander_name.clone() + "\0"])
+    {
         let (event, state) = genesis(&name, &props(&[("n", 1.into())]), false);
         let neighbour = genesis(&bystander_name, &props(&[("n", 2.into())]), false);
-        let batch = CommitBatch { events: vec![event, neighbour.0.clone()], states: vec![state.clone(), neighbour.1.clone()] };
+        let batch = CommitBatch {
+            events: vec![event, neighbour.0.clone()],
+            states: vec![state.clone(), neighbour.1.clone()],
+        };
         let committed = match engine.commit(batch).await {
             Ok(()) => true,
             Err(StorageError::InvalidName { .. }) => false,
             Err(e) => panic!("committing into collection {name:?}: unexpected error {e}"),
         };
         let neighbours = open(engine, &bystander_name).await;
-        let stored = neighbours.get_state(neighbour.1.state.entity_id).await.expect("get_state");
-        assert_eq!(stored.is_some(), committed, "collection {name:?}: a commit is all or nothing");
+        let stored = neighbours
+            .get_state(neighbour.1.state.entity_id)
+            .await
+            .expect("get_state");
+        assert_eq!(
+            stored.is_some(),
+            committed,
+            "collection {name:?}: a commit is all or nothing"
+        );
         match engine.collection(&CollectionId::from(name.as_str())).await {
-            Err(StorageError::InvalidName { .. }) => assert!(!committed, "collection {name:?} was committed into but is rejected"),
+            Err(StorageError::InvalidName { .. }) => assert!(
+                !committed,
+                "collection {name:?} was committed into but is rejected"
+            ),
             Err(e) => panic!("collection {name:?}: unexpected error {e}"),
             Ok(collection) => {
-                collection.set_state(&state).await.unwrap_or_else(|e| panic!("set_state in collection {name:?}: {e}"));
+                collection
+                    .set_state(&state)
+                    .await
+                    .unwrap_or_else(|e| panic!("set_state in collection {name:?}: {e}"));
                 let found = fetch(&*collection, "n = 1").await;
-                assert!(found.contains(&state.state), "collection {name:?} holds its entity");
-                assert!(found.iter().all(|s| s.collection == *name.as_str()), "collection {name:?} holds its entities only");
+                assert!(
+                    found.contains(&state.state),
+                    "collection {name:?} holds its entity"
+                );
+                assert!(
+                    found.iter().all(|s| s.collection == *name.as_str()),
+                    "collection {name:?} holds its entities only"
+                );
             }
         }
         if committed {
             neighbours_expected.push(neighbour.1.state.entity_id);
             neighbours_expected.sort();
         }
-        assert_eq!(ids(&fetch(&*neighbours, "n >= 1").await), neighbours_expected, "collection {name:?} left its neighbour alone");
+        assert_eq!(
+            ids(&fetch(&*neighbours, "n >= 1").await),
+            neighbours_expected,
+            "collection {name:?} left its neighbour alone"
+        );
     }
 
     let name = fresh("properties");
     let odd_properties = ["x'; --", "sp ace", "ü", "nul\0byte", "id2", "\u{1}"];
-    let made: Vec<_> = odd_properties.iter().map(|p| genesis(&name, &props(&[(*p, 1.into()), ("tag", (*p).into())]), false)).collect();
+    let made: Vec<_> = odd_properties
+        .iter()
+        .map(|p| {
+            genesis(
+                &name,
+                &props(&[(*p, 1.into()), ("tag", (*p).into())]),
+                false,
+            )
+        })
+        .collect();
     commit(engine, &made).await;
     let collection = open(engine, &name).await;
     for ((_, state), property) in made.iter().zip(odd_properties) {
         let quoted = property.replace('"', "\"\"");
-        for query in [format!("\"{quoted}\" = 1"), format!("\"{quoted}\" >= 1 ORDER BY \"{quoted}\" DESC LIMIT 1")] {
-            assert_eq!(fetch(&*collection, &query).await, vec![state.state.clone()], "property {property:?}: `{query}`");
+        for query in [
+            format!("\"{quoted}\" = 1"),
+            format!("\"{quoted}\" >= 1 ORDER BY \"{quoted}\" DESC LIMIT 1"),
+        ] {
+            assert_eq!(
+                fetch(&*collection, &query).await,
+                vec![state.state.clone()],
+                "property {property:?}: `{query}`"
+            );
         }
     }
     let all: BTreeSet<EntityId> = made.iter().map(|(_, s)| s.state.entity_id).collect();
-    assert_eq!(ids(&fetch(&*collection, "tag IS NOT NULL ORDER BY tag").await).into_iter().collect::<BTreeSet<_>>(), all);
+    assert_eq!(
+        ids(&fetch(&*collection, "tag IS NOT NULL ORDER BY tag").await)
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        all
+    );
 }
 
 /// Commits entities (with edits, a deletion, and a query run before the restart so that
@@ -345,10 +650,24 @@ where
 {
     let name = fresh("durable");
     let system = SystemId::new();
-    let made: Vec<_> = (0..12).map(|i| genesis(&name, &props(&[("n", i.into()), ("s", format!("v{i}").into())]), i % 3 == 0)).collect();
+    let made: Vec<_> = (0..12)
+        .map(|i| {
+            genesis(
+                &name,
+                &props(&[("n", i.into()), ("s", format!("v{i}").into())]),
+                i % 3 == 0,
+            )
+        })
+        .collect();
     let edited = edit(&made[2].1, &props(&[("n", 100.into())]));
     let deleted = delete(&made[5].1);
-    let queries = ["", "n > 3 ORDER BY n DESC", "n >= 100", "s = 'v5'", "ORDER BY s LIMIT 4"];
+    let queries = [
+        "",
+        "n > 3 ORDER BY n DESC",
+        "n >= 100",
+        "s = 'v5'",
+        "ORDER BY s LIMIT 4",
+    ];
     {
         let engine = open_engine().await;
         engine.set_system_id(system).await.expect("set_system_id");
@@ -360,20 +679,41 @@ where
         commit(&*engine, &[edited.clone(), deleted.clone()]).await;
     }
     let engine = open_engine().await;
-    assert_eq!(engine.system_id().await.expect("system_id"), Some(system), "the system id survives");
+    assert_eq!(
+        engine.system_id().await.expect("system_id"),
+        Some(system),
+        "the system id survives"
+    );
     let collection = open(&*engine, &name).await;
     let mut states: Vec<StoredState> = made.iter().map(|(_, s)| s.clone()).collect();
     states[2] = edited.1.clone();
     states[5] = deleted.1.clone();
     for (i, state) in states.iter().enumerate() {
         let id = state.state.entity_id;
-        assert_eq!(collection.get_state(id).await.expect("get_state").as_ref(), Some(&state.state), "state {i} survives");
+        assert_eq!(
+            collection.get_state(id).await.expect("get_state").as_ref(),
+            Some(&state.state),
+            "state {i} survives"
+        );
         let mut history = vec![made[i].0.clone()];
-        history.extend([&edited, &deleted].into_iter().filter(|(e, _)| e.entity_id == id).map(|(e, _)| e.clone()));
-        assert_eq!(collection.dump_entity_events(id).await.expect("dump"), history, "events of entity {i} survive");
+        history.extend(
+            [&edited, &deleted]
+                .into_iter()
+                .filter(|(e, _)| e.entity_id == id)
+                .map(|(e, _)| e.clone()),
+        );
+        assert_eq!(
+            collection.dump_entity_events(id).await.expect("dump"),
+            history,
+            "events of entity {i} survive"
+        );
     }
     for query in queries {
         let selection = parse_selection(query, &[]).expect("a valid query");
-        assert_eq!(ids(&fetch(&*collection, query).await), reference(&selection, &states), "`{query}` after reopening");
+        assert_eq!(
+            ids(&fetch(&*collection, query).await),
+            reference(&selection, &states),
+            "`{query}` after reopening"
+        );
     }
 }

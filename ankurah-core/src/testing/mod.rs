@@ -13,18 +13,35 @@ use crate::value::Value;
 /// Creates a real entity through the property backends, as a transaction would: string
 /// values go to the collaborative-text backend when `text` is true, everything else to LWW.
 /// Returns the genesis event and the resulting stored state.
-pub fn genesis(collection: &str, properties: &[(String, Value)], text: bool) -> (Event, StoredState) {
+pub fn genesis(
+    collection: &str,
+    properties: &[(String, Value)],
+    text: bool,
+) -> (Event, StoredState) {
     let fork = Entity::create(CollectionId::from(collection));
     for (name, value) in properties {
         match value {
-            Value::String(s) if text => fork.yrs.replace(name, s).expect("replacing a whole text cannot be out of range"),
+            Value::String(s) if text => fork
+                .yrs
+                .replace(name, s)
+                .expect("replacing a whole text cannot be out of range"),
             other => fork.lww.set(name, other.clone()),
         }
     }
-    let event = fork.take_event().expect("a new entity always has a genesis event");
+    let event = fork
+        .take_event()
+        .expect("a new entity always has a genesis event");
     let entity = Entity::empty(event.entity_id, event.collection.clone());
-    entity.apply_event(&event).expect("a genesis event of known backends applies");
-    (event, StoredState { state: entity.to_state(), values: entity.values() })
+    entity
+        .apply_event(&event)
+        .expect("a genesis event of known backends applies");
+    (
+        event,
+        StoredState {
+            state: entity.to_state(),
+            values: entity.values(),
+        },
+    )
 }
 
 /// An edit of an existing state: sets the given LWW values on top of it.
@@ -34,9 +51,19 @@ pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, Stor
     for (name, value) in properties {
         fork.lww.set(name, value.clone());
     }
-    let event = fork.take_event().expect("an edit with properties makes an event");
-    entity.apply_event(&event).expect("an edit of known backends applies");
-    (event, StoredState { state: entity.to_state(), values: entity.values() })
+    let event = fork
+        .take_event()
+        .expect("an edit with properties makes an event");
+    entity
+        .apply_event(&event)
+        .expect("an edit of known backends applies");
+    (
+        event,
+        StoredState {
+            state: entity.to_state(),
+            values: entity.values(),
+        },
+    )
 }
 
 /// A deletion of an existing state.
@@ -46,5 +73,11 @@ pub fn delete(state: &StoredState) -> (Event, StoredState) {
     fork.mark_deleted();
     let event = fork.take_event().expect("a deletion makes an event");
     entity.apply_event(&event).expect("a tombstone applies");
-    (event, StoredState { state: entity.to_state(), values: entity.values() })
+    (
+        event,
+        StoredState {
+            state: entity.to_state(),
+            values: entity.values(),
+        },
+    )
 }

@@ -23,9 +23,24 @@ pub struct AlbumView(Arc<Entity>);
 pub struct AlbumMut<'t>(Arc<Entity>, PhantomData<&'t Transaction>);
 
 static PROPERTIES: [PropertyDescriptor; 3] = [
-    PropertyDescriptor { name: "name", backend: "yrs", value_type: ValueType::String, optional: false },
-    PropertyDescriptor { name: "artist", backend: "lww", value_type: ValueType::String, optional: false },
-    PropertyDescriptor { name: "year", backend: "lww", value_type: ValueType::I64, optional: false },
+    PropertyDescriptor {
+        name: "name",
+        backend: "yrs",
+        value_type: ValueType::String,
+        optional: false,
+    },
+    PropertyDescriptor {
+        name: "artist",
+        backend: "lww",
+        value_type: ValueType::String,
+        optional: false,
+    },
+    PropertyDescriptor {
+        name: "year",
+        backend: "lww",
+        value_type: ValueType::I64,
+        optional: false,
+    },
 ];
 
 impl Model for Album {
@@ -89,5 +104,9 @@ impl AlbumMut<'_> {
 }
 
 pub fn album(name: &str, artist: &str, year: i32) -> Album {
-    Album { name: name.into(), artist: artist.into(), year }
+    Album {
+        name: name.into(),
+        artist: artist.into(),
+        year,
+    }
 }

@@ -35,8 +35,17 @@ pub(crate) fn model(input: &DeriveInput) -> TokenStream {
 }
 
 fn generate(model: &Model) -> TokenStream {
-    let definitions = [view::definition(model), mutable::definition(model), query::definition(model)];
-    let impls = [view::impls(model), mutable::impls(model), model::impls(model), query::impls(model)];
+    let definitions = [
+        view::definition(model),
+        mutable::definition(model),
+        query::definition(model),
+    ];
+    let impls = [
+        view::impls(model),
+        mutable::impls(model),
+        model::impls(model),
+        query::impls(model),
+    ];
     quote! {
         #(#definitions)*
         const _: () = {

@@ -10,7 +10,9 @@ use crate::paths::{private, private_at};
 
 pub(super) fn impls(model: &Model) -> TokenStream {
     let p = private();
-    let Model { ident, collection, .. } = model;
+    let Model {
+        ident, collection, ..
+    } = model;
     let Names { view, mutable, .. } = Names::of(ident);
     let count = model.stored().count();
     let descriptors = model.stored().map(|(Field { name, ty, .. }, backend)| {
@@ -18,7 +20,11 @@ pub(super) fn impls(model: &Model) -> TokenStream {
         quote_spanned!(ty.span()=> #at::descriptor::<#ty, #active<#ty>>(#name))
     });
     // Named `_entity` when there is nothing to write, so it is not an unused variable.
-    let entity = if count == 0 { quote!(_entity) } else { quote!(entity) };
+    let entity = if count == 0 {
+        quote!(_entity)
+    } else {
+        quote!(entity)
+    };
     let writes = model.stored().map(|(Field { ident, name, ty, .. }, backend)| {
         let (active, at) = (active_type(backend, ty), private_at(ty.span()));
         quote_spanned!(ty.span()=> <#active<#ty> as #at::ActiveType<#ty>>::write(#entity, #name, &self.#ident)?;)

@@ -10,7 +10,9 @@ use crate::paths::{private, private_at};
 
 pub(super) fn definition(model: &Model) -> TokenStream {
     let p = private();
-    let Model { ident, vis, docs, .. } = model;
+    let Model {
+        ident, vis, docs, ..
+    } = model;
     let Names { mutable, .. } = Names::of(ident);
     let summary = format!(" An edit handle on one [`{ident}`] entity in a transaction: accessors return active types.");
     quote! {

@@ -12,8 +12,11 @@ pub(crate) fn property(input: &DeriveInput) -> TokenStream {
     if !input.generics.params.is_empty() {
         // A generic impl would need serde bounds on every parameter; name a concrete type
         // (`struct Tags(Vec<String>)`) instead.
-        return syn::Error::new_spanned(&input.generics, "#[derive(Property)] does not support generic types")
-            .into_compile_error();
+        return syn::Error::new_spanned(
+            &input.generics,
+            "#[derive(Property)] does not support generic types",
+        )
+        .into_compile_error();
     }
     // Spanned at the type, so a missing `Serialize`/`Deserialize` is reported there.
     let at = private_at(ident.span());

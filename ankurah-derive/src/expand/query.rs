@@ -13,10 +13,21 @@ pub(super) fn definition(model: &Model) -> TokenStream {
     let Model { ident, vis, .. } = model;
     let Names { properties, .. } = Names::of(ident);
     let doc = format!(" The properties of [`{ident}`] as `selection!` checks them.");
-    let fields = model.stored().map(|(Field { ident, vis, ty, name, .. }, _)| {
-        let doc = format!(" The `{name}` property.");
-        quote!(#[doc = #doc] #vis #ident: #p::Field<#ty>)
-    });
+    let fields = model.stored().map(
+        |(
+            Field {
+                ident,
+                vis,
+                ty,
+                name,
+                ..
+            },
+            _,
+        )| {
+            let doc = format!(" The `{name}` property.");
+            quote!(#[doc = #doc] #vis #ident: #p::Field<#ty>)
+        },
+    );
     quote! {
         #[doc = #doc]
         #[doc(hidden)]
@@ -32,7 +43,9 @@ pub(super) fn impls(model: &Model) -> TokenStream {
     let p = private();
     let ident = &model.ident;
     let Names { properties, .. } = Names::of(ident);
-    let fields = model.stored().map(|(Field { ident, name, .. }, _)| quote!(#ident: #p::Field::new(#name)));
+    let fields = model
+        .stored()
+        .map(|(Field { ident, name, .. }, _)| quote!(#ident: #p::Field::new(#name)));
     quote! {
         impl #p::HasFields for #ident {
             type Fields = #properties;

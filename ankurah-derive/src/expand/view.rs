@@ -10,17 +10,29 @@ use crate::paths::{private, private_at};
 
 pub(super) fn definition(model: &Model) -> TokenStream {
     let p = private();
-    let Model { ident, vis, docs, .. } = model;
+    let Model {
+        ident, vis, docs, ..
+    } = model;
     let Names { view, .. } = Names::of(ident);
-    let summary = format!(" A live, read-only handle on one [`{ident}`] entity: each getter reads its current state.");
-    let ephemeral = model.ephemeral().map(|Field { ident, vis, ty, docs, .. }| {
-        quote! {
-            #(#docs)*
-            #[doc = ""]
-            #[doc = " Ephemeral: not stored; every view starts with `Default::default()`."]
-            #vis #ident: #ty
-        }
-    });
+    let summary = format!(
+        " A live, read-only handle on one [`{ident}`] entity: each getter reads its current state."
+    );
+    let ephemeral = model.ephemeral().map(
+        |Field {
+             ident,
+             vis,
+             ty,
+             docs,
+             ..
+         }| {
+            quote! {
+                #(#docs)*
+                #[doc = ""]
+                #[doc = " Ephemeral: not stored; every view starts with `Default::default()`."]
+                #vis #ident: #ty
+            }
+        },
+    );
     quote! {
         #[doc = #summary]
         #[doc = ""]

@@ -16,12 +16,22 @@ use super::parse::{InValues, Op, OrderItem, Predicate, PropertyPath, Query};
 use crate::paths::{private, private_at};
 
 pub(crate) fn expand(query: Query) -> TokenStream {
-    let cx = Cx { p: private(), model: &query.model };
+    let cx = Cx {
+        p: private(),
+        model: &query.model,
+    };
     let p = &cx.p;
-    let predicate = query.predicate.as_ref().map_or_else(|| quote!(#p::Predicate::True), |pr| cx.predicate(pr));
+    let predicate = query
+        .predicate
+        .as_ref()
+        .map_or_else(|| quote!(#p::Predicate::True), |pr| cx.predicate(pr));
     let order_by = query.order_by.iter().map(|OrderItem { path, descending }| {
         let path = cx.path(path);
-        let direction = if *descending { quote!(Desc) } else { quote!(Asc) };
+        let direction = if *descending {
+            quote!(Desc)
+        } else {
+            quote!(Asc)
+        };
         quote!(#p::OrderItem { path: #path, direction: #p::Direction::#direction })
     });
     let limit = match &query.limit {
@@ -59,12 +69,20 @@ impl Cx<'_> {
                 let a = boxed(a);
                 quote!(#p::Predicate::Not(#a))
             }
-            Predicate::Comparison { path, op: Op(op), value } => {
+            Predicate::Comparison {
+                path,
+                op: Op(op),
+                value,
+            } => {
                 let op = Ident::new(op, proc_macro2::Span::call_site());
                 let (value, path) = (self.value(path, value), self.path(path));
                 quote!(#p::Predicate::Comparison { path: #path, op: #p::ComparisonOp::#op, value: #value })
             }
-            Predicate::Like { path, pattern, negated } => {
+            Predicate::Like {
+                path,
+                pattern,
+                negated,
+            } => {
                 let at = private_at(pattern.span());
                 let pattern = match self.field(path) {
                     Some(field) => quote_spanned!(pattern.span()=> #at::pattern(&#field, #pattern)),
@@ -73,7 +91,11 @@ impl Cx<'_> {
                 let path = self.path(path);
                 quote!(#p::Predicate::Like { path: #path, pattern: #pattern, negated: #negated })
             }
-            Predicate::In { path, values, negated } => {
+            Predicate::In {
+                path,
+                values,
+                negated,
+            } => {
                 let values = match (values, self.field(path)) {
                     (InValues::List(list), _) => {
                         let list = list.iter().map(|v| self.value(path, v));
@@ -82,7 +104,9 @@ impl Cx<'_> {
                     (InValues::Capture(iterable), field) => {
                         let at = private_at(iterable.span());
                         match field {
-                            Some(field) => quote_spanned!(iterable.span()=> #at::values(&#field, #iterable)),
+                            Some(field) => {
+                                quote_spanned!(iterable.span()=> #at::values(&#field, #iterable))
+                            }
                             None => quote_spanned!(iterable.span()=> #at::any_values(#iterable)),
                         }
                     }
@@ -134,7 +158,8 @@ impl Cx<'_> {
 fn member(property: &Ident) -> Ident {
     let name = property.unraw().to_string();
     // `self`, `super`, `crate` and `Self` cannot be raw; no field can have those names anyway.
-    let plain = syn::parse_str::<Ident>(&name).is_ok() || matches!(name.as_str(), "self" | "super" | "crate" | "Self");
+    let plain = syn::parse_str::<Ident>(&name).is_ok()
+        || matches!(name.as_str(), "self" | "super" | "crate" | "Self");
     match plain {
         true => Ident::new(&name, property.span()),
         false => Ident::new_raw(&name, property.span()),

@@ -7,7 +7,10 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{braced, parenthesized, token, Expr, ExprLit, Ident, Lit, LitBool, LitFloat, LitInt, Result, Token};
+use syn::{
+    braced, parenthesized, token, Expr, ExprLit, Ident, Lit, LitBool, LitFloat, LitInt, Result,
+    Token,
+};
 
 /// `Model: predicate ORDER BY .. LIMIT ..`
 pub(crate) struct Query {
@@ -23,10 +26,25 @@ pub(crate) enum Predicate {
     And(Box<Predicate>, Box<Predicate>),
     Or(Box<Predicate>, Box<Predicate>),
     Not(Box<Predicate>),
-    Comparison { path: PropertyPath, op: Op, value: Expr },
-    Like { path: PropertyPath, pattern: Expr, negated: bool },
-    In { path: PropertyPath, values: InValues, negated: bool },
-    IsNull { path: PropertyPath, negated: bool },
+    Comparison {
+        path: PropertyPath,
+        op: Op,
+        value: Expr,
+    },
+    Like {
+        path: PropertyPath,
+        pattern: Expr,
+        negated: bool,
+    },
+    In {
+        path: PropertyPath,
+        values: InValues,
+        negated: bool,
+    },
+    IsNull {
+        path: PropertyPath,
+        negated: bool,
+    },
 }
 
 /// `year`, or `meta.tags.first` reaching into a JSON property.
@@ -53,7 +71,12 @@ pub(crate) struct OrderItem {
 impl Parse for Query {
     fn parse(input: ParseStream) -> Result<Self> {
         let model = syn::Path::parse_mod_style(input)?;
-        let mut query = Query { model, predicate: None, order_by: Vec::new(), limit: None };
+        let mut query = Query {
+            model,
+            predicate: None,
+            order_by: Vec::new(),
+            limit: None,
+        };
         if input.is_empty() {
             return Ok(query);
         }
@@ -135,7 +158,11 @@ fn comparison(input: ParseStream) -> Result<Predicate> {
     }
     let negated = eat(input, "NOT");
     if eat(input, "LIKE") {
-        return Ok(Predicate::Like { path, pattern: pattern(input)?, negated });
+        return Ok(Predicate::Like {
+            path,
+            pattern: pattern(input)?,
+            negated,
+        });
     }
     if eat(input, "IN") {
         let values = if input.peek(token::Paren) {
@@ -149,13 +176,21 @@ fn comparison(input: ParseStream) -> Result<Predicate> {
         } else {
             InValues::Capture(capture(input)?)
         };
-        return Ok(Predicate::In { path, values, negated });
+        return Ok(Predicate::In {
+            path,
+            values,
+            negated,
+        });
     }
     if negated {
         return Err(input.error("expected LIKE or IN after NOT"));
     }
     let op = op(input)?;
-    Ok(Predicate::Comparison { path, op, value: value(input)? })
+    Ok(Predicate::Comparison {
+        path,
+        op,
+        value: value(input)?,
+    })
 }
 
 /// `ident {. key}`; a key is a name, an array index (`tags.0`) or a quoted name (`"a b"`).
@@ -176,11 +211,18 @@ fn property_path(input: ParseStream) -> Result<PropertyPath> {
             // Rust reads `tags.0.1` as `tags`, `.`, `0.1`: one float literal, two indices.
             Ok(Lit::Int(i)) if i.suffix().is_empty() => (i.base10_digits().to_owned(), i.span()),
             Ok(Lit::Float(f))
-                if f.suffix().is_empty() && f.base10_digits().bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+                if f.suffix().is_empty()
+                    && f.base10_digits()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'.') =>
             {
                 (f.base10_digits().to_owned(), f.span())
             }
-            _ => return Err(input.error("expected a key after `.`: a name, an index or a quoted name")),
+            _ => {
+                return Err(
+                    input.error("expected a key after `.`: a name, an index or a quoted name")
+                )
+            }
         };
         keys.extend(text.split('.').map(|key| (key.to_owned(), span)));
     }
@@ -235,14 +277,19 @@ fn value(input: ParseStream) -> Result<Expr> {
         }
     }
     if peek_keyword(input, "NULL") {
-        return Err(input.error("NULL is unknown in every comparison: test it with `IS NULL` or `IS NOT NULL`"));
+        return Err(input.error(
+            "NULL is unknown in every comparison: test it with `IS NULL` or `IS NOT NULL`",
+        ));
     }
     if input.peek(Token![?]) {
         return Err(input.error("bind a Rust value with `{expr}`, not `?`"));
     }
     if input.peek(Lit) {
         return match input.parse::<Lit>()? {
-            Lit::Char(c) => Err(syn::Error::new(c.span(), "strings are written with double quotes in `selection!`")),
+            Lit::Char(c) => Err(syn::Error::new(
+                c.span(),
+                "strings are written with double quotes in `selection!`",
+            )),
             lit => Ok(literal(lit)),
         };
     }
@@ -252,10 +299,16 @@ fn value(input: ParseStream) -> Result<Expr> {
 /// A LIKE pattern: a value, refused at compile time if it is a literal AnkQL would refuse.
 fn pattern(input: ParseStream) -> Result<Expr> {
     let pattern = value(input)?;
-    if let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = &pattern {
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(s), ..
+    }) = &pattern
+    {
         // A trailing lone `\` escapes nothing; SQL databases reject it, and so does AnkQL.
         if s.value().chars().rev().take_while(|&c| c == '\\').count() % 2 == 1 {
-            return Err(syn::Error::new(s.span(), "LIKE pattern ends with a lone `\\`"));
+            return Err(syn::Error::new(
+                s.span(),
+                "LIKE pattern ends with a lone `\\`",
+            ));
         }
     }
     Ok(pattern)
@@ -279,8 +332,14 @@ fn limit(input: ParseStream) -> Result<Expr> {
     }
     let lit = input.parse::<Lit>()?;
     match &lit {
-        Lit::Int(n) if n.base10_parse::<u64>().is_ok() => Ok(Expr::Lit(ExprLit { attrs: Vec::new(), lit })),
-        _ => Err(syn::Error::new(lit.span(), "LIMIT takes a non-negative integer or `{expr}` of type `u64`")),
+        Lit::Int(n) if n.base10_parse::<u64>().is_ok() => Ok(Expr::Lit(ExprLit {
+            attrs: Vec::new(),
+            lit,
+        })),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            "LIMIT takes a non-negative integer or `{expr}` of type `u64`",
+        )),
     }
 }
 
@@ -298,18 +357,27 @@ fn order_item(input: ParseStream) -> Result<OrderItem> {
 /// and `f64`, so `3000000000` means the same here as in text (Rust would default to `i32`).
 fn literal(lit: Lit) -> Expr {
     let lit = match lit {
-        Lit::Int(i) if i.suffix().is_empty() => Lit::Int(LitInt::new(&format!("{}i64", i.base10_digits()), i.span())),
-        Lit::Float(f) if f.suffix().is_empty() => {
-            Lit::Float(LitFloat::new(&format!("{}f64", f.base10_digits()), f.span()))
+        Lit::Int(i) if i.suffix().is_empty() => {
+            Lit::Int(LitInt::new(&format!("{}i64", i.base10_digits()), i.span()))
         }
+        Lit::Float(f) if f.suffix().is_empty() => Lit::Float(LitFloat::new(
+            &format!("{}f64", f.base10_digits()),
+            f.span(),
+        )),
         lit => lit,
     };
-    Expr::Lit(ExprLit { attrs: Vec::new(), lit })
+    Expr::Lit(ExprLit {
+        attrs: Vec::new(),
+        lit,
+    })
 }
 
 /// Whether the keyword `word` (any case, like AnkQL text) comes next.
 fn peek_keyword(input: ParseStream, word: &str) -> bool {
-    input.cursor().ident().is_some_and(|(ident, _)| ident.to_string().eq_ignore_ascii_case(word))
+    input
+        .cursor()
+        .ident()
+        .is_some_and(|(ident, _)| ident.to_string().eq_ignore_ascii_case(word))
 }
 
 /// Consumes the keyword `word`, which must come next.

@@ -48,72 +48,136 @@ async fn create_albums(ctx: &Context, entities: usize) -> Duration {
 
 /// Commit rates and fetch latencies on one engine.
 async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) {
-    let ctx = Node::new_durable(storage.clone(), PermissiveAgent::new()).context(DEFAULT_CONTEXT).expect("permissive");
+    let ctx = Node::new_durable(storage.clone(), PermissiveAgent::new())
+        .context(DEFAULT_CONTEXT)
+        .expect("permissive");
     let elapsed = create_albums(&ctx, entities).await;
-    println!("{label}: albums, 100 per transaction: {:.0}/s", per_second(entities, elapsed));
+    println!(
+        "{label}: albums, 100 per transaction: {:.0}/s",
+        per_second(entities, elapsed)
+    );
 
     let start = Instant::now();
     for chunk in 0..entities / 100 {
         let trx = ctx.begin();
         for i in chunk * 100..chunk * 100 + 100 {
-            trx.create(&Track { title: format!("Track {i}"), album: (i % 10) as i64, seconds: 180 + i as i64 }).await.expect("create");
+            trx.create(&Track {
+                title: format!("Track {i}"),
+                album: (i % 10) as i64,
+                seconds: 180 + i as i64,
+            })
+            .await
+            .expect("create");
         }
         trx.commit().await.expect("commit");
     }
-    println!("{label}: LWW-only tracks, 100 per transaction: {:.0}/s", per_second(entities, start.elapsed()));
+    println!(
+        "{label}: LWW-only tracks, 100 per transaction: {:.0}/s",
+        per_second(entities, start.elapsed())
+    );
 
     let singles = 1_000;
     let start = Instant::now();
     for i in 0..singles {
         let trx = ctx.begin();
-        trx.create(&Track { title: "t".into(), album: 1, seconds: i }).await.expect("create");
+        trx.create(&Track {
+            title: "t".into(),
+            album: 1,
+            seconds: i,
+        })
+        .await
+        .expect("create");
         trx.commit().await.expect("commit");
     }
-    println!("{label}: single-entity commits, sequential: {:.0}/s", per_second(singles as usize, start.elapsed()));
+    println!(
+        "{label}: single-entity commits, sequential: {:.0}/s",
+        per_second(singles as usize, start.elapsed())
+    );
 
     // The first use of a property in a query builds its index; measure the steady state,
     // after the engine's background work on the bulk load (sled flushes and compacts
     // segments on its own threads) has settled.
-    ctx.fetch::<AlbumView>("year = 1950 LIMIT 1").await.expect("index build");
+    ctx.fetch::<AlbumView>("year = 1950 LIMIT 1")
+        .await
+        .expect("index build");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let eq = median(100, || async {
-        let rows = ctx.fetch::<AlbumView>("year = 1950 LIMIT 100").await.expect("fetch");
+        let rows = ctx
+            .fetch::<AlbumView>("year = 1950 LIMIT 100")
+            .await
+            .expect("fetch");
         assert_eq!(rows.len(), 100);
     })
     .await;
     println!("{label}: equality fetch, 100 of {entities}: {eq:?} (median)");
     let range = median(30, || async {
-        let rows = ctx.fetch::<AlbumView>("year >= 1950 ORDER BY year LIMIT 1000").await.expect("fetch");
+        let rows = ctx
+            .fetch::<AlbumView>("year >= 1950 ORDER BY year LIMIT 1000")
+            .await
+            .expect("fetch");
         assert_eq!(rows.len(), 1000);
     })
     .await;
     println!("{label}: range fetch, 1000 of {entities}: {range:?} (median)");
 
     // A node that keeps no entity in memory between reads: every fetch loads states.
-    let cold = Node::with_config(storage.clone(), PermissiveAgent::new(), true, NodeConfig { resident_entities: 0, ..NodeConfig::default() })
-        .context(DEFAULT_CONTEXT)
-        .expect("permissive");
+    let cold = Node::with_config(
+        storage.clone(),
+        PermissiveAgent::new(),
+        true,
+        NodeConfig {
+            resident_entities: 0,
+            ..NodeConfig::default()
+        },
+    )
+    .context(DEFAULT_CONTEXT)
+    .expect("permissive");
     let eq = median(100, || async {
-        assert_eq!(cold.fetch::<AlbumView>("year = 1950 LIMIT 100").await.expect("fetch").len(), 100);
+        assert_eq!(
+            cold.fetch::<AlbumView>("year = 1950 LIMIT 100")
+                .await
+                .expect("fetch")
+                .len(),
+            100
+        );
     })
     .await;
     let range = median(30, || async {
-        assert_eq!(cold.fetch::<AlbumView>("year >= 1950 ORDER BY year LIMIT 1000").await.expect("fetch").len(), 1000);
+        assert_eq!(
+            cold.fetch::<AlbumView>("year >= 1950 ORDER BY year LIMIT 1000")
+                .await
+                .expect("fetch")
+                .len(),
+            1000
+        );
     })
     .await;
     println!("{label}:   without resident entities: equality {eq:?}, range {range:?} (medians)");
 
     // The storage engine alone, without materializing entities and views.
-    let albums = storage.collection(&"album".into()).await.expect("collection");
+    let albums = storage
+        .collection(&"album".into())
+        .await
+        .expect("collection");
     let selection: ankurah::ankql::Selection = "year = 1950 LIMIT 100".parse().expect("query");
     let raw = median(100, || async {
-        assert_eq!(albums.fetch_states(&selection).await.expect("fetch").len(), 100);
+        assert_eq!(
+            albums.fetch_states(&selection).await.expect("fetch").len(),
+            100
+        );
     })
     .await;
     println!("{label}:   of which the engine alone (equality): {raw:?} (median)");
     if albums.fetch_ids(&selection).await.expect("fetch").is_some() {
         let ids = median(100, || async {
-            assert_eq!(albums.fetch_ids(&selection).await.expect("fetch").map(|ids| ids.len()), Some(100));
+            assert_eq!(
+                albums
+                    .fetch_ids(&selection)
+                    .await
+                    .expect("fetch")
+                    .map(|ids| ids.len()),
+                Some(100)
+            );
         })
         .await;
         println!("{label}:   ids from the index alone (equality): {ids:?} (median)");
@@ -122,12 +186,22 @@ async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) 
 
 #[tokio::main]
 async fn main() {
-    let entities: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(11_000);
-    suite("sled", Arc::new(SledStorage::new_test().expect("a temporary sled")), entities).await;
+    let entities: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(11_000);
+    suite(
+        "sled",
+        Arc::new(SledStorage::new_test().expect("a temporary sled")),
+        entities,
+    )
+    .await;
     match std::env::var("ANKURAH_POSTGRES_URL") {
         Ok(url) => {
             let schema = format!("bench_{}", std::process::id());
-            let storage = PostgresStorage::open_in_schema(&url, &schema).await.expect("postgres");
+            let storage = PostgresStorage::open_in_schema(&url, &schema)
+                .await
+                .expect("postgres");
             suite("postgres", Arc::new(storage), entities).await;
             println!("(postgres schema `{schema}` left for inspection; drop it with DROP SCHEMA {schema} CASCADE)");
         }

@@ -16,12 +16,18 @@ use tokio::sync::mpsc;
 
 #[tokio::main]
 async fn main() {
-    let commits: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000);
+    let commits: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000);
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     server.system.create().await.expect("system");
     let node = || Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     let (writer, reader) = (node(), node());
-    let _links = (LocalConnector::new(&server, &writer), LocalConnector::new(&server, &reader));
+    let _links = (
+        LocalConnector::new(&server, &writer),
+        LocalConnector::new(&server, &reader),
+    );
     writer.wait_durable_peer().await;
     reader.wait_durable_peer().await;
 
@@ -32,7 +38,12 @@ async fn main() {
     let view = wctx.get::<AlbumView>(id).await.expect("get");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let live = reader.context(DEFAULT_CONTEXT).expect("context").query_wait::<AlbumView>(("id = ?", [id])).await.expect("query");
+    let live = reader
+        .context(DEFAULT_CONTEXT)
+        .expect("context")
+        .query_wait::<AlbumView>(("id = ?", [id]))
+        .await
+        .expect("query");
     let _guard = live.subscribe(move |_: ChangeSet<AlbumView>| {
         let _ = tx.send(Instant::now());
     });
@@ -43,7 +54,11 @@ async fn main() {
     for year in 0..commits as i32 {
         let start = Instant::now();
         let trx = wctx.begin();
-        view.edit(&trx).expect("edit").year().set(&year).expect("set");
+        view.edit(&trx)
+            .expect("edit")
+            .year()
+            .set(&year)
+            .expect("set");
         trx.commit().await.expect("commit");
         commit_times.push(start.elapsed());
         let arrived = rx.recv().await.expect("a change set");
@@ -52,6 +67,13 @@ async fn main() {
     }
     samples.sort();
     commit_times.sort();
-    println!("commit → callback over LocalConnector: p50 {:?}, p99 {:?} ({commits} commits)", samples[commits / 2], samples[commits * 99 / 100]);
-    println!("commit until the durable node acknowledged: p50 {:?}", commit_times[commits / 2]);
+    println!(
+        "commit → callback over LocalConnector: p50 {:?}, p99 {:?} ({commits} commits)",
+        samples[commits / 2],
+        samples[commits * 99 / 100]
+    );
+    println!(
+        "commit until the durable node acknowledged: p50 {:?}",
+        commit_times[commits / 2]
+    );
 }

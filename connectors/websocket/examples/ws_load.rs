@@ -17,9 +17,12 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ankurah_core::storage::MemoryStorage;
 use ankurah_core::signals::Peek;
-use ankurah_core::{ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_core::storage::MemoryStorage;
+use ankurah_core::{
+    ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent,
+    DEFAULT_CONTEXT,
+};
 use ankurah_websocket::{WebsocketClient, WebsocketServer};
 use common::{Album, AlbumView};
 use tokio::sync::mpsc;
@@ -38,7 +41,9 @@ type Error = Box<dyn std::error::Error>;
 async fn main() -> Result<(), Error> {
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     server.system.create().await?;
-    let bound = WebsocketServer::new(server.clone()).bind("127.0.0.1:0").await?;
+    let bound = WebsocketServer::new(server.clone())
+        .bind("127.0.0.1:0")
+        .await?;
     let url = format!("ws://{}", bound.local_addr());
     tokio::spawn(bound.run());
 
@@ -48,15 +53,24 @@ async fn main() -> Result<(), Error> {
         println!("  {label:<15} {}", summary(samples));
     }
 
-    println!("one commit → {FAN_OUT_CLIENTS} subscribed WebSocket clients ({FAN_OUT_COMMITS} commits)");
+    println!(
+        "one commit → {FAN_OUT_CLIENTS} subscribed WebSocket clients ({FAN_OUT_COMMITS} commits)"
+    );
     let started = Instant::now();
     let samples = fan_out(&server, &url).await?;
-    println!("  {}   (whole run incl. connecting: {:.1} s)", summary(samples), started.elapsed().as_secs_f64());
+    println!(
+        "  {}   (whole run incl. connecting: {:.1} s)",
+        summary(samples),
+        started.elapsed().as_secs_f64()
+    );
 
     let missed = CATCH_UP_ALBUMS * CATCH_UP_EDITS_PER_ALBUM;
     println!("reconnect catch-up: {missed} missed events ({CATCH_UP_ALBUMS} albums × {CATCH_UP_EDITS_PER_ALBUM} edits)");
     let took = catch_up(&server, &url).await?;
-    println!("  current again {:.1} ms after reconnecting", took.as_secs_f64() * 1e3);
+    println!(
+        "  current again {:.1} ms after reconnecting",
+        took.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
@@ -74,12 +88,20 @@ async fn client(server: &Node, url: Option<&str>) -> Result<(Node, Box<dyn Any +
 }
 
 fn ctx(node: &Node) -> Context {
-    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context")
+    node.context(DEFAULT_CONTEXT)
+        .expect("the permissive agent allows every context")
 }
 
 async fn create(node: &Node, name: &str, year: i32) -> Result<EntityId, Error> {
     let trx = ctx(node).begin();
-    let id = trx.create(&Album { name: name.into(), artist: "load".into(), year }).await?.id();
+    let id = trx
+        .create(&Album {
+            name: name.into(),
+            artist: "load".into(),
+            year,
+        })
+        .await?
+        .id();
     trx.commit().await?;
     Ok(id)
 }
@@ -93,10 +115,18 @@ async fn set_year(node: &Node, id: EntityId, year: i32) -> Result<(), Error> {
 }
 
 /// Subscribes on `node` and reports the arrival time of every change set with changes.
-async fn arrivals(node: &Node, query: impl IntoSelection, tx: mpsc::UnboundedSender<Instant>) -> Result<impl Send, Error> {
+async fn arrivals(
+    node: &Node,
+    query: impl IntoSelection,
+    tx: mpsc::UnboundedSender<Instant>,
+) -> Result<impl Send, Error> {
     let guard = ctx(node)
         .subscribe::<AlbumView, _>(query, move |changes: ChangeSet<AlbumView>| {
-            if changes.changes.iter().any(|c| c.kind() != ChangeKind::Initial) {
+            if changes
+                .changes
+                .iter()
+                .any(|c| c.kind() != ChangeKind::Initial)
+            {
                 let _ = tx.send(Instant::now());
             }
         })
@@ -165,7 +195,9 @@ async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
     for n in 0..CATCH_UP_ALBUMS {
         ids.push(create(&writer, &format!("Album {n}"), FIRST_YEAR).await?);
     }
-    let albums = ctx(&reader).query_wait::<AlbumView>(("year >= ?", [FIRST_YEAR])).await?;
+    let albums = ctx(&reader)
+        .query_wait::<AlbumView>(("year >= ?", [FIRST_YEAR]))
+        .await?;
     while albums.peek().len() < CATCH_UP_ALBUMS {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -179,7 +211,12 @@ async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
     }
 
     // Current again = every album in the reader's live query shows the last edit.
-    let current = || albums.peek().iter().all(|v| v.year().is_ok_and(|y| y == last_year));
+    let current = || {
+        albums
+            .peek()
+            .iter()
+            .all(|v| v.year().is_ok_and(|y| y == last_year))
+    };
     let start = Instant::now();
     let _link = WebsocketClient::new(reader.clone(), url).await?;
     while !current() {
@@ -195,5 +232,11 @@ fn summary(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
     let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
-    format!("p50 {}  p99 {}  max {}  (n = {})", us(at(0.5)), us(at(0.99)), us(at(1.0)), samples.len())
+    format!(
+        "p50 {}  p99 {}  max {}  (n = {})",
+        us(at(0.5)),
+        us(at(0.99)),
+        us(at(1.0)),
+        samples.len()
+    )
 }

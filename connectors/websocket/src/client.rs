@@ -69,7 +69,9 @@ impl WebsocketClient {
         match outcome.await {
             Ok(Ok(())) => Ok(client),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(WebsocketError::Transport(tungstenite::Error::ConnectionClosed)),
+            Err(_) => Err(WebsocketError::Transport(
+                tungstenite::Error::ConnectionClosed,
+            )),
         }
     }
 
@@ -80,12 +82,31 @@ impl WebsocketClient {
         Self::spawn(node, url, None)
     }
 
-    fn spawn(node: Node, url: &str, first: Option<oneshot::Sender<Result<(), WebsocketError>>>) -> Result<Self, WebsocketError> {
-        url.into_client_request().map_err(|source| WebsocketError::InvalidUrl { url: url.to_string(), source })?;
+    fn spawn(
+        node: Node,
+        url: &str,
+        first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
+    ) -> Result<Self, WebsocketError> {
+        url.into_client_request()
+            .map_err(|source| WebsocketError::InvalidUrl {
+                url: url.to_string(),
+                source,
+            })?;
         let state = Variable::new(ConnectionState::Connecting);
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(keep_connected(node, url.to_string(), state.clone(), stop_rx, first));
-        Ok(WebsocketClient { url: url.to_string(), state, stop, task })
+        let task = tokio::spawn(keep_connected(
+            node,
+            url.to_string(),
+            state.clone(),
+            stop_rx,
+            first,
+        ));
+        Ok(WebsocketClient {
+            url: url.to_string(),
+            state,
+            stop,
+            task,
+        })
     }
 
     /// The server URL.
@@ -137,8 +158,12 @@ async fn keep_connected(
         if *stop.borrow() {
             break;
         }
-        let error = result.err().unwrap_or(WebsocketError::Transport(tungstenite::Error::ConnectionClosed));
-        state.set(ConnectionState::Disconnected { reason: error.to_string() });
+        let error = result.err().unwrap_or(WebsocketError::Transport(
+            tungstenite::Error::ConnectionClosed,
+        ));
+        state.set(ConnectionState::Disconnected {
+            reason: error.to_string(),
+        });
         if let Some(first) = first.take() {
             let _ = first.send(Err(error));
             return;
@@ -166,7 +191,10 @@ async fn connect_and_serve(
     mut stop: watch::Receiver<bool>,
     on_connected: impl FnOnce(),
 ) -> Result<(), WebsocketError> {
-    let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(url, Some(frame::config()), true));
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(url, Some(frame::config()), true),
+    );
     let ws = tokio::select! {
         connected = connect => match connected {
             Ok(Ok((ws, _response))) => ws,

@@ -8,13 +8,22 @@ use tokio_tungstenite::tungstenite;
 pub enum WebsocketError {
     /// The client URL is not a `ws://` or `wss://` URL tungstenite accepts.
     #[error("invalid WebSocket URL {url:?}: {source}")]
-    InvalidUrl { url: String, source: tungstenite::Error },
+    InvalidUrl {
+        url: String,
+        source: tungstenite::Error,
+    },
     /// The server could not listen on the address.
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     /// The client could not open a WebSocket to the server.
     #[error("could not connect to {url}: {source}")]
-    Connect { url: String, source: tungstenite::Error },
+    Connect {
+        url: String,
+        source: tungstenite::Error,
+    },
     /// The WebSocket handshake of an accepted connection failed or took too long.
     #[error("WebSocket handshake failed: {0}")]
     Handshake(String),

@@ -1,14 +1,18 @@
 //! WebSocket frames ↔ protocol [`Message`]s: one message per binary frame.
 
 use ankurah_core::proto::{Message, MAX_MESSAGE_BYTES};
-use tokio_tungstenite::tungstenite::{self, error::ProtocolError, protocol::WebSocketConfig, Message as Frame};
+use tokio_tungstenite::tungstenite::{
+    self, error::ProtocolError, protocol::WebSocketConfig, Message as Frame,
+};
 
 use crate::error::{FrameError, WebsocketError};
 
 /// The tungstenite limits both ends use: nothing larger than a protocol message is buffered,
 /// so an oversized frame is refused from its header instead of after reading it whole.
 pub(crate) fn config() -> WebSocketConfig {
-    WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE_BYTES)).max_frame_size(Some(MAX_MESSAGE_BYTES))
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES))
 }
 
 pub(crate) fn encode(message: &Message) -> Frame {
@@ -30,7 +34,9 @@ pub(crate) fn read_error(error: tungstenite::Error) -> WebsocketError {
     match &error {
         tungstenite::Error::Capacity(e) => FrameError::TooLarge(e.to_string()).into(),
         // A dropped TCP connection is a transport failure, not bad framing.
-        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => WebsocketError::Transport(error),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            WebsocketError::Transport(error)
+        }
         tungstenite::Error::Protocol(e) => FrameError::Protocol(e.to_string()).into(),
         tungstenite::Error::Utf8(e) => FrameError::Protocol(e.to_string()).into(),
         _ => WebsocketError::Transport(error),

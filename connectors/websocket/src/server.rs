@@ -56,11 +56,22 @@ impl WebsocketServer {
     }
 
     /// Listens on `addr` (port 0 picks a free port; see [`BoundServer::local_addr`]).
-    pub async fn bind(self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<BoundServer, WebsocketError> {
-        let bind_error = |source| WebsocketError::Bind { addr: format!("{addr:?}"), source };
+    pub async fn bind(
+        self,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+    ) -> Result<BoundServer, WebsocketError> {
+        let bind_error = |source| WebsocketError::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        Ok(BoundServer { node: self.node, listener, local_addr, shutdown: Arc::new(watch::Sender::new(false)) })
+        Ok(BoundServer {
+            node: self.node,
+            listener,
+            local_addr,
+            shutdown: Arc::new(watch::Sender::new(false)),
+        })
     }
 }
 
@@ -88,7 +99,12 @@ impl BoundServer {
     /// stops listening, sends every client a `Goodbye`, closes the connections and returns.
     /// A failed connection never ends the server.
     pub async fn run(self) {
-        let BoundServer { node, listener, shutdown, .. } = self;
+        let BoundServer {
+            node,
+            listener,
+            shutdown,
+            ..
+        } = self;
         let mut stop = shutdown.subscribe();
         let mut connections = JoinSet::new();
         loop {
@@ -125,7 +141,10 @@ impl ShutdownHandle {
 async fn serve_tcp(node: Node, tcp: TcpStream, mut stop: watch::Receiver<bool>) {
     // Messages are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
-    let upgrade = tokio::time::timeout(UPGRADE_TIMEOUT, tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config())));
+    let upgrade = tokio::time::timeout(
+        UPGRADE_TIMEOUT,
+        tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config())),
+    );
     let ws = tokio::select! {
         upgraded = upgrade => match upgraded {
             Ok(Ok(ws)) => ws,
@@ -182,7 +201,11 @@ pub async fn serve_upgraded<S>(node: Node, io: S) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    serve_connection(node, WebSocketStream::from_raw_socket(io, Role::Server, Some(frame::config())).await).await
+    serve_connection(
+        node,
+        WebSocketStream::from_raw_socket(io, Role::Server, Some(frame::config())).await,
+    )
+    .await
 }
 
 /// Serves one already-established WebSocket until it closes, like

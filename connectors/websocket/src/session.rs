@@ -85,14 +85,20 @@ where
 }
 
 /// Forwards incoming messages to the node until the peer closes the connection.
-async fn read_frames<S>(stream: &mut SplitStream<WebSocketStream<S>>, to_node: mpsc::UnboundedSender<Message>) -> Result<(), WebsocketError>
+async fn read_frames<S>(
+    stream: &mut SplitStream<WebSocketStream<S>>,
+    to_node: mpsc::UnboundedSender<Message>,
+) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     loop {
         let frame = match tokio::time::timeout(SILENCE_LIMIT, stream.next()).await {
             Err(_) => {
-                let silent = std::io::Error::new(std::io::ErrorKind::TimedOut, format!("the peer was silent for {SILENCE_LIMIT:?}"));
+                let silent = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer was silent for {SILENCE_LIMIT:?}"),
+                );
                 return Err(tungstenite::Error::Io(silent).into());
             }
             Ok(None) => return Ok(()),
@@ -136,7 +142,10 @@ where
     sink.close().await
 }
 
-async fn feed_queued<S>(sink: &mut SplitSink<WebSocketStream<S>, Frame>, outgoing: &mut mpsc::UnboundedReceiver<Message>) -> Result<(), tungstenite::Error>
+async fn feed_queued<S>(
+    sink: &mut SplitSink<WebSocketStream<S>, Frame>,
+    outgoing: &mut mpsc::UnboundedReceiver<Message>,
+) -> Result<(), tungstenite::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah_core::model::View;
-use ankurah_core::proto::{Delta, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use ankurah_core::proto::{
+    Delta, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{Event, LiveQuery, LocalConnector, Node, NodeId, PermissiveAgent, SystemId};
@@ -34,21 +36,42 @@ impl Fixture {
         let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
         node.system.create().await.unwrap();
         let server = Server::start(node, "127.0.0.1:0").await;
-        let (a, b) = (Client::connect(&server.url()).await, Client::connect(&server.url()).await);
+        let (a, b) = (
+            Client::connect(&server.url()).await,
+            Client::connect(&server.url()).await,
+        );
         let albums_on_b = b.ctx().query_wait::<AlbumView>("year > 0").await.unwrap();
-        Fixture { server, storage, a, b, albums_on_b }
+        Fixture {
+            server,
+            storage,
+            a,
+            b,
+            albums_on_b,
+        }
     }
 
     /// A raw connection that has said a correct `Hello`.
     async fn greeted(&self) -> Raw {
         let mut raw = self.raw().await;
         let system = self.server.node.system.system_id();
-        send(&mut raw, &Message::Hello(Hello { protocol_version: PROTOCOL_VERSION, system_id: system, node_id: NodeId::new(), durable: false })).await;
+        send(
+            &mut raw,
+            &Message::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                system_id: system,
+                node_id: NodeId::new(),
+                durable: false,
+            }),
+        )
+        .await;
         raw
     }
 
     async fn raw(&self) -> Raw {
-        tokio_tungstenite::connect_async(self.server.url()).await.expect("the server accepts").0
+        tokio_tungstenite::connect_async(self.server.url())
+            .await
+            .expect("the server accepts")
+            .0
     }
 
     /// The good clients are still connected and still sync through the server.
@@ -56,13 +79,21 @@ impl Fixture {
         assert!(self.a.is_connected() && self.b.is_connected());
         let before = self.albums_on_b.peek().len();
         create(&self.a.node, "Still here", 2024).await;
-        eventually("b sees a's new album", async || self.albums_on_b.peek().len() == before + 1).await;
-        eventually("only the good clients remain", async || self.server.node.peer_count() == 2).await;
+        eventually("b sees a's new album", async || {
+            self.albums_on_b.peek().len() == before + 1
+        })
+        .await;
+        eventually("only the good clients remain", async || {
+            self.server.node.peer_count() == 2
+        })
+        .await;
     }
 }
 
 async fn send(raw: &mut Raw, message: &Message) {
-    raw.send(Frame::Binary(message.encode().into())).await.expect("the server reads");
+    raw.send(Frame::Binary(message.encode().into()))
+        .await
+        .expect("the server reads");
 }
 
 /// Everything the server sends until it closes the connection (within 10 s).
@@ -76,7 +107,9 @@ async fn until_closed(raw: &mut Raw) -> Vec<Message> {
         }
         messages
     };
-    tokio::time::timeout(Duration::from_secs(10), read).await.expect("the server closes the connection")
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the server closes the connection")
 }
 
 fn goodbye(messages: &[Message]) -> &str {
@@ -93,7 +126,9 @@ fn goodbye(messages: &[Message]) -> &str {
 async fn a_garbage_frame_gets_a_goodbye() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.raw().await;
-    raw.send(Frame::Binary(vec![0xde, 0xad, 0xbe, 0xef].into())).await.unwrap();
+    raw.send(Frame::Binary(vec![0xde, 0xad, 0xbe, 0xef].into()))
+        .await
+        .unwrap();
     let reason = goodbye(&until_closed(&mut raw).await).to_string();
     assert!(reason.starts_with("undecodable frame"), "{reason}");
     fixture.still_works().await;
@@ -103,7 +138,9 @@ async fn a_garbage_frame_gets_a_goodbye() {
 async fn a_text_frame_gets_a_goodbye() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.greeted().await;
-    raw.send(Frame::Text(r#"{"Hello": {}}"#.into())).await.unwrap();
+    raw.send(Frame::Text(r#"{"Hello": {}}"#.into()))
+        .await
+        .unwrap();
     let reason = goodbye(&until_closed(&mut raw).await).to_string();
     assert!(reason.contains("binary frames"), "{reason}");
     fixture.still_works().await;
@@ -114,9 +151,21 @@ async fn another_protocol_version_is_refused() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.raw().await;
     let system = fixture.server.node.system.system_id();
-    send(&mut raw, &Message::Hello(Hello { protocol_version: 99, system_id: system, node_id: NodeId::new(), durable: false })).await;
+    send(
+        &mut raw,
+        &Message::Hello(Hello {
+            protocol_version: 99,
+            system_id: system,
+            node_id: NodeId::new(),
+            durable: false,
+        }),
+    )
+    .await;
     let messages = until_closed(&mut raw).await;
-    assert!(matches!(messages[0], Message::Hello(_)), "the server introduces itself first");
+    assert!(
+        matches!(messages[0], Message::Hello(_)),
+        "the server introduces itself first"
+    );
     let reason = goodbye(&messages);
     assert!(reason.contains("protocol version 99"), "{reason}");
     fixture.still_works().await;
@@ -126,7 +175,12 @@ async fn another_protocol_version_is_refused() {
 async fn another_system_is_refused() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.raw().await;
-    let hello = Hello { protocol_version: PROTOCOL_VERSION, system_id: Some(SystemId::new()), node_id: NodeId::new(), durable: false };
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        system_id: Some(SystemId::new()),
+        node_id: NodeId::new(),
+        durable: false,
+    };
     send(&mut raw, &Message::Hello(hello)).await;
     let reason = goodbye(&until_closed(&mut raw).await).to_string();
     assert!(reason.contains("system"), "{reason}");
@@ -138,7 +192,10 @@ async fn an_oversized_message_gets_a_goodbye() {
     let fixture = Fixture::new().await;
     let (mut sink, mut stream) = fixture.greeted().await.split();
     // Sent concurrently: the server answers after the frame header, long before the body is in.
-    tokio::spawn(async move { sink.send(Frame::Binary(vec![0; MAX_MESSAGE_BYTES + 1].into())).await });
+    tokio::spawn(async move {
+        sink.send(Frame::Binary(vec![0; MAX_MESSAGE_BYTES + 1].into()))
+            .await
+    });
     let read = async {
         let mut reasons = Vec::new();
         while let Some(Ok(frame)) = stream.next().await {
@@ -150,8 +207,13 @@ async fn an_oversized_message_gets_a_goodbye() {
         }
         reasons
     };
-    let reasons = tokio::time::timeout(Duration::from_secs(10), read).await.expect("the server closes the connection");
-    assert!(reasons.iter().any(|r| r.contains("too large")), "{reasons:?}");
+    let reasons = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the server closes the connection");
+    assert!(
+        reasons.iter().any(|r| r.contains("too large")),
+        "{reasons:?}"
+    );
     fixture.still_works().await;
 }
 
@@ -177,7 +239,11 @@ async fn an_event_filed_under_another_collection_is_refused() {
     let id = create(&fixture.a.node, "Showbiz", 1999).await;
     let (_, mut events) = offline_events(&fixture, async |forger| {
         let trx = ctx(forger).begin();
-        trx.edit::<Album>(&ctx(forger).get::<AlbumView>(id).await.unwrap()).unwrap().year().set(&1066).unwrap();
+        trx.edit::<Album>(&ctx(forger).get::<AlbumView>(id).await.unwrap())
+            .unwrap()
+            .year()
+            .set(&1066)
+            .unwrap();
         trx.commit().await.unwrap();
     })
     .await;
@@ -185,7 +251,14 @@ async fn an_event_filed_under_another_collection_is_refused() {
     events[0].collection = "bogus".into();
 
     let mut raw = fixture.greeted().await;
-    send(&mut raw, &Message::Request { id: 1, request: Request::Commit { events } }).await;
+    send(
+        &mut raw,
+        &Message::Request {
+            id: 1,
+            request: Request::Commit { events },
+        },
+    )
+    .await;
     let answer = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match raw.next().await {
@@ -202,13 +275,35 @@ async fn an_event_filed_under_another_collection_is_refused() {
     .await
     .expect("the server answers");
     match answer {
-        Some(Response::Error(reason)) => assert!(reason.contains("belongs to collection `bogus`, not `album`"), "{reason}"),
+        Some(Response::Error(reason)) => assert!(
+            reason.contains("belongs to collection `bogus`, not `album`"),
+            "{reason}"
+        ),
         other => panic!("expected an error, got {other:?}"),
     }
     drop(raw);
-    assert!(fixture.storage.collection(&"bogus".into()).await.unwrap().get_state(id).await.unwrap().is_none());
-    assert_eq!(ctx(&fixture.server.node).get::<AlbumView>(id).await.unwrap().year().unwrap(), 1999);
-    assert_eq!(state_of(&fixture.server.node, id).await, state_of(&fixture.a.node, id).await);
+    assert!(fixture
+        .storage
+        .collection(&"bogus".into())
+        .await
+        .unwrap()
+        .get_state(id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        ctx(&fixture.server.node)
+            .get::<AlbumView>(id)
+            .await
+            .unwrap()
+            .year()
+            .unwrap(),
+        1999
+    );
+    assert_eq!(
+        state_of(&fixture.server.node, id).await,
+        state_of(&fixture.a.node, id).await
+    );
     fixture.still_works().await;
 }
 
@@ -216,15 +311,36 @@ async fn an_event_filed_under_another_collection_is_refused() {
 async fn a_client_cannot_push_updates_to_the_server() {
     let fixture = Fixture::new().await;
     let mut new_id = None;
-    let (forger, _) = offline_events(&fixture, async |forger| new_id = Some(create(forger, "Forged", 2001).await)).await;
+    let (forger, _) = offline_events(&fixture, async |forger| {
+        new_id = Some(create(forger, "Forged", 2001).await)
+    })
+    .await;
     let new_id = new_id.unwrap();
     // A state the server never saw a commit for, pushed as if the server had subscribed.
-    let state = ctx(&forger).get::<AlbumView>(new_id).await.unwrap().entity().to_state();
+    let state = ctx(&forger)
+        .get::<AlbumView>(new_id)
+        .await
+        .unwrap()
+        .entity()
+        .to_state();
 
     let mut raw = fixture.greeted().await;
-    send(&mut raw, &Message::Update { subscription: 1, deltas: vec![Delta::State(state)] }).await;
+    send(
+        &mut raw,
+        &Message::Update {
+            subscription: 1,
+            deltas: vec![Delta::State(state)],
+        },
+    )
+    .await;
     let reason = goodbye(&until_closed(&mut raw).await).to_string();
     assert!(reason.contains("updates"), "{reason}");
-    assert!(ctx(&fixture.server.node).get::<AlbumView>(new_id).await.is_err(), "the forged state was not stored");
+    assert!(
+        ctx(&fixture.server.node)
+            .get::<AlbumView>(new_id)
+            .await
+            .is_err(),
+        "the forged state was not stored"
+    );
     fixture.still_works().await;
 }

@@ -7,7 +7,11 @@ use ankurah_core::{encoding, Clock, EntityId, Event, EventId, NodeId, SystemId, 
 use serde_bytes::ByteBuf;
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn assert_wire(message: Message, expected: &str) {
@@ -34,7 +38,12 @@ fn hello() {
 
 #[test]
 fn goodbye_and_responses() {
-    assert_wire(Message::Goodbye { reason: "bye".into() }, "01 81 a7 47 6f 6f 64 62 79 65 81 a6 72 65 61 73 6f 6e a3 62 79 65");
+    assert_wire(
+        Message::Goodbye {
+            reason: "bye".into(),
+        },
+        "01 81 a7 47 6f 6f 64 62 79 65 81 a6 72 65 61 73 6f 6e a3 62 79 65",
+    );
     assert_wire(
         Message::Response { id: 7, response: Response::Committed },
         "01 81 a8 52 65 73 70 6f 6e 73 65 82 a2 69 64 07 a8 72 65 73 70 6f 6e 73 65 a9 43 6f 6d 6d 69 74 74 65 64",

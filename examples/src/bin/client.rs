@@ -31,7 +31,9 @@ pub struct Album {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9797".into());
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9797".into());
     let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     let connection = WebsocketClient::start(node.clone(), &url)?;
     let _status = connection.state().subscribe(|state| {
@@ -60,12 +62,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if line.is_empty() {
             continue;
         }
-        let (name, year) = match line.rsplit_once(' ').map(|(name, year)| (name, year.parse::<i32>())) {
+        let (name, year) = match line
+            .rsplit_once(' ')
+            .map(|(name, year)| (name, year.parse::<i32>()))
+        {
             Some((name, Ok(year))) => (name, year),
             _ => (line, 2000),
         };
         let trx = ctx.begin();
-        trx.create(&Album { name: name.into(), artist: "you".into(), year }).await?;
+        trx.create(&Album {
+            name: name.into(),
+            artist: "you".into(),
+            year,
+        })
+        .await?;
         if let Err(error) = trx.commit().await {
             println!("not saved: {error}");
         }

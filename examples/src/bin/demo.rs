@@ -28,9 +28,14 @@ async fn main() -> anyhow::Result<()> {
     println!("server data in {}", data.path().display());
 
     // Server: durable node on sled, served over WebSocket.
-    let server = Node::new_durable(Arc::new(SledStorage::open(data.path())?), PermissiveAgent::new());
+    let server = Node::new_durable(
+        Arc::new(SledStorage::open(data.path())?),
+        PermissiveAgent::new(),
+    );
     server.system.create().await?;
-    let ws = WebsocketServer::new(server.clone()).bind("127.0.0.1:0").await?;
+    let ws = WebsocketServer::new(server.clone())
+        .bind("127.0.0.1:0")
+        .await?;
     let url = format!("ws://{}", ws.local_addr());
     tokio::spawn(ws.run());
     println!("server listening on {url}");
@@ -43,7 +48,13 @@ async fn main() -> anyhow::Result<()> {
 
     // Write: atomic transaction.
     let trx = ctx.begin();
-    let album = trx.create(&Album { name: "Origin of Symmetry".into(), artist: "Muse".into(), year: 2001 }).await?;
+    let album = trx
+        .create(&Album {
+            name: "Origin of Symmetry".into(),
+            artist: "Muse".into(),
+            year: 2001,
+        })
+        .await?;
     let id = album.id();
     album.name().insert(0, "The ")?;
     trx.commit().await?;
@@ -52,12 +63,16 @@ async fn main() -> anyhow::Result<()> {
     // Read.
     let view: AlbumView = ctx.get::<AlbumView>(id).await?;
     assert_eq!(view.name()?, "The Origin of Symmetry");
-    let hits: Vec<AlbumView> = ctx.fetch("name LIKE 'The Origin%' AND year > '2000'").await?;
+    let hits: Vec<AlbumView> = ctx
+        .fetch("name LIKE 'The Origin%' AND year > '2000'")
+        .await?;
     assert_eq!(hits.len(), 1);
     println!("fetched {:?} by {}", hits[0].name()?, hits[0].artist()?);
 
     // Live query: initial result now, then a ChangeSet per committed transaction anywhere.
-    let q: LiveQuery<AlbumView> = ctx.query_wait("year >= 2000 ORDER BY year DESC LIMIT 10").await?;
+    let q: LiveQuery<AlbumView> = ctx
+        .query_wait("year >= 2000 ORDER BY year DESC LIMIT 10")
+        .await?;
     let _guard = q.subscribe(|changes: ChangeSet<AlbumView>| {
         for change in &changes.changes {
             println!("live: {:?} {}", change.kind(), change.entity().id());
@@ -82,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
     view.delete(&trx)?;
     trx.commit().await?;
     assert!(ctx.get::<AlbumView>(id).await.is_err());
-    println!("deleted; {} albums remain in the live query", q.peek().len());
+    println!(
+        "deleted; {} albums remain in the live query",
+        q.peek().len()
+    );
     Ok(())
 }

@@ -19,7 +19,10 @@ use ankurah_websocket::WebsocketServer;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9797".into());
-    let data = args.next().map_or_else(|| std::env::temp_dir().join("ankurah-example-data"), Into::into);
+    let data = args.next().map_or_else(
+        || std::env::temp_dir().join("ankurah-example-data"),
+        Into::into,
+    );
 
     let node = Node::new_durable(Arc::new(SledStorage::open(&data)?), PermissiveAgent::new());
     let system = node.system.create().await?;

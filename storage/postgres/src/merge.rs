@@ -95,8 +95,15 @@ async fn ancestors_down_to_oldest(
 
 /// The join of two states of one entity, with the given head, in canonical form (loading and
 /// re-encoding yields the bytes every replica holding these events produces).
-fn join(stored: &EntityState, incoming: &EntityState, head: Clock) -> Result<StoredState, StorageError> {
+fn join(
+    stored: &EntityState,
+    incoming: &EntityState,
+    head: Clock,
+) -> Result<StoredState, StorageError> {
     let entity = Entity::from_state(stored)?;
     entity.join_state(&incoming.state, head)?;
-    Ok(StoredState { state: entity.to_state(), values: entity.values() })
+    Ok(StoredState {
+        state: entity.to_state(),
+        values: entity.values(),
+    })
 }

@@ -3,20 +3,20 @@
 use std::collections::BTreeSet;
 
 use ankurah_core::ankql::{Direction, Filterable, Selection};
-use ankurah_core::value::Value;
 use ankurah_core::error::DecodeError;
 use ankurah_core::event::Event;
 use ankurah_core::id::{EntityId, EventId};
 use ankurah_core::state::EntityState;
 use ankurah_core::storage::{StorageCollection, StoredState};
+use ankurah_core::value::Value;
 use ankurah_core::{CollectionId, StorageError};
 use async_trait::async_trait;
 
 use crate::backend_error;
 use crate::engine::{Catalog, SledStorage};
+use crate::index;
 use crate::layout::{self, Record};
 use crate::planner::{self, KeyRange, Plan};
-use crate::index;
 
 /// One collection of a [`SledStorage`]; its name was validated when the handle was made.
 #[derive(Debug)]
@@ -31,23 +31,45 @@ impl SledCollection {
     }
 
     fn record(&self, id: EntityId) -> Result<Option<Record<'static>>, StorageError> {
-        let bytes = self.storage.tree().get(layout::state_key(&self.id, id)).map_err(backend_error)?;
+        let bytes = self
+            .storage
+            .tree()
+            .get(layout::state_key(&self.id, id))
+            .map_err(backend_error)?;
         Ok(bytes.map(|bytes| Record::decode(&bytes)).transpose()?)
     }
 
     fn event(&self, id: EventId) -> Result<Option<Event>, StorageError> {
-        let bytes = self.storage.tree().get(layout::event_key(&self.id, id)).map_err(backend_error)?;
+        let bytes = self
+            .storage
+            .tree()
+            .get(layout::event_key(&self.id, id))
+            .map_err(backend_error)?;
         Ok(bytes.map(|bytes| Event::decode(&bytes)).transpose()?)
     }
 
     /// The entries of an index within `ranges`, walked downwards for a descending order.
-    fn walk<'a>(&'a self, prefix: &'a [u8], ranges: Vec<KeyRange>, order: Option<Direction>) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a {
+    fn walk<'a>(
+        &'a self,
+        prefix: &'a [u8],
+        ranges: Vec<KeyRange>,
+        order: Option<Direction>,
+    ) -> impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a {
         let descending = order == Some(Direction::Desc);
-        let ranges: Vec<_> = if descending { ranges.into_iter().rev().collect() } else { ranges };
+        let ranges: Vec<_> = if descending {
+            ranges.into_iter().rev().collect()
+        } else {
+            ranges
+        };
         let tree = self.storage.tree();
         ranges.into_iter().flat_map(move |range| {
-            let keys = tree.range([prefix, &range.start[..]].concat()..[prefix, &range.end[..]].concat());
-            let keys: Box<dyn Iterator<Item = _>> = if descending { Box::new(keys.rev()) } else { Box::new(keys) };
+            let keys =
+                tree.range([prefix, &range.start[..]].concat()..[prefix, &range.end[..]].concat());
+            let keys: Box<dyn Iterator<Item = _>> = if descending {
+                Box::new(keys.rev())
+            } else {
+                Box::new(keys)
+            };
             keys
         })
     }
@@ -56,15 +78,26 @@ impl SledCollection {
     /// the indexed property and the entity id: a key holds exactly those (the property's
     /// current value, NULL when missing, and the id of a live entity), so the predicate can
     /// be evaluated on it without reading the state. `None` otherwise.
-    fn execute_ids(&self, selection: &Selection, catalog: &Catalog) -> Result<Option<Vec<EntityId>>, StorageError> {
+    fn execute_ids(
+        &self,
+        selection: &Selection,
+        catalog: &Catalog,
+    ) -> Result<Option<Vec<EntityId>>, StorageError> {
         let indexed = catalog.get(&self.id);
-        let Plan::Index { property, ranges, order } = planner::plan(selection, |p| indexed.is_some_and(|set| set.contains(p))) else {
+        let Plan::Index {
+            property,
+            ranges,
+            order,
+        } = planner::plan(selection, |p| indexed.is_some_and(|set| set.contains(p)))
+        else {
             return Ok(None);
         };
         if !planner::reads_only(selection, &property) {
             return Ok(None);
         }
-        let limit = selection.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+        let limit = selection
+            .limit
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
         // Up the only sort key, entries come in result order: stop at the limit.
         let exact_order = order == Some(Direction::Asc) && selection.order_by.len() == 1;
         let prefix = layout::index_prefix(&self.id, &property);
@@ -83,17 +116,30 @@ impl SledCollection {
                 break;
             }
             let (key, _) = item.map_err(backend_error)?;
-            let (encoded, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+            let (encoded, id) =
+                layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
             let id = EntityId::from_slice(id)?;
             let entry = match &last {
                 Some((previous, value, matches)) if per_value && previous.as_slice() == encoded => {
-                    matches.then(|| IndexEntry { id, property: &property, value: value.clone() })
+                    matches.then(|| IndexEntry {
+                        id,
+                        property: &property,
+                        value: value.clone(),
+                    })
                 }
                 _ => {
                     let Some(value) = index::decode_value(encoded) else {
-                        return Err(DecodeError::Malformed { what: "index entry", reason: format!("undecodable value in the index of `{property}`") }.into());
+                        return Err(DecodeError::Malformed {
+                            what: "index entry",
+                            reason: format!("undecodable value in the index of `{property}`"),
+                        }
+                        .into());
                     };
-                    let entry = IndexEntry { id, property: &property, value };
+                    let entry = IndexEntry {
+                        id,
+                        property: &property,
+                        value,
+                    };
                     let matches = selection.predicate.matches(&entry);
                     last = Some((encoded.to_vec(), entry.value.clone(), matches));
                     matches.then_some(entry)
@@ -111,7 +157,14 @@ impl SledCollection {
     /// limit: an equality reads about `limit` keys instead of every match. Finding the runs
     /// costs a seek each, so past [`MAX_RUNS`] values this gives up (`None`) and the caller
     /// reads every entry instead.
-    fn merge_runs(&self, prefix: &[u8], ranges: &[KeyRange], selection: &Selection, property: &str, limit: usize) -> Result<Option<Vec<EntityId>>, StorageError> {
+    fn merge_runs(
+        &self,
+        prefix: &[u8],
+        ranges: &[KeyRange],
+        selection: &Selection,
+        property: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<EntityId>>, StorageError> {
         let tree = self.storage.tree();
         let id_of = |key: &[u8]| -> Result<EntityId, StorageError> {
             let (_, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
@@ -123,15 +176,24 @@ impl SledCollection {
             let mut start = [prefix, &range.start[..]].concat();
             while let Some(item) = tree.range(start.clone()..end.clone()).next() {
                 let (key, _) = item.map_err(backend_error)?;
-                let (encoded, _) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                let (encoded, _) =
+                    layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                 // Every key of this value starts with `run`; ids are 16 bytes, so `run` + 17
                 // bytes of FF is past them all and before the next value.
                 let run = [prefix, encoded].concat();
                 let past = [&run[..], &[0xFF; 17]].concat();
                 let Some(value) = index::decode_value(encoded) else {
-                    return Err(DecodeError::Malformed { what: "index entry", reason: format!("undecodable value in the index of `{property}`") }.into());
+                    return Err(DecodeError::Malformed {
+                        what: "index entry",
+                        reason: format!("undecodable value in the index of `{property}`"),
+                    }
+                    .into());
                 };
-                let entry = IndexEntry { id: id_of(&key)?, property, value };
+                let entry = IndexEntry {
+                    id: id_of(&key)?,
+                    property,
+                    value,
+                };
                 if selection.predicate.matches(&entry) {
                     if runs.len() == MAX_RUNS {
                         return Ok(None);
@@ -145,15 +207,23 @@ impl SledCollection {
         let mut heads = std::collections::BinaryHeap::new();
         for (index, run) in runs.iter_mut().enumerate() {
             if let Some(item) = run.next() {
-                heads.push(std::cmp::Reverse((id_of(&item.map_err(backend_error)?.0)?, index)));
+                heads.push(std::cmp::Reverse((
+                    id_of(&item.map_err(backend_error)?.0)?,
+                    index,
+                )));
             }
         }
         let mut ids = Vec::with_capacity(limit.min(1024));
         while ids.len() < limit {
-            let Some(std::cmp::Reverse((id, index))) = heads.pop() else { break };
+            let Some(std::cmp::Reverse((id, index))) = heads.pop() else {
+                break;
+            };
             ids.push(id);
             if let Some(item) = runs[index].next() {
-                heads.push(std::cmp::Reverse((id_of(&item.map_err(backend_error)?.0)?, index)));
+                heads.push(std::cmp::Reverse((
+                    id_of(&item.map_err(backend_error)?.0)?,
+                    index,
+                )));
             }
         }
         Ok(Some(ids))
@@ -163,23 +233,39 @@ impl SledCollection {
     fn indexed_record(&self, id: EntityId) -> Result<Record<'static>, StorageError> {
         Ok(self.record(id)?.ok_or_else(|| DecodeError::Malformed {
             what: "index entry",
-            reason: format!("entity {id} of collection `{}` has no stored state", self.id),
+            reason: format!(
+                "entity {id} of collection `{}` has no stored state",
+                self.id
+            ),
         })?)
     }
 
     /// Runs a plan: collects the live candidates that match, then sorts and cuts them.
-    fn execute(&self, selection: &Selection, catalog: &Catalog) -> Result<Vec<Record<'static>>, StorageError> {
-        let limit = selection.limit.map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
+    fn execute(
+        &self,
+        selection: &Selection,
+        catalog: &Catalog,
+    ) -> Result<Vec<Record<'static>>, StorageError> {
+        let limit = selection
+            .limit
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX));
         if limit == Some(0) {
             return Ok(Vec::new());
         }
         let indexed = catalog.get(&self.id);
-        let plan = planner::plan(selection, |property| indexed.is_some_and(|set| set.contains(property)));
-        let keep = |record: &Record<'_>| !record.is_deleted() && selection.predicate.matches(record);
+        let plan = planner::plan(selection, |property| {
+            indexed.is_some_and(|set| set.contains(property))
+        });
+        let keep =
+            |record: &Record<'_>| !record.is_deleted() && selection.predicate.matches(record);
         let mut matched = Vec::new();
         match plan {
             Plan::Scan => {
-                for item in self.storage.tree().scan_prefix(layout::state_prefix(&self.id)) {
+                for item in self
+                    .storage
+                    .tree()
+                    .scan_prefix(layout::state_prefix(&self.id))
+                {
                     let (_, bytes) = item.map_err(backend_error)?;
                     let record = Record::decode(&bytes)?;
                     if keep(&record) {
@@ -191,7 +277,11 @@ impl SledCollection {
                     }
                 }
             }
-            Plan::Index { property, ranges, order } => {
+            Plan::Index {
+                property,
+                ranges,
+                order,
+            } => {
                 let prefix = layout::index_prefix(&self.id, &property);
                 let walk = self.walk(&prefix, ranges, order);
                 if let (true, Some(limit)) = (selection.order_by.is_empty(), limit) {
@@ -201,7 +291,8 @@ impl SledCollection {
                     let mut ids = BTreeSet::new();
                     for item in walk {
                         let (key, _) = item.map_err(backend_error)?;
-                        let (_, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                        let (_, id) =
+                            layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                         ids.insert(EntityId::from_slice(id)?);
                     }
                     for id in ids {
@@ -223,7 +314,8 @@ impl SledCollection {
                 let exact_order = order == Some(Direction::Asc) && selection.order_by.len() == 1;
                 for item in walk {
                     let (key, _) = item.map_err(backend_error)?;
-                    let (value, id) = layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
+                    let (value, id) =
+                        layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                     if order.is_some() && previous.as_deref() != Some(value) {
                         if limit.is_some_and(|limit| matched.len() >= limit) {
                             break;
@@ -249,33 +341,53 @@ impl SledCollection {
 #[async_trait]
 impl StorageCollection for SledCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
-        self.storage.write(Some(&self.id), &[], std::slice::from_ref(state)).await.map(drop)
+        self.storage
+            .write(Some(&self.id), &[], std::slice::from_ref(state))
+            .await
+            .map(drop)
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
         Ok(self.record(id)?.map(|record| record.state.into_owned()))
     }
 
-    async fn fetch_ids(&self, selection: &Selection) -> Result<Option<Vec<EntityId>>, StorageError> {
-        self.storage.ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        self.storage.read(|catalog| self.execute_ids(selection, catalog))
+    async fn fetch_ids(
+        &self,
+        selection: &Selection,
+    ) -> Result<Option<Vec<EntityId>>, StorageError> {
+        self.storage
+            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
+        self.storage
+            .read(|catalog| self.execute_ids(selection, catalog))
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
-        self.storage.ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        let matched = self.storage.read(|catalog| self.execute(selection, catalog))?;
-        Ok(matched.into_iter().map(|record| record.state.into_owned()).collect())
+        self.storage
+            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
+        let matched = self
+            .storage
+            .read(|catalog| self.execute(selection, catalog))?;
+        Ok(matched
+            .into_iter()
+            .map(|record| record.state.into_owned())
+            .collect())
     }
 
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
-        Ok(self.storage.write(Some(&self.id), std::slice::from_ref(event), &[]).await? == 1)
+        Ok(self
+            .storage
+            .write(Some(&self.id), std::slice::from_ref(event), &[])
+            .await?
+            == 1)
     }
 
     async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter().filter_map(|id| self.event(id).transpose()).collect()
+        ids.into_iter()
+            .filter_map(|id| self.event(id).transpose())
+            .collect()
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
@@ -284,10 +396,12 @@ impl StorageCollection for SledCollection {
         for item in self.storage.tree().scan_prefix(&prefix) {
             let (key, _) = item.map_err(backend_error)?;
             let event_id = EventId::from_slice(key.get(prefix.len()..).unwrap_or_default())?;
-            let event = self.event(event_id)?.ok_or_else(|| DecodeError::Malformed {
-                what: "event history",
-                reason: format!("event {event_id} of entity {id} is listed but not stored"),
-            })?;
+            let event = self
+                .event(event_id)?
+                .ok_or_else(|| DecodeError::Malformed {
+                    what: "event history",
+                    reason: format!("event {event_id} of entity {id} is listed but not stored"),
+                })?;
             events.push(event);
         }
         Ok(events)

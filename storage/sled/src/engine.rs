@@ -43,7 +43,9 @@ struct Inner {
 
 impl fmt::Debug for SledStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SledStorage").field("catalog", &*self.inner.catalog.read()).finish_non_exhaustive()
+        f.debug_struct("SledStorage")
+            .field("catalog", &*self.inner.catalog.read())
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,9 @@ impl SledStorage {
 
     /// A database in a fresh temporary directory, deleted when the last clone is dropped.
     pub fn new_test() -> Result<Self, StorageError> {
-        let dir = tempfile::tempdir().map_err(|e| StorageError::Backend(format!("cannot create a temporary directory: {e}")))?;
+        let dir = tempfile::tempdir().map_err(|e| {
+            StorageError::Backend(format!("cannot create a temporary directory: {e}"))
+        })?;
         let db = sled::open(dir.path()).map_err(backend_error)?;
         Self::with_db(db, Some(dir))
     }
@@ -73,7 +77,14 @@ impl SledStorage {
             let (collection, property) = layout::parse_catalog_key(&key)?;
             catalog.entry(collection).or_default().insert(property);
         }
-        Ok(SledStorage { inner: Arc::new(Inner { tree, catalog: RwLock::new(catalog), _db: db, _temp: temp }) })
+        Ok(SledStorage {
+            inner: Arc::new(Inner {
+                tree,
+                catalog: RwLock::new(catalog),
+                _db: db,
+                _temp: temp,
+            }),
+        })
     }
 
     pub(crate) fn tree(&self) -> &sled::Tree {
@@ -91,20 +102,37 @@ impl SledStorage {
     /// the entity's previous one; of several states of one entity, the last wins.
     /// `collection` overrides the collection that states and events name (a collection
     /// handle writes into its own).
-    pub(crate) async fn write(&self, collection: Option<&CollectionId>, events: &[Event], states: &[StoredState]) -> Result<usize, StorageError> {
+    pub(crate) async fn write(
+        &self,
+        collection: Option<&CollectionId>,
+        events: &[Event],
+        states: &[StoredState],
+    ) -> Result<usize, StorageError> {
         let added = self.write_batch(collection, events, states)?;
         self.inner.tree.flush_async().await.map_err(backend_error)?;
         Ok(added)
     }
 
-    fn write_batch(&self, collection: Option<&CollectionId>, events: &[Event], states: &[StoredState]) -> Result<usize, StorageError> {
-        let events: Vec<_> = events.iter().map(|e| (collection.unwrap_or(&e.collection), e)).collect();
+    fn write_batch(
+        &self,
+        collection: Option<&CollectionId>,
+        events: &[Event],
+        states: &[StoredState],
+    ) -> Result<usize, StorageError> {
+        let events: Vec<_> = events
+            .iter()
+            .map(|e| (collection.unwrap_or(&e.collection), e))
+            .collect();
         let states: BTreeMap<_, _> = states
             .iter()
             .map(|s| (collection.unwrap_or(&s.state.collection), s))
             .map(|(c, s)| (layout::state_key(c, s.state.entity_id), (c, s)))
             .collect();
-        for name in events.iter().map(|(c, _)| c).chain(states.values().map(|(c, _)| c)) {
+        for name in events
+            .iter()
+            .map(|(c, _)| c)
+            .chain(states.values().map(|(c, _)| c))
+        {
             layout::validate_name(name.as_str())?;
         }
         let tree = &self.inner.tree;
@@ -115,15 +143,29 @@ impl SledStorage {
             let key = layout::event_key(collection, event.id);
             if !tree.contains_key(&key).map_err(backend_error)? && added.insert(key.clone()) {
                 batch.insert(key, event.encode());
-                batch.insert(layout::history_key(collection, event.entity_id, event.id), &[]);
+                batch.insert(
+                    layout::history_key(collection, event.entity_id, event.id),
+                    &[],
+                );
             }
         }
         for (key, (collection, stored)) in states {
-            let old = tree.get(&key).map_err(backend_error)?.map(|bytes| Record::decode(&bytes)).transpose()?;
+            let old = tree
+                .get(&key)
+                .map_err(backend_error)?
+                .map(|bytes| Record::decode(&bytes))
+                .transpose()?;
             let new = Record::of(stored);
             if let Some(properties) = catalog.get(collection) {
                 let properties = properties.iter().map(String::as_str);
-                index::update(&mut batch, collection, properties, stored.state.entity_id, old.as_ref(), Some(&new));
+                index::update(
+                    &mut batch,
+                    collection,
+                    properties,
+                    stored.state.entity_id,
+                    old.as_ref(),
+                    Some(&new),
+                );
             }
             batch.insert(key, new.encode());
         }
@@ -134,12 +176,19 @@ impl SledStorage {
     /// Creates the indexes of `properties` in `collection` that do not exist yet. Not
     /// flushed: entries and catalog key are one batch, so a crash loses the index whole and
     /// the next query builds it again.
-    pub(crate) fn ensure_indexes(&self, collection: &CollectionId, properties: &BTreeSet<&str>) -> Result<(), StorageError> {
+    pub(crate) fn ensure_indexes(
+        &self,
+        collection: &CollectionId,
+        properties: &BTreeSet<&str>,
+    ) -> Result<(), StorageError> {
         let missing = |catalog: &Catalog| -> Vec<String> {
             let known = catalog.get(collection);
             properties
                 .iter()
-                .filter(|p| layout::validate_name(p).is_ok() && !known.is_some_and(|known| known.contains(**p)))
+                .filter(|p| {
+                    layout::validate_name(p).is_ok()
+                        && !known.is_some_and(|known| known.contains(**p))
+                })
                 .map(|p| p.to_string())
                 .collect()
         };
@@ -148,8 +197,14 @@ impl SledStorage {
         }
         let mut catalog = self.inner.catalog.write();
         for property in missing(&catalog) {
-            self.inner.tree.apply_batch(index::build(&self.inner.tree, collection, &property)?).map_err(backend_error)?;
-            catalog.entry(collection.clone()).or_default().insert(property);
+            self.inner
+                .tree
+                .apply_batch(index::build(&self.inner.tree, collection, &property)?)
+                .map_err(backend_error)?;
+            catalog
+                .entry(collection.clone())
+                .or_default()
+                .insert(property);
         }
         Ok(())
     }
@@ -157,23 +212,35 @@ impl SledStorage {
 
 #[async_trait]
 impl StorageEngine for SledStorage {
-    async fn collection(&self, id: &CollectionId) -> Result<Arc<dyn StorageCollection>, StorageError> {
+    async fn collection(
+        &self,
+        id: &CollectionId,
+    ) -> Result<Arc<dyn StorageCollection>, StorageError> {
         layout::validate_name(id.as_str())?;
         Ok(Arc::new(SledCollection::new(self.clone(), id.clone())))
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.write(None, &batch.events, &batch.states).await.map(drop)
+        self.write(None, &batch.events, &batch.states)
+            .await
+            .map(drop)
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
-        let bytes = self.inner.tree.get(layout::meta_key(layout::META_SYSTEM_ID)).map_err(backend_error)?;
-        Ok(bytes.map(|bytes| SystemId::from_slice(&bytes)).transpose()?)
+        let bytes = self
+            .inner
+            .tree
+            .get(layout::meta_key(layout::META_SYSTEM_ID))
+            .map_err(backend_error)?;
+        Ok(bytes
+            .map(|bytes| SystemId::from_slice(&bytes))
+            .transpose()?)
     }
 
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
         let tree = &self.inner.tree;
-        tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &id.to_bytes()).map_err(backend_error)?;
+        tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &id.to_bytes())
+            .map_err(backend_error)?;
         tree.flush_async().await.map_err(backend_error)?;
         Ok(())
     }

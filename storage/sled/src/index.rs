@@ -52,7 +52,11 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Option<Value> {
         value_tag::NUMBER => {
             let ordered = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
             let offset = (u16::from_be_bytes(rest.get(8..10)?.try_into().ok()?) ^ 0x8000) as i16;
-            let bits = if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered };
+            let bits = if ordered >> 63 == 1 {
+                ordered & !(1 << 63)
+            } else {
+                !ordered
+            };
             let nearest = f64::from_bits(bits);
             // An integer is its nearest f64 plus the offset; near 2^63 that f64 is out of range.
             let exact = (nearest.fract() == 0.0 && nearest.abs() <= 9_223_372_036_854_775_808.0)
@@ -101,9 +105,18 @@ fn encode_number(nearest: f64, offset: i16) -> Vec<u8> {
     // -0.0 equals 0.0, so it must encode the same.
     let nearest = if nearest == 0.0 { 0.0 } else { nearest };
     let bits = nearest.to_bits();
-    let ordered = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
     let offset = (offset as u16) ^ 0x8000;
-    [&[value_tag::NUMBER][..], &ordered.to_be_bytes(), &offset.to_be_bytes()].concat()
+    [
+        &[value_tag::NUMBER][..],
+        &ordered.to_be_bytes(),
+        &offset.to_be_bytes(),
+    ]
+    .concat()
 }
 
 fn escaped(tag: u8, bytes: &[u8]) -> Vec<u8> {
@@ -134,10 +147,15 @@ pub(crate) fn update<'p>(
     old: Option<&Record<'_>>,
     new: Option<&Record<'_>>,
 ) {
-    let (old, new) = (old.filter(|r| !r.is_deleted()), new.filter(|r| !r.is_deleted()));
+    let (old, new) = (
+        old.filter(|r| !r.is_deleted()),
+        new.filter(|r| !r.is_deleted()),
+    );
     for property in properties {
         let prefix = layout::index_prefix(collection, property);
-        let entry = |record: &Record<'_>| layout::index_key(&prefix, &encode_value(record.value_or_null(property)), id);
+        let entry = |record: &Record<'_>| {
+            layout::index_key(&prefix, &encode_value(record.value_or_null(property)), id)
+        };
         let (old_key, new_key) = (old.map(entry), new.map(entry));
         if old_key != new_key {
             old_key.into_iter().for_each(|key| batch.remove(key));
@@ -148,12 +166,23 @@ pub(crate) fn update<'p>(
 
 /// The batch that creates the index on (collection, property): an entry per live state, and
 /// the catalog key that makes writers maintain it from then on.
-pub(crate) fn build(tree: &sled::Tree, collection: &CollectionId, property: &str) -> Result<sled::Batch, StorageError> {
+pub(crate) fn build(
+    tree: &sled::Tree,
+    collection: &CollectionId,
+    property: &str,
+) -> Result<sled::Batch, StorageError> {
     let mut batch = sled::Batch::default();
     for item in tree.scan_prefix(layout::state_prefix(collection)) {
         let (_, bytes) = item.map_err(backend_error)?;
         let record = Record::decode(&bytes)?;
-        update(&mut batch, collection, [property], record.state.entity_id, None, Some(&record));
+        update(
+            &mut batch,
+            collection,
+            [property],
+            record.state.entity_id,
+            None,
+            Some(&record),
+        );
     }
     batch.insert(layout::catalog_key(collection, property), &[]);
     Ok(batch)
@@ -183,10 +212,20 @@ mod tests {
             edge_ints.clone().prop_map(Value::I64),
             edge_ints.prop_map(|i| Value::F64(i as f64)),
             any::<f64>().prop_map(Value::F64),
-            prop::sample::select(vec![0.0, -0.0, 0.5, -0.5, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, i64::MAX as f64])
-                .prop_map(Value::F64),
+            prop::sample::select(vec![
+                0.0,
+                -0.0,
+                0.5,
+                -0.5,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                i64::MAX as f64
+            ])
+            .prop_map(Value::F64),
             "[a\0\u{e9}]{0,4}".prop_map(Value::String),
-            prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xFF]), 0..4).prop_map(Value::Bytes),
+            prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xFF]), 0..4)
+                .prop_map(Value::Bytes),
             any::<[u8; 16]>().prop_map(|b| Value::EntityId(EntityId::from_bytes(b))),
             "[a\0\"]{0,3}".prop_map(|s| Value::Json(serde_json::json!({ "k": s }))),
         ]
@@ -245,9 +284,16 @@ mod tests {
             Value::String(String::new()),
         ];
         for pair in ordered.windows(2) {
-            assert_eq!(encode_value(&pair[0]).cmp(&encode_value(&pair[1])), Ordering::Less, "{pair:?}");
+            assert_eq!(
+                encode_value(&pair[0]).cmp(&encode_value(&pair[1])),
+                Ordering::Less,
+                "{pair:?}"
+            );
         }
         assert_eq!(encode_value(&Value::I64(1)), encode_value(&Value::F64(1.0)));
-        assert_eq!(encode_value(&Value::F64(-0.0)), encode_value(&Value::I64(0)));
+        assert_eq!(
+            encode_value(&Value::F64(-0.0)),
+            encode_value(&Value::I64(0))
+        );
     }
 }

@@ -129,7 +129,10 @@ pub fn validate_name(name: &str) -> Result<(), StorageError> {
     } else {
         return Ok(());
     };
-    Err(StorageError::InvalidName { name: name.to_owned(), reason })
+    Err(StorageError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })
 }
 
 fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -160,11 +163,24 @@ pub(crate) fn catalog_prefix() -> [u8; 1] {
 
 /// Splits a catalog key into collection and property.
 pub(crate) fn parse_catalog_key(key: &[u8]) -> Result<(CollectionId, String), DecodeError> {
-    let malformed = |reason: &str| DecodeError::Malformed { what: "index catalog key", reason: reason.to_owned() };
-    let body = key.strip_prefix(&[CATALOG]).ok_or_else(|| malformed("wrong kind tag"))?;
-    let split = body.iter().position(|&b| b == SEPARATOR).ok_or_else(|| malformed("no separator"))?;
-    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(|_| malformed("name is not UTF-8"));
-    Ok((CollectionId::from(text(&body[..split])?), text(&body[split + 1..])?))
+    let malformed = |reason: &str| DecodeError::Malformed {
+        what: "index catalog key",
+        reason: reason.to_owned(),
+    };
+    let body = key
+        .strip_prefix(&[CATALOG])
+        .ok_or_else(|| malformed("wrong kind tag"))?;
+    let split = body
+        .iter()
+        .position(|&b| b == SEPARATOR)
+        .ok_or_else(|| malformed("no separator"))?;
+    let text = |bytes: &[u8]| {
+        String::from_utf8(bytes.to_vec()).map_err(|_| malformed("name is not UTF-8"))
+    };
+    Ok((
+        CollectionId::from(text(&body[..split])?),
+        text(&body[split + 1..])?,
+    ))
 }
 
 /// `S collection 00`: the prefix of a collection's states.
@@ -189,7 +205,14 @@ pub fn history_prefix(collection: &CollectionId, entity: EntityId) -> Vec<u8> {
 
 /// `H collection 00 entity id event id`
 pub fn history_key(collection: &CollectionId, entity: EntityId, event: EventId) -> Vec<u8> {
-    key(HISTORY, &[&named(collection).concat(), &entity.to_bytes(), &event.to_bytes()])
+    key(
+        HISTORY,
+        &[
+            &named(collection).concat(),
+            &entity.to_bytes(),
+            &event.to_bytes(),
+        ],
+    )
 }
 
 /// `O event id`
@@ -204,7 +227,14 @@ pub(crate) fn outbox_prefix() -> [u8; 1] {
 
 /// `X collection 00 property 00`: the prefix of one index.
 pub fn index_prefix(collection: &CollectionId, property: &str) -> Vec<u8> {
-    key(INDEX, &[&named(collection).concat(), property.as_bytes(), &[SEPARATOR]])
+    key(
+        INDEX,
+        &[
+            &named(collection).concat(),
+            property.as_bytes(),
+            &[SEPARATOR],
+        ],
+    )
 }
 
 /// `X collection 00 property 00 encoded value entity id`
@@ -216,7 +246,11 @@ pub(crate) fn index_key(prefix: &[u8], encoded_value: &[u8], id: EntityId) -> Ve
 /// and the id: (encoded value, entity id) for index keys, (entity id, event id) for history
 /// keys.
 pub(crate) fn split_trailing_id(rest: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
-    let at = rest.len().checked_sub(ID_LEN).ok_or(DecodeError::Length { what: "id at the end of a key", expected: ID_LEN, found: rest.len() })?;
+    let at = rest.len().checked_sub(ID_LEN).ok_or(DecodeError::Length {
+        what: "id at the end of a key",
+        expected: ID_LEN,
+        found: rest.len(),
+    })?;
     Ok(rest.split_at(at))
 }
 
@@ -230,7 +264,10 @@ pub(crate) struct Record<'a> {
 impl<'a> Record<'a> {
     /// A record borrowing a state about to be written.
     pub(crate) fn of(stored: &'a StoredState) -> Self {
-        Record { state: Cow::Borrowed(&stored.state), values: Cow::Borrowed(&stored.values) }
+        Record {
+            state: Cow::Borrowed(&stored.state),
+            values: Cow::Borrowed(&stored.values),
+        }
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -271,7 +308,8 @@ pub(crate) fn check_format_version(tree: &sled::Tree) -> Result<(), StorageError
             Err(_) => format!("unreadable ({} bytes instead of 4)", bytes.len()),
         },
         None if tree.is_empty() => {
-            tree.insert(key, &FORMAT_VERSION.to_be_bytes()).map_err(backend_error)?;
+            tree.insert(key, &FORMAT_VERSION.to_be_bytes())
+                .map_err(backend_error)?;
             return Ok(());
         }
         None => "none (the tree holds data without a version)".to_owned(),
@@ -279,7 +317,8 @@ pub(crate) fn check_format_version(tree: &sled::Tree) -> Result<(), StorageError
     Err(StorageError::FormatVersion {
         found,
         expected: FORMAT_VERSION.to_string(),
-        hint: "open this directory with the ankurah-storage-sled release that wrote it, \
+        hint:
+            "open this directory with the ankurah-storage-sled release that wrote it, \
                or move it aside and start from an empty directory (then resync from a durable peer)",
     })
 }

@@ -37,7 +37,11 @@ pub(crate) enum Plan {
     /// Read the entities whose entries in the index of `property` lie in `ranges` (sorted,
     /// disjoint). `order` is set when `property` is the first ORDER BY key: the ranges are
     /// walked in that direction, so a LIMIT can stop the walk early.
-    Index { property: String, ranges: Vec<KeyRange>, order: Option<Direction> },
+    Index {
+        property: String,
+        ranges: Vec<KeyRange>,
+        order: Option<Direction>,
+    },
 }
 
 /// Encoded values that cannot match, by property.
@@ -73,7 +77,12 @@ fn leaf_properties<'s>(predicate: &'s Predicate, out: &mut BTreeSet<&'s str>) {
 pub(crate) fn indexable_properties(selection: &Selection) -> BTreeSet<&str> {
     let mut properties = BTreeSet::new();
     leaf_properties(&selection.predicate, &mut properties);
-    properties.extend(selection.order_by.first().and_then(|item| indexable(&item.path)));
+    properties.extend(
+        selection
+            .order_by
+            .first()
+            .and_then(|item| indexable(&item.path)),
+    );
     properties
 }
 
@@ -96,18 +105,25 @@ pub(crate) fn reads_only(selection: &Selection, property: &str) -> bool {
             | Predicate::IsNull { path, .. } => allowed(path, property),
         }
     }
-    predicate_reads_only(&selection.predicate, property) && selection.order_by.iter().all(|item| allowed(&item.path, property))
+    predicate_reads_only(&selection.predicate, property)
+        && selection
+            .order_by
+            .iter()
+            .all(|item| allowed(&item.path, property))
 }
 
 /// Whether the predicate compares the entity id anywhere.
 pub(crate) fn reads_id(predicate: &Predicate) -> bool {
     match predicate {
         Predicate::True | Predicate::False => false,
-        Predicate::And(left, right) | Predicate::Or(left, right) => reads_id(left) || reads_id(right),
-        Predicate::Not(inner) => reads_id(inner),
-        Predicate::Comparison { path, .. } | Predicate::Like { path, .. } | Predicate::In { path, .. } | Predicate::IsNull { path, .. } => {
-            path.property() == "id"
+        Predicate::And(left, right) | Predicate::Or(left, right) => {
+            reads_id(left) || reads_id(right)
         }
+        Predicate::Not(inner) => reads_id(inner),
+        Predicate::Comparison { path, .. }
+        | Predicate::Like { path, .. }
+        | Predicate::In { path, .. }
+        | Predicate::IsNull { path, .. } => path.property() == "id",
     }
 }
 
@@ -120,25 +136,36 @@ pub(crate) fn plan(selection: &Selection, indexed: impl Fn(&str) -> bool) -> Pla
         .filter(|property| indexed(property))
         .filter_map(|property| Some((property, constrain(&selection.predicate, property)?)))
         .collect();
-    let sort_key = selection
-        .order_by
-        .first()
-        .and_then(|item| Some((indexable(&item.path).filter(|property| indexed(property))?, item.direction)));
+    let sort_key = selection.order_by.first().and_then(|item| {
+        Some((
+            indexable(&item.path).filter(|property| indexed(property))?,
+            item.direction,
+        ))
+    });
     let on_sort_key = |property: &str| sort_key.is_some_and(|(key, _)| key == property);
     let find = |wanted: &dyn Fn(&str, &Constraint) -> bool| {
-        constraints.iter().find(|(property, c)| wanted(property, c)).map(|(property, c)| (*property, c.ranges.clone()))
+        constraints
+            .iter()
+            .find(|(property, c)| wanted(property, c))
+            .map(|(property, c)| (*property, c.ranges.clone()))
     };
     let choice = find(&|property, c| c.equality && on_sort_key(property))
         .or_else(|| find(&|_, c| c.equality))
         .or_else(|| find(&|property, _| on_sort_key(property)))
-        .or_else(|| sort_key.filter(|_| selection.limit.is_some()).map(|(property, _)| (property, vec![everything()])))
+        .or_else(|| {
+            sort_key
+                .filter(|_| selection.limit.is_some())
+                .map(|(property, _)| (property, vec![everything()]))
+        })
         .or_else(|| find(&|_, _| true));
     match choice {
         None => Plan::Scan,
         Some((property, ranges)) => Plan::Index {
             property: property.to_owned(),
             ranges,
-            order: sort_key.filter(|(key, _)| *key == property).map(|(_, direction)| direction),
+            order: sort_key
+                .filter(|(key, _)| *key == property)
+                .map(|(_, direction)| direction),
         },
     }
 }
@@ -148,33 +175,71 @@ pub(crate) fn plan(selection: &Selection, indexed: impl Fn(&str) -> bool) -> Pla
 fn constrain(predicate: &Predicate, property: &str) -> Option<Constraint> {
     let on = |path: &Path| indexable(path) == Some(property);
     match predicate {
-        Predicate::False => Some(Constraint { ranges: Vec::new(), equality: true }),
-        Predicate::And(left, right) => match (constrain(left, property), constrain(right, property)) {
-            (Some(a), Some(b)) => {
-                let ranges = a.ranges.iter().flat_map(|x| b.ranges.iter().map(move |y| overlap(x, y))).collect();
-                Some(Constraint { ranges: normalize(ranges), equality: a.equality || b.equality })
+        Predicate::False => Some(Constraint {
+            ranges: Vec::new(),
+            equality: true,
+        }),
+        Predicate::And(left, right) => {
+            match (constrain(left, property), constrain(right, property)) {
+                (Some(a), Some(b)) => {
+                    let ranges = a
+                        .ranges
+                        .iter()
+                        .flat_map(|x| b.ranges.iter().map(move |y| overlap(x, y)))
+                        .collect();
+                    Some(Constraint {
+                        ranges: normalize(ranges),
+                        equality: a.equality || b.equality,
+                    })
+                }
+                (one, None) | (None, one) => one,
             }
-            (one, None) | (None, one) => one,
-        },
+        }
         Predicate::Or(left, right) => {
             let (a, b) = (constrain(left, property)?, constrain(right, property)?);
-            Some(Constraint { ranges: normalize([a.ranges, b.ranges].concat()), equality: a.equality && b.equality })
+            Some(Constraint {
+                ranges: normalize([a.ranges, b.ranges].concat()),
+                equality: a.equality && b.equality,
+            })
         }
-        Predicate::Comparison { path, op, value } if on(path) => {
-            Some(Constraint { ranges: compared(*op, value), equality: *op == ComparisonOp::Eq })
-        }
-        Predicate::In { path, values, negated: false } if on(path) => {
-            let ranges = values.iter().flat_map(|value| compared(ComparisonOp::Eq, value)).collect();
-            Some(Constraint { ranges: normalize(ranges), equality: true })
+        Predicate::Comparison { path, op, value } if on(path) => Some(Constraint {
+            ranges: compared(*op, value),
+            equality: *op == ComparisonOp::Eq,
+        }),
+        Predicate::In {
+            path,
+            values,
+            negated: false,
+        } if on(path) => {
+            let ranges = values
+                .iter()
+                .flat_map(|value| compared(ComparisonOp::Eq, value))
+                .collect();
+            Some(Constraint {
+                ranges: normalize(ranges),
+                equality: true,
+            })
         }
         Predicate::IsNull { path, negated } if on(path) => {
             let null = encode_value(&Value::Null);
-            let ranges = if *negated { vec![Vec::new()..null] } else { vec![starting_with(null)] };
-            Some(Constraint { ranges, equality: !negated })
+            let ranges = if *negated {
+                vec![Vec::new()..null]
+            } else {
+                vec![starting_with(null)]
+            };
+            Some(Constraint {
+                ranges,
+                equality: !negated,
+            })
         }
-        Predicate::Like { path, pattern, negated: false } if on(path) => {
-            Some(Constraint { ranges: vec![starting_with(encode_string_prefix(&like_prefix(pattern)))], equality: false })
-        }
+        Predicate::Like {
+            path,
+            pattern,
+            negated: false,
+        } if on(path) => Some(Constraint {
+            ranges: vec![starting_with(encode_string_prefix(&like_prefix(pattern)))],
+            equality: false,
+        }),
         _ => None,
     }
 }
@@ -205,7 +270,10 @@ fn compared(op: ComparisonOp, literal: &Value) -> Vec<KeyRange> {
         Value::Bool(_) | Value::Bytes(_) => ranges.extend(around(op, literal)),
         // JSON values compare only for equality.
         Value::Json(_) => {
-            if matches!(op, ComparisonOp::Eq | ComparisonOp::LtEq | ComparisonOp::GtEq) {
+            if matches!(
+                op,
+                ComparisonOp::Eq | ComparisonOp::LtEq | ComparisonOp::GtEq
+            ) {
                 ranges.extend(around(ComparisonOp::Eq, literal));
             }
         }
@@ -306,44 +374,79 @@ mod tests {
     fn index_on(plan: &Plan) -> Option<(&str, Option<Direction>)> {
         match plan {
             Plan::Scan => None,
-            Plan::Index { property, order, .. } => Some((property, *order)),
+            Plan::Index {
+                property, order, ..
+            } => Some((property, *order)),
         }
     }
 
     #[test]
     fn prefers_equality_then_sort_key_then_ranges() {
-        assert_eq!(index_on(&planned("year > 1990 AND artist = 'x'")), Some(("artist", None)));
-        assert_eq!(index_on(&planned("year > 1990 ORDER BY year DESC")), Some(("year", Some(Direction::Desc))));
-        assert_eq!(index_on(&planned("year > 1990 ORDER BY name LIMIT 3")), Some(("name", Some(Direction::Asc))));
-        assert_eq!(index_on(&planned("year > 1990 ORDER BY name")), Some(("year", None)));
+        assert_eq!(
+            index_on(&planned("year > 1990 AND artist = 'x'")),
+            Some(("artist", None))
+        );
+        assert_eq!(
+            index_on(&planned("year > 1990 ORDER BY year DESC")),
+            Some(("year", Some(Direction::Desc)))
+        );
+        assert_eq!(
+            index_on(&planned("year > 1990 ORDER BY name LIMIT 3")),
+            Some(("name", Some(Direction::Asc)))
+        );
+        assert_eq!(
+            index_on(&planned("year > 1990 ORDER BY name")),
+            Some(("year", None))
+        );
         assert_eq!(index_on(&planned("ORDER BY name")), None);
         assert_eq!(index_on(&planned("NOT year = 1 OR name = 'x'")), None);
-        assert_eq!(index_on(&planned("meta.plays > 3 ORDER BY meta.plays LIMIT 1")), None);
+        assert_eq!(
+            index_on(&planned("meta.plays > 3 ORDER BY meta.plays LIMIT 1")),
+            None
+        );
         assert_eq!(index_on(&planned("id = 'x' ORDER BY id LIMIT 1")), None);
-        assert_eq!(plan(&"year > 1".parse().unwrap(), |p| p != "year"), Plan::Scan);
+        assert_eq!(
+            plan(&"year > 1".parse().unwrap(), |p| p != "year"),
+            Plan::Scan
+        );
     }
 
     #[test]
     fn and_intersects_or_unites() {
-        let Plan::Index { ranges, .. } = planned("year > 1990 AND year <= 2000") else { panic!() };
+        let Plan::Index { ranges, .. } = planned("year > 1990 AND year <= 2000") else {
+            panic!()
+        };
         // The numbers in (1990, 2000] and, from both sides, every string.
         assert_eq!(ranges.len(), 2);
-        let Plan::Index { ranges, .. } = planned("year = 1 OR year = 2 OR year IN (2, 3)") else { panic!() };
+        let Plan::Index { ranges, .. } = planned("year = 1 OR year = 2 OR year IN (2, 3)") else {
+            panic!()
+        };
         assert_eq!(ranges.len(), 4); // three points and the strings
-        let Plan::Index { ranges, .. } = planned("year = 1 AND year = 2") else { panic!() };
+        let Plan::Index { ranges, .. } = planned("year = 1 AND year = 2") else {
+            panic!()
+        };
         assert_eq!(ranges.len(), 1); // the strings only
-        let Plan::Index { ranges, .. } = planned("name = 'a' AND FALSE") else { panic!() };
+        let Plan::Index { ranges, .. } = planned("name = 'a' AND FALSE") else {
+            panic!()
+        };
         assert!(ranges.is_empty());
     }
 
     #[test]
     fn string_numbers_parse_as_the_evaluator_parses_them() {
-        for text in ["42", " 42 ", "-5", "+7", "0042", "12.5", "1e3", "042.0", "abc", "", "x9", "inf", "NaN", "1e999", "0x10"] {
+        for text in [
+            "42", " 42 ", "-5", "+7", "0042", "12.5", "1e3", "042.0", "abc", "", "x9", "inf",
+            "NaN", "1e999", "0x10",
+        ] {
             let string = Value::String(text.to_owned());
             let comparable = Value::I64(0).compare(&string).is_some();
             assert_eq!(string.as_number().is_some(), comparable, "{text:?}");
             if let Some(number) = string.as_number() {
-                assert_eq!(number_value(number).compare(&string), Some(Ordering::Equal), "{text:?}");
+                assert_eq!(
+                    number_value(number).compare(&string),
+                    Some(Ordering::Equal),
+                    "{text:?}"
+                );
             }
         }
     }
@@ -360,6 +463,9 @@ mod tests {
     #[test]
     fn normalize_merges_touching_ranges() {
         let r = |a: u8, b: u8| vec![a]..vec![b];
-        assert_eq!(normalize(vec![r(5, 7), r(1, 3), r(3, 4), r(6, 9), r(2, 2)]), vec![r(1, 4), r(5, 9)]);
+        assert_eq!(
+            normalize(vec![r(5, 7), r(1, 3), r(3, 4), r(6, 9), r(2, 2)]),
+            vec![r(1, 4), r(5, 9)]
+        );
     }
 }

@@ -20,12 +20,27 @@ fn collection_id() -> CollectionId {
 
 /// Stores three entities with their events and an index on `year` at `path`, then closes.
 async fn populate(path: &Path) -> Vec<(Event, StoredState)> {
-    let made: Vec<_> = (0..3).map(|i| genesis(COLLECTION, &[("year".to_owned(), (2000 + i).into())], false)).collect();
+    let made: Vec<_> = (0..3)
+        .map(|i| genesis(COLLECTION, &[("year".to_owned(), (2000 + i).into())], false))
+        .collect();
     let storage = SledStorage::open(path).expect("open");
-    let batch = CommitBatch { events: made.iter().map(|(e, _)| e.clone()).collect(), states: made.iter().map(|(_, s)| s.clone()).collect() };
+    let batch = CommitBatch {
+        events: made.iter().map(|(e, _)| e.clone()).collect(),
+        states: made.iter().map(|(_, s)| s.clone()).collect(),
+    };
     storage.commit(batch).await.expect("commit");
-    let albums = storage.collection(&collection_id()).await.expect("collection");
-    assert_eq!(albums.fetch_states(&query("year > 0")).await.expect("fetch").len(), 3);
+    let albums = storage
+        .collection(&collection_id())
+        .await
+        .expect("collection");
+    assert_eq!(
+        albums
+            .fetch_states(&query("year > 0"))
+            .await
+            .expect("fetch")
+            .len(),
+        3
+    );
     made
 }
 
@@ -38,7 +53,10 @@ fn tamper(path: &Path, edit: impl FnOnce(&sled::Tree)) {
 
 async fn reopen(path: &Path) -> (SledStorage, Arc<dyn StorageCollection>) {
     let storage = SledStorage::open(path).expect("reopen");
-    let albums = storage.collection(&collection_id()).await.expect("collection");
+    let albums = storage
+        .collection(&collection_id())
+        .await
+        .expect("collection");
     (storage, albums)
 }
 
@@ -47,7 +65,10 @@ fn query(text: &str) -> Selection {
 }
 
 fn assert_decode<T: std::fmt::Debug>(result: Result<T, StorageError>, what: &str) {
-    assert!(matches!(result, Err(StorageError::Decode(_))), "{what}: expected a decode error, got {result:?}");
+    assert!(
+        matches!(result, Err(StorageError::Decode(_))),
+        "{what}: expected a decode error, got {result:?}"
+    );
 }
 
 #[tokio::test]
@@ -56,19 +77,39 @@ async fn garbage_state_gives_decode_errors() {
     let made = populate(dir.path()).await;
     let broken = made[1].1.state.entity_id;
     tamper(dir.path(), |tree| {
-        tree.insert(layout::state_key(&collection_id(), broken), &b"\x01\xc1garbage"[..]).expect("write");
+        tree.insert(
+            layout::state_key(&collection_id(), broken),
+            &b"\x01\xc1garbage"[..],
+        )
+        .expect("write");
     });
     let (_storage, albums) = reopen(dir.path()).await;
     assert_decode(albums.get_state(broken).await, "get_state");
     let intact = made[0].1.state.entity_id;
-    assert_eq!(albums.get_state(intact).await.expect("an intact state").map(|s| s.entity_id), Some(intact));
-    for text in ["", "year > 0", "year = 2001", "ORDER BY year LIMIT 3", "artist = 'x'"] {
+    assert_eq!(
+        albums
+            .get_state(intact)
+            .await
+            .expect("an intact state")
+            .map(|s| s.entity_id),
+        Some(intact)
+    );
+    for text in [
+        "",
+        "year > 0",
+        "year = 2001",
+        "ORDER BY year LIMIT 3",
+        "artist = 'x'",
+    ] {
         assert_decode(albums.fetch_states(&query(text)).await, text);
     }
     let replacement = genesis(COLLECTION, &[], false).1;
     let mut overwrite = replacement.clone();
     overwrite.state.entity_id = broken;
-    assert_decode(albums.set_state(&overwrite).await, "set_state over a corrupt state (its index entries are unknown)");
+    assert_decode(
+        albums.set_state(&overwrite).await,
+        "set_state over a corrupt state (its index entries are unknown)",
+    );
 }
 
 #[tokio::test]
@@ -77,12 +118,25 @@ async fn garbage_event_gives_decode_errors() {
     let made = populate(dir.path()).await;
     let (event, _) = &made[0];
     tamper(dir.path(), |tree| {
-        tree.insert(layout::event_key(&collection_id(), event.id), &[9u8, 9, 9][..]).expect("write");
+        tree.insert(
+            layout::event_key(&collection_id(), event.id),
+            &[9u8, 9, 9][..],
+        )
+        .expect("write");
     });
     let (_storage, albums) = reopen(dir.path()).await;
     assert_decode(albums.get_events(&[event.id]).await, "get_events");
-    assert_decode(albums.dump_entity_events(event.entity_id).await, "dump_entity_events");
-    assert_eq!(albums.get_events(&[made[1].0.id]).await.expect("an intact event"), vec![made[1].0.clone()]);
+    assert_decode(
+        albums.dump_entity_events(event.entity_id).await,
+        "dump_entity_events",
+    );
+    assert_eq!(
+        albums
+            .get_events(&[made[1].0.id])
+            .await
+            .expect("an intact event"),
+        vec![made[1].0.clone()]
+    );
 }
 
 #[tokio::test]
@@ -92,20 +146,28 @@ async fn broken_index_entries_give_decode_errors() {
     let prefix = layout::index_prefix(&collection_id(), "year");
     tamper(dir.path(), |tree| {
         // In the number space (tag 02), above every number `year > 0` could match.
-        tree.insert([&prefix[..], &[0x02, 0xFF]].concat(), &[][..]).expect("write");
+        tree.insert([&prefix[..], &[0x02, 0xFF]].concat(), &[][..])
+            .expect("write");
     });
     let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(albums.fetch_states(&query("year > 0")).await, "an index key too short for an id");
+    assert_decode(
+        albums.fetch_states(&query("year > 0")).await,
+        "an index key too short for an id",
+    );
 
     let dir = tempfile::tempdir().expect("temporary directory");
     populate(dir.path()).await;
     tamper(dir.path(), |tree| {
         let stranger = EntityId::from_bytes([1; 16]);
         let null = [0x08]; // the encoded NULL, which sorts last
-        tree.insert([&prefix[..], &null, &stranger.to_bytes()].concat(), &[][..]).expect("write");
+        tree.insert([&prefix[..], &null, &stranger.to_bytes()].concat(), &[][..])
+            .expect("write");
     });
     let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(albums.fetch_states(&query("ORDER BY year LIMIT 10")).await, "an index entry without a state");
+    assert_decode(
+        albums.fetch_states(&query("ORDER BY year LIMIT 10")).await,
+        "an index entry without a state",
+    );
 }
 
 #[tokio::test]
@@ -113,7 +175,8 @@ async fn garbage_system_id_gives_a_decode_error() {
     let dir = tempfile::tempdir().expect("temporary directory");
     populate(dir.path()).await;
     tamper(dir.path(), |tree| {
-        tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &b"short"[..]).expect("write");
+        tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &b"short"[..])
+            .expect("write");
     });
     let (storage, _) = reopen(dir.path()).await;
     assert_decode(storage.system_id().await, "system_id");
@@ -125,23 +188,51 @@ async fn another_format_version_is_refused_with_both_versions_and_a_fix() {
     populate(dir.path()).await;
     let future = layout::FORMAT_VERSION + 1;
     tamper(dir.path(), |tree| {
-        tree.insert(layout::meta_key(layout::META_FORMAT_VERSION), &future.to_be_bytes()).expect("write");
+        tree.insert(
+            layout::meta_key(layout::META_FORMAT_VERSION),
+            &future.to_be_bytes(),
+        )
+        .expect("write");
     });
     let error = SledStorage::open(dir.path()).expect_err("a newer format is refused");
-    assert!(matches!(error, StorageError::FormatVersion { .. }), "{error:?}");
+    assert!(
+        matches!(error, StorageError::FormatVersion { .. }),
+        "{error:?}"
+    );
     let message = error.to_string();
-    assert!(message.contains(&future.to_string()) && message.contains(&layout::FORMAT_VERSION.to_string()), "{message}");
-    assert!(message.contains("ankurah-storage-sled release that wrote it"), "{message}");
+    assert!(
+        message.contains(&future.to_string())
+            && message.contains(&layout::FORMAT_VERSION.to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains("ankurah-storage-sled release that wrote it"),
+        "{message}"
+    );
 
     tamper(dir.path(), |tree| {
-        tree.insert(layout::meta_key(layout::META_FORMAT_VERSION), &b"?"[..]).expect("write");
+        tree.insert(layout::meta_key(layout::META_FORMAT_VERSION), &b"?"[..])
+            .expect("write");
     });
-    assert!(matches!(SledStorage::open(dir.path()), Err(StorageError::FormatVersion { .. })), "unreadable version");
+    assert!(
+        matches!(
+            SledStorage::open(dir.path()),
+            Err(StorageError::FormatVersion { .. })
+        ),
+        "unreadable version"
+    );
 
     tamper(dir.path(), |tree| {
-        tree.remove(layout::meta_key(layout::META_FORMAT_VERSION)).expect("write");
+        tree.remove(layout::meta_key(layout::META_FORMAT_VERSION))
+            .expect("write");
     });
-    assert!(matches!(SledStorage::open(dir.path()), Err(StorageError::FormatVersion { .. })), "data without a version");
+    assert!(
+        matches!(
+            SledStorage::open(dir.path()),
+            Err(StorageError::FormatVersion { .. })
+        ),
+        "data without a version"
+    );
 }
 
 #[tokio::test]
@@ -149,13 +240,35 @@ async fn names_that_cannot_be_keys_are_refused_without_writing() {
     let storage = SledStorage::new_test().expect("temporary database");
     for name in ["", "nul\0inside"] {
         let error = storage.collection(&CollectionId::from(name)).await.err();
-        assert!(matches!(error, Some(StorageError::InvalidName { .. })), "{name:?}: {error:?}");
+        assert!(
+            matches!(error, Some(StorageError::InvalidName { .. })),
+            "{name:?}: {error:?}"
+        );
     }
     let good = genesis(COLLECTION, &[], false);
     let bad = genesis("nul\0inside", &[], false);
-    let batch = CommitBatch { events: vec![good.0.clone(), bad.0], states: vec![good.1.clone(), bad.1] };
-    assert!(matches!(storage.commit(batch).await, Err(StorageError::InvalidName { .. })));
-    let albums = storage.collection(&collection_id()).await.expect("collection");
-    assert_eq!(albums.get_state(good.1.state.entity_id).await.expect("get_state"), None, "nothing of the batch was written");
-    assert_eq!(albums.get_events(&[good.0.id]).await.expect("get_events"), vec![]);
+    let batch = CommitBatch {
+        events: vec![good.0.clone(), bad.0],
+        states: vec![good.1.clone(), bad.1],
+    };
+    assert!(matches!(
+        storage.commit(batch).await,
+        Err(StorageError::InvalidName { .. })
+    ));
+    let albums = storage
+        .collection(&collection_id())
+        .await
+        .expect("collection");
+    assert_eq!(
+        albums
+            .get_state(good.1.state.entity_id)
+            .await
+            .expect("get_state"),
+        None,
+        "nothing of the batch was written"
+    );
+    assert_eq!(
+        albums.get_events(&[good.0.id]).await.expect("get_events"),
+        vec![]
+    );
 }

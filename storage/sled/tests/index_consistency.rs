@@ -14,10 +14,10 @@ use ankurah_core::testing::{delete, edit, genesis};
 use ankurah_core::value::Value;
 use ankurah_core::CollectionId;
 use ankurah_storage_sled::{layout, SledStorage};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const COLLECTION: &str = "things";
 const PROPERTIES: [&str; 4] = ["a", "b", "c", "d"];
@@ -73,22 +73,56 @@ fn random_properties(rng: &mut StdRng) -> Vec<(String, Value)> {
 }
 
 fn random_path(rng: &mut StdRng) -> Path {
-    let name = if rng.random_bool(0.1) { "id" } else { PROPERTIES.choose(rng).expect("properties") };
+    let name = if rng.random_bool(0.1) {
+        "id"
+    } else {
+        PROPERTIES.choose(rng).expect("properties")
+    };
     Path::simple(name)
 }
 
 fn random_predicate(rng: &mut StdRng, depth: u32) -> Predicate {
-    let ops = [ComparisonOp::Eq, ComparisonOp::NotEq, ComparisonOp::Lt, ComparisonOp::LtEq, ComparisonOp::Gt, ComparisonOp::GtEq];
+    let ops = [
+        ComparisonOp::Eq,
+        ComparisonOp::NotEq,
+        ComparisonOp::Lt,
+        ComparisonOp::LtEq,
+        ComparisonOp::Gt,
+        ComparisonOp::GtEq,
+    ];
     let boxed = |rng: &mut StdRng| Box::new(random_predicate(rng, depth + 1));
     match rng.random_range(0..if depth < 2 { 9 } else { 6 }) {
-        0 | 1 => Predicate::Comparison { path: random_path(rng), op: *ops.choose(rng).expect("ops"), value: random_value(rng) },
-        2 => Predicate::In { path: random_path(rng), values: (0..rng.random_range(1..4)).map(|_| random_value(rng)).collect(), negated: rng.random_bool(0.3) },
-        3 => Predicate::IsNull { path: random_path(rng), negated: rng.random() },
+        0 | 1 => Predicate::Comparison {
+            path: random_path(rng),
+            op: *ops.choose(rng).expect("ops"),
+            value: random_value(rng),
+        },
+        2 => Predicate::In {
+            path: random_path(rng),
+            values: (0..rng.random_range(1..4))
+                .map(|_| random_value(rng))
+                .collect(),
+            negated: rng.random_bool(0.3),
+        },
+        3 => Predicate::IsNull {
+            path: random_path(rng),
+            negated: rng.random(),
+        },
         4 => {
-            let pattern = ["a%", "%", "", "1%", "Z_ë", r"a\%", "_"].choose(rng).expect("patterns").to_string();
-            Predicate::Like { path: random_path(rng), pattern, negated: rng.random_bool(0.3) }
+            let pattern = ["a%", "%", "", "1%", "Z_ë", r"a\%", "_"]
+                .choose(rng)
+                .expect("patterns")
+                .to_string();
+            Predicate::Like {
+                path: random_path(rng),
+                pattern,
+                negated: rng.random_bool(0.3),
+            }
         }
-        5 => [Predicate::True, Predicate::False].choose(rng).expect("constants").clone(),
+        5 => [Predicate::True, Predicate::False]
+            .choose(rng)
+            .expect("constants")
+            .clone(),
         6 => Predicate::And(boxed(rng), boxed(rng)),
         7 => Predicate::Or(boxed(rng), boxed(rng)),
         _ => Predicate::Not(boxed(rng)),
@@ -98,9 +132,16 @@ fn random_predicate(rng: &mut StdRng, depth: u32) -> Predicate {
 fn random_selection(rng: &mut StdRng) -> Selection {
     let directions = [Direction::Asc, Direction::Desc];
     Selection {
-        predicate: if rng.random_bool(0.8) { random_predicate(rng, 0) } else { Predicate::True },
+        predicate: if rng.random_bool(0.8) {
+            random_predicate(rng, 0)
+        } else {
+            Predicate::True
+        },
         order_by: (0..rng.random_range(0..3))
-            .map(|_| OrderItem { path: random_path(rng), direction: *directions.choose(rng).expect("directions") })
+            .map(|_| OrderItem {
+                path: random_path(rng),
+                direction: *directions.choose(rng).expect("directions"),
+            })
             .collect(),
         limit: rng.random_bool(0.5).then(|| rng.random_range(0..8)),
     }
@@ -118,11 +159,18 @@ struct Engines {
 
 impl Engines {
     async fn commit(&mut self, made: Vec<(Event, StoredState)>) {
-        let batch = CommitBatch { events: made.iter().map(|(e, _)| e.clone()).collect(), states: made.iter().map(|(_, s)| s.clone()).collect() };
+        let batch = CommitBatch {
+            events: made.iter().map(|(e, _)| e.clone()).collect(),
+            states: made.iter().map(|(_, s)| s.clone()).collect(),
+        };
         self.sled.commit(batch.clone()).await.expect("sled commit");
         self.memory.commit(batch).await.expect("memory commit");
         for (_, state) in made {
-            match self.states.iter_mut().find(|s| s.state.entity_id == state.state.entity_id) {
+            match self
+                .states
+                .iter_mut()
+                .find(|s| s.state.entity_id == state.state.entity_id)
+            {
                 Some(old) => *old = state,
                 None => self.states.push(state),
             }
@@ -136,15 +184,27 @@ impl Engines {
 
     async fn check(&self, selection: &Selection, step: usize) {
         let collection = CollectionId::from(COLLECTION);
-        let answer = |states: Vec<ankurah_core::state::EntityState>| states.into_iter().map(|s| s.entity_id).collect::<Vec<_>>();
+        let answer = |states: Vec<ankurah_core::state::EntityState>| {
+            states.into_iter().map(|s| s.entity_id).collect::<Vec<_>>()
+        };
         let sled = self.sled.collection(&collection).await.expect("collection");
         let states = sled.fetch_states(selection).await.expect("sled fetch");
-        let memory = self.memory.collection(&collection).await.expect("collection").fetch_states(selection).await.expect("memory fetch");
+        let memory = self
+            .memory
+            .collection(&collection)
+            .await
+            .expect("collection")
+            .fetch_states(selection)
+            .await
+            .expect("memory fetch");
         let expected = answer(memory);
         assert_eq!(answer(states), expected, "step {step}: `{selection}`");
         // Answers from index keys alone, where the engine gives them, agree too.
         if let Some(ids) = sled.fetch_ids(selection).await.expect("sled ids") {
-            assert_eq!(ids, expected, "step {step}, from the index alone: `{selection}`");
+            assert_eq!(
+                ids, expected,
+                "step {step}, from the index alone: `{selection}`"
+            );
             FROM_INDEX.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -157,17 +217,26 @@ async fn indexed_queries_match_the_reference_engine() {
     for seed in 0..4 {
         run(seed, &path.join(seed.to_string())).await;
     }
-    assert!(FROM_INDEX.load(Ordering::Relaxed) > 0, "no query was answered from an index alone");
+    assert!(
+        FROM_INDEX.load(Ordering::Relaxed) > 0,
+        "no query was answered from an index alone"
+    );
 }
 
 async fn run(seed: u64, path: &FsPath) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut engines = Engines { sled: SledStorage::open(path).expect("open"), memory: MemoryStorage::new(), states: Vec::new() };
+    let mut engines = Engines {
+        sled: SledStorage::open(path).expect("open"),
+        memory: MemoryStorage::new(),
+        states: Vec::new(),
+    };
     let mut queries = 0;
     for step in 0..STEPS {
         match rng.random_range(0..20) {
             0..=7 => {
-                let made = (0..rng.random_range(1..4)).map(|_| genesis(COLLECTION, &random_properties(&mut rng), rng.random())).collect();
+                let made = (0..rng.random_range(1..4))
+                    .map(|_| genesis(COLLECTION, &random_properties(&mut rng), rng.random()))
+                    .collect();
                 engines.commit(made).await;
             }
             8..=14 => {
@@ -187,9 +256,17 @@ async fn run(seed: u64, path: &FsPath) {
             }
             18 => {
                 // Restart: indexes and their catalog must come back from disk.
-                let Engines { sled, memory, states } = engines;
+                let Engines {
+                    sled,
+                    memory,
+                    states,
+                } = engines;
                 drop(sled);
-                engines = Engines { sled: SledStorage::open(path).expect("reopen"), memory, states };
+                engines = Engines {
+                    sled: SledStorage::open(path).expect("reopen"),
+                    memory,
+                    states,
+                };
             }
             _ => {}
         }
@@ -199,7 +276,12 @@ async fn run(seed: u64, path: &FsPath) {
         }
     }
     assert!(queries > 0);
-    let live: BTreeSet<EntityId> = engines.states.iter().filter(|s| !s.is_deleted()).map(|s| s.state.entity_id).collect();
+    let live: BTreeSet<EntityId> = engines
+        .states
+        .iter()
+        .filter(|s| !s.is_deleted())
+        .map(|s| s.state.entity_id)
+        .collect();
     drop(engines);
     check_index_entries(path, &live);
 }
@@ -211,7 +293,11 @@ fn check_index_entries(path: &FsPath, live: &BTreeSet<EntityId>) {
     let tree = db.open_tree(layout::TREE).expect("the data tree");
     let collection = CollectionId::from(COLLECTION);
     for property in PROPERTIES {
-        assert!(tree.contains_key(layout::catalog_key(&collection, property)).expect("read"), "index on `{property}` is catalogued");
+        assert!(
+            tree.contains_key(layout::catalog_key(&collection, property))
+                .expect("read"),
+            "index on `{property}` is catalogued"
+        );
         let entries: Vec<EntityId> = tree
             .scan_prefix(layout::index_prefix(&collection, property))
             .map(|item| {
@@ -220,7 +306,14 @@ fn check_index_entries(path: &FsPath, live: &BTreeSet<EntityId>) {
             })
             .collect();
         let distinct: BTreeSet<EntityId> = entries.iter().copied().collect();
-        assert_eq!(entries.len(), distinct.len(), "index on `{property}`: one entry per entity");
-        assert_eq!(&distinct, live, "index on `{property}`: exactly the live entities");
+        assert_eq!(
+            entries.len(),
+            distinct.len(),
+            "index on `{property}`: one entry per entity"
+        );
+        assert_eq!(
+            &distinct, live,
+            "index on `{property}`: exactly the live entities"
+        );
     }
 }

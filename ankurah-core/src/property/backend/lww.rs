@@ -37,27 +37,42 @@ impl LWWBackend {
     /// Loads a state produced by [`Self::to_state_buffer`].
     pub fn from_state_buffer(bytes: &[u8]) -> Result<Self, EventError> {
         let registers = decode_state(bytes)?;
-        Ok(Self { inner: RwLock::new(Inner { registers, pending: BTreeMap::new() }) })
+        Ok(Self {
+            inner: RwLock::new(Inner {
+                registers,
+                pending: BTreeMap::new(),
+            }),
+        })
     }
 
     /// The current value: a pending local write, else the winning register.
     pub fn get(&self, property: &str) -> Option<Value> {
         let inner = self.inner.read();
-        inner.pending.get(property).or_else(|| inner.registers.get(property).map(|r| &r.value)).cloned()
+        inner
+            .pending
+            .get(property)
+            .or_else(|| inner.registers.get(property).map(|r| &r.value))
+            .cloned()
     }
 
     /// Every property with a value, pending writes included.
     pub fn values(&self) -> BTreeMap<String, Value> {
         let inner = self.inner.read();
-        let mut out: BTreeMap<String, Value> =
-            inner.registers.iter().map(|(k, r)| (k.clone(), r.value.clone())).collect();
+        let mut out: BTreeMap<String, Value> = inner
+            .registers
+            .iter()
+            .map(|(k, r)| (k.clone(), r.value.clone()))
+            .collect();
         out.extend(inner.pending.iter().map(|(k, v)| (k.clone(), v.clone())));
         out
     }
 
     /// Records a local write; it becomes an operation of the next event.
     pub fn set(&self, property: &str, value: Value) {
-        self.inner.write().pending.insert(property.to_owned(), value);
+        self.inner
+            .write()
+            .pending
+            .insert(property.to_owned(), value);
     }
 
     /// Encoded pending writes, if any, clearing them.
@@ -69,7 +84,11 @@ impl LWWBackend {
     /// Applies an event's operations with `writer` as the register's writer id.
     pub fn apply_operations(&self, operations: &[u8], writer: EventId) -> Result<(), EventError> {
         let writes: BTreeMap<String, Value> = encoding::decode("lww operations", operations)
-            .map_err(|e| EventError::BadOperations { backend: Self::NAME, id: writer, reason: e.to_string() })?;
+            .map_err(|e| EventError::BadOperations {
+                backend: Self::NAME,
+                id: writer,
+                reason: e.to_string(),
+            })?;
         let mut inner = self.inner.write();
         for (property, value) in writes {
             join_register(&mut inner.registers, property, Register { value, writer });
@@ -105,7 +124,9 @@ impl LWWBackend {
 
     /// An independent copy (pending writes included).
     pub fn fork(&self) -> Self {
-        Self { inner: RwLock::new(self.inner.read().clone()) }
+        Self {
+            inner: RwLock::new(self.inner.read().clone()),
+        }
     }
 }
 
@@ -120,5 +141,8 @@ fn join_register(registers: &mut BTreeMap<String, Register>, property: String, i
 }
 
 fn decode_state(bytes: &[u8]) -> Result<BTreeMap<String, Register>, EventError> {
-    encoding::decode("lww state", bytes).map_err(|e| EventError::BadState { backend: LWWBackend::NAME, reason: e.to_string() })
+    encoding::decode("lww state", bytes).map_err(|e| EventError::BadState {
+        backend: LWWBackend::NAME,
+        reason: e.to_string(),
+    })
 }

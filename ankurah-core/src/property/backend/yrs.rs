@@ -42,14 +42,20 @@ struct Inner {
 
 impl std::fmt::Debug for YrsBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("YrsBackend").field("values", &self.values()).finish()
+        f.debug_struct("YrsBackend")
+            .field("values", &self.values())
+            .finish()
     }
 }
 
 fn new_doc() -> Doc {
     // Client ids are random per document instance; yrs keeps them within 53 bits for Yjs.
     let client_id = yrs::block::ClientID::new(rand::random::<u64>() & ((1 << 53) - 1));
-    Doc::with_options(Options { client_id, skip_gc: false, ..Options::default() })
+    Doc::with_options(Options {
+        client_id,
+        skip_gc: false,
+        ..Options::default()
+    })
 }
 
 /// Decodes and applies a yrs update. yrs is third-party code fed with outside bytes, so a
@@ -57,15 +63,21 @@ fn new_doc() -> Doc {
 fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| {
         let update = Update::decode_v1(bytes).map_err(|e| e.to_string())?;
-        doc.transact_mut().apply_update(update).map_err(|e| e.to_string())
+        doc.transact_mut()
+            .apply_update(update)
+            .map_err(|e| e.to_string())
     }))
     .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
 }
 
 /// Checks that bytes decode as a yrs update, without integrating them.
 fn decodes(bytes: &[u8]) -> Result<(), String> {
-    catch_unwind(|| Update::decode_v1(bytes).map(drop).map_err(|e| e.to_string()))
-        .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
+    catch_unwind(|| {
+        Update::decode_v1(bytes)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|_| Err("the update could not be decoded".to_owned()))
 }
 
 impl YrsBackend {
@@ -75,8 +87,16 @@ impl YrsBackend {
     /// Loads a state produced by [`Self::to_state_buffer`]. The bytes are checked to decode
     /// now; the document is built when first read or edited.
     pub fn from_state_buffer(bytes: &[u8]) -> Result<Self, EventError> {
-        decodes(bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })?;
-        Ok(Self { inner: Mutex::new(Inner { loaded: Some(bytes.to_vec()), ..Inner::default() }) })
+        decodes(bytes).map_err(|reason| EventError::BadState {
+            backend: Self::NAME,
+            reason,
+        })?;
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                loaded: Some(bytes.to_vec()),
+                ..Inner::default()
+            }),
+        })
     }
 
     /// The text of a property, `None` if it was never set.
@@ -87,7 +107,11 @@ impl YrsBackend {
     /// Every text property that was ever set.
     pub fn values(&self) -> BTreeMap<String, Value> {
         let mut inner = self.inner.lock();
-        inner.texts().iter().map(|(name, text)| (name.clone(), Value::String(text.clone()))).collect()
+        inner
+            .texts()
+            .iter()
+            .map(|(name, text)| (name.clone(), Value::String(text.clone())))
+            .collect()
     }
 
     /// Runs a local edit of one property's text; `edit` gets the current string and returns
@@ -136,7 +160,13 @@ impl YrsBackend {
     }
 
     /// Replaces `len` characters at `pos` with `chunk`.
-    pub fn splice(&self, property: &str, pos: u32, len: u32, chunk: &str) -> Result<(), PropertyError> {
+    pub fn splice(
+        &self,
+        property: &str,
+        pos: u32,
+        len: u32,
+        chunk: &str,
+    ) -> Result<(), PropertyError> {
         self.edit(property, |current| {
             let start = char_to_byte(current, pos, len)?;
             let end = pos
@@ -173,12 +203,20 @@ impl YrsBackend {
 
     /// Applies an event's update.
     pub fn apply_operations(&self, operations: &[u8], id: EventId) -> Result<(), EventError> {
-        self.merge(operations).map_err(|reason| EventError::BadOperations { backend: Self::NAME, id, reason })
+        self.merge(operations)
+            .map_err(|reason| EventError::BadOperations {
+                backend: Self::NAME,
+                id,
+                reason,
+            })
     }
 
     /// Joins another replica's state (a full-document update) into this one.
     pub fn merge_state(&self, bytes: &[u8]) -> Result<(), EventError> {
-        self.merge(bytes).map_err(|reason| EventError::BadState { backend: Self::NAME, reason })
+        self.merge(bytes).map_err(|reason| EventError::BadState {
+            backend: Self::NAME,
+            reason,
+        })
     }
 
     fn merge(&self, bytes: &[u8]) -> Result<(), String> {
@@ -198,7 +236,9 @@ impl YrsBackend {
     /// The document encoded as one update from the empty state; `None` if it has no content.
     pub fn to_state_buffer(&self) -> Option<Vec<u8>> {
         let inner = self.inner.lock();
-        let Some(doc) = inner.doc.as_ref() else { return inner.loaded.clone() };
+        let Some(doc) = inner.doc.as_ref() else {
+            return inner.loaded.clone();
+        };
         let txn = doc.transact();
         if txn.state_vector().is_empty() {
             return None;
@@ -212,7 +252,9 @@ impl YrsBackend {
         let mut inner = std::mem::take(&mut *self.inner.lock());
         inner.local = None;
         inner.dirty = false;
-        YrsBackend { inner: Mutex::new(inner) }
+        YrsBackend {
+            inner: Mutex::new(inner),
+        }
     }
 
     /// Takes over `other`'s content.
@@ -223,7 +265,13 @@ impl YrsBackend {
     /// An independent copy with the same content (and a client id of its own).
     pub fn fork(&self) -> Self {
         let (loaded, texts) = (self.to_state_buffer(), self.inner.lock().texts.clone());
-        Self { inner: Mutex::new(Inner { loaded, texts, ..Inner::default() }) }
+        Self {
+            inner: Mutex::new(Inner {
+                loaded,
+                texts,
+                ..Inner::default()
+            }),
+        }
     }
 }
 
@@ -235,11 +283,14 @@ impl Inner {
                 None => BTreeMap::new(),
                 Some(doc) => {
                     let present = doc.get_or_insert_map(PRESENT);
-                    let names: Vec<String> = present.keys(&doc.transact()).map(str::to_owned).collect();
+                    let names: Vec<String> =
+                        present.keys(&doc.transact()).map(str::to_owned).collect();
                     names
                         .into_iter()
                         .map(|name| {
-                            let text = doc.get_or_insert_text(name.as_str()).get_string(&doc.transact());
+                            let text = doc
+                                .get_or_insert_text(name.as_str())
+                                .get_string(&doc.transact());
                             (name, text)
                         })
                         .collect()
@@ -270,7 +321,11 @@ impl Inner {
 }
 
 fn out_of_range(current: &str, pos: u32, len: u32) -> PropertyError {
-    PropertyError::OutOfRange { pos, len, text_len: current.chars().count() as u32 }
+    PropertyError::OutOfRange {
+        pos,
+        len,
+        text_len: current.chars().count() as u32,
+    }
 }
 
 /// Byte offset of character `pos`; `pos` may equal the length (end of text).
@@ -285,10 +340,18 @@ fn char_to_byte(current: &str, pos: u32, len: u32) -> Result<u32, PropertyError>
 
 /// Length in bytes of the longest common prefix, on a character boundary.
 fn common_prefix(a: &str, b: &str) -> usize {
-    a.char_indices().zip(b.chars()).find(|((_, ca), cb)| ca != cb).map_or(a.len().min(b.len()), |((i, _), _)| i)
+    a.char_indices()
+        .zip(b.chars())
+        .find(|((_, ca), cb)| ca != cb)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i)
 }
 
 /// Length in bytes of the longest common suffix, on a character boundary.
 fn common_prefix_rev(a: &str, b: &str) -> usize {
-    a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).map(|(c, _)| c.len_utf8()).sum()
+    a.chars()
+        .rev()
+        .zip(b.chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(c, _)| c.len_utf8())
+        .sum()
 }

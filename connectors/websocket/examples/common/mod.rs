@@ -14,5 +14,9 @@ pub struct Album {
 }
 
 pub fn album(name: &str, artist: &str, year: i32) -> Album {
-    Album { name: name.into(), artist: artist.into(), year }
+    Album {
+        name: name.into(),
+        artist: artist.into(),
+        year,
+    }
 }

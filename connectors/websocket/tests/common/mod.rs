@@ -30,8 +30,16 @@ pub struct Server {
 impl Server {
     /// Serves `node` on `addr` (`127.0.0.1:0` for a free port).
     pub async fn start(node: Node, addr: &str) -> Server {
-        let bound = WebsocketServer::new(node.clone()).bind(addr).await.expect("bind");
-        Server { node, addr: bound.local_addr(), stop: bound.shutdown_handle(), serving: tokio::spawn(bound.run()) }
+        let bound = WebsocketServer::new(node.clone())
+            .bind(addr)
+            .await
+            .expect("bind");
+        Server {
+            node,
+            addr: bound.local_addr(),
+            stop: bound.shutdown_handle(),
+            serving: tokio::spawn(bound.run()),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -49,7 +57,10 @@ impl Server {
 /// A durable node on memory storage, with its system created.
 pub async fn memory_server_node() -> Node {
     let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    node.system.create().await.expect("memory storage does not fail");
+    node.system
+        .create()
+        .await
+        .expect("memory storage does not fail");
     node
 }
 
@@ -64,9 +75,15 @@ impl Client {
     pub async fn connect(url: &str) -> Client {
         let storage = Arc::new(MemoryStorage::new());
         let node = Node::new(storage.clone(), PermissiveAgent::new());
-        let connection = WebsocketClient::new(node.clone(), url).await.expect("connect");
+        let connection = WebsocketClient::new(node.clone(), url)
+            .await
+            .expect("connect");
         node.system.wait_system_ready().await;
-        Client { node, storage, connection }
+        Client {
+            node,
+            storage,
+            connection,
+        }
     }
 
     pub fn ctx(&self) -> Context {
@@ -81,23 +98,39 @@ impl Client {
     pub fn record_states(&self) -> (Arc<Mutex<Vec<ConnectionState>>>, SubscriptionGuard) {
         let seen: Arc<Mutex<Vec<ConnectionState>>> = Arc::default();
         let recorder = seen.clone();
-        (seen, self.connection.state().subscribe(move |state| recorder.lock().push(state)))
+        (
+            seen,
+            self.connection
+                .state()
+                .subscribe(move |state| recorder.lock().push(state)),
+        )
     }
 }
 
 pub fn ctx(node: &Node) -> Context {
-    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows every context")
+    node.context(DEFAULT_CONTEXT)
+        .expect("the permissive agent allows every context")
 }
 
 /// The encoded state of an album on `node`: equal bytes mean converged replicas.
 pub async fn state_of(node: &Node, id: EntityId) -> Vec<u8> {
-    ctx(node).get::<AlbumView>(id).await.expect("album exists").entity().to_state().encode()
+    ctx(node)
+        .get::<AlbumView>(id)
+        .await
+        .expect("album exists")
+        .entity()
+        .to_state()
+        .encode()
 }
 
 /// Creates an album on `node` and returns its id.
 pub async fn create(node: &Node, name: &str, year: i32) -> EntityId {
     let trx = ctx(node).begin();
-    let id = trx.create(&album(name, "Muse", year)).await.expect("create").id();
+    let id = trx
+        .create(&album(name, "Muse", year))
+        .await
+        .expect("create")
+        .id();
     trx.commit().await.expect("commit");
     id
 }
@@ -116,5 +149,8 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 /// A loopback port nothing listens on (free a moment ago).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
