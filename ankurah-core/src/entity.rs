@@ -127,6 +127,11 @@ impl Entity {
         self.head.read().clone()
     }
 
+    /// Whether `id` is one of the newest applied events (checked without copying the head).
+    pub(crate) fn head_contains(&self, id: &EventId) -> bool {
+        self.head.read().contains(id)
+    }
+
     /// Whether the entity was deleted.
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
@@ -236,13 +241,9 @@ impl Entity {
         }
     }
 
-    /// Marks a fork deleted; the tombstone becomes part of the next event.
+    /// Marks the entity deleted. On a fork the tombstone becomes part of the next event; on
+    /// a staged entity without one it withdraws a creation the durable peer refused.
     pub(crate) fn mark_deleted(&self) {
-        self.deleted.store(true, Ordering::Release);
-    }
-
-    /// Marks an entity deleted without an event: a creation the durable peer refused.
-    pub(crate) fn withdraw(&self) {
         self.deleted.store(true, Ordering::Release);
     }
 

@@ -428,12 +428,12 @@ impl Node {
         id: EventId,
     ) -> Result<bool, StorageError> {
         let in_head = match staged.get(entity) {
-            Some((_, next)) => next.head().contains(&id),
+            Some((_, next)) => next.head_contains(&id),
             None => self
                 .inner
                 .entities
                 .get(entity)
-                .is_some_and(|e| e.head().contains(&id)),
+                .is_some_and(|e| e.head_contains(&id)),
         };
         Ok(in_head || !collection.get_events(&[id]).await?.is_empty())
     }

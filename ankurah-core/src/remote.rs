@@ -113,7 +113,7 @@ impl Node {
                 Ok(state) => Entity::from_state(&state)?,
                 Err(_) => {
                     let withdrawn = Entity::empty(id, collection.clone());
-                    withdrawn.withdraw();
+                    withdrawn.mark_deleted();
                     withdrawn
                 }
             };
@@ -192,7 +192,7 @@ impl Node {
                 None => Entity::from_state(&state)?,
             };
             for event in pending.get(&state.entity_id).into_iter().flatten() {
-                if !next.head().contains(&event.id) {
+                if !next.head_contains(&event.id) {
                     next.apply_event(event)?;
                 }
             }

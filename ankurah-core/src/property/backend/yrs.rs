@@ -235,15 +235,7 @@ impl YrsBackend {
 
     /// The document encoded as one update from the empty state; `None` if it has no content.
     pub fn to_state_buffer(&self) -> Option<Vec<u8>> {
-        let inner = self.inner.lock();
-        let Some(doc) = inner.doc.as_ref() else {
-            return inner.loaded.clone();
-        };
-        let txn = doc.transact();
-        if txn.state_vector().is_empty() {
-            return None;
-        }
-        Some(txn.encode_state_as_update_v1(&StateVector::default()))
+        self.inner.lock().encoded()
     }
 
     /// Moves the content out, leaving this backend empty; pending local edits are dropped
@@ -264,7 +256,9 @@ impl YrsBackend {
 
     /// An independent copy with the same content (and a client id of its own).
     pub fn fork(&self) -> Self {
-        let (loaded, texts) = (self.to_state_buffer(), self.inner.lock().texts.clone());
+        // One lock for both, so the texts describe exactly the state copied.
+        let inner = self.inner.lock();
+        let (loaded, texts) = (inner.encoded(), inner.texts.clone());
         Self {
             inner: Mutex::new(Inner {
                 loaded,
@@ -276,6 +270,19 @@ impl YrsBackend {
 }
 
 impl Inner {
+    /// The document encoded as one update from the empty state (or the loaded state not yet
+    /// built into one); `None` if there is no content.
+    fn encoded(&self) -> Option<Vec<u8>> {
+        let Some(doc) = self.doc.as_ref() else {
+            return self.loaded.clone();
+        };
+        let txn = doc.transact();
+        if txn.state_vector().is_empty() {
+            return None;
+        }
+        Some(txn.encode_state_as_update_v1(&StateVector::default()))
+    }
+
     /// The text of every set property, read from the document when not known.
     fn texts(&mut self) -> &BTreeMap<String, String> {
         if self.texts.is_none() {
