@@ -1,9 +1,7 @@
 //! The storage conformance suite on the reference engine, `MemoryStorage`.
 //!
-//! The suite lives behind the `testing` feature; `cargo test --workspace` enables it (the
-//! storage crates' dev-dependencies ask for it), `cargo test -p ankurah-core --features testing`
-//! does so for this crate alone.
-#![cfg(feature = "testing")]
+//! The suite lives behind the `testing` feature, which this crate's dev-dependency on itself
+//! turns on for its tests.
 
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::testing::conformance;
