@@ -58,6 +58,14 @@ fn new_doc() -> Doc {
     })
 }
 
+/// The changes of a document since `since`, as a yrs update. yrs encodes into a buffer of at
+/// least 1 KiB; the update is kept in events and states, so it is shrunk to its length.
+fn encode(txn: &impl ReadTxn, since: &StateVector) -> Vec<u8> {
+    let mut update = txn.encode_state_as_update_v1(since);
+    update.shrink_to_fit();
+    update
+}
+
 /// Decodes and applies a yrs update. yrs is third-party code fed with outside bytes, so a
 /// panic inside it is turned into an error instead of taking the node down.
 fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
@@ -196,8 +204,16 @@ impl YrsBackend {
             return None;
         }
         let since = inner.local.take().unwrap_or_default();
-        let doc = inner.doc.as_ref()?;
-        let update = doc.transact().encode_state_as_update_v1(&since);
+        let update = encode(&inner.doc.as_ref()?.transact(), &since);
+        if since.is_empty() {
+            // An update from nothing is the whole document (a creation, typically): keep it
+            // as the loaded state, with the texts read now, so that staging the change
+            // neither re-applies nor re-encodes it and the entity holds no document until
+            // it is edited again.
+            inner.texts();
+            inner.doc = None;
+            inner.loaded = Some(update.clone());
+        }
         Some(update)
     }
 
@@ -221,6 +237,10 @@ impl YrsBackend {
 
     fn merge(&self, bytes: &[u8]) -> Result<(), String> {
         let mut inner = self.inner.lock();
+        if inner.doc.is_none() && inner.loaded.as_deref() == Some(bytes) {
+            // Joining a state with itself changes nothing.
+            return Ok(());
+        }
         inner.texts = None;
         if inner.doc.is_none() && inner.loaded.is_none() {
             // Into an empty backend an update is a whole state (it depends on nothing): keep
@@ -280,7 +300,7 @@ impl Inner {
         if txn.state_vector().is_empty() {
             return None;
         }
-        Some(txn.encode_state_as_update_v1(&StateVector::default()))
+        Some(encode(&txn, &StateVector::default()))
     }
 
     /// The text of every set property, read from the document when not known.
@@ -361,4 +381,44 @@ fn common_prefix_rev(a: &str, b: &str) -> usize {
         .take_while(|(x, y)| x == y)
         .map(|(c, _)| c.len_utf8())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> EventId {
+        crate::id::EntityId::new().genesis_event()
+    }
+
+    #[test]
+    fn a_creation_is_kept_as_its_own_state() {
+        let created = YrsBackend::default();
+        created.replace("name", "Origin").unwrap();
+        let operations = created.take_operations().expect("an edit");
+        assert_eq!(created.to_state_buffer().as_deref(), Some(&operations[..]));
+        assert_eq!(created.get("name").as_deref(), Some("Origin"));
+
+        // Staging the creation joins the operations into the same state: nothing changes.
+        created.apply_operations(&operations, id()).unwrap();
+        assert_eq!(created.to_state_buffer().as_deref(), Some(&operations[..]));
+
+        // A later edit builds the document from that state and reports only itself.
+        let fork = created.fork();
+        fork.insert("name", 6, " of Symmetry").unwrap();
+        let edit = fork.take_operations().expect("an edit");
+        created.apply_operations(&edit, id()).unwrap();
+        assert_eq!(created.get("name").as_deref(), Some("Origin of Symmetry"));
+        let replica = YrsBackend::from_state_buffer(&operations).unwrap();
+        replica.apply_operations(&edit, id()).unwrap();
+        assert_eq!(replica.to_state_buffer(), created.to_state_buffer());
+    }
+
+    #[test]
+    fn encoded_updates_are_no_larger_than_their_content() {
+        let backend = YrsBackend::default();
+        backend.replace("name", "x").unwrap();
+        let operations = backend.take_operations().unwrap();
+        assert_eq!(operations.capacity(), operations.len());
+    }
 }
