@@ -150,13 +150,14 @@ impl SledStorage {
             }
         }
         for (key, (collection, stored)) in states {
-            let old = tree
-                .get(&key)
-                .map_err(backend_error)?
-                .map(|bytes| Record::decode(&bytes))
-                .transpose()?;
             let new = Record::of(stored);
-            if let Some(properties) = catalog.get(collection) {
+            // The record being replaced matters only for the index entries it leaves behind.
+            if let Some(properties) = catalog.get(collection).filter(|p| !p.is_empty()) {
+                let old = tree
+                    .get(&key)
+                    .map_err(backend_error)?
+                    .map(|bytes| Record::decode(&bytes))
+                    .transpose()?;
                 let properties = properties.iter().map(String::as_str);
                 index::update(
                     &mut batch,
