@@ -176,34 +176,48 @@ impl Entity {
         }
     }
 
-    /// An editable copy for a transaction.
+    /// An editable copy for a transaction. Its text edits reuse this entity's yrs client id
+    /// when no other transaction holds it; [`Self::release`] gives the id back.
     pub(crate) fn fork(&self) -> Self {
+        self.copy(self.yrs.lease(), true)
+    }
+
+    /// A read-only copy, used to stage a change before it is stored.
+    pub(crate) fn snapshot(&self) -> Self {
+        self.copy(self.yrs.fork(), false)
+    }
+
+    fn copy(&self, yrs: YrsBackend, editable: bool) -> Self {
         Self::with_parts(
             self.id,
             self.collection.clone(),
             self.head(),
             self.lww.fork(),
-            self.yrs.fork(),
+            yrs,
             self.is_deleted(),
-            true,
+            editable,
         )
     }
 
-    /// A read-only copy, used to stage a change before it is stored.
-    pub(crate) fn snapshot(&self) -> Self {
-        Self {
-            fork: None,
-            ..self.fork()
-        }
+    /// Ends `fork`'s claim on this entity's text client id: its transaction is over and its
+    /// edits, if committed, are part of this entity.
+    pub(crate) fn release(&self, fork: &Entity) {
+        self.yrs.release(&fork.yrs);
     }
 
-    /// A read-only, empty entity that takes over this sealed fork's text document. Applying
-    /// the fork's genesis event to it then integrates nothing new into the document (its
-    /// content is already there), so a creation builds one document, not two.
+    /// A read-only, empty entity that takes over this sealed fork's text, and the client id
+    /// it was written under. Applying the fork's genesis event to it then integrates nothing
+    /// new (the content is already there), so a creation builds one document, not two.
     pub(crate) fn take_text(&self) -> Self {
-        let entity = Self::empty(self.id, self.collection.clone());
-        entity.yrs.adopt(self.yrs.take());
-        entity
+        Self::with_parts(
+            self.id,
+            self.collection.clone(),
+            Clock::new(),
+            LWWBackend::default(),
+            self.yrs.take(),
+            false,
+            false,
+        )
     }
 
     /// Records a dependency of the running signal observer on this entity.

@@ -196,7 +196,7 @@ impl Node {
     ) -> Result<Vec<Event>, MutationError> {
         let _lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
-        for change in changes {
+        for change in &changes {
             // Pending writes are taken once: a commit retried after failure starts from scratch.
             let Some(event) = change.fork.take_event() else {
                 continue;
@@ -210,7 +210,7 @@ impl Node {
                 None => change.fork.take_text(),
             };
             next.apply_event(&event)?;
-            staged.push((change.canonical, next, event));
+            staged.push((change.canonical.clone(), next, event));
         }
         if staged.is_empty() {
             return Ok(Vec::new());
@@ -459,12 +459,23 @@ impl Node {
     }
 }
 
-/// One entity changed by a local transaction.
+/// One entity changed by a local transaction. Dropping it ends the fork's claim on the
+/// resident entity's text client id (see [`Entity::release`]), so it is kept until the change
+/// is stored and published, or discarded.
+#[derive(Debug)]
 pub(crate) struct LocalChange {
     /// The transaction's editable fork holding the pending writes.
     pub(crate) fork: Arc<Entity>,
     /// The resident entity it was forked from (`None` for a creation).
     pub(crate) canonical: Option<Arc<Entity>>,
+}
+
+impl Drop for LocalChange {
+    fn drop(&mut self) {
+        if let Some(canonical) = &self.canonical {
+            canonical.release(&self.fork);
+        }
+    }
 }
 
 fn stored_state(entity: &Entity) -> StoredState {

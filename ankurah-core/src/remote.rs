@@ -121,6 +121,11 @@ impl Node {
                 next.apply_event(event)?;
             }
             let canonical = self.load_entity(&collection, id).await?;
+            if let Some(canonical) = &canonical {
+                // The reset drops edits written under the client id it lends to transactions,
+                // so that id's clock would repeat.
+                canonical.yrs.retire();
+            }
             changed.push((canonical, next));
         }
         self.store_and_publish(Vec::new(), changed).await

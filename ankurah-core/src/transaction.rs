@@ -19,13 +19,7 @@ use crate::node::LocalChange;
 #[derive(Debug)]
 pub struct Transaction {
     ctx: Context,
-    changes: Mutex<Vec<Entry>>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    fork: Arc<Entity>,
-    canonical: Option<Arc<Entity>>,
+    changes: Mutex<Vec<LocalChange>>,
 }
 
 impl Transaction {
@@ -43,7 +37,7 @@ impl Transaction {
     ) -> Result<M::Mutable<'t>, MutationError> {
         let fork = Arc::new(Entity::create(M::collection()));
         model.initialize(&fork)?;
-        self.changes.lock().push(Entry {
+        self.changes.lock().push(LocalChange {
             fork: fork.clone(),
             canonical: None,
         });
@@ -74,7 +68,7 @@ impl Transaction {
             });
         }
         let fork = Arc::new(entity.fork());
-        changes.push(Entry {
+        changes.push(LocalChange {
             fork: fork.clone(),
             canonical: Some(entity.clone()),
         });
@@ -84,16 +78,10 @@ impl Transaction {
     /// Stores every change of the transaction atomically and makes them visible together.
     /// On error nothing was stored.
     pub async fn commit(self) -> Result<(), MutationError> {
-        let changes: Vec<LocalChange> = std::mem::take(&mut *self.changes.lock())
-            .into_iter()
-            .map(|e| {
-                e.fork.seal();
-                LocalChange {
-                    fork: e.fork,
-                    canonical: e.canonical,
-                }
-            })
-            .collect();
+        let changes = std::mem::take(&mut *self.changes.lock());
+        for change in &changes {
+            change.fork.seal();
+        }
         let node = self.ctx.node();
         let events = node.commit_local(self.ctx.data(), changes).await?;
         if node.is_durable() || events.is_empty() {

@@ -13,7 +13,7 @@ use ankurah_core::{
     PropertyError, RetrievalError, StorageError, SystemId, DEFAULT_CONTEXT,
 };
 use async_trait::async_trait;
-use common::{album, Album, AlbumView};
+use common::{album, stored_state, Album, AlbumView};
 
 fn node() -> (Node, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
@@ -219,15 +219,7 @@ async fn a_failed_storage_commit_changes_nothing() {
     assert_eq!(view.entity().to_state(), state_before);
     assert!(ctx.get::<AlbumView>(created).await.is_err());
     assert_eq!(event_count(storage.as_ref(), id).await, 1);
-    let stored = storage
-        .collection(&"album".into())
-        .await
-        .unwrap()
-        .get_state(id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored, state_before);
+    assert_eq!(stored_state(storage.as_ref(), id).await, state_before);
 }
 
 #[tokio::test]

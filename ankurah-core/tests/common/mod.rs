@@ -110,3 +110,18 @@ pub fn album(name: &str, artist: &str, year: i32) -> Album {
         year,
     }
 }
+
+/// The state `storage` holds for album `id`.
+pub async fn stored_state(
+    storage: &dyn ankurah_core::storage::StorageEngine,
+    id: ankurah_core::EntityId,
+) -> ankurah_core::state::EntityState {
+    storage
+        .collection(&Album::collection())
+        .await
+        .unwrap()
+        .get_state(id)
+        .await
+        .unwrap()
+        .expect("a stored state")
+}

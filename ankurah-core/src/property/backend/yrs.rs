@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use parking_lot::Mutex;
+use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Map, Options, ReadTxn, StateVector, Text, Transact, Update};
 
@@ -23,6 +24,21 @@ const PRESENT: &str = "";
 #[derive(Default)]
 pub struct YrsBackend {
     inner: Mutex<Inner>,
+    lender: Mutex<Lender>,
+}
+
+/// The yrs client id a replica lends to the transactions editing it.
+///
+/// yrs names every inserted run of characters by (client id, clock), so an id may be written
+/// through one document at a time. A replica lends one id to one transaction at a time and
+/// takes it back once that transaction's edits are joined in (or discarded); concurrent
+/// transactions write under fresh ids. With one id per replica instead of one per
+/// transaction, yrs merges consecutive characters into one run: a text typed one character
+/// per transaction grows by about a byte per character, not by a client entry per edit.
+#[derive(Default)]
+struct Lender {
+    idle: Option<ClientID>,
+    lent: Option<ClientID>,
 }
 
 #[derive(Default)]
@@ -38,6 +54,8 @@ struct Inner {
     /// State vector at fork time and whether local edits happened since.
     local: Option<StateVector>,
     dirty: bool,
+    /// The client id local edits are written under; chosen when the document is first made.
+    client: Option<ClientID>,
 }
 
 impl std::fmt::Debug for YrsBackend {
@@ -48,14 +66,9 @@ impl std::fmt::Debug for YrsBackend {
     }
 }
 
-fn new_doc() -> Doc {
-    // Client ids are random per document instance; yrs keeps them within 53 bits for Yjs.
-    let client_id = yrs::block::ClientID::new(rand::random::<u64>() & ((1 << 53) - 1));
-    Doc::with_options(Options {
-        client_id,
-        skip_gc: false,
-        ..Options::default()
-    })
+/// A client id of its own: random, within the 53 bits yrs keeps for Yjs.
+fn fresh_client() -> ClientID {
+    ClientID::new(rand::random::<u64>() & ((1 << 53) - 1))
 }
 
 /// The changes of a document since `since`, as a yrs update. yrs encodes into a buffer of at
@@ -99,12 +112,10 @@ impl YrsBackend {
             backend: Self::NAME,
             reason,
         })?;
-        Ok(Self {
-            inner: Mutex::new(Inner {
-                loaded: Some(bytes.to_vec()),
-                ..Inner::default()
-            }),
-        })
+        Ok(Self::with(Inner {
+            loaded: Some(bytes.to_vec()),
+            ..Inner::default()
+        }))
     }
 
     /// The text of a property, `None` if it was never set.
@@ -130,26 +141,27 @@ impl YrsBackend {
         edit: impl FnOnce(&str) -> Result<Option<(u32, u32, String)>, PropertyError>,
     ) -> Result<(), PropertyError> {
         let mut inner = self.inner.lock();
-        inner.doc();
-        let inner = &mut *inner;
-        let doc = inner.doc.get_or_insert_with(new_doc);
         if inner.local.is_none() {
-            inner.local = Some(doc.transact().state_vector());
+            let since = inner.writable().transact().state_vector();
+            inner.local = Some(since);
         }
-        let present = doc.get_or_insert_map(PRESENT);
-        let text = doc.get_or_insert_text(property);
-        let mut txn = doc.transact_mut();
-        let current = text.get_string(&txn);
-        let change = edit(&current)?;
-        if !present.contains_key(&txn, property) {
-            present.insert(&mut txn, property, true);
-        }
-        if let Some((start, remove, insert)) = change {
-            if remove > 0 {
-                text.remove_range(&mut txn, start, remove);
+        {
+            let doc = inner.writable();
+            let present = doc.get_or_insert_map(PRESENT);
+            let text = doc.get_or_insert_text(property);
+            let mut txn = doc.transact_mut();
+            let current = text.get_string(&txn);
+            let change = edit(&current)?;
+            if !present.contains_key(&txn, property) {
+                present.insert(&mut txn, property, true);
             }
-            if !insert.is_empty() {
-                text.insert(&mut txn, start, &insert);
+            if let Some((start, remove, insert)) = change {
+                if remove > 0 {
+                    text.remove_range(&mut txn, start, remove);
+                }
+                if !insert.is_empty() {
+                    text.insert(&mut txn, start, &insert);
+                }
             }
         }
         inner.dirty = true;
@@ -249,24 +261,26 @@ impl YrsBackend {
             inner.loaded = Some(bytes.to_vec());
             return Ok(());
         }
-        inner.doc();
-        apply_update(inner.doc.get_or_insert_with(new_doc), bytes)
+        apply_update(inner.writable(), bytes)
     }
 
-    /// The document encoded as one update from the empty state; `None` if it has no content.
+    /// The content encoded as one update from the empty state, identical on every replica
+    /// with the same content; `None` if there is none.
     pub fn to_state_buffer(&self) -> Option<Vec<u8>> {
-        self.inner.lock().encoded()
+        self.inner.lock().canonical()
     }
 
     /// Moves the content out, leaving this backend empty; pending local edits are dropped
     /// (they were taken as operations already).
+    /// The result lends the client id the content was written under.
     pub(crate) fn take(&self) -> YrsBackend {
         let mut inner = std::mem::take(&mut *self.inner.lock());
         inner.local = None;
         inner.dirty = false;
-        YrsBackend {
-            inner: Mutex::new(inner),
-        }
+        let idle = inner.client;
+        let taken = Self::with(inner);
+        taken.lender.lock().idle = idle;
+        taken
     }
 
     /// Takes over `other`'s content.
@@ -276,15 +290,56 @@ impl YrsBackend {
 
     /// An independent copy with the same content (and a client id of its own).
     pub fn fork(&self) -> Self {
+        self.copy(None)
+    }
+
+    /// A copy for a transaction: it writes under this replica's client id unless another
+    /// transaction holds it. Give it back with [`Self::release`] once the transaction's
+    /// edits are joined into this replica or discarded.
+    pub(crate) fn lease(&self) -> Self {
+        let mut lender = self.lender.lock();
+        let client = match lender.lent {
+            Some(_) => None,
+            None => {
+                let client = lender.idle.take().unwrap_or_else(fresh_client);
+                lender.lent = Some(client);
+                Some(client)
+            }
+        };
+        self.copy(client)
+    }
+
+    /// Takes back the client id lent to `copy`, if it is still this replica's to lend.
+    pub(crate) fn release(&self, copy: &YrsBackend) {
+        let client = copy.inner.lock().client;
+        let mut lender = self.lender.lock();
+        if lender.lent.is_some() && lender.lent == client {
+            lender.idle = lender.lent.take();
+        }
+    }
+
+    /// Stops lending the current client id: the replica was reset to a state that may lack
+    /// edits written under it, so its clock there could repeat.
+    pub(crate) fn retire(&self) {
+        *self.lender.lock() = Lender::default();
+    }
+
+    fn copy(&self, client: Option<ClientID>) -> Self {
         // One lock for both, so the texts describe exactly the state copied.
         let inner = self.inner.lock();
         let (loaded, texts) = (inner.encoded(), inner.texts.clone());
+        Self::with(Inner {
+            loaded,
+            texts,
+            client,
+            ..Inner::default()
+        })
+    }
+
+    fn with(inner: Inner) -> Self {
         Self {
-            inner: Mutex::new(Inner {
-                loaded,
-                texts,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(inner),
+            lender: Mutex::default(),
         }
     }
 }
@@ -301,6 +356,28 @@ impl Inner {
             return None;
         }
         Some(encode(&txn, &StateVector::default()))
+    }
+
+    /// The content in the form every replica holding it encodes identically, `None` if there
+    /// is none.
+    ///
+    /// yrs merges runs of characters written under one client id only where a transaction
+    /// changed them, so two documents with the same content can differ in how far their runs
+    /// are merged, depending on the order updates arrived in. Integrating the whole content
+    /// in one transaction of a new document merges every run that can be, whatever the
+    /// history. A state received or created whole (no document built) is already that form.
+    fn canonical(&self) -> Option<Vec<u8>> {
+        let update = self.encoded()?;
+        if self.doc.is_none() {
+            return Some(update);
+        }
+        let whole = Doc::new();
+        if apply_update(&whole, &update).is_err() {
+            // Our own encoding integrates; were it not to, the content is still all there.
+            return Some(update);
+        }
+        let canonical = encode(&whole.transact(), &StateVector::default());
+        Some(canonical)
     }
 
     /// The text of every set property, read from the document when not known.
@@ -328,11 +405,30 @@ impl Inner {
         self.texts.get_or_insert_with(BTreeMap::new)
     }
 
+    /// The document, made empty if there is no content yet.
+    fn writable(&mut self) -> &Doc {
+        self.doc();
+        let doc = match self.doc.take() {
+            Some(doc) => doc,
+            None => self.new_doc(),
+        };
+        self.doc.insert(doc)
+    }
+
+    fn new_doc(&mut self) -> Doc {
+        let client_id = *self.client.get_or_insert_with(fresh_client);
+        Doc::with_options(Options {
+            client_id,
+            skip_gc: false,
+            ..Options::default()
+        })
+    }
+
     /// The document, built from the loaded state on first use; `None` if there is neither.
     fn doc(&mut self) -> Option<&Doc> {
         if self.doc.is_none() {
             let loaded = self.loaded.take()?;
-            let doc = new_doc();
+            let doc = self.new_doc();
             match apply_update(&doc, &loaded) {
                 Ok(()) => self.doc = Some(doc),
                 // The bytes decoded when loaded, so this does not happen; if it did, the state
@@ -412,6 +508,39 @@ mod tests {
         let replica = YrsBackend::from_state_buffer(&operations).unwrap();
         replica.apply_operations(&edit, id()).unwrap();
         assert_eq!(replica.to_state_buffer(), created.to_state_buffer());
+    }
+
+    /// Edits as (position, characters to delete, text to insert), applied where they fit.
+    fn edits() -> impl proptest::strategy::Strategy<Value = Vec<(u32, u32, String)>> {
+        proptest::collection::vec((0..20u32, 0..4u32, "[ab€😀]{0,3}"), 1..12)
+    }
+
+    fn apply(backend: &YrsBackend, edits: &[(u32, u32, String)]) {
+        for (pos, len, text) in edits {
+            let length = backend.get("name").map_or(0, |t| t.chars().count() as u32);
+            let pos = (*pos).min(length);
+            let len = (*len).min(length - pos);
+            backend.splice("name", pos, len, text).unwrap();
+        }
+    }
+
+    /// The bytes of `bytes` once integrated into a document and encoded again.
+    fn rebuilt(bytes: &[u8]) -> Vec<u8> {
+        let backend = YrsBackend::from_state_buffer(bytes).unwrap();
+        backend.get("name");
+        backend.to_state_buffer().unwrap()
+    }
+
+    proptest::proptest! {
+        /// A creation's update is stored as the state without building a document, so it
+        /// must already be the canonical form.
+        #[test]
+        fn a_creation_update_is_canonical(edits in edits()) {
+            let created = YrsBackend::default();
+            apply(&created, &edits);
+            let update = created.take_operations().unwrap();
+            proptest::prop_assert_eq!(rebuilt(&update), update);
+        }
     }
 
     #[test]
