@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::id::{EntityId, NodeId};
 use crate::node::Node;
 use crate::policy::ContextData;
-use crate::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
+use crate::proto::{pieces, Delta, Hello, Message, Request, Response, PROTOCOL_VERSION};
 use crate::reactor::Query;
 use crate::signals::SubscriptionGuard;
 
@@ -55,6 +55,8 @@ pub(crate) struct Peer {
     sender: mpsc::UnboundedSender<Message>,
     next_request: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Response>>>,
+    /// The pieces received so far of answers sent in parts, by request id.
+    parts: Mutex<HashMap<u64, Response>>,
     /// Queries this peer subscribed to here, with the heads it holds of each entity.
     pub(crate) subscriptions: Mutex<HashMap<u64, Subscription>>,
 }
@@ -72,6 +74,50 @@ impl Peer {
     /// Queues a message; `false` if the connection is gone.
     pub(crate) fn send(&self, message: Message) -> bool {
         self.sender.send(message).is_ok()
+    }
+
+    /// Answers request `id`, in pieces if it is too large for one message.
+    pub(crate) fn respond(&self, id: u64, response: Response) -> bool {
+        let mut pieces = response.split().into_iter().peekable();
+        while let Some(response) = pieces.next() {
+            let message = match pieces.peek() {
+                Some(_) => Message::Part { id, response },
+                None => Message::Response { id, response },
+            };
+            if !self.send(message) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Pushes deltas for a subscription, as several updates if they are too large for one.
+    pub(crate) fn update(&self, subscription: u64, deltas: Vec<Delta>) -> bool {
+        pieces(deltas, Delta::estimated_len)
+            .into_iter()
+            .all(|deltas| {
+                self.send(Message::Update {
+                    subscription,
+                    deltas,
+                })
+            })
+    }
+
+    /// Adds a piece of the answer to request `id` to those received before it. Pieces of
+    /// answers nobody waits for (any more) are dropped.
+    fn receive_part(&self, id: u64, piece: Response) -> Result<(), PeerError> {
+        if !self.pending.lock().contains_key(&id) {
+            return Ok(());
+        }
+        let mut parts = self.parts.lock();
+        let whole = match parts.remove(&id) {
+            Some(earlier) => earlier
+                .join(piece)
+                .map_err(|e| PeerError::Protocol(e.to_string()))?,
+            None => piece,
+        };
+        parts.insert(id, whole);
+        Ok(())
     }
 
     /// Sends a request and waits for its response.
@@ -139,6 +185,7 @@ impl Node {
             sender: outgoing,
             next_request: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
+            parts: Mutex::new(HashMap::new()),
             subscriptions: Mutex::new(HashMap::new()),
         });
         let _registration = Registration::new(self, &peer);
@@ -163,14 +210,24 @@ impl Node {
                     let (node, peer) = (self.clone(), peer.clone());
                     tokio::spawn(async move {
                         let response = node.serve(&peer, request).await;
-                        peer.send(Message::Response { id, response });
+                        peer.respond(id, response);
                     });
                 }
-                Message::Response { id, response } => {
-                    if let Some(waiting) = peer.pending.lock().remove(&id) {
-                        let _ = waiting.send(response);
+                Message::Part { id, response } => {
+                    if let Err(error) = peer.receive_part(id, response) {
+                        break Err(refuse(&peer.sender, error));
                     }
                 }
+                Message::Response { id, response } => match peer.receive_part(id, response) {
+                    Ok(()) => {
+                        let whole = peer.parts.lock().remove(&id);
+                        let waiting = peer.pending.lock().remove(&id);
+                        if let (Some(response), Some(waiting)) = (whole, waiting) {
+                            let _ = waiting.send(response);
+                        }
+                    }
+                    Err(error) => break Err(refuse(&peer.sender, error)),
+                },
                 // Only durable nodes push updates, and only ephemeral nodes subscribe. Anything
                 // else would write states past the commit path, unvalidated and unchecked by
                 // the policy agent.
@@ -274,6 +331,7 @@ impl Drop for Registration {
         self.node.inner.peers_changed.send_modify(|n| *n += 1);
         // Waiting requests fail with `Disconnected`; served subscriptions end.
         self.peer.pending.lock().clear();
+        self.peer.parts.lock().clear();
         self.peer.subscriptions.lock().clear();
     }
 }

@@ -6,6 +6,10 @@
 //! [`Message::Response`] with the same id; a durable node also pushes
 //! [`Message::Update`]s for the subscriptions a peer opened.
 //!
+//! No message exceeds [`MAX_MESSAGE_BYTES`]. An answer that would is sent in pieces
+//! ([`Response::split`]): [`Message::Part`]s, then the `Response` with the last piece; an
+//! update that would is sent as several updates.
+//!
 //! Updates carry *deltas*: the events a subscriber lacks, computed from the heads it
 //! reported, or an entity's full state when it never saw the entity or the events would
 //! be larger. On the wire every message is the versioned MessagePack envelope of
@@ -29,6 +33,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest encoded message a node accepts (connectors enforce it on frames).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Estimated size of the deltas or events one message carries when a long answer is split:
+/// a quarter of the limit, so the estimate may be off without a piece exceeding it.
+const PIECE_BYTES: usize = MAX_MESSAGE_BYTES / 4;
+
 /// The first message on every connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -48,6 +56,12 @@ pub enum Message {
         request: Request,
     },
     Response {
+        id: u64,
+        response: Response,
+    },
+    /// A piece of the answer to request `id`, when the whole would exceed
+    /// [`MAX_MESSAGE_BYTES`]; more pieces follow, the last one as the [`Message::Response`].
+    Part {
         id: u64,
         response: Response,
     },
@@ -140,12 +154,175 @@ impl Message {
     }
 }
 
+impl Response {
+    /// The answer in pieces that each fit in a message, in order (one piece for most
+    /// answers). Only `Deltas` and `Events` are ever split; an entity too large for a
+    /// message on its own still travels alone, and is refused by the receiving end.
+    pub fn split(self) -> Vec<Response> {
+        match self {
+            Response::Deltas(deltas) => pieces(deltas, Delta::estimated_len)
+                .into_iter()
+                .map(Response::Deltas)
+                .collect(),
+            Response::Events(events) => pieces(events, estimated_event_len)
+                .into_iter()
+                .map(Response::Events)
+                .collect(),
+            whole => vec![whole],
+        }
+    }
+
+    /// Appends the next piece of the same answer; an error ends the answer as that error.
+    pub fn join(self, next: Response) -> Result<Response, DecodeError> {
+        match (self, next) {
+            (Response::Deltas(mut deltas), Response::Deltas(more)) => {
+                deltas.extend(more);
+                Ok(Response::Deltas(deltas))
+            }
+            (Response::Events(mut events), Response::Events(more)) => {
+                events.extend(more);
+                Ok(Response::Events(events))
+            }
+            (_, Response::Error(reason)) => Ok(Response::Error(reason)),
+            _ => Err(DecodeError::Malformed {
+                what: "message",
+                reason: "the pieces of an answer are of different kinds".into(),
+            }),
+        }
+    }
+}
+
+/// Splits `items` in order into runs whose estimated size stays within [`PIECE_BYTES`]
+/// (an item larger than that makes a run of its own).
+pub(crate) fn pieces<T>(items: Vec<T>, estimated_len: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    if items.iter().map(&estimated_len).sum::<usize>() <= PIECE_BYTES {
+        return vec![items];
+    }
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let len = estimated_len(&item);
+        match runs.last_mut() {
+            Some(run) if size + len <= PIECE_BYTES => {
+                size += len;
+                run.push(item);
+            }
+            _ => {
+                size = len;
+                runs.push(vec![item]);
+            }
+        }
+    }
+    runs
+}
+
+/// Bytes of an id in the encoding, with its length prefix.
+const ID_BYTES: usize = 18;
+/// Generous allowance for an encoded item's field names and headers.
+const ITEM_OVERHEAD: usize = 128;
+
+fn estimated_event_len(event: &Event) -> usize {
+    ITEM_OVERHEAD
+        + event.collection.as_str().len()
+        + ID_BYTES * (2 + event.parent.len())
+        + event
+            .operations
+            .iter()
+            .map(|(name, ops)| name.len() + ops.len() + 8)
+            .sum::<usize>()
+}
+
 impl Delta {
+    /// About the size of the encoded delta, from the byte buffers it carries.
+    pub(crate) fn estimated_len(&self) -> usize {
+        match self {
+            Delta::State(state) => {
+                ITEM_OVERHEAD
+                    + state.collection.as_str().len()
+                    + ID_BYTES * (1 + state.state.head.len())
+                    + state
+                        .state
+                        .backends
+                        .iter()
+                        .map(|(name, bytes)| name.len() + bytes.len() + 8)
+                        .sum::<usize>()
+            }
+            Delta::Events { events, .. } => {
+                ITEM_OVERHEAD + events.iter().map(estimated_event_len).sum::<usize>()
+            }
+        }
+    }
+
     /// The entity the delta is about.
     pub fn entity_id(&self) -> EntityId {
         match self {
             Delta::State(state) => state.entity_id,
             Delta::Events { entity_id, .. } => *entity_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+    use serde_bytes::ByteBuf;
+
+    /// A state delta carrying `bytes` bytes of backend state.
+    fn state(bytes: usize) -> Delta {
+        let id = EntityId::new();
+        Delta::State(EntityState {
+            entity_id: id,
+            collection: "album".into(),
+            state: State {
+                head: [id.genesis_event()].into_iter().collect(),
+                backends: [("lww".to_owned(), ByteBuf::from(vec![7u8; bytes]))].into(),
+            },
+        })
+    }
+
+    #[test]
+    fn small_answers_stay_whole() {
+        let answer = Response::Deltas(vec![state(100), state(2000)]);
+        assert_eq!(answer.clone().split(), vec![answer]);
+        assert_eq!(Response::Committed.split(), vec![Response::Committed]);
+    }
+
+    #[test]
+    fn large_answers_split_into_messages_within_the_limit_and_join_back() {
+        // 50 MiB in entities of 1 MiB, and one of 6 MiB that travels alone.
+        let mut deltas: Vec<Delta> = (0..50).map(|_| state(1 << 20)).collect();
+        deltas.insert(20, state(6 << 20));
+        let answer = Response::Deltas(deltas);
+        let pieces = answer.clone().split();
+        assert!(pieces.len() > 12, "{} pieces", pieces.len());
+        let mut joined: Option<Response> = None;
+        for (id, response) in pieces.into_iter().enumerate() {
+            let message = Message::Part {
+                id: id as u64,
+                response,
+            };
+            let encoded = message.encode();
+            assert!(encoded.len() <= MAX_MESSAGE_BYTES);
+            let Message::Part { response, .. } = Message::decode(&encoded).unwrap() else {
+                panic!("a part decodes as a part");
+            };
+            joined = Some(match joined {
+                None => response,
+                Some(earlier) => earlier.join(response).unwrap(),
+            });
+        }
+        assert_eq!(joined, Some(answer));
+    }
+
+    #[test]
+    fn pieces_of_different_kinds_do_not_join() {
+        let deltas = Response::Deltas(vec![state(1)]);
+        assert!(deltas.clone().join(Response::Events(Vec::new())).is_err());
+        assert!(deltas.clone().join(Response::Committed).is_err());
+        assert_eq!(
+            deltas.join(Response::Error("failed".into())).unwrap(),
+            Response::Error("failed".into())
+        );
     }
 }

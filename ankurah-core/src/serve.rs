@@ -17,7 +17,7 @@ use crate::id::{EntityId, EventId};
 use crate::node::Node;
 use crate::peer::{KnownHeads, Peer, PeerError, Subscription};
 use crate::policy::ContextData;
-use crate::proto::{Delta, Message, Request, Response};
+use crate::proto::{Delta, Request, Response};
 use crate::storage::StorageCollection;
 
 /// How many rounds of asking a peer for missing ancestors a commit may take.
@@ -103,18 +103,12 @@ impl Node {
     pub(crate) async fn receive_commit(&self, peer: &Arc<Peer>, id: u64, events: Vec<Event>) {
         let missing = match self.apply_events(&peer.cx, events).await {
             Ok(outcome) if outcome.missing.is_empty() => {
-                peer.send(Message::Response {
-                    id,
-                    response: Response::Committed,
-                });
+                peer.respond(id, Response::Committed);
                 return;
             }
             Ok(outcome) => outcome.missing,
             Err(error) => {
-                peer.send(Message::Response {
-                    id,
-                    response: Response::Error(error.to_string()),
-                });
+                peer.respond(id, Response::Error(error.to_string()));
                 return;
             }
         };
@@ -124,7 +118,7 @@ impl Node {
                 .finish_commit(&peer, &peer.cx, missing)
                 .await
                 .unwrap_or_else(Response::Error);
-            peer.send(Message::Response { id, response });
+            peer.respond(id, response);
         });
     }
 
@@ -229,12 +223,7 @@ impl Node {
                         .filter(|e| node.inner.policy.check_read(&cx, e.collection(), e).is_ok())
                         .collect();
                     let deltas = node.deltas(&entities, &known).await;
-                    if !deltas.is_empty()
-                        && !peer.send(Message::Update {
-                            subscription,
-                            deltas,
-                        })
-                    {
+                    if !deltas.is_empty() && !peer.update(subscription, deltas) {
                         break;
                     }
                 }

@@ -11,8 +11,8 @@ use ankurah_core::{Node, PeerError, PermissiveAgent, SystemId};
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{ConnectionState, WebsocketClient, WebsocketError};
 use common::{
-    create, ctx, eventually, free_port, memory_server_node, state_of, Album, AlbumView, Client,
-    Server,
+    album, create, ctx, eventually, free_port, memory_server_node, state_of, Album, AlbumView,
+    Client, Server,
 };
 
 #[tokio::test]
@@ -403,4 +403,42 @@ async fn shutting_down_closes_connections_cleanly() {
         states.iter().any(|s| matches!(s, ConnectionState::Disconnected { reason } if reason.contains("the server is shutting down")))
     };
     eventually("b is told why", async || told(&seen_by_b.lock())).await;
+}
+
+#[tokio::test]
+async fn results_larger_than_one_message_arrive_whole() {
+    // 40 albums of 512 KiB each: 20 MiB of states, more than one message may carry.
+    let server = memory_server_node().await;
+    let artist = "x".repeat(512 * 1024);
+    let create_large = async |node: &Node, years: std::ops::Range<i32>| {
+        let trx = ctx(node).begin();
+        for year in years {
+            trx.create(&album("Large", &artist, year)).await.unwrap();
+        }
+        trx.commit().await.unwrap();
+    };
+    create_large(&server, 2001..2041).await;
+    let server = Server::start(server, "127.0.0.1:0").await;
+    let client = Client::connect(&server.url()).await;
+    let (states, _recording) = client.record_states();
+
+    // An answer in parts.
+    let live = client
+        .ctx()
+        .query_wait::<AlbumView>("year > 2000")
+        .await
+        .unwrap();
+    assert_eq!(live.peek().len(), 40);
+    let fetched: Vec<AlbumView> = client.ctx().fetch("year > 2020").await.unwrap();
+    assert_eq!(fetched.len(), 20);
+    assert!(fetched.iter().all(|a| a.artist().unwrap() == artist));
+
+    // An update in several messages: one transaction of 40 more.
+    create_large(&server.node, 2041..2081).await;
+    eventually("the live query holds all 80", async || {
+        live.peek().len() == 80
+    })
+    .await;
+    assert!(client.is_connected());
+    assert!(states.lock().is_empty(), "the connection never dropped");
 }
