@@ -1,6 +1,7 @@
 //! A quick load generator: durable commits and indexed fetches on sled (and on PostgreSQL when
-//! `ANKURAH_POSTGRES_URL` is set), printed as rates and median latencies. Complements the
-//! criterion benches with one fast run; `docs/PERFORMANCE.md` records its output.
+//! `ANKURAH_POSTGRES_URL` is set), printed as rates and median latencies, after the creation
+//! rate on `MemoryStorage` (Ankurah's own share of a commit). Complements the criterion
+//! benches with one fast run; `docs/PERFORMANCE.md` records its output.
 //!
 //! `cargo run --release -p ankurah-bench --bin load -- [entities]`
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ankurah::policy::DEFAULT_CONTEXT;
-use ankurah::storage::StorageEngine;
+use ankurah::storage::{MemoryStorage, StorageEngine};
 use ankurah::{Context, Node, NodeConfig, PermissiveAgent};
 use ankurah_bench::{album, AlbumView, Track};
 use ankurah_storage_postgres::PostgresStorage;
@@ -190,6 +191,13 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(11_000);
+    let memory = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
+        .context(DEFAULT_CONTEXT)
+        .expect("permissive");
+    println!(
+        "Ankurah alone (MemoryStorage): albums, 100 per transaction: {:.0}/s",
+        per_second(entities, create_albums(&memory, entities).await)
+    );
     suite(
         "sled",
         Arc::new(SledStorage::new_test().expect("a temporary sled")),
