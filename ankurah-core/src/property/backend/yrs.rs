@@ -44,8 +44,10 @@ struct Lender {
 #[derive(Default)]
 struct Inner {
     doc: Option<Doc>,
-    /// A loaded state not yet integrated into `doc`: documents are built on first use, so
-    /// loading many entities (a fetch) costs a format check each, not a document each.
+    /// The content as one encoded update, while known: the state loaded (documents are built
+    /// on first use, so loading many entities costs a format check each, not a document
+    /// each), or the last encoding of `doc`. Dropped whenever the document changes, so a
+    /// replica that only read an entity still reports the bytes it received.
     loaded: Option<Vec<u8>>,
     /// The text of every property that was set, when known: read from the document once and
     /// copied to forks, so staging a change that leaves the text alone (an LWW edit) needs
@@ -166,6 +168,7 @@ impl YrsBackend {
         }
         inner.dirty = true;
         inner.texts = None;
+        inner.loaded = None;
         Ok(())
     }
 
@@ -249,7 +252,7 @@ impl YrsBackend {
 
     fn merge(&self, bytes: &[u8]) -> Result<(), String> {
         let mut inner = self.inner.lock();
-        if inner.doc.is_none() && inner.loaded.as_deref() == Some(bytes) {
+        if inner.loaded.as_deref() == Some(bytes) {
             // Joining a state with itself changes nothing.
             return Ok(());
         }
@@ -261,7 +264,9 @@ impl YrsBackend {
             inner.loaded = Some(bytes.to_vec());
             return Ok(());
         }
-        apply_update(inner.writable(), bytes)
+        let applied = apply_update(inner.writable(), bytes);
+        inner.loaded = None;
+        applied
     }
 
     /// The content encoded as one update from the empty state, identical on every replica
@@ -271,8 +276,8 @@ impl YrsBackend {
     }
 
     /// Moves the content out, leaving this backend empty; pending local edits are dropped
-    /// (they were taken as operations already).
-    /// The result lends the client id the content was written under.
+    /// (they were taken as operations already). The result lends the client id the content
+    /// was written under.
     pub(crate) fn take(&self) -> YrsBackend {
         let mut inner = std::mem::take(&mut *self.inner.lock());
         inner.local = None;
@@ -345,13 +350,12 @@ impl YrsBackend {
 }
 
 impl Inner {
-    /// The document encoded as one update from the empty state (or the loaded state not yet
-    /// built into one); `None` if there is no content.
+    /// The content encoded as one update from the empty state; `None` if there is none.
     fn encoded(&self) -> Option<Vec<u8>> {
-        let Some(doc) = self.doc.as_ref() else {
-            return self.loaded.clone();
-        };
-        let txn = doc.transact();
+        if let Some(bytes) = &self.loaded {
+            return Some(bytes.clone());
+        }
+        let txn = self.doc.as_ref()?.transact();
         if txn.state_vector().is_empty() {
             return None;
         }
@@ -365,19 +369,19 @@ impl Inner {
     /// changed them, so two documents with the same content can differ in how far their runs
     /// are merged, depending on the order updates arrived in. Integrating the whole content
     /// in one transaction of a new document merges every run that can be, whatever the
-    /// history. A state received or created whole (no document built) is already that form.
-    fn canonical(&self) -> Option<Vec<u8>> {
-        let update = self.encoded()?;
-        if self.doc.is_none() {
-            return Some(update);
+    /// history. Bytes received or created whole are kept as they are: every replica holding
+    /// that content unchanged holds those bytes.
+    fn canonical(&mut self) -> Option<Vec<u8>> {
+        if self.loaded.is_none() {
+            let update = self.encoded()?;
+            let whole = Doc::new();
+            self.loaded = Some(match apply_update(&whole, &update) {
+                Ok(()) => encode(&whole.transact(), &StateVector::default()),
+                // Our own encoding integrates; were it not to, the content is all there.
+                Err(_) => update,
+            });
         }
-        let whole = Doc::new();
-        if apply_update(&whole, &update).is_err() {
-            // Our own encoding integrates; were it not to, the content is still all there.
-            return Some(update);
-        }
-        let canonical = encode(&whole.transact(), &StateVector::default());
-        Some(canonical)
+        self.loaded.clone()
     }
 
     /// The text of every set property, read from the document when not known.
@@ -427,17 +431,12 @@ impl Inner {
     /// The document, built from the loaded state on first use; `None` if there is neither.
     fn doc(&mut self) -> Option<&Doc> {
         if self.doc.is_none() {
-            let loaded = self.loaded.take()?;
+            self.loaded.as_ref()?;
             let doc = self.new_doc();
-            match apply_update(&doc, &loaded) {
-                Ok(()) => self.doc = Some(doc),
-                // The bytes decoded when loaded, so this does not happen; if it did, the state
-                // is kept as it is rather than replaced by an empty document.
-                Err(_) => {
-                    self.loaded = Some(loaded);
-                    return None;
-                }
-            }
+            // The bytes decoded when loaded, so this does not fail; if it did, the state is
+            // kept as it is rather than replaced by an empty document.
+            apply_update(&doc, self.loaded.as_deref()?).ok()?;
+            self.doc = Some(doc);
         }
         self.doc.as_ref()
     }
