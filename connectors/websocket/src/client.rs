@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 use crate::error::WebsocketError;
 use crate::frame;
-use crate::session::{run_session, stopped};
+use crate::session::{run_session, stopped, SILENCE_LIMIT};
 
 /// First pause before reconnecting; it doubles after each failed attempt…
 const BACKOFF_START: Duration = Duration::from_millis(50);
@@ -217,7 +217,7 @@ async fn connect_and_serve(
         std::future::pending::<Result<(), WebsocketError>>().await
     };
     tokio::select! {
-        result = run_session(node, ws, shutdown) => result,
+        result = run_session(node, ws, SILENCE_LIMIT, shutdown) => result,
         result = handshake => result,
     }
 }

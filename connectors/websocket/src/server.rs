@@ -15,7 +15,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::error::WebsocketError;
 use crate::frame;
-use crate::session::{run_session, stopped};
+use crate::session::{run_session, stopped, SILENCE_LIMIT};
 
 /// A client must finish the HTTP upgrade within this time.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,12 +47,25 @@ const SHUTTING_DOWN: &str = "the server is shutting down";
 #[derive(Debug, Clone)]
 pub struct WebsocketServer {
     node: Node,
+    silence: Duration,
 }
 
 impl WebsocketServer {
     /// A server for `node`; nothing listens until [`bind`](Self::bind).
     pub fn new(node: Node) -> Self {
-        WebsocketServer { node }
+        WebsocketServer {
+            node,
+            silence: SILENCE_LIMIT,
+        }
+    }
+
+    /// How long a client may send nothing, or accept nothing the server sends, before its
+    /// connection is closed (60 s by default; idle connections are pinged every 20 s, so a
+    /// limit under that closes them). A client that stops reading would otherwise make the
+    /// server queue its updates without bound. The client reconnects and catches up.
+    pub fn silence_limit(mut self, limit: Duration) -> Self {
+        self.silence = limit;
+        self
     }
 
     /// Listens on `addr` (port 0 picks a free port; see [`BoundServer::local_addr`]).
@@ -68,6 +81,7 @@ impl WebsocketServer {
         let local_addr = listener.local_addr().map_err(bind_error)?;
         Ok(BoundServer {
             node: self.node,
+            silence: self.silence,
             listener,
             local_addr,
             shutdown: Arc::new(watch::Sender::new(false)),
@@ -79,6 +93,7 @@ impl WebsocketServer {
 #[derive(Debug)]
 pub struct BoundServer {
     node: Node,
+    silence: Duration,
     listener: TcpListener,
     local_addr: SocketAddr,
     shutdown: Arc<watch::Sender<bool>>,
@@ -101,6 +116,7 @@ impl BoundServer {
     pub async fn run(self) {
         let BoundServer {
             node,
+            silence,
             listener,
             shutdown,
             ..
@@ -112,7 +128,7 @@ impl BoundServer {
                 _ = stopped(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, _)) => {
-                        connections.spawn(serve_tcp(node.clone(), tcp, shutdown.subscribe()));
+                        connections.spawn(serve_tcp(node.clone(), tcp, silence, shutdown.subscribe()));
                     }
                     // Per-connection failures (reset before accept, out of descriptors) pass.
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -138,7 +154,7 @@ impl ShutdownHandle {
     }
 }
 
-async fn serve_tcp(node: Node, tcp: TcpStream, mut stop: watch::Receiver<bool>) {
+async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watch::Receiver<bool>) {
     // Messages are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
     let upgrade = tokio::time::timeout(
@@ -158,7 +174,7 @@ async fn serve_tcp(node: Node, tcp: TcpStream, mut stop: watch::Receiver<bool>) 
         SHUTTING_DOWN
     };
     // The session's outcome concerns only this client, which was told about it.
-    let _ = run_session(&node, ws, shutdown).await;
+    let _ = run_session(&node, ws, silence, shutdown).await;
 }
 
 /// Serves one WebSocket connection that another HTTP server already accepted, until it
@@ -215,5 +231,5 @@ pub async fn serve_connection<S>(node: Node, ws: WebSocketStream<S>) -> Result<(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    run_session(&node, ws, std::future::pending()).await
+    run_session(&node, ws, SILENCE_LIMIT, std::future::pending()).await
 }

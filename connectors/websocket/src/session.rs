@@ -24,20 +24,25 @@ use crate::frame;
 /// An idle connection is pinged this often, so both ends notice a dead peer.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
-/// A peer silent for this long (no message, ping or pong) is taken for gone.
-const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// How long a peer may go without sending anything (message, ping or pong), or without
+/// accepting what is sent to it, before it is taken for gone; see
+/// [`WebsocketServer::silence_limit`](crate::WebsocketServer::silence_limit).
+pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long closing may take: flushing the last messages and waiting for the peer's Close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs a session until the peer closes or breaks the protocol, the transport fails, or
-/// `shutdown` resolves (with the `Goodbye` reason the peer is sent).
+/// Runs a session until the peer closes or breaks the protocol, the transport fails, the
+/// peer is silent or stops accepting data for `silence`, or `shutdown` resolves (with the
+/// `Goodbye` reason the peer is sent).
 ///
 /// A peer that sends a frame outside the protocol is sent a `Goodbye` naming the problem and
-/// the connection is closed; nothing else is affected.
+/// the connection is closed; nothing else is affected. A peer that stops reading is
+/// disconnected after `silence`, so what the node sends it cannot pile up without bound.
 pub(crate) async fn run_session<S>(
     node: &Node,
     ws: WebSocketStream<S>,
+    silence: Duration,
     shutdown: impl Future<Output = &'static str>,
 ) -> Result<(), WebsocketError>
 where
@@ -53,11 +58,11 @@ where
         }
     };
     let (stop_writer, writer_stopped) = oneshot::channel();
-    let mut writer = pin!(write_frames(sink, outgoing, writer_stopped).fuse());
+    let mut writer = pin!(write_frames(sink, outgoing, silence, writer_stopped).fuse());
 
     let result = tokio::select! {
         result = node.run_peer(to_peer, incoming) => result.map_err(WebsocketError::from),
-        result = read_frames(&mut stream, to_node) => {
+        result = read_frames(&mut stream, to_node, silence) => {
             if let Err(WebsocketError::Frame(error)) = &result {
                 say_goodbye(error.to_string());
             }
@@ -88,19 +93,14 @@ where
 async fn read_frames<S>(
     stream: &mut SplitStream<WebSocketStream<S>>,
     to_node: mpsc::UnboundedSender<Message>,
+    silence: Duration,
 ) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     loop {
-        let frame = match tokio::time::timeout(SILENCE_LIMIT, stream.next()).await {
-            Err(_) => {
-                let silent = std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the peer was silent for {SILENCE_LIMIT:?}"),
-                );
-                return Err(tungstenite::Error::Io(silent).into());
-            }
+        let frame = match tokio::time::timeout(silence, stream.next()).await {
+            Err(_) => return Err(timed_out(format!("the peer was silent for {silence:?}")).into()),
             Ok(None) => return Ok(()),
             Ok(Some(frame)) => frame.map_err(frame::read_error)?,
         };
@@ -112,11 +112,17 @@ where
     }
 }
 
+fn timed_out(reason: String) -> tungstenite::Error {
+    tungstenite::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, reason))
+}
+
 /// Sends the node's messages, batching whatever is queued into one flush, and pings when
-/// idle. Once `stop` fires it sends what is still queued, then a Close frame.
+/// idle; a peer that accepts nothing for `silence` fails the session. Once `stop` fires it
+/// sends what is still queued, then a Close frame.
 async fn write_frames<S>(
     mut sink: SplitSink<WebSocketStream<S>, Frame>,
     mut outgoing: mpsc::UnboundedReceiver<Message>,
+    silence: Duration,
     mut stop: oneshot::Receiver<()>,
 ) -> Result<(), tungstenite::Error>
 where
@@ -130,29 +136,41 @@ where
             _ = &mut stop => break,
             message = outgoing.recv() => {
                 let Some(message) = message else { break };
-                sink.feed(frame::encode(&message)).await?;
-                feed_queued(&mut sink, &mut outgoing).await?;
-                sink.flush().await?;
+                within(silence, sink.feed(frame::encode(&message))).await?;
+                feed_queued(&mut sink, &mut outgoing, silence).await?;
+                within(silence, sink.flush()).await?;
                 keepalive.reset();
             }
-            _ = keepalive.tick() => sink.send(Frame::Ping(Default::default())).await?,
+            _ = keepalive.tick() => within(silence, sink.send(Frame::Ping(Default::default()))).await?,
         }
     }
-    feed_queued(&mut sink, &mut outgoing).await?;
+    feed_queued(&mut sink, &mut outgoing, silence).await?;
     sink.close().await
 }
 
 async fn feed_queued<S>(
     sink: &mut SplitSink<WebSocketStream<S>, Frame>,
     outgoing: &mut mpsc::UnboundedReceiver<Message>,
+    silence: Duration,
 ) -> Result<(), tungstenite::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     while let Ok(message) = outgoing.try_recv() {
-        sink.feed(frame::encode(&message)).await?;
+        within(silence, sink.feed(frame::encode(&message))).await?;
     }
     Ok(())
+}
+
+/// One write to the peer (a frame, a flush), failed if the peer accepts none of it for
+/// `silence`.
+async fn within(
+    silence: Duration,
+    write: impl Future<Output = Result<(), tungstenite::Error>>,
+) -> Result<(), tungstenite::Error> {
+    tokio::time::timeout(silence, write)
+        .await
+        .map_err(|_| timed_out(format!("the peer accepted no data for {silence:?}")))?
 }
 
 /// Resolves once `stop` is set to `true` or its sender is gone.

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ankurah_core::ankql::parse_selection;
 use ankurah_core::model::View;
 use ankurah_core::proto::{
     Delta, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
@@ -13,7 +14,9 @@ use ankurah_core::proto::{
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{Event, LiveQuery, LocalConnector, Node, NodeId, PermissiveAgent, SystemId};
-use common::{create, ctx, eventually, state_of, Album, AlbumView, Client, Server};
+use common::{
+    album, create, ctx, eventually, memory_server_node, state_of, Album, AlbumView, Client, Server,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -52,26 +55,11 @@ impl Fixture {
 
     /// A raw connection that has said a correct `Hello`.
     async fn greeted(&self) -> Raw {
-        let mut raw = self.raw().await;
-        let system = self.server.node.system.system_id();
-        send(
-            &mut raw,
-            &Message::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
-                system_id: system,
-                node_id: NodeId::new(),
-                durable: false,
-            }),
-        )
-        .await;
-        raw
+        greeted_on(&self.server).await
     }
 
     async fn raw(&self) -> Raw {
-        tokio_tungstenite::connect_async(self.server.url())
-            .await
-            .expect("the server accepts")
-            .0
+        raw(&self.server).await
     }
 
     /// The good clients are still connected and still sync through the server.
@@ -88,6 +76,29 @@ impl Fixture {
         })
         .await;
     }
+}
+
+async fn raw(server: &Server) -> Raw {
+    tokio_tungstenite::connect_async(server.url())
+        .await
+        .expect("the server accepts")
+        .0
+}
+
+/// A raw connection to `server` that has said a correct `Hello`.
+async fn greeted_on(server: &Server) -> Raw {
+    let mut raw = raw(server).await;
+    send(
+        &mut raw,
+        &Message::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: server.node.system.system_id(),
+            node_id: NodeId::new(),
+            durable: false,
+        }),
+    )
+    .await;
+    raw
 }
 
 async fn send(raw: &mut Raw, message: &Message) {
@@ -343,4 +354,63 @@ async fn a_client_cannot_push_updates_to_the_server() {
         "the forged state was not stored"
     );
     fixture.still_works().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let server = Server::start_with(memory_server_node().await, "127.0.0.1:0", |server| {
+        server.silence_limit(Duration::from_secs(1))
+    })
+    .await;
+    let mut raw = greeted_on(&server).await;
+    let subscribe = Message::Request {
+        id: 1,
+        request: Request::Subscribe {
+            subscription: 1,
+            collection: "album".into(),
+            selection: parse_selection("year > 0", &[]).unwrap(),
+            known: Vec::new(),
+        },
+    };
+    send(&mut raw, &subscribe).await;
+    // Read until the subscription is answered, then never again.
+    while let Some(Ok(frame)) = raw.next().await {
+        if let Frame::Binary(bytes) = frame {
+            if let Ok(Message::Response { id: 1, .. }) = Message::decode(&bytes) {
+                break;
+            }
+        }
+    }
+    let (mut sink, _unread) = raw.split();
+    // The client keeps pinging, so it is not silent; it just never reads.
+    let pinging = tokio::spawn(async move {
+        loop {
+            if sink.send(Frame::Ping(Default::default())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // 40 MiB of updates: far more than the socket buffers between the two hold.
+    let artist = "x".repeat(256 * 1024);
+    for year in 1..=160 {
+        let trx = ctx(&server.node).begin();
+        trx.create(&album("Large", &artist, year)).await.unwrap();
+        trx.commit().await.unwrap();
+    }
+    eventually(
+        "the server dropped the client that stopped reading",
+        async || server.node.peer_count() == 0,
+    )
+    .await;
+    pinging.abort();
+
+    // Everyone else is served as before.
+    let client = Client::connect(&server.url()).await;
+    let albums = client
+        .ctx()
+        .query_wait::<AlbumView>("year > 0")
+        .await
+        .unwrap();
+    assert_eq!(albums.peek().len(), 160);
 }

@@ -30,7 +30,16 @@ pub struct Server {
 impl Server {
     /// Serves `node` on `addr` (`127.0.0.1:0` for a free port).
     pub async fn start(node: Node, addr: &str) -> Server {
-        let bound = WebsocketServer::new(node.clone())
+        Server::start_with(node, addr, |server| server).await
+    }
+
+    /// Serves `node` on `addr` with the server settings `configure` makes.
+    pub async fn start_with(
+        node: Node,
+        addr: &str,
+        configure: impl FnOnce(WebsocketServer) -> WebsocketServer,
+    ) -> Server {
+        let bound = configure(WebsocketServer::new(node.clone()))
             .bind(addr)
             .await
             .expect("bind");
