@@ -238,11 +238,9 @@ async fn a_refused_commit_is_undone_locally() {
     let view = cctx.get::<AlbumView>(id).await.unwrap();
 
     let trx = cctx.begin();
-    trx.edit::<Album>(&view)
-        .unwrap()
-        .artist()
-        .set(&"Nickelback".to_string())
-        .unwrap();
+    let edit = trx.edit::<Album>(&view).unwrap();
+    edit.artist().set(&"Nickelback".to_string()).unwrap();
+    edit.name().insert(0, "Not ").unwrap();
     let refused = trx
         .create(&album("Bad", "Nickelback", 2002))
         .await
@@ -251,10 +249,23 @@ async fn a_refused_commit_is_undone_locally() {
     let err = trx.commit().await.unwrap_err();
     assert!(matches!(err, MutationError::Rejected(_)), "{err}");
     assert_eq!(view.artist().unwrap(), "Muse", "the edit was undone");
+    assert_eq!(view.name().unwrap(), "Fine", "the text edit too");
     assert!(
         cctx.get::<AlbumView>(refused).await.is_err(),
         "the refused creation is withdrawn"
     );
+    assert_eq!(state_of(&client, id).await, state_of(&server, id).await);
+
+    // Text edits after the undo travel and converge as before.
+    let trx = cctx.begin();
+    trx.edit::<Album>(&view)
+        .unwrap()
+        .name()
+        .insert(4, "!")
+        .unwrap();
+    trx.commit().await.unwrap();
+    let on_server = ctx(&server).get::<AlbumView>(id).await.unwrap();
+    assert_eq!(on_server.name().unwrap(), "Fine!");
     assert_eq!(state_of(&client, id).await, state_of(&server, id).await);
 }
 
