@@ -89,9 +89,9 @@ pub struct ApplyOutcome {
     pub applied: Vec<EventId>,
     /// Events already known, ignored.
     pub duplicates: Vec<EventId>,
-    /// Parent ids (with their collection) that are unknown here; the events waiting on
-    /// them stay staged.
-    pub missing: Vec<(CollectionId, EventId)>,
+    /// Parent ids (with their collection and entity) that are unknown here; the events
+    /// waiting on them stay staged.
+    pub missing: Vec<(CollectionId, EntityId, EventId)>,
 }
 
 impl Node {
@@ -358,7 +358,7 @@ impl Node {
                     missing
                         .into_iter()
                         .filter(|p| !still_staged.contains_key(p))
-                        .map(|p| (event.collection.clone(), p)),
+                        .map(|p| (event.collection.clone(), event.entity_id, p)),
                 );
                 still_staged.insert(id, event);
                 continue;
@@ -387,7 +387,7 @@ impl Node {
         }
         outcome
             .missing
-            .retain(|(_, id)| !known.contains(id) && !still_staged.contains_key(id));
+            .retain(|(_, _, id)| !known.contains(id) && !still_staged.contains_key(id));
         outcome.missing.sort();
         outcome.missing.dedup();
         *self.inner.staged.lock() = still_staged;
@@ -435,7 +435,7 @@ impl Node {
                 .get(entity)
                 .is_some_and(|e| e.head_contains(&id)),
         };
-        Ok(in_head || !collection.get_events(&[id]).await?.is_empty())
+        Ok(in_head || !collection.get_events(*entity, &[id]).await?.is_empty())
     }
 
     fn check_skew(&self, event: &Event) -> Result<(), EventError> {

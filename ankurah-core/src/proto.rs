@@ -100,9 +100,10 @@ pub enum Request {
     Unsubscribe { subscription: u64 },
     /// Store and publish these events (in causal order).
     Commit { events: Vec<Event> },
-    /// These events, for filling gaps in a causal history.
+    /// These events of one entity, for filling gaps in its causal history.
     GetEvents {
         collection: CollectionId,
+        entity_id: EntityId,
         ids: Vec<EventId>,
     },
 }

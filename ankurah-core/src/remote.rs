@@ -162,7 +162,7 @@ impl Node {
         &self,
         peer: &Peer,
         deltas: Vec<Delta>,
-    ) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
+    ) -> Result<Vec<(CollectionId, EntityId, EventId)>, MutationError> {
         let mut states = Vec::new();
         let mut events = Vec::new();
         for delta in deltas {

@@ -85,13 +85,20 @@ impl Node {
                 Ok(Response::Unsubscribed)
             }
             Request::Commit { events } => self.serve_commit(peer, cx, events).await,
-            Request::GetEvents { collection, ids } => {
+            Request::GetEvents {
+                collection,
+                entity_id,
+                ids,
+            } => {
                 let store = self
                     .collection(&collection)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(Response::Events(
-                    store.get_events(&ids).await.map_err(|e| e.to_string())?,
+                    store
+                        .get_events(entity_id, &ids)
+                        .await
+                        .map_err(|e| e.to_string())?,
                 ))
             }
         }
@@ -142,7 +149,7 @@ impl Node {
         &self,
         peer: &Arc<Peer>,
         cx: &ContextData,
-        missing: Vec<(CollectionId, EventId)>,
+        missing: Vec<(CollectionId, EntityId, EventId)>,
     ) -> Result<Response, String> {
         match self
             .fetch_ancestors(peer, cx, missing)
@@ -164,15 +171,20 @@ impl Node {
         &self,
         peer: &Arc<Peer>,
         cx: &ContextData,
-        mut missing: Vec<(CollectionId, EventId)>,
-    ) -> Result<Vec<(CollectionId, EventId)>, MutationError> {
+        mut missing: Vec<(CollectionId, EntityId, EventId)>,
+    ) -> Result<Vec<(CollectionId, EntityId, EventId)>, MutationError> {
         for _ in 0..MAX_ANCESTOR_ROUNDS {
             if missing.is_empty() {
                 break;
             }
             let mut fetched = Vec::new();
-            for (collection, ids) in group_missing(&missing) {
-                match peer.request(Request::GetEvents { collection, ids }).await? {
+            for ((collection, entity_id), ids) in group_missing(&missing) {
+                let request = Request::GetEvents {
+                    collection,
+                    entity_id,
+                    ids,
+                };
+                match peer.request(request).await? {
                     Response::Events(events) => fetched.extend(events),
                     other => {
                         return Err(PeerError::Protocol(format!(
@@ -283,7 +295,7 @@ impl Node {
     /// they are smaller than the state.
     async fn events_since(&self, entity: &Arc<Entity>, held: &Clock) -> Option<Delta> {
         let store = self.collection(entity.collection()).await.ok()?;
-        let missing = match walk_back(store.as_ref(), &entity.head(), held).await {
+        let missing = match walk_back(store.as_ref(), entity.id(), &entity.head(), held).await {
             Some(missing) => missing,
             None => outside_history(store.as_ref(), entity.id(), held).await?,
         };
@@ -304,6 +316,7 @@ impl Node {
 /// collected events might be their ancestors) or an event unknown here.
 async fn walk_back(
     store: &dyn StorageCollection,
+    entity: EntityId,
     head: &Clock,
     held: &Clock,
 ) -> Option<Vec<Event>> {
@@ -314,7 +327,7 @@ async fn walk_back(
         .copied()
         .collect();
     while !frontier.is_empty() {
-        let events = store.get_events(&frontier).await.ok()?;
+        let events = store.get_events(entity, &frontier).await.ok()?;
         if events.len() < frontier.len() {
             return None;
         }
@@ -364,12 +377,15 @@ async fn outside_history(
 }
 
 /// Groups missing event ids by the collection of the staged events waiting on them.
-pub(crate) fn group_missing(
-    missing: &[(CollectionId, EventId)],
-) -> HashMap<CollectionId, Vec<EventId>> {
-    let mut groups: HashMap<CollectionId, Vec<_>> = HashMap::new();
-    for (collection, id) in missing {
-        groups.entry(collection.clone()).or_default().push(*id);
+fn group_missing(
+    missing: &[(CollectionId, EntityId, EventId)],
+) -> HashMap<(CollectionId, EntityId), Vec<EventId>> {
+    let mut groups: HashMap<_, Vec<_>> = HashMap::new();
+    for (collection, entity, id) in missing {
+        groups
+            .entry((collection.clone(), *entity))
+            .or_default()
+            .push(*id);
     }
     groups
 }

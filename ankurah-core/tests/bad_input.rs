@@ -179,12 +179,13 @@ async fn events_with_unknown_parents_wait_for_them() {
         .await
         .unwrap();
     assert!(outcome.applied.is_empty());
-    assert_eq!(outcome.missing, vec![("album".into(), all[1].id)]);
+    let entity = all[0].entity_id;
+    assert_eq!(outcome.missing, vec![("album".into(), entity, all[1].id)]);
     let outcome = receiver
         .apply_events(DEFAULT_CONTEXT, vec![all[1].clone()])
         .await
         .unwrap();
-    assert_eq!(outcome.missing, vec![("album".into(), all[0].id)]);
+    assert_eq!(outcome.missing, vec![("album".into(), entity, all[0].id)]);
     let rctx = receiver.context(DEFAULT_CONTEXT).unwrap();
     assert!(
         rctx.get::<common::AlbumView>(events[0].entity_id)

@@ -164,10 +164,16 @@ impl StorageCollection for MemoryCollection {
         Ok(self.write(|c| c.add_event(event.clone())))
     }
 
-    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
+    async fn get_events(
+        &self,
+        entity: EntityId,
+        ids: &[EventId],
+    ) -> Result<Vec<Event>, StorageError> {
         let mut events: Vec<Event> = self.read(|c| {
             ids.iter()
-                .filter_map(|id| c.events.get(id).cloned())
+                .filter_map(|id| c.events.get(id))
+                .filter(|event| event.entity_id == entity)
+                .cloned()
                 .collect()
         });
         events.sort_by_key(|e| e.id);

@@ -87,8 +87,14 @@ pub trait StorageCollection: Send + Sync {
     /// Stores an event; `false` if it was already stored.
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError>;
 
-    /// The stored events among `ids`, each once, in id order (unknown ids are skipped).
-    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError>;
+    /// The stored events of entity `entity` among `ids`, each once, in id order (unknown
+    /// ids, and those of other entities' events, are skipped). Events are always asked for
+    /// with their entity, so an engine may file them under it.
+    async fn get_events(
+        &self,
+        entity: EntityId,
+        ids: &[EventId],
+    ) -> Result<Vec<Event>, StorageError>;
 
     /// Every stored event of an entity, in id order.
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError>;

@@ -149,9 +149,9 @@ pub async fn states_round_trip(engine: &dyn StorageEngine) {
     );
 }
 
-/// `add_event` is idempotent (second time `false`), `get_events` returns the known ones in
-/// id order once each, `dump_entity_events` one entity's events in id order, events stay in
-/// their collection, and events stored by `commit` count as stored.
+/// `add_event` is idempotent (second time `false`), `get_events` returns the entity's known
+/// ones in id order once each, `dump_entity_events` one entity's events in id order, events
+/// stay in their collection and entity, and events stored by `commit` count as stored.
 pub async fn events(engine: &dyn StorageEngine) {
     let name = fresh("events");
     let collection = open(engine, &name).await;
@@ -175,16 +175,16 @@ pub async fn events(engine: &dyn StorageEngine) {
         );
     }
     let unknown = EventId::after([&third.id]);
+    let entity = created.entity_id;
     let got = collection
-        .get_events(&[third.id, unknown, created.id, third.id])
+        .get_events(entity, &[third.id, unknown, created.id, other.id, third.id])
         .await
         .expect("get_events");
     assert_eq!(
         got,
         vec![created.clone(), third.clone()],
-        "known events, in id order, once each"
+        "the entity's known events, in id order, once each"
     );
-    let entity = created.entity_id;
     assert_eq!(
         collection.dump_entity_events(entity).await.expect("dump"),
         vec![created.clone(), second, third],
@@ -210,7 +210,7 @@ pub async fn events(engine: &dyn StorageEngine) {
     let elsewhere = open(engine, &fresh("events_elsewhere")).await;
     assert_eq!(
         elsewhere
-            .get_events(&[created.id])
+            .get_events(entity, &[created.id])
             .await
             .expect("get_events"),
         vec![],
@@ -232,7 +232,7 @@ pub async fn events(engine: &dyn StorageEngine) {
         .expect("commit");
     assert_eq!(
         collection
-            .get_events(&[committed.id])
+            .get_events(committed.entity_id, &[committed.id])
             .await
             .expect("get_events"),
         vec![committed.clone()],

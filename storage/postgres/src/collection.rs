@@ -113,9 +113,13 @@ impl StorageCollection for PostgresCollection {
         Ok(insert_events(&client, &self.collection.table, std::slice::from_ref(event)).await? == 1)
     }
 
-    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
+    async fn get_events(
+        &self,
+        entity: EntityId,
+        ids: &[EventId],
+    ) -> Result<Vec<Event>, StorageError> {
         let client = self.shared.client().await?;
-        get_events(&client, &self.collection.table, ids).await
+        get_events(&client, &self.collection.table, entity, ids).await
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
@@ -181,18 +185,19 @@ pub(crate) async fn insert_events(
     execute(client, &sql, &[&ids, &entities, &encoded]).await
 }
 
-/// The stored events among `ids`, in id order.
+/// The stored events of `entity` among `ids`, in id order.
 pub(crate) async fn get_events(
     client: &impl GenericClient,
     table: &Table,
+    entity: EntityId,
     ids: &[EventId],
 ) -> Result<Vec<Event>, StorageError> {
     let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes().to_vec()).collect();
     let sql = format!(
-        "SELECT event FROM {} WHERE id = ANY($1) ORDER BY id",
+        "SELECT event FROM {} WHERE entity_id = $1 AND id = ANY($2) ORDER BY id",
         table.events
     );
-    query(client, &sql, &[&ids])
+    query(client, &sql, &[&entity.to_bytes().as_slice(), &ids])
         .await?
         .iter()
         .map(decode_event)

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use ankurah_core::storage::StoredState;
-use ankurah_core::{Clock, Entity, EntityState, Event, EventId, StorageError};
+use ankurah_core::{Clock, Entity, EntityId, EntityState, Event, EventId, StorageError};
 use deadpool_postgres::GenericClient;
 
 use crate::collection::get_events;
@@ -52,7 +52,8 @@ pub(crate) async fn resolve(
         return Ok(Resolution::Incoming);
     }
     let candidates: BTreeSet<EventId> = stored_head.iter().chain(incoming_head).copied().collect();
-    let Some(ancestors) = ancestors_down_to_oldest(client, table, &candidates).await? else {
+    let Some(ancestors) = ancestors_down_to_oldest(client, table, entity, &candidates).await?
+    else {
         return Ok(Resolution::Incoming);
     };
     let head: Clock = candidates.difference(&ancestors).copied().collect();
@@ -71,6 +72,7 @@ pub(crate) async fn resolve(
 async fn ancestors_down_to_oldest(
     client: &impl GenericClient,
     table: &Table,
+    entity: EntityId,
     ids: &BTreeSet<EventId>,
 ) -> Result<Option<BTreeSet<EventId>>, StorageError> {
     let Some(&oldest) = ids.first() else {
@@ -79,7 +81,7 @@ async fn ancestors_down_to_oldest(
     let mut ancestors = BTreeSet::new();
     let mut frontier: Vec<EventId> = ids.iter().copied().collect();
     while !frontier.is_empty() {
-        let events = get_events(client, table, &frontier).await?;
+        let events = get_events(client, table, entity, &frontier).await?;
         if events.len() < frontier.len() {
             return Ok(None);
         }

@@ -48,7 +48,7 @@ async fn corrupt_rows_are_errors() {
         Err(StorageError::Decode(_))
     ));
     assert!(matches!(
-        album.get_events(&[event.id]).await,
+        album.get_events(id, &[event.id]).await,
         Err(StorageError::Decode(_))
     ));
     assert!(matches!(
@@ -131,7 +131,10 @@ async fn names_postgres_cannot_hold_are_refused_before_anything_is_written() {
         "nothing of the batch was stored"
     );
     assert_eq!(
-        album.get_events(&[fine.0.id]).await.expect("get_events"),
+        album
+            .get_events(fine.0.entity_id, &[fine.0.id])
+            .await
+            .expect("get_events"),
         vec![]
     );
     assert!(matches!(

@@ -39,15 +39,6 @@ impl SledCollection {
         Ok(bytes.map(|bytes| Record::decode(&bytes)).transpose()?)
     }
 
-    fn event(&self, id: EventId) -> Result<Option<Event>, StorageError> {
-        let bytes = self
-            .storage
-            .tree()
-            .get(layout::event_key(&self.id, id))
-            .map_err(backend_error)?;
-        Ok(bytes.map(|bytes| Event::decode(&bytes)).transpose()?)
-    }
-
     /// The entries of an index within `ranges`, walked downwards for a descending order.
     fn walk<'a>(
         &'a self,
@@ -381,28 +372,33 @@ impl StorageCollection for SledCollection {
             == 1)
     }
 
-    async fn get_events(&self, ids: &[EventId]) -> Result<Vec<Event>, StorageError> {
+    async fn get_events(
+        &self,
+        entity: EntityId,
+        ids: &[EventId],
+    ) -> Result<Vec<Event>, StorageError> {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter()
-            .filter_map(|id| self.event(id).transpose())
-            .collect()
+        let tree = self.storage.tree();
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(bytes) = tree
+                .get(layout::event_key(&self.id, entity, id))
+                .map_err(backend_error)?
+            {
+                events.push(Event::decode(&bytes)?);
+            }
+        }
+        Ok(events)
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
         let prefix = layout::history_prefix(&self.id, id);
         let mut events = Vec::new();
         for item in self.storage.tree().scan_prefix(&prefix) {
-            let (key, _) = item.map_err(backend_error)?;
-            let event_id = EventId::from_slice(key.get(prefix.len()..).unwrap_or_default())?;
-            let event = self
-                .event(event_id)?
-                .ok_or_else(|| DecodeError::Malformed {
-                    what: "event history",
-                    reason: format!("event {event_id} of entity {id} is listed but not stored"),
-                })?;
-            events.push(event);
+            let (_, bytes) = item.map_err(backend_error)?;
+            events.push(Event::decode(&bytes)?);
         }
         Ok(events)
     }

@@ -140,13 +140,9 @@ impl SledStorage {
         let mut batch = sled::Batch::default();
         let mut added = BTreeSet::new();
         for (collection, event) in events {
-            let key = layout::event_key(collection, event.id);
+            let key = layout::event_key(collection, event.entity_id, event.id);
             if !tree.contains_key(&key).map_err(backend_error)? && added.insert(key.clone()) {
                 batch.insert(key, event.encode());
-                batch.insert(
-                    layout::history_key(collection, event.entity_id, event.id),
-                    &[],
-                );
             }
         }
         for (key, (collection, stored)) in states {

@@ -11,14 +11,15 @@
 //! | meta      | `M` name                                                   | see below                    |
 //! | catalog   | `C` collection `00` property                               | empty                        |
 //! | state     | `S` collection `00` entity id                              | state record (below)         |
-//! | event     | `E` collection `00` event id                               | [`Event::encode`] bytes      |
-//! | history   | `H` collection `00` entity id event id                     | empty                        |
+//! | event     | `E` collection `00` entity id event id                     | [`Event::encode`] bytes      |
 //! | index     | `X` collection `00` property `00` encoded value entity id  | empty                        |
 //! | outbox    | `O` event id                                               | [`Event::encode`] bytes      |
 //!
 //! - Ids are the 16 big-endian bytes of the ULID, so key order is id order: a scan of a
 //!   collection's states yields them by entity id (the result order of a query without
-//!   ORDER BY), and a scan of an entity's history yields its events in id (causal) order.
+//!   ORDER BY), and a scan of an entity's event keys yields its history in id (causal)
+//!   order. Events are filed under their entity because they are always asked for with it
+//!   (see `StorageCollection::get_events`): one key per event, no separate history list.
 //! - Collection and property names are UTF-8 without NUL ([`validate_name`]), so the `00`
 //!   separator makes every name prefix-free: collection `a` never sees the keys of `ab`.
 //!   (Property names only enter keys as index names; a property named with NUL is simply
@@ -34,8 +35,6 @@
 //!   filter without loading property backends.
 //! - The outbox holds the events an ephemeral node committed that no durable peer has
 //!   acknowledged yet, by id, so a scan yields them in causal order.
-//! - A history key marks that the event belongs to the entity; the event itself is read from
-//!   its event key.
 //! - An index has one entry per **live** entity of the collection (deleted ones have none),
 //!   NULL for an entity without the property, so walking an index visits every candidate.
 //!   The encoded value is order-preserving and prefix-free (see the `index` module for why):
@@ -82,8 +81,9 @@ use serde::{Deserialize, Serialize};
 use crate::backend_error;
 
 /// Version of this layout. Stored under `M format_version`; an engine refuses to open a tree
-/// written with another version.
-pub const FORMAT_VERSION: u32 = 1;
+/// written with another version. Version 2 files events under their entity (version 1 kept
+/// a separate history key per event).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The sled tree holding all of Ankurah's data.
 pub const TREE: &str = "ankurah";
@@ -92,7 +92,6 @@ const META: u8 = b'M';
 const CATALOG: u8 = b'C';
 const STATE: u8 = b'S';
 const EVENT: u8 = b'E';
-const HISTORY: u8 = b'H';
 const INDEX: u8 = b'X';
 const OUTBOX: u8 = b'O';
 
@@ -193,20 +192,15 @@ pub fn state_key(collection: &CollectionId, id: EntityId) -> Vec<u8> {
     key(STATE, &[&named(collection).concat(), &id.to_bytes()])
 }
 
-/// `E collection 00 event id`
-pub fn event_key(collection: &CollectionId, id: EventId) -> Vec<u8> {
-    key(EVENT, &[&named(collection).concat(), &id.to_bytes()])
-}
-
-/// `H collection 00 entity id`: the prefix of an entity's history.
+/// `E collection 00 entity id`: the prefix of an entity's events.
 pub fn history_prefix(collection: &CollectionId, entity: EntityId) -> Vec<u8> {
-    key(HISTORY, &[&named(collection).concat(), &entity.to_bytes()])
+    key(EVENT, &[&named(collection).concat(), &entity.to_bytes()])
 }
 
-/// `H collection 00 entity id event id`
-pub fn history_key(collection: &CollectionId, entity: EntityId, event: EventId) -> Vec<u8> {
+/// `E collection 00 entity id event id`
+pub fn event_key(collection: &CollectionId, entity: EntityId, event: EventId) -> Vec<u8> {
     key(
-        HISTORY,
+        EVENT,
         &[
             &named(collection).concat(),
             &entity.to_bytes(),

@@ -119,20 +119,23 @@ async fn garbage_event_gives_decode_errors() {
     let (event, _) = &made[0];
     tamper(dir.path(), |tree| {
         tree.insert(
-            layout::event_key(&collection_id(), event.id),
+            layout::event_key(&collection_id(), event.entity_id, event.id),
             &[9u8, 9, 9][..],
         )
         .expect("write");
     });
     let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(albums.get_events(&[event.id]).await, "get_events");
+    assert_decode(
+        albums.get_events(event.entity_id, &[event.id]).await,
+        "get_events",
+    );
     assert_decode(
         albums.dump_entity_events(event.entity_id).await,
         "dump_entity_events",
     );
     assert_eq!(
         albums
-            .get_events(&[made[1].0.id])
+            .get_events(made[1].0.entity_id, &[made[1].0.id])
             .await
             .expect("an intact event"),
         vec![made[1].0.clone()]
@@ -268,7 +271,10 @@ async fn names_that_cannot_be_keys_are_refused_without_writing() {
         "nothing of the batch was written"
     );
     assert_eq!(
-        albums.get_events(&[good.0.id]).await.expect("get_events"),
+        albums
+            .get_events(good.0.entity_id, &[good.0.id])
+            .await
+            .expect("get_events"),
         vec![]
     );
 }
