@@ -74,6 +74,7 @@ fn disk_syncs(count: usize) -> f64 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut file = OpenOptions::new()
         .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
         .open(dir.path().join("log"))
