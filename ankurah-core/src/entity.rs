@@ -1,6 +1,6 @@
 //! [`Entity`]: the live, in-memory state of one entity, built from events and states.
 //!
-//! A node keeps one resident `Entity` per id (see [`EntitySet`]); views read it directly, so
+//! A node keeps one resident `Entity` per id (see `EntitySet`); views read it directly, so
 //! they always show the latest applied state. Transactions edit a *fork* (an independent,
 //! editable copy) and turn its pending writes into one event at commit.
 

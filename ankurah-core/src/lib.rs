@@ -1,6 +1,6 @@
 //! # ankurah-core
 //!
-//! The runtime of Ankurah: every change is an immutable [`Event`](event::Event) with a
+//! The runtime of Ankurah: every change is an immutable [`Event`] with a
 //! hybrid-logical-clock ULID; entity state is derived from events by property backends whose
 //! merge is a join, so replicas converge byte for byte; a [`Node`] stores states and events
 //! in a pluggable [`StorageEngine`](storage::StorageEngine) and answers AnkQL queries.

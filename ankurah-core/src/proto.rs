@@ -13,7 +13,7 @@
 //! Updates carry *deltas*: the events a subscriber lacks, computed from the heads it
 //! reported, or an entity's full state when it never saw the entity or the events would
 //! be larger. On the wire every message is the versioned MessagePack envelope of
-//! [`encoding`](crate::encoding) (structs as maps with field names); `docs/PROTOCOL.md`
+//! [`encoding`] (structs as maps with field names); `docs/PROTOCOL.md`
 //! describes it for clients in other languages.
 
 use serde::{Deserialize, Serialize};
