@@ -47,6 +47,21 @@ async fn create_albums(ctx: &Context, entities: usize) -> Duration {
     start.elapsed()
 }
 
+/// `count` transactions of one track each, one after the other.
+async fn commit_singles(ctx: &Context, count: usize) {
+    for i in 0..count {
+        let trx = ctx.begin();
+        trx.create(&Track {
+            title: "t".into(),
+            album: 1,
+            seconds: i as i64,
+        })
+        .await
+        .expect("create");
+        trx.commit().await.expect("commit");
+    }
+}
+
 /// Commit rates and fetch latencies on one engine.
 async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) {
     let ctx = Node::new_durable(storage.clone(), PermissiveAgent::new())
@@ -78,22 +93,26 @@ async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) 
     );
 
     let singles = 1_000;
-    let start = Instant::now();
-    for i in 0..singles {
-        let trx = ctx.begin();
-        trx.create(&Track {
-            title: "t".into(),
-            album: 1,
-            seconds: i,
-        })
-        .await
-        .expect("create");
-        trx.commit().await.expect("commit");
+    for tasks in [1, 32] {
+        let start = Instant::now();
+        let committers: Vec<_> = (0..tasks)
+            .map(|_| {
+                let ctx = ctx.clone();
+                tokio::spawn(async move { commit_singles(&ctx, singles / tasks).await })
+            })
+            .collect();
+        for committer in committers {
+            committer.await.expect("committer");
+        }
+        println!(
+            "{label}: single-entity commits, {}: {:.0}/s",
+            match tasks {
+                1 => "sequential".to_owned(),
+                _ => format!("{tasks} committers at once"),
+            },
+            per_second(singles, start.elapsed())
+        );
     }
-    println!(
-        "{label}: single-entity commits, sequential: {:.0}/s",
-        per_second(singles as usize, start.elapsed())
-    );
 
     // The first use of a property in a query builds its index; measure the steady state,
     // after the engine's background work on the bulk load (sled flushes and compacts
