@@ -36,6 +36,7 @@ pub mod livequery;
 pub mod model;
 pub mod node;
 pub mod peer;
+mod pipeline;
 pub mod policy;
 pub mod property;
 pub mod proto;

@@ -21,6 +21,7 @@ use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, Stor
 use crate::event::Event;
 use crate::id::{EntityId, EventId, NodeId};
 use crate::peer::Peer;
+use crate::pipeline::{Pending, Pipeline};
 use crate::policy::{ContextData, PolicyAgent};
 use crate::proto::{Message, Request};
 use crate::reactor::Reactor;
@@ -65,6 +66,8 @@ pub(crate) struct NodeInner {
     config: NodeConfig,
     /// Serializes every change so staging, storing and publishing happen in one order.
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
+    /// Durability and publishing order of commits under group commit.
+    pub(crate) pipeline: Pipeline,
     /// Received events whose parents are not known yet, by id.
     staged: Mutex<BTreeMap<EventId, Event>>,
     pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
@@ -123,6 +126,7 @@ impl Node {
             reactor: Arc::default(),
             config,
             commit_lock: tokio::sync::Mutex::new(()),
+            pipeline: Pipeline::default(),
             staged: Mutex::new(BTreeMap::new()),
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
@@ -194,7 +198,7 @@ impl Node {
         cx: &ContextData,
         changes: Vec<LocalChange>,
     ) -> Result<Vec<Event>, MutationError> {
-        let _lock = self.inner.commit_lock.lock().await;
+        let lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
         for change in &changes {
             // Pending writes are taken once: a commit retried after failure starts from scratch.
@@ -223,7 +227,7 @@ impl Node {
             .into_iter()
             .map(|(canonical, next, _)| (canonical, next))
             .collect();
-        if let Err(e) = self.store_and_publish(events.clone(), changed).await {
+        if let Err(e) = self.store_and_publish(lock, events.clone(), changed).await {
             if !self.inner.durable {
                 let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
                 let _ = self.inner.storage.outbox_remove(&ids).await;
@@ -233,30 +237,43 @@ impl Node {
         Ok(events)
     }
 
-    /// Stores events and staged entities in one atomic commit, then publishes them.
+    /// Stores events and staged entities in one atomic commit, then publishes them. Takes
+    /// the commit lock (held since staging) and releases it as soon as later commits may
+    /// build on this one: after publishing, or, with group commit, once the batch is written
+    /// (see [`crate::pipeline`]). Returns once the commit is durable and published.
     pub(crate) async fn store_and_publish(
         &self,
+        lock: tokio::sync::MutexGuard<'_, ()>,
         events: Vec<Event>,
         changed: Vec<(Option<Arc<Entity>>, Entity)>,
     ) -> Result<(), MutationError> {
         if changed.is_empty() && events.is_empty() {
             return Ok(());
         }
+        let storage = &self.inner.storage;
         let batch = CommitBatch {
             states: changed.iter().map(|(_, next)| stored_state(next)).collect(),
             events,
         };
-        self.inner.storage.commit(batch).await?;
-        self.publish(changed).await;
-        Ok(())
+        if !storage.group_commit() {
+            storage.commit(batch).await?;
+            let entities = self.adopt(changed);
+            self.notify(&entities).await;
+            return Ok(());
+        }
+        self.inner.pipeline.check()?;
+        storage.write(batch).await?;
+        let pending = Pending::new(self, self.inner.pipeline.written(), self.adopt(changed));
+        drop(lock);
+        Ok(pending.finish().await?)
     }
 
-    /// Makes stored changes visible: staged entities replace or join the resident set, then
-    /// entity subscribers and live queries hear of the transaction, once.
-    async fn publish(&self, changed: impl IntoIterator<Item = (Option<Arc<Entity>>, Entity)>) {
-        let mut entities = Vec::new();
-        for (canonical, next) in changed {
-            let entity = match canonical {
+    /// Staged entities replace or join the resident set: later commits and local reads see
+    /// them.
+    fn adopt(&self, changed: Vec<(Option<Arc<Entity>>, Entity)>) -> Vec<Arc<Entity>> {
+        changed
+            .into_iter()
+            .map(|(canonical, next)| match canonical {
                 Some(canonical) => {
                     canonical.adopt(next);
                     canonical
@@ -266,13 +283,16 @@ impl Node {
                     self.inner.entities.insert(&entity);
                     entity
                 }
-            };
-            entities.push(entity);
-        }
-        for entity in &entities {
+            })
+            .collect()
+    }
+
+    /// Entity subscribers and live queries hear of a stored transaction, once.
+    pub(crate) async fn notify(&self, entities: &[Arc<Entity>]) {
+        for entity in entities {
             entity.notify_changed();
         }
-        self.inner.reactor.notify(self, &entities).await;
+        self.inner.reactor.notify(self, entities).await;
     }
 
     /// The resident entities of a collection matching `selection`, in query order.
@@ -321,7 +341,7 @@ impl Node {
             event.validate()?;
             self.check_skew(event)?;
         }
-        let _lock = self.inner.commit_lock.lock().await;
+        let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;
         // A copy: if anything below fails, the events staged by earlier batches stay staged.
         let mut pending: BTreeMap<EventId, Event> = self.inner.staged.lock().clone();
@@ -391,7 +411,7 @@ impl Node {
         outcome.missing.sort();
         outcome.missing.dedup();
         *self.inner.staged.lock() = still_staged;
-        self.store_and_publish(applied_events, entities.into_values().collect())
+        self.store_and_publish(lock, applied_events, entities.into_values().collect())
             .await?;
         Ok(outcome)
     }

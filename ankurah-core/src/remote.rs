@@ -101,7 +101,7 @@ impl Node {
         &self,
         confirmed: Vec<Result<EntityState, (CollectionId, EntityId)>>,
     ) -> Result<(), MutationError> {
-        let _lock = self.inner.commit_lock.lock().await;
+        let lock = self.inner.commit_lock.lock().await;
         let pending = self.pending_by_entity().await?;
         let mut changed = Vec::new();
         for item in confirmed {
@@ -128,7 +128,7 @@ impl Node {
             }
             changed.push((canonical, next));
         }
-        self.store_and_publish(Vec::new(), changed).await
+        self.store_and_publish(lock, Vec::new(), changed).await
     }
 
     /// Outbox events grouped by entity, in id order.
@@ -182,7 +182,7 @@ impl Node {
 
     /// Joins received states into the local entities.
     async fn merge_states(&self, states: Vec<EntityState>) -> Result<(), MutationError> {
-        let _lock = self.inner.commit_lock.lock().await;
+        let lock = self.inner.commit_lock.lock().await;
         let pending = self.pending_by_entity().await?;
         let mut changed = Vec::new();
         for state in states {
@@ -203,7 +203,7 @@ impl Node {
             }
             changed.push((canonical, next));
         }
-        self.store_and_publish(Vec::new(), changed).await
+        self.store_and_publish(lock, Vec::new(), changed).await
     }
 
     /// Reads entities from the durable peer into the local store.

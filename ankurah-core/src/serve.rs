@@ -26,10 +26,24 @@ const MAX_ANCESTOR_ROUNDS: usize = 16;
 impl Node {
     /// Answers one request of `peer`.
     pub(crate) async fn serve(&self, peer: &Arc<Peer>, request: Request) -> Response {
-        match self.try_serve(peer, request).await {
+        let response = match self.try_serve(peer, request).await {
             Ok(response) => response,
             Err(reason) => Response::Error(reason),
+        };
+        match self.flush_written().await {
+            Ok(()) => response,
+            Err(error) => Response::Error(error.to_string()),
         }
+    }
+
+    /// Makes every commit written so far durable (with group commit, a commit is readable
+    /// before it is durable): called between reading data for a peer and sending it, so
+    /// nothing leaves this node that a crash could take back.
+    async fn flush_written(&self) -> Result<(), crate::error::StorageError> {
+        self.inner
+            .pipeline
+            .flush_written(self.inner.storage.as_ref())
+            .await
     }
 
     async fn try_serve(&self, peer: &Arc<Peer>, request: Request) -> Result<Response, String> {
@@ -235,7 +249,10 @@ impl Node {
                         .filter(|e| node.inner.policy.check_read(&cx, e.collection(), e).is_ok())
                         .collect();
                     let deltas = node.deltas(&entities, &known).await;
-                    if !deltas.is_empty() && !peer.update(subscription, deltas) {
+                    if deltas.is_empty() || node.flush_written().await.is_err() {
+                        continue;
+                    }
+                    if !peer.update(subscription, deltas) {
                         break;
                     }
                 }

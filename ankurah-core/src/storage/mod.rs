@@ -38,6 +38,24 @@ pub trait StorageEngine: Send + Sync + 'static {
     /// Writes the events and states of one transaction: all or nothing, durable on return.
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError>;
 
+    /// Whether the node may [`write`](Self::write) commits and make them durable later with
+    /// one [`sync`](Self::sync) for all that were written meanwhile (group commit). Worth it
+    /// for an engine whose flush costs more than its write; `false` by default.
+    fn group_commit(&self) -> bool {
+        false
+    }
+
+    /// Writes one transaction like [`commit`](Self::commit), all or nothing and visible to
+    /// reads at once, but durable only after the next [`sync`](Self::sync).
+    async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        self.commit(batch).await
+    }
+
+    /// Makes every batch written so far durable.
+    async fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// The system this storage belongs to, if one was created.
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError>;
 

@@ -333,7 +333,7 @@ impl SledCollection {
 impl StorageCollection for SledCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
         self.storage
-            .write(Some(&self.id), &[], std::slice::from_ref(state))
+            .store(Some(&self.id), &[], std::slice::from_ref(state))
             .await
             .map(drop)
     }
@@ -367,7 +367,7 @@ impl StorageCollection for SledCollection {
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
         Ok(self
             .storage
-            .write(Some(&self.id), std::slice::from_ref(event), &[])
+            .store(Some(&self.id), std::slice::from_ref(event), &[])
             .await?
             == 1)
     }

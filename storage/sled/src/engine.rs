@@ -102,7 +102,7 @@ impl SledStorage {
     /// the entity's previous one; of several states of one entity, the last wins.
     /// `collection` overrides the collection that states and events name (a collection
     /// handle writes into its own).
-    pub(crate) async fn write(
+    pub(crate) async fn store(
         &self,
         collection: Option<&CollectionId>,
         events: &[Event],
@@ -218,9 +218,25 @@ impl StorageEngine for SledStorage {
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.write(None, &batch.events, &batch.states)
+        self.store(None, &batch.events, &batch.states)
             .await
             .map(drop)
+    }
+
+    /// A flush costs a few times a commit's writes, and sled's flush covers everything
+    /// written before it, so concurrent commits share one.
+    fn group_commit(&self) -> bool {
+        true
+    }
+
+    async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        self.write_batch(None, &batch.events, &batch.states)
+            .map(drop)
+    }
+
+    async fn sync(&self) -> Result<(), StorageError> {
+        self.inner.tree.flush_async().await.map_err(backend_error)?;
+        Ok(())
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {

@@ -1,0 +1,173 @@
+//! Group commit: concurrent commits share one flush.
+//!
+//! With an engine that [offers it](crate::storage::StorageEngine::group_commit), a commit is
+//! written and made visible to later commits under the node's commit lock, numbered, and the
+//! lock released; then it waits until it is durable and publishes (entity subscribers, live
+//! queries, peers) in number order. Whoever finds no flush running flushes everything written
+//! so far, so commits that arrived meanwhile are durable without flushing again. A commit
+//! still returns only once it is durable, and nothing reaches another node before that (a
+//! peer's read first makes everything written durable, see [`Pipeline::flush_written`]).
+//!
+//! A flush that fails leaves writes of unknown durability behind; the pipeline then refuses
+//! every later commit, and the node must be restarted on its storage.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{watch, Mutex};
+
+use crate::entity::Entity;
+use crate::error::StorageError;
+use crate::node::Node;
+use crate::storage::StorageEngine;
+
+/// Where the commits of one node stand.
+pub(crate) struct Pipeline {
+    /// Number of the last commit written (commits are numbered under the commit lock).
+    written: AtomicU64,
+    /// Number of the last commit known durable; held by the commit that is flushing.
+    durable: Mutex<u64>,
+    /// Number of the last commit published: commits publish in number order.
+    published: watch::Sender<u64>,
+    /// Set once a flush failed.
+    failed: AtomicBool,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            written: AtomicU64::new(0),
+            durable: Mutex::new(0),
+            published: watch::Sender::new(0),
+            failed: AtomicBool::new(false),
+        }
+    }
+}
+
+fn flush_failed() -> StorageError {
+    StorageError::Backend(
+        "an earlier commit could not be made durable; restart the node on its storage".into(),
+    )
+}
+
+impl Pipeline {
+    /// Errors once a flush failed.
+    pub(crate) fn check(&self) -> Result<(), StorageError> {
+        match self.failed.load(Ordering::Acquire) {
+            true => Err(flush_failed()),
+            false => Ok(()),
+        }
+    }
+
+    /// Numbers a commit that was just written (under the commit lock).
+    pub(crate) fn written(&self) -> u64 {
+        self.written.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Makes commit `number` durable, with every commit written before the flush starts.
+    async fn make_durable(
+        &self,
+        storage: &dyn StorageEngine,
+        number: u64,
+    ) -> Result<(), StorageError> {
+        let mut durable = self.durable.lock().await;
+        if *durable >= number {
+            return Ok(());
+        }
+        self.check()?;
+        let target = self.written.load(Ordering::Acquire);
+        match storage.sync().await {
+            Ok(()) => {
+                *durable = target;
+                Ok(())
+            }
+            Err(error) => {
+                self.failed.store(true, Ordering::Release);
+                Err(error)
+            }
+        }
+    }
+
+    /// Makes everything written so far durable: called before data leaves for a peer.
+    pub(crate) async fn flush_written(
+        &self,
+        storage: &dyn StorageEngine,
+    ) -> Result<(), StorageError> {
+        let number = self.written.load(Ordering::Acquire);
+        self.make_durable(storage, number).await
+    }
+}
+
+/// A commit written under the lock and not yet durable and published. Later commits publish
+/// only after it, so it must finish: if its future is dropped, a task finishes it.
+pub(crate) struct Pending {
+    node: Node,
+    number: u64,
+    entities: Vec<Arc<Entity>>,
+    finished: bool,
+}
+
+impl Pending {
+    pub(crate) fn new(node: &Node, number: u64, entities: Vec<Arc<Entity>>) -> Self {
+        Pending {
+            node: node.clone(),
+            number,
+            entities,
+            finished: false,
+        }
+    }
+
+    /// Waits until the commit is durable, then publishes it in its turn. A commit that could
+    /// not be made durable is not published.
+    pub(crate) async fn finish(mut self) -> Result<(), StorageError> {
+        self.run().await
+    }
+
+    async fn run(&mut self) -> Result<(), StorageError> {
+        let pipeline = &self.node.inner.pipeline;
+        let durable = pipeline
+            .make_durable(self.node.inner.storage.as_ref(), self.number)
+            .await;
+        let mut published = pipeline.published.subscribe();
+        let _ = published.wait_for(|last| *last + 1 >= self.number).await;
+        if durable.is_ok() {
+            self.node.notify(&self.entities).await;
+        }
+        pipeline
+            .published
+            .send_modify(|last| *last = (*last).max(self.number));
+        self.finished = true;
+        durable
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut rest = Pending {
+            node: self.node.clone(),
+            number: self.number,
+            entities: std::mem::take(&mut self.entities),
+            finished: false,
+        };
+        self.finished = true;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = rest.run().await;
+                });
+            }
+            // No runtime left to publish in: at least let later commits go on.
+            Err(_) => {
+                rest.finished = true;
+                rest.node
+                    .inner
+                    .pipeline
+                    .published
+                    .send_modify(|last| *last = (*last).max(rest.number));
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Concurrent commits on one sled node share flushes (group commit) and still behave as if
+//! they ran one after another: each is durable when it returns, live queries hear of each
+//! once, edits of one entity from many tasks all land, and a commit whose future is dropped
+//! halfway neither blocks later commits nor goes half-published.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ankurah::changes::ChangeSet;
+use ankurah::signals::{Peek, Subscribe};
+use ankurah::storage::StorageEngine;
+use ankurah::{Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_storage_sled::SledStorage;
+
+#[derive(Model, Debug, Clone)]
+pub struct Album {
+    #[active_type(LWW)]
+    pub name: String,
+    pub year: i32,
+}
+
+const TASKS: i32 = 16;
+const PER_TASK: i32 = 25;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_are_durable_published_once_and_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared_id;
+    {
+        let node = Node::new_durable(
+            Arc::new(SledStorage::open(dir.path()).unwrap()),
+            PermissiveAgent::new(),
+        );
+        let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+        let trx = ctx.begin();
+        shared_id = trx
+            .create(&Album {
+                name: "shared".into(),
+                year: 1,
+            })
+            .await
+            .unwrap()
+            .id();
+        trx.commit().await.unwrap();
+        let shared = ctx.get::<AlbumView>(shared_id).await.unwrap();
+
+        let live = ctx.query_wait::<AlbumView>("year > 1").await.unwrap();
+        let added = Arc::new(Mutex::new(Vec::new()));
+        let recorder = added.clone();
+        let _guard = live.subscribe(move |changes: ChangeSet<AlbumView>| {
+            recorder
+                .lock()
+                .unwrap()
+                .extend(changes.changes.iter().map(|c| c.entity().id()));
+        });
+
+        // Each transaction creates an album and bumps the shared one, all tasks at once.
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let (ctx, shared) = (ctx.clone(), shared.clone());
+                tokio::spawn(async move {
+                    for i in 0..PER_TASK {
+                        let trx = ctx.begin();
+                        trx.create(&Album {
+                            name: format!("{task}-{i}"),
+                            year: 2 + task * PER_TASK + i,
+                        })
+                        .await
+                        .unwrap();
+                        let bump = trx.edit::<Album>(&shared).unwrap();
+                        bump.name().set(&format!("{task}-{i}")).unwrap();
+                        trx.commit().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let total = (TASKS * PER_TASK) as usize;
+        assert_eq!(live.peek().len(), total);
+        let mut heard = added.lock().unwrap().clone();
+        heard.sort();
+        heard.dedup();
+        assert_eq!(heard.len(), total, "each new album was announced");
+
+        // A commit dropped while it waits for its flush still finishes in the background,
+        // and the next commit is not held up by it.
+        let trx = ctx.begin();
+        trx.create(&Album {
+            name: "dropped".into(),
+            year: 5000,
+        })
+        .await
+        .unwrap();
+        let _ = tokio::time::timeout(Duration::from_micros(1), trx.commit()).await;
+        let trx = ctx.begin();
+        trx.create(&Album {
+            name: "after".into(),
+            year: 5001,
+        })
+        .await
+        .unwrap();
+        trx.commit().await.unwrap();
+    }
+
+    // Everything that returned is on disk.
+    let storage = Arc::new(SledStorage::open(dir.path()).unwrap());
+    let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let stored: Vec<AlbumView> = ctx.fetch("year > 1 AND year < 5000").await.unwrap();
+    assert_eq!(stored.len(), (TASKS * PER_TASK) as usize);
+    let after: Vec<AlbumView> = ctx.fetch("year = 5001").await.unwrap();
+    assert_eq!(after.len(), 1);
+    // Every bump of the shared album is in its history, one event per transaction.
+    let history = storage
+        .collection(&Album::collection())
+        .await
+        .unwrap()
+        .dump_entity_events(shared_id)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1 + (TASKS * PER_TASK) as usize);
+}
