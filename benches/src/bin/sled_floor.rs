@@ -39,15 +39,42 @@ async fn album_sizes() -> (usize, usize) {
 
 /// Writes `entities` entities in batches of `per_batch`, each entity as the given keys (a
 /// value of `sizes[i]` bytes under its event key, then its state key), reading `reads` of
-/// those keys first as a commit does, and flushing after every batch. Returns entities per
-/// second.
-fn write(entities: usize, per_batch: usize, sizes: &[usize], reads: usize) -> f64 {
+/// those keys first as a commit does, and flushing after every batch; `threads` threads do
+/// this side by side. Returns entities per second.
+fn write(entities: usize, per_batch: usize, sizes: &[usize], reads: usize, threads: usize) -> f64 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = sled::open(dir.path()).expect("sled");
     let tree = db.open_tree(layout::TREE).expect("tree");
-    let collection = CollectionId::from("album");
     let start = Instant::now();
-    for _ in 0..entities / per_batch {
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tree = &tree;
+            scope.spawn(move || {
+                write_batches(
+                    tree,
+                    entities / threads / per_batch,
+                    per_batch,
+                    sizes,
+                    reads,
+                )
+            });
+        }
+    });
+    per_second(
+        entities / threads / per_batch * per_batch * threads,
+        start.elapsed(),
+    )
+}
+
+fn write_batches(
+    tree: &sled::Tree,
+    batches: usize,
+    per_batch: usize,
+    sizes: &[usize],
+    reads: usize,
+) {
+    let collection = CollectionId::from("album");
+    for _ in 0..batches {
         let mut batch = sled::Batch::default();
         for _ in 0..per_batch {
             let entity = ankurah::EntityId::new();
@@ -65,7 +92,6 @@ fn write(entities: usize, per_batch: usize, sizes: &[usize], reads: usize) -> f6
         tree.apply_batch(batch).expect("batch");
         tree.flush().expect("flush");
     }
-    per_second(entities, start.elapsed())
 }
 
 /// Sequential `write(4 KiB)` + `fdatasync` into a preallocated file: the fastest durable
@@ -104,15 +130,19 @@ async fn main() {
     let layout = [event, state];
     println!(
         "sled, batches of 100, event + state keys, 1 read: {:.0} entities/s",
-        write(entities, 100, &layout, 1)
+        write(entities, 100, &layout, 1, 1)
     );
     println!(
         "sled, batches of 100, one key of event + state bytes, no reads: {:.0} entities/s",
-        write(entities, 100, &[event + state], 0)
+        write(entities, 100, &[event + state], 0, 1)
     );
     println!(
         "sled, one entity per batch, event + state keys: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1)
+        write(entities / 10, 1, &layout, 1, 1)
+    );
+    println!(
+        "sled, the same from 32 threads at once: {:.0} commits/s",
+        write(entities / 10, 1, &layout, 1, 32)
     );
     println!(
         "disk, 4 KiB write + fdatasync: {:.0}/s",
