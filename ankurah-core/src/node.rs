@@ -19,9 +19,9 @@ use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
 use crate::event::Event;
+use crate::group_commit::{GroupCommit, Pending};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::peer::Peer;
-use crate::pipeline::{Pending, Pipeline};
 use crate::policy::{ContextData, PolicyAgent};
 use crate::proto::{Message, Request};
 use crate::reactor::Reactor;
@@ -67,7 +67,7 @@ pub(crate) struct NodeInner {
     /// Serializes every change so staging, storing and publishing happen in one order.
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
     /// Durability and publishing order of commits under group commit.
-    pub(crate) pipeline: Pipeline,
+    pub(crate) group_commit: GroupCommit,
     /// Received events whose parents are not known yet, by id.
     staged: Mutex<BTreeMap<EventId, Event>>,
     pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
@@ -126,7 +126,7 @@ impl Node {
             reactor: Arc::default(),
             config,
             commit_lock: tokio::sync::Mutex::new(()),
-            pipeline: Pipeline::default(),
+            group_commit: GroupCommit::default(),
             staged: Mutex::new(BTreeMap::new()),
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
@@ -240,7 +240,7 @@ impl Node {
     /// Stores events and staged entities in one atomic commit, then publishes them. Takes
     /// the commit lock (held since staging) and releases it as soon as later commits may
     /// build on this one: after publishing, or, with group commit, once the batch is written
-    /// (see [`crate::pipeline`]). Returns once the commit is durable and published.
+    /// (see [`crate::group_commit`]). Returns once the commit is durable and published.
     pub(crate) async fn store_and_publish(
         &self,
         lock: tokio::sync::MutexGuard<'_, ()>,
@@ -261,9 +261,9 @@ impl Node {
             self.notify(&entities).await;
             return Ok(());
         }
-        self.inner.pipeline.check()?;
+        self.inner.group_commit.check()?;
         storage.write(batch).await?;
-        let pending = Pending::new(self, self.inner.pipeline.written(), self.adopt(changed));
+        let pending = Pending::new(self, self.inner.group_commit.written(), self.adopt(changed));
         drop(lock);
         Ok(pending.finish().await?)
     }

@@ -41,7 +41,7 @@ impl Node {
     /// nothing leaves this node that a crash could take back.
     async fn flush_written(&self) -> Result<(), crate::error::StorageError> {
         self.inner
-            .pipeline
+            .group_commit
             .flush_written(self.inner.storage.as_ref())
             .await
     }

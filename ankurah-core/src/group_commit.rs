@@ -6,10 +6,10 @@
 //! queries, peers) in number order. Whoever finds no flush running flushes everything written
 //! so far, so commits that arrived meanwhile are durable without flushing again. A commit
 //! still returns only once it is durable, and nothing reaches another node before that (a
-//! peer's read first makes everything written durable, see [`Pipeline::flush_written`]).
+//! peer's read first makes everything written durable, see [`GroupCommit::flush_written`]).
 //!
-//! A flush that fails leaves writes of unknown durability behind; the pipeline then refuses
-//! every later commit, and the node must be restarted on its storage.
+//! A flush that fails leaves writes of unknown durability behind; every later commit is then
+//! refused, and the node must be restarted on its storage.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use crate::node::Node;
 use crate::storage::StorageEngine;
 
 /// Where the commits of one node stand.
-pub(crate) struct Pipeline {
+pub(crate) struct GroupCommit {
     /// Number of the last commit written (commits are numbered under the commit lock).
     written: AtomicU64,
     /// Number of the last commit known durable; held by the commit that is flushing.
@@ -33,9 +33,9 @@ pub(crate) struct Pipeline {
     failed: AtomicBool,
 }
 
-impl Default for Pipeline {
+impl Default for GroupCommit {
     fn default() -> Self {
-        Pipeline {
+        GroupCommit {
             written: AtomicU64::new(0),
             durable: Mutex::new(0),
             published: watch::Sender::new(0),
@@ -50,7 +50,7 @@ fn flush_failed() -> StorageError {
     )
 }
 
-impl Pipeline {
+impl GroupCommit {
     /// Errors once a flush failed.
     pub(crate) fn check(&self) -> Result<(), StorageError> {
         match self.failed.load(Ordering::Acquire) {
@@ -124,16 +124,16 @@ impl Pending {
     }
 
     async fn run(&mut self) -> Result<(), StorageError> {
-        let pipeline = &self.node.inner.pipeline;
-        let durable = pipeline
+        let commits = &self.node.inner.group_commit;
+        let durable = commits
             .make_durable(self.node.inner.storage.as_ref(), self.number)
             .await;
-        let mut published = pipeline.published.subscribe();
+        let mut published = commits.published.subscribe();
         let _ = published.wait_for(|last| *last + 1 >= self.number).await;
         if durable.is_ok() {
             self.node.notify(&self.entities).await;
         }
-        pipeline
+        commits
             .published
             .send_modify(|last| *last = (*last).max(self.number));
         self.finished = true;
@@ -164,7 +164,7 @@ impl Drop for Pending {
                 rest.finished = true;
                 rest.node
                     .inner
-                    .pipeline
+                    .group_commit
                     .published
                     .send_modify(|last| *last = (*last).max(rest.number));
             }
