@@ -27,6 +27,8 @@ pub(crate) struct GroupCommit {
     written: AtomicU64,
     /// Number of the last commit known durable; held by the commit that is flushing.
     durable: Mutex<u64>,
+    /// The same number, readable without waiting for a flush in progress.
+    durable_now: AtomicU64,
     /// Number of the last commit published: commits publish in number order.
     published: watch::Sender<u64>,
     /// Set once a flush failed.
@@ -38,6 +40,7 @@ impl Default for GroupCommit {
         GroupCommit {
             written: AtomicU64::new(0),
             durable: Mutex::new(0),
+            durable_now: AtomicU64::new(0),
             published: watch::Sender::new(0),
             failed: AtomicBool::new(false),
         }
@@ -70,6 +73,9 @@ impl GroupCommit {
         storage: &dyn StorageEngine,
         number: u64,
     ) -> Result<(), StorageError> {
+        if self.durable_now.load(Ordering::Acquire) >= number {
+            return Ok(());
+        }
         let mut durable = self.durable.lock().await;
         if *durable >= number {
             return Ok(());
@@ -79,6 +85,7 @@ impl GroupCommit {
         match storage.sync().await {
             Ok(()) => {
                 *durable = target;
+                self.durable_now.store(target, Ordering::Release);
                 Ok(())
             }
             Err(error) => {
