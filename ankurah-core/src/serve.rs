@@ -393,7 +393,8 @@ async fn outside_history(
     )
 }
 
-/// Groups missing event ids by the collection of the staged events waiting on them.
+/// Groups missing event ids by the collection and entity of the staged events waiting on
+/// them: one `GetEvents` request each.
 fn group_missing(
     missing: &[(CollectionId, EntityId, EventId)],
 ) -> HashMap<(CollectionId, EntityId), Vec<EventId>> {
