@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ankurah_core::model::Mutable;
-use ankurah_core::storage::{MemoryStorage, StorageEngine};
+use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
     Clock, DecodeError, Entity, EntityState, Event, EventError, EventId, MutationError, Node,
     PermissiveAgent, DEFAULT_CONTEXT,
@@ -22,13 +22,7 @@ async fn one_entity() -> (Node, Arc<MemoryStorage>, Vec<Event>) {
     let trx = ctx.begin();
     let id = trx.create(&album("a", "b", 1)).await.unwrap().id();
     trx.commit().await.unwrap();
-    let events = storage
-        .collection(&"album".into())
-        .await
-        .unwrap()
-        .dump_entity_events(id)
-        .await
-        .unwrap();
+    let events = common::stored_events(storage.as_ref(), id).await;
     (node, storage, events)
 }
 
@@ -164,13 +158,7 @@ async fn events_with_unknown_parents_wait_for_them() {
             .unwrap();
         trx.commit().await.unwrap();
     }
-    let all = storage
-        .collection(&"album".into())
-        .await
-        .unwrap()
-        .dump_entity_events(events[0].entity_id)
-        .await
-        .unwrap();
+    let all = common::stored_events(storage.as_ref(), events[0].entity_id).await;
     assert_eq!(all.len(), 3);
 
     let receiver = fresh_node();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ankurah_core::model::{Mutable, View};
-use ankurah_core::storage::{MemoryStorage, StorageEngine};
+use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
     Entity, EntityId, Event, EventId, Node, PermissiveAgent, Value, DEFAULT_CONTEXT,
 };
@@ -77,8 +77,7 @@ struct Replica {
 
 impl Replica {
     async fn events(&self, id: EntityId) -> Vec<Event> {
-        let collection = self.storage.collection(&"album".into()).await.unwrap();
-        collection.dump_entity_events(id).await.unwrap()
+        common::stored_events(self.storage.as_ref(), id).await
     }
 
     async fn view(&self, id: EntityId) -> AlbumView {
@@ -282,14 +281,7 @@ async fn concurrent_lww_writes_resolve_by_event_id_everywhere() {
     let trx = actx.begin();
     let id = trx.create(&album("x", "a", 1)).await.unwrap().id();
     trx.commit().await.unwrap();
-    let dump = |s: Arc<MemoryStorage>| async move {
-        s.collection(&"album".into())
-            .await
-            .unwrap()
-            .dump_entity_events(id)
-            .await
-            .unwrap()
-    };
+    let dump = |s: Arc<MemoryStorage>| async move { common::stored_events(s.as_ref(), id).await };
     b.apply_events(DEFAULT_CONTEXT, dump(a_storage.clone()).await)
         .await
         .unwrap();

@@ -8,15 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah_core::model::{Mutable, View};
-use ankurah_core::policy::{ContextData, PolicyAgent};
 use ankurah_core::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{
-    AccessDenied, Context, Entity, EntityId, Event, LocalConnector, MutationError, Node, NodeId,
-    PeerError, PermissiveAgent, DEFAULT_CONTEXT,
+    Context, EntityId, LocalConnector, MutationError, Node, NodeId, PeerError, PermissiveAgent,
+    DEFAULT_CONTEXT,
 };
-use common::{album, Album, AlbumView};
+use common::{album, stored_events, Album, AlbumView, NoNickelback};
 use tokio::sync::mpsc;
 
 struct Setup {
@@ -201,28 +200,6 @@ async fn partitions_heal_without_losing_edits() {
     .await;
 }
 
-/// Refuses any album by one artist, on the server only.
-struct NoNickelback;
-
-impl PolicyAgent for NoNickelback {
-    fn check_write(
-        &self,
-        _cx: &ContextData,
-        event: &Event,
-        _before: Option<&Entity>,
-    ) -> Result<(), AccessDenied> {
-        let lww = event
-            .operations
-            .get("lww")
-            .map(|b| b.as_ref())
-            .unwrap_or_default();
-        match lww.windows(10).any(|w| w == b"Nickelback") {
-            true => Err(AccessDenied("that artist is not allowed".into())),
-            false => Ok(()),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_refused_commit_is_undone_locally() {
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), NoNickelback);
@@ -325,13 +302,7 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
         trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
         trx.commit().await.unwrap();
     }
-    let history = origin_storage
-        .collection(&"album".into())
-        .await
-        .unwrap()
-        .dump_entity_events(id)
-        .await
-        .unwrap();
+    let history = stored_events(origin_storage.as_ref(), id).await;
     assert_eq!(history.len(), 3);
 
     // A raw peer commits only the last event; the server must ask it for the others.

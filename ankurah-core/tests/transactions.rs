@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ankurah_core::model::{Mutable, View};
-use ankurah_core::policy::{ContextData, PolicyAgent};
 use ankurah_core::storage::{CommitBatch, MemoryStorage, StorageCollection, StorageEngine};
 use ankurah_core::{
-    AccessDenied, CollectionId, Entity, EntityId, Event, MutationError, Node, PermissiveAgent,
-    PropertyError, RetrievalError, StorageError, SystemId, DEFAULT_CONTEXT,
+    CollectionId, EntityId, MutationError, Node, PermissiveAgent, PropertyError, RetrievalError,
+    StorageError, SystemId, DEFAULT_CONTEXT,
 };
 use async_trait::async_trait;
-use common::{album, stored_state, Album, AlbumView};
+use common::{album, stored_events, stored_state, Album, AlbumView, NoNickelback};
 
 fn node() -> (Node, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
@@ -24,14 +23,7 @@ fn node() -> (Node, Arc<MemoryStorage>) {
 }
 
 async fn event_count(storage: &dyn StorageEngine, id: EntityId) -> usize {
-    storage
-        .collection(&"album".into())
-        .await
-        .unwrap()
-        .dump_entity_events(id)
-        .await
-        .unwrap()
-        .len()
+    stored_events(storage, id).await.len()
 }
 
 #[tokio::test]
@@ -115,29 +107,6 @@ async fn views_are_read_only() {
     let handle: ankurah_core::LWW<i32> =
         ankurah_core::ActiveType::bind(view.entity().clone(), "year");
     assert!(matches!(handle.set(&5), Err(PropertyError::NotEditable(_))));
-}
-
-/// Refuses writes to albums of one artist.
-#[derive(Debug)]
-struct NoNickelback;
-
-impl PolicyAgent for NoNickelback {
-    fn check_write(
-        &self,
-        _cx: &ContextData,
-        event: &Event,
-        _before: Option<&Entity>,
-    ) -> Result<(), AccessDenied> {
-        let lww = event
-            .operations
-            .get("lww")
-            .map(|b| b.as_ref())
-            .unwrap_or_default();
-        if lww.windows(10).any(|w| w == b"Nickelback") {
-            return Err(AccessDenied("no".into()));
-        }
-        Ok(())
-    }
 }
 
 #[tokio::test]

@@ -125,3 +125,42 @@ pub async fn stored_state(
         .unwrap()
         .expect("a stored state")
 }
+
+/// The events `storage` holds for album `id`, in id order.
+pub async fn stored_events(
+    storage: &dyn ankurah_core::storage::StorageEngine,
+    id: ankurah_core::EntityId,
+) -> Vec<ankurah_core::Event> {
+    storage
+        .collection(&Album::collection())
+        .await
+        .unwrap()
+        .dump_entity_events(id)
+        .await
+        .unwrap()
+}
+
+/// Refuses any write that gives an album the artist "Nickelback".
+#[derive(Debug)]
+pub struct NoNickelback;
+
+impl ankurah_core::policy::PolicyAgent for NoNickelback {
+    fn check_write(
+        &self,
+        _cx: &ankurah_core::policy::ContextData,
+        event: &ankurah_core::Event,
+        _before: Option<&Entity>,
+    ) -> Result<(), ankurah_core::AccessDenied> {
+        let lww = event
+            .operations
+            .get("lww")
+            .map(|b| b.as_ref())
+            .unwrap_or_default();
+        match lww.windows(10).any(|w| w == b"Nickelback") {
+            true => Err(ankurah_core::AccessDenied(
+                "that artist is not allowed".into(),
+            )),
+            false => Ok(()),
+        }
+    }
+}
