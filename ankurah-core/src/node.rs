@@ -191,8 +191,9 @@ impl Node {
     }
 
     /// Stores and publishes the changes of one local transaction, all or nothing, and
-    /// returns its events. An ephemeral node also puts them in its outbox first, so a crash
-    /// after this point still sends them.
+    /// returns the events to forward to a durable peer (none on a durable node). An
+    /// ephemeral node also puts them in its outbox first, so a crash after this point still
+    /// sends them.
     pub(crate) async fn commit_local(
         &self,
         cx: &ContextData,
@@ -219,19 +220,18 @@ impl Node {
         if staged.is_empty() {
             return Ok(Vec::new());
         }
-        let events: Vec<Event> = staged.iter().map(|(_, _, event)| event.clone()).collect();
-        if !self.inner.durable {
-            self.inner.storage.outbox_add(&events).await?;
-        }
-        let changed = staged
+        let (changed, events): (Vec<_>, Vec<Event>) = staged
             .into_iter()
-            .map(|(canonical, next, _)| (canonical, next))
-            .collect();
+            .map(|(canonical, next, event)| ((canonical, next), event))
+            .unzip();
+        if self.inner.durable {
+            self.store_and_publish(lock, events, changed).await?;
+            return Ok(Vec::new());
+        }
+        self.inner.storage.outbox_add(&events).await?;
         if let Err(e) = self.store_and_publish(lock, events.clone(), changed).await {
-            if !self.inner.durable {
-                let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-                let _ = self.inner.storage.outbox_remove(&ids).await;
-            }
+            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+            let _ = self.inner.storage.outbox_remove(&ids).await;
             return Err(e);
         }
         Ok(events)

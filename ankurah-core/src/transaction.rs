@@ -84,7 +84,7 @@ impl Transaction {
         }
         let node = self.ctx.node();
         let events = node.commit_local(self.ctx.data(), changes).await?;
-        if node.is_durable() || events.is_empty() {
+        if events.is_empty() {
             return Ok(());
         }
         node.forward_commit(events).await
