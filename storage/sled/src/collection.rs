@@ -119,13 +119,7 @@ impl SledCollection {
                     })
                 }
                 _ => {
-                    let Some(value) = index::decode_value(encoded) else {
-                        return Err(DecodeError::Malformed {
-                            what: "index entry",
-                            reason: format!("undecodable value in the index of `{property}`"),
-                        }
-                        .into());
-                    };
+                    let value = indexed_value(encoded, &property)?;
                     let entry = IndexEntry {
                         id,
                         property: &property,
@@ -173,13 +167,7 @@ impl SledCollection {
                 // bytes of FF is past them all and before the next value.
                 let run = [prefix, encoded].concat();
                 let past = [&run[..], &[0xFF; 17]].concat();
-                let Some(value) = index::decode_value(encoded) else {
-                    return Err(DecodeError::Malformed {
-                        what: "index entry",
-                        reason: format!("undecodable value in the index of `{property}`"),
-                    }
-                    .into());
-                };
+                let value = indexed_value(encoded, property)?;
                 let entry = IndexEntry {
                     id: id_of(&key)?,
                     property,
@@ -402,6 +390,18 @@ impl StorageCollection for SledCollection {
         }
         Ok(events)
     }
+}
+
+/// The value of `property` an index key holds; bytes no encoding produces mean the index
+/// is corrupt.
+fn indexed_value(encoded: &[u8], property: &str) -> Result<Value, StorageError> {
+    index::decode_value(encoded).ok_or_else(|| {
+        DecodeError::Malformed {
+            what: "index entry",
+            reason: format!("undecodable value in the index of `{property}`"),
+        }
+        .into()
+    })
 }
 
 /// How many distinct values [`SledCollection::merge_runs`] merges before giving up.
