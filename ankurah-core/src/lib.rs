@@ -33,6 +33,7 @@ pub mod error;
 pub mod event;
 mod group_commit;
 pub mod id;
+pub mod limits;
 pub mod livequery;
 pub mod model;
 pub mod node;
@@ -64,6 +65,7 @@ pub use error::{
 };
 pub use event::Event;
 pub use id::{EntityId, EventId, NodeId, SystemId};
+pub use limits::{LimitExceeded, Limits};
 pub use livequery::LiveQuery;
 pub use model::{Model, Mutable, PropertyDescriptor, View};
 pub use node::{ApplyOutcome, Node, NodeConfig};

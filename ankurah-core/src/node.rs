@@ -21,6 +21,7 @@ use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, Stor
 use crate::event::Event;
 use crate::group_commit::{GroupCommit, Pending};
 use crate::id::{EntityId, EventId, NodeId};
+use crate::limits::Limits;
 use crate::peer::Peer;
 use crate::policy::{ContextData, PolicyAgent};
 use crate::proto::{Message, Request};
@@ -37,6 +38,8 @@ pub struct NodeConfig {
     /// How many recently loaded entities stay in memory after their last view is dropped,
     /// so that repeated reads do not load them again.
     pub resident_entities: usize,
+    /// Bounds on what peers and query text may send this node.
+    pub limits: Limits,
 }
 
 impl Default for NodeConfig {
@@ -44,6 +47,7 @@ impl Default for NodeConfig {
         NodeConfig {
             max_clock_skew: Duration::from_secs(60),
             resident_entities: 10_000,
+            limits: Limits::default(),
         }
     }
 }

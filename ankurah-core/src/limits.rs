@@ -1,0 +1,73 @@
+//! [`Limits`]: bounds on everything that enters a node from outside.
+//!
+//! Data from peers (frames, queries, events, states) and from query text is checked against
+//! these bounds before it is recursed into or kept, so no input of any shape or size can
+//! exhaust a node's stack or memory. A peer over a limit gets a typed error
+//! ([`LimitExceeded`]) or is disconnected; the node and its other peers carry on.
+//!
+//! The defaults suit a public server; set them on [`NodeConfig`](crate::NodeConfig).
+
+use thiserror::Error;
+
+/// Bounds on outside input. `Limits::default()` is what every node uses unless configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest nesting of an AnkQL predicate (text or decoded) or of a Json value, in any
+    /// input: query text, decoded selections, property values in events and states.
+    pub max_depth: usize,
+    /// Largest encoded protocol message (one WebSocket frame).
+    pub max_message_bytes: usize,
+    /// Largest encoded event.
+    pub max_event_bytes: usize,
+    /// Largest encoded entity state.
+    pub max_entity_bytes: usize,
+    /// Most events in one commit (one transaction, or one outbox replay).
+    pub max_transaction_events: usize,
+    /// Largest total size of the events of one commit.
+    pub max_transaction_bytes: usize,
+    /// Most live subscriptions one peer may hold open on a node.
+    pub max_subscriptions_per_peer: usize,
+    /// Most requests of one peer a node works on at once; more are refused as overloaded.
+    pub max_requests_per_peer: usize,
+    /// Most messages queued for one peer that it has not read yet; a peer that lets its
+    /// queue fill up is slowed, and dropped if it stays full (see the connectors).
+    pub max_queued_messages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_message_bytes: 16 * 1024 * 1024,
+            max_event_bytes: 4 * 1024 * 1024,
+            max_entity_bytes: 8 * 1024 * 1024,
+            max_transaction_events: 10_000,
+            max_transaction_bytes: 16 * 1024 * 1024,
+            max_subscriptions_per_peer: 1_000,
+            max_requests_per_peer: 64,
+            max_queued_messages: 1_024,
+        }
+    }
+}
+
+/// An input exceeded one of the [`Limits`]: which one, the limit, and what was found.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{what} exceeds the limit of {limit} (found {found})")]
+pub struct LimitExceeded {
+    /// What was measured, e.g. "query nesting depth" or "event size in bytes".
+    pub what: &'static str,
+    /// The configured bound.
+    pub limit: usize,
+    /// The size or depth found (or reached before measuring stopped).
+    pub found: usize,
+}
+
+impl LimitExceeded {
+    /// `Ok` if `found` is within `limit`.
+    pub fn check(what: &'static str, found: usize, limit: usize) -> Result<(), LimitExceeded> {
+        match found <= limit {
+            true => Ok(()),
+            false => Err(LimitExceeded { what, limit, found }),
+        }
+    }
+}
