@@ -42,6 +42,7 @@ pub mod policy;
 pub mod property;
 pub mod proto;
 mod reactor;
+mod runtime;
 mod remote;
 mod serve;
 pub mod signals;
