@@ -3,7 +3,7 @@
 
 use crate::ankql::{parse_selection, ParseError, Selection};
 use crate::changes::ChangeSet;
-use crate::error::RetrievalError;
+use crate::node_error::RetrievalError;
 use crate::id::EntityId;
 use crate::livequery::LiveQuery;
 use crate::model::{Model, View};

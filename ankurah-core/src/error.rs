@@ -61,6 +61,10 @@ pub enum EventError {
     /// An operation names a property backend this build does not know.
     #[error("unknown property backend `{0}`")]
     UnknownBackend(String),
+    /// Events name ancestors that neither this node nor the peer that sent them has; none
+    /// of them was applied.
+    #[error("{count} ancestor events are unknown to both peers (for example {example})")]
+    UnknownAncestors { count: usize, example: EventId },
     /// The operations of a backend could not be applied.
     #[error("backend `{backend}` rejected the operations of event {id}: {reason}")]
     BadOperations {
@@ -126,79 +130,3 @@ pub enum StorageError {
     #[error("this storage engine does not support {0}")]
     Unsupported(&'static str),
 }
-
-/// Why a read (`get`, `fetch`, `query`) failed.
-#[derive(Debug, Error)]
-pub enum RetrievalError {
-    /// No entity with this id exists in the collection.
-    #[error("entity {id} not found in collection `{collection}`")]
-    NotFound { collection: String, id: EntityId },
-    /// The entity existed but was deleted.
-    #[error("entity {id} in collection `{collection}` was deleted")]
-    Deleted { collection: String, id: EntityId },
-    /// A query names a property the model does not have.
-    #[error("unknown property `{property}` in collection `{collection}`; it has: {known}")]
-    UnknownProperty {
-        collection: String,
-        property: String,
-        known: String,
-    },
-    /// The query text did not parse.
-    #[error(transparent)]
-    Parse(#[from] crate::ankql::ParseError),
-    /// The policy agent refused.
-    #[error(transparent)]
-    AccessDenied(#[from] AccessDenied),
-    /// The storage engine failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// A stored state was invalid.
-    #[error(transparent)]
-    State(#[from] EventError),
-    /// Syncing with a peer failed.
-    #[error("sync failed: {0}")]
-    Sync(String),
-}
-
-/// Why a write (`create`, `edit`, `delete`, `commit`) failed.
-#[derive(Debug, Error)]
-pub enum MutationError {
-    /// The entity was deleted; edits of deleted entities are refused.
-    #[error("entity {id} in collection `{collection}` was deleted and cannot be edited")]
-    Deleted { collection: String, id: EntityId },
-    /// The transaction was already committed.
-    #[error("the transaction was already committed")]
-    AlreadyCommitted,
-    /// A property could not be written.
-    #[error(transparent)]
-    Property(#[from] PropertyError),
-    /// The policy agent refused.
-    #[error(transparent)]
-    AccessDenied(#[from] AccessDenied),
-    /// The storage engine failed; nothing of the transaction was stored.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// An event broke an invariant.
-    #[error(transparent)]
-    Event(#[from] EventError),
-    /// Reading an entity for the edit failed.
-    #[error(transparent)]
-    Retrieval(#[from] Box<RetrievalError>),
-    /// The durable peer refused the commit; its local effects were undone.
-    #[error("the durable peer refused the commit: {0}")]
-    Rejected(String),
-    /// Talking to a peer failed.
-    #[error(transparent)]
-    Peer(crate::peer::PeerError),
-}
-
-impl From<RetrievalError> for MutationError {
-    fn from(e: RetrievalError) -> Self {
-        MutationError::Retrieval(Box::new(e))
-    }
-}
-
-/// The policy agent refused an operation.
-#[derive(Debug, Error, Clone, PartialEq)]
-#[error("access denied: {0}")]
-pub struct AccessDenied(pub String);

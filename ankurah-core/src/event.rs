@@ -68,6 +68,23 @@ impl Event {
         Ok(())
     }
 
+    /// About the size of the encoded event, from its byte buffers and ids, without encoding
+    /// it: what size limits and message splitting go by.
+    pub fn estimated_len(&self) -> usize {
+        /// Bytes of an id in the encoding, with its length prefix.
+        const ID_BYTES: usize = 18;
+        /// Generous allowance for field names and headers.
+        const OVERHEAD: usize = 128;
+        OVERHEAD
+            + self.collection.as_str().len()
+            + ID_BYTES * (2 + self.parent.len())
+            + self
+                .operations
+                .iter()
+                .map(|(name, ops)| name.len() + ops.len() + 8)
+                .sum::<usize>()
+    }
+
     /// Encodes the event (versioned envelope).
     pub fn encode(&self) -> Vec<u8> {
         encoding::encode(self)

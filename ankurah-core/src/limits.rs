@@ -9,6 +9,8 @@
 
 use thiserror::Error;
 
+use crate::event::Event;
+
 /// Bounds on outside input. `Limits::default()` is what every node uses unless configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -32,6 +34,10 @@ pub struct Limits {
     /// Most messages queued for one peer that it has not read yet; a peer that lets its
     /// queue fill up is slowed, and dropped if it stays full (see the connectors).
     pub max_queued_messages: usize,
+    /// About how many bytes of messages may queue for one peer (in each direction).
+    pub max_queued_bytes: usize,
+    /// Largest answer a node accepts in pieces (`Part` messages) from a peer.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -46,7 +52,28 @@ impl Default for Limits {
             max_subscriptions_per_peer: 1_000,
             max_requests_per_peer: 64,
             max_queued_messages: 1_024,
+            max_queued_bytes: 64 * 1024 * 1024,
+            max_answer_bytes: 512 * 1024 * 1024,
         }
+    }
+}
+
+impl Limits {
+    /// The size limits of one batch of events (a commit, or the ancestors fetched for it):
+    /// the number of events, the size of each and of all together.
+    pub fn check_events(&self, events: &[Event]) -> Result<(), LimitExceeded> {
+        LimitExceeded::check(
+            "events in one commit",
+            events.len(),
+            self.max_transaction_events,
+        )?;
+        let mut total = 0;
+        for event in events {
+            let size = event.estimated_len();
+            LimitExceeded::check("event size in bytes", size, self.max_event_bytes)?;
+            total += size;
+        }
+        LimitExceeded::check("commit size in bytes", total, self.max_transaction_bytes)
     }
 }
 

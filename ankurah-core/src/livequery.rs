@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::changes::ChangeSet;
 use crate::context::IntoSelection;
-use crate::error::RetrievalError;
+use crate::node_error::RetrievalError;
 use crate::model::View;
 use crate::node::Node;
 use crate::reactor::Query;

@@ -17,16 +17,16 @@ use crate::ankql::Selection;
 use crate::collection::CollectionId;
 use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
-use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
+use crate::error::{EventError, StorageError};
 use crate::event::Event;
 use crate::group_commit::{GroupCommit, Pending};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::limits::Limits;
-use crate::peer::Peer;
-use crate::policy::{ContextData, PolicyAgent};
-use crate::proto::{Message, Request};
+use crate::node_error::{MutationError, RetrievalError};
+use crate::policy::{AccessDenied, ContextData, PolicyAgent};
 use crate::reactor::Reactor;
-use crate::remote::Rejection;
+use crate::sync::proto::{Message, Request};
+use crate::sync::{Peer, Rejection};
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::system::SystemManager;
 
@@ -72,8 +72,6 @@ pub(crate) struct NodeInner {
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
     /// Durability and publishing order of commits under group commit.
     pub(crate) group_commit: GroupCommit,
-    /// Received events whose parents are not known yet, by id.
-    staged: Mutex<BTreeMap<EventId, Event>>,
     pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
     /// Bumped whenever a peer connects or disconnects.
     pub(crate) peers_changed: watch::Sender<u64>,
@@ -96,9 +94,21 @@ pub struct ApplyOutcome {
     pub applied: Vec<EventId>,
     /// Events already known, ignored.
     pub duplicates: Vec<EventId>,
-    /// Parent ids (with their collection and entity) that are unknown here; the events
-    /// waiting on them stay staged.
+    /// Parent ids (with their collection and entity) that are unknown here.
     pub missing: Vec<(CollectionId, EntityId, EventId)>,
+    /// Events not applied because an ancestor is missing, handed back in id order: the
+    /// caller fetches the ancestors from whoever sent the events and applies them together.
+    /// The node itself keeps nothing of them, so one sender's gaps never affect another's.
+    pub waiting: Vec<Event>,
+}
+
+/// What [`Node::apply`] does when some events of a batch wait for missing ancestors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Staging {
+    /// Apply what can be applied; hand back the rest.
+    Partial,
+    /// All or nothing: store none of the batch, hand all of it back.
+    Whole,
 }
 
 impl Node {
@@ -131,7 +141,6 @@ impl Node {
             config,
             commit_lock: tokio::sync::Mutex::new(()),
             group_commit: GroupCommit::default(),
-            staged: Mutex::new(BTreeMap::new()),
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
             rejections: broadcast::channel(64).0,
@@ -142,12 +151,16 @@ impl Node {
             // Closing a local live query closes its remote side too.
             if let Some(inner) = weak.upgrade() {
                 for peer in inner.peers.lock().values().filter(|p| p.durable) {
-                    peer.send(Message::Request {
+                    let unsubscribe = Message::Request {
                         id: 0,
                         request: Request::Unsubscribe {
                             subscription: query,
                         },
-                    });
+                    };
+                    if !peer.try_send(unsubscribe) {
+                        // It ends with the session, or is replaced when the id is reused.
+                        tracing::debug!(query, "remote side of a closed query left open");
+                    }
                 }
             }
         });
@@ -157,6 +170,11 @@ impl Node {
     /// This node's id (fresh per construction).
     pub fn id(&self) -> NodeId {
         self.inner.id
+    }
+
+    /// The bounds on what peers and query text may send this node.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
     }
 
     /// Whether this node keeps full history.
@@ -334,12 +352,24 @@ impl Node {
     /// Applies events received from a peer, in causal order.
     ///
     /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
-    /// unknown are staged until their ancestors arrive; the outcome names the missing ids so
-    /// the caller can request them. Duplicates are ignored, so delivery may repeat.
+    /// unknown are not applied and come back in [`ApplyOutcome::waiting`], with the missing
+    /// ids in [`ApplyOutcome::missing`], so the caller can fetch the ancestors and deliver
+    /// them together. Duplicates are ignored, so delivery may repeat.
     pub async fn apply_events(
         &self,
         cx: &ContextData,
         events: Vec<Event>,
+    ) -> Result<ApplyOutcome, MutationError> {
+        self.apply(cx, events, Staging::Partial).await
+    }
+
+    /// [`apply_events`](Self::apply_events), with a choice of what happens to a batch that
+    /// is applicable only in part.
+    pub(crate) async fn apply(
+        &self,
+        cx: &ContextData,
+        events: Vec<Event>,
+        staging: Staging,
     ) -> Result<ApplyOutcome, MutationError> {
         for event in &events {
             event.validate()?;
@@ -347,17 +377,15 @@ impl Node {
         }
         let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;
-        // A copy: if anything below fails, the events staged by earlier batches stay staged.
-        let mut pending: BTreeMap<EventId, Event> = self.inner.staged.lock().clone();
-        pending.extend(events.into_iter().map(|e| (e.id, e)));
+        let batch: BTreeMap<EventId, Event> = events.into_iter().map(|e| (e.id, e)).collect();
 
         let mut outcome = ApplyOutcome::default();
         let mut known: HashSet<EventId> = HashSet::new();
         let mut entities: HashMap<EntityId, (Option<Arc<Entity>>, Entity)> = HashMap::new();
         let mut applied_events = Vec::new();
-        let mut still_staged = BTreeMap::new();
+        let mut waiting: BTreeMap<EventId, Event> = BTreeMap::new();
         // Ids are greater than their parents', so ascending id order visits parents first.
-        for (id, event) in pending {
+        for (id, event) in batch {
             let collection = self.collection(&event.collection).await?;
             if known.contains(&id)
                 || self
@@ -381,10 +409,10 @@ impl Node {
                 outcome.missing.extend(
                     missing
                         .into_iter()
-                        .filter(|p| !still_staged.contains_key(p))
+                        .filter(|p| !waiting.contains_key(p))
                         .map(|p| (event.collection.clone(), event.entity_id, p)),
                 );
-                still_staged.insert(id, event);
+                waiting.insert(id, event);
                 continue;
             }
             let (canonical, next) = match entities.entry(event.entity_id) {
@@ -411,10 +439,17 @@ impl Node {
         }
         outcome
             .missing
-            .retain(|(_, _, id)| !known.contains(id) && !still_staged.contains_key(id));
+            .retain(|(_, _, id)| !known.contains(id) && !waiting.contains_key(id));
         outcome.missing.sort();
         outcome.missing.dedup();
-        *self.inner.staged.lock() = still_staged;
+        if staging == Staging::Whole && !waiting.is_empty() {
+            applied_events.extend(waiting.into_values());
+            applied_events.sort_by_key(|e| e.id);
+            outcome.applied.clear();
+            outcome.waiting = applied_events;
+            return Ok(outcome);
+        }
+        outcome.waiting = waiting.into_values().collect();
         self.store_and_publish(lock, applied_events, entities.into_values().collect())
             .await?;
         Ok(outcome)

@@ -19,7 +19,7 @@ use crate::ankql::{ComparisonOp, Predicate, Selection};
 use crate::changes::{ChangeSet, ItemChange};
 use crate::collection::CollectionId;
 use crate::entity::Entity;
-use crate::error::RetrievalError;
+use crate::node_error::RetrievalError;
 use crate::id::EntityId;
 use crate::node::Node;
 use crate::signals::Broadcast;

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use crate::context::Context;
 use crate::entity::Entity;
-use crate::error::MutationError;
+use crate::node_error::MutationError;
 use crate::model::{Model, Mutable, View};
 use crate::node::LocalChange;
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Property;
 use crate::context::Context;
-use crate::error::{PropertyError, RetrievalError};
+use crate::error::PropertyError;
+use crate::node_error::RetrievalError;
 use crate::id::EntityId;
 use crate::model::{Model, View};
 use crate::value::{Value, ValueType};

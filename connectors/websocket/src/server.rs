@@ -159,7 +159,7 @@ async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watc
     let _ = tcp.set_nodelay(true);
     let upgrade = tokio::time::timeout(
         UPGRADE_TIMEOUT,
-        tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config())),
+        tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config(node.limits()))),
     );
     let ws = tokio::select! {
         upgraded = upgrade => match upgraded {
@@ -217,11 +217,9 @@ pub async fn serve_upgraded<S>(node: Node, io: S) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    serve_connection(
-        node,
-        WebSocketStream::from_raw_socket(io, Role::Server, Some(frame::config())).await,
-    )
-    .await
+    let config = frame::config(node.limits());
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    serve_connection(node, ws).await
 }
 
 /// Serves one already-established WebSocket until it closes, like
