@@ -169,11 +169,15 @@ async fn events_with_unknown_parents_wait_for_them() {
     assert!(outcome.applied.is_empty());
     let entity = all[0].entity_id;
     assert_eq!(outcome.missing, vec![("album".into(), entity, all[1].id)]);
+    assert_eq!(outcome.waiting, vec![all[2].clone()], "handed back, not kept");
+    let mut waiting = outcome.waiting;
+    waiting.push(all[1].clone());
     let outcome = receiver
-        .apply_events(DEFAULT_CONTEXT, vec![all[1].clone()])
+        .apply_events(DEFAULT_CONTEXT, waiting)
         .await
         .unwrap();
     assert_eq!(outcome.missing, vec![("album".into(), entity, all[0].id)]);
+    assert_eq!(outcome.waiting, vec![all[1].clone(), all[2].clone()]);
     let rctx = receiver.context(DEFAULT_CONTEXT).unwrap();
     assert!(
         rctx.get::<common::AlbumView>(events[0].entity_id)
@@ -181,8 +185,10 @@ async fn events_with_unknown_parents_wait_for_them() {
             .is_err(),
         "nothing visible before its ancestors"
     );
+    let mut waiting = outcome.waiting;
+    waiting.extend([all[0].clone(), all[0].clone()]);
     let outcome = receiver
-        .apply_events(DEFAULT_CONTEXT, vec![all[0].clone(), all[0].clone()])
+        .apply_events(DEFAULT_CONTEXT, waiting)
         .await
         .unwrap();
     assert_eq!(

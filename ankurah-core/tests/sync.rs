@@ -16,7 +16,7 @@ use ankurah_core::{
     DEFAULT_CONTEXT,
 };
 use common::{album, stored_events, Album, AlbumView, NoNickelback};
-use tokio::sync::mpsc;
+use ankurah_core::sync::queue;
 
 struct Setup {
     server: Node,
@@ -224,7 +224,7 @@ async fn a_refused_commit_is_undone_locally() {
         .unwrap()
         .id();
     let err = trx.commit().await.unwrap_err();
-    assert!(matches!(err, MutationError::Rejected(_)), "{err}");
+    assert!(matches!(err, MutationError::AccessDenied(_)), "the refusal keeps its kind: {err}");
     assert_eq!(view.artist().unwrap(), "Muse", "the edit was undone");
     assert_eq!(view.name().unwrap(), "Fine", "the text edit too");
     assert!(
@@ -247,13 +247,13 @@ async fn a_refused_commit_is_undone_locally() {
 }
 
 async fn handshake_with(server: &Node, hello: Hello) -> Message {
-    let (to_server, from_client) = mpsc::unbounded_channel();
-    let (to_client, mut from_server) = mpsc::unbounded_channel();
+    let (to_server, from_client) = queue(server.limits());
+    let (to_client, mut from_server) = queue(server.limits());
     let session = {
         let server = server.clone();
         tokio::spawn(async move { server.run_peer(to_client, from_client).await })
     };
-    to_server.send(Message::Hello(hello)).unwrap();
+    to_server.send(Message::Hello(hello)).await.unwrap();
     assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
     let reply = from_server.recv().await.unwrap();
     assert!(matches!(session.await.unwrap(), Err(PeerError::Refused(_))));
@@ -308,8 +308,8 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
     // A raw peer commits only the last event; the server must ask it for the others.
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     let system = server.system.create().await.unwrap();
-    let (to_server, from_peer) = mpsc::unbounded_channel();
-    let (to_peer, mut from_server) = mpsc::unbounded_channel();
+    let (to_server, from_peer) = queue(server.limits());
+    let (to_peer, mut from_server) = queue(server.limits());
     let session = {
         let server = server.clone();
         tokio::spawn(async move { server.run_peer(to_peer, from_peer).await })
@@ -320,7 +320,7 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
         node_id: NodeId::new(),
         durable: false,
     };
-    to_server.send(Message::Hello(hello)).unwrap();
+    to_server.send(Message::Hello(hello)).await.unwrap();
     assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
     to_server
         .send(Message::Request {
@@ -329,6 +329,7 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
                 events: vec![history[2].clone()],
             },
         })
+        .await
         .unwrap();
     let answer = loop {
         match from_server.recv().await.expect("the server answers") {
@@ -346,6 +347,7 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
                         id,
                         response: Response::Events(events),
                     })
+                    .await
                     .unwrap();
             }
             Message::Response { id: 7, response } => break response,

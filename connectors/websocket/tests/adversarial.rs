@@ -9,7 +9,7 @@ use std::time::Duration;
 use ankurah_core::ankql::parse_selection;
 use ankurah_core::model::View;
 use ankurah_core::proto::{
-    Delta, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+    Delta, ErrorKind, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
 };
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
@@ -286,10 +286,13 @@ async fn an_event_filed_under_another_collection_is_refused() {
     .await
     .expect("the server answers");
     match answer {
-        Some(Response::Error(reason)) => assert!(
-            reason.contains("belongs to collection `bogus`, not `album`"),
-            "{reason}"
-        ),
+        Some(Response::Error(error)) => {
+            assert_eq!(error.kind, ErrorKind::InvalidEvent);
+            assert!(
+                error.message.contains("belongs to collection `bogus`, not `album`"),
+                "{error}"
+            )
+        }
         other => panic!("expected an error, got {other:?}"),
     }
     drop(raw);
