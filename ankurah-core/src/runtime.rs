@@ -29,11 +29,6 @@ where
     }
 }
 
-/// Resolves after `duration`.
-pub(crate) async fn sleep(duration: Duration) {
-    tokio::time::sleep(duration).await
-}
-
 /// `Some(output)` if `future` completes within `duration`, `None` otherwise.
 pub(crate) async fn timeout<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
     tokio::time::timeout(duration, future).await.ok()
@@ -55,10 +50,5 @@ impl TaskSet {
         // Finished tasks are reaped here, so a long session does not accumulate them.
         while self.tasks.try_join_next().is_some() {}
         self.tasks.spawn(task);
-    }
-
-    /// Number of tasks still running (or finished and not yet reaped).
-    pub(crate) fn len(&self) -> usize {
-        self.tasks.len()
     }
 }
