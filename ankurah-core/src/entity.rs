@@ -15,15 +15,12 @@ use crate::ankql::Filterable;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
 use crate::error::{EventError, PropertyError};
-use crate::event::{Event, TOMBSTONE};
+use crate::event::Event;
 use crate::id::{EntityId, EventId};
-use crate::property::backend::{LWWBackend, YrsBackend};
+use crate::property::backend::{Backend, LWWBackend, YrsBackend};
 use crate::signals::{Broadcast, SubscriptionGuard};
 use crate::state::{EntityState, State};
 use crate::value::Value;
-
-/// Backend names an event or state may carry.
-pub(crate) const KNOWN_BACKENDS: [&str; 3] = [LWWBackend::NAME, YrsBackend::NAME, TOMBSTONE];
 
 /// One entity's live state: head, property backends and the deletion flag.
 #[derive(Debug)]
@@ -93,11 +90,10 @@ impl Entity {
         let mut lww = LWWBackend::default();
         let mut yrs = YrsBackend::default();
         for (name, bytes) in &state.state.backends {
-            match name.as_str() {
-                LWWBackend::NAME => lww = LWWBackend::from_state_buffer(bytes)?,
-                YrsBackend::NAME => yrs = YrsBackend::from_state_buffer(bytes)?,
-                TOMBSTONE => {}
-                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            match Backend::from_name(name)? {
+                Backend::Lww => lww = LWWBackend::from_state_buffer(bytes)?,
+                Backend::Yrs => yrs = YrsBackend::from_state_buffer(bytes)?,
+                Backend::Tombstone => {}
             }
         }
         let deleted = state.state.is_deleted();
@@ -156,15 +152,15 @@ impl Entity {
         let mut backends = BTreeMap::new();
         if !self.lww.is_empty() {
             backends.insert(
-                LWWBackend::NAME.to_owned(),
+                Backend::Lww.name().to_owned(),
                 ByteBuf::from(self.lww.to_state_buffer()),
             );
         }
         if let Some(yrs) = self.yrs.to_state_buffer() {
-            backends.insert(YrsBackend::NAME.to_owned(), ByteBuf::from(yrs));
+            backends.insert(Backend::Yrs.name().to_owned(), ByteBuf::from(yrs));
         }
         if self.is_deleted() {
-            backends.insert(TOMBSTONE.to_owned(), ByteBuf::new());
+            backends.insert(Backend::Tombstone.name().to_owned(), ByteBuf::new());
         }
         EntityState {
             entity_id: self.id,
@@ -267,11 +263,10 @@ impl Entity {
     /// both heads, those that are no other's ancestor.
     pub fn join_state(&self, state: &State, head: Clock) -> Result<(), EventError> {
         for (name, bytes) in &state.backends {
-            match name.as_str() {
-                LWWBackend::NAME => self.lww.merge_state(bytes)?,
-                YrsBackend::NAME => self.yrs.merge_state(bytes)?,
-                TOMBSTONE => self.deleted.store(true, Ordering::Release),
-                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            match Backend::from_name(name)? {
+                Backend::Lww => self.lww.merge_state(bytes)?,
+                Backend::Yrs => self.yrs.merge_state(bytes)?,
+                Backend::Tombstone => self.deleted.store(true, Ordering::Release),
             }
         }
         *self.head.write() = head;
@@ -284,13 +279,13 @@ impl Entity {
     pub(crate) fn take_event(&self) -> Option<Event> {
         let mut operations = BTreeMap::new();
         if let Some(ops) = self.lww.take_operations() {
-            operations.insert(LWWBackend::NAME.to_owned(), ByteBuf::from(ops));
+            operations.insert(Backend::Lww.name().to_owned(), ByteBuf::from(ops));
         }
         if let Some(ops) = self.yrs.take_operations() {
-            operations.insert(YrsBackend::NAME.to_owned(), ByteBuf::from(ops));
+            operations.insert(Backend::Yrs.name().to_owned(), ByteBuf::from(ops));
         }
         if self.is_deleted() {
-            operations.insert(TOMBSTONE.to_owned(), ByteBuf::new());
+            operations.insert(Backend::Tombstone.name().to_owned(), ByteBuf::new());
         }
         let parent = self.head();
         if operations.is_empty() && !parent.is_empty() {
@@ -317,11 +312,10 @@ impl Entity {
         event.validate()?;
         let mut head = self.head.write();
         for (backend, ops) in &event.operations {
-            match backend.as_str() {
-                LWWBackend::NAME => self.lww.apply_operations(ops, event.id)?,
-                YrsBackend::NAME => self.yrs.apply_operations(ops, event.id)?,
-                TOMBSTONE => self.deleted.store(true, Ordering::Release),
-                other => return Err(EventError::UnknownBackend(other.to_owned())),
+            match Backend::from_name(backend)? {
+                Backend::Lww => self.lww.apply_operations(ops, event.id)?,
+                Backend::Yrs => self.yrs.apply_operations(ops, event.id)?,
+                Backend::Tombstone => self.deleted.store(true, Ordering::Release),
             }
         }
         head.advance(&event.parent, event.id);

@@ -10,6 +10,7 @@ use crate::collection::CollectionId;
 use crate::encoding;
 use crate::error::{DecodeError, EventError};
 use crate::id::{EntityId, EventId};
+use crate::property::backend::Backend;
 
 /// Operation key of a deletion (an empty payload). Deletion is a grow-only flag.
 pub const TOMBSTONE: &str = "tombstone";
@@ -61,9 +62,7 @@ impl Event {
             }
         }
         for backend in self.operations.keys() {
-            if !crate::entity::KNOWN_BACKENDS.contains(&backend.as_str()) {
-                return Err(EventError::UnknownBackend(backend.clone()));
-            }
+            Backend::from_name(backend)?;
         }
         Ok(())
     }
