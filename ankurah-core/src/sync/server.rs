@@ -67,7 +67,12 @@ impl Node {
         match answer {
             Ok(response) => response,
             Err(error) => {
-                tracing::debug!(request = kind, %error, "request refused");
+                match error.kind {
+                    ErrorKind::LimitExceeded | ErrorKind::Storage => {
+                        tracing::warn!(request = kind, %error, "request refused")
+                    }
+                    _ => tracing::debug!(request = kind, %error, "request refused"),
+                }
                 Response::Error(error)
             }
         }
@@ -324,8 +329,14 @@ fn commit_answer(result: Result<(), MutationError>) -> Response {
     match result {
         Ok(()) => Response::Committed,
         Err(error) => {
-            tracing::info!(%error, "commit refused");
-            Response::Error(RemoteError::from(&error))
+            let error = RemoteError::from(&error);
+            match error.kind {
+                ErrorKind::LimitExceeded | ErrorKind::Storage => {
+                    tracing::warn!(%error, "commit refused")
+                }
+                _ => tracing::info!(%error, "commit refused"),
+            }
+            Response::Error(error)
         }
     }
 }

@@ -127,11 +127,16 @@ impl BoundServer {
             tokio::select! {
                 _ = stopped(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => {
-                        connections.spawn(serve_tcp(node.clone(), tcp, silence, shutdown.subscribe()));
+                    Ok((tcp, addr)) => {
+                        let span = tracing::info_span!("connection", %addr);
+                        let serve = serve_tcp(node.clone(), tcp, silence, shutdown.subscribe());
+                        connections.spawn(tracing::Instrument::instrument(serve, span));
                     }
                     // Per-connection failures (reset before accept, out of descriptors) pass.
-                    Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await
+                    }
                 },
                 // Reap finished connections so the set does not grow.
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -165,7 +170,8 @@ async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watc
         upgraded = upgrade => match upgraded {
             Ok(Ok(ws)) => ws,
             // A failed upgrade has no WebSocket to say goodbye on.
-            _ => return,
+            Ok(Err(error)) => return tracing::debug!(%error, "WebSocket upgrade failed"),
+            Err(_) => return tracing::debug!("WebSocket upgrade timed out"),
         },
         _ = stopped(&mut stop) => return,
     };
@@ -174,7 +180,10 @@ async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watc
         SHUTTING_DOWN
     };
     // The session's outcome concerns only this client, which was told about it.
-    let _ = run_session(&node, ws, silence, shutdown).await;
+    match run_session(&node, ws, silence, shutdown).await {
+        Ok(()) => tracing::debug!("connection closed"),
+        Err(error) => tracing::info!(%error, "connection ended"),
+    }
 }
 
 /// Serves one WebSocket connection that another HTTP server already accepted, until it
