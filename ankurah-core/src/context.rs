@@ -3,11 +3,11 @@
 
 use crate::ankql::{parse_selection, ParseError, Selection};
 use crate::changes::ChangeSet;
-use crate::node_error::RetrievalError;
 use crate::id::EntityId;
 use crate::livequery::LiveQuery;
 use crate::model::{Model, View};
 use crate::node::Node;
+use crate::node_error::RetrievalError;
 use crate::policy::ContextData;
 use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::transaction::Transaction;

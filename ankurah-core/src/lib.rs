@@ -68,7 +68,7 @@ pub use node::{ApplyOutcome, Node, NodeConfig};
 pub use node_error::{MutationError, RetrievalError};
 pub use policy::{AccessDenied, ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
 pub use property::{ActiveType, Json, Property, Ref, YrsString, LWW};
-pub use sync::{proto, ErrorKind, PeerError, Rejection, RemoteError};
 pub use state::{EntityState, State};
+pub use sync::{proto, ErrorKind, PeerError, Rejection, RemoteError};
 pub use transaction::Transaction;
 pub use value::{Value, ValueType};

@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_transaction_events: usize,
     /// Largest total size of the events of one commit.
     pub max_transaction_bytes: usize,
+    /// Most ids one request may name (entities of a `Get`, events of a `GetEvents`, heads
+    /// a `Subscribe` reports).
+    pub max_ids_per_request: usize,
     /// Most live subscriptions one peer may hold open on a node.
     pub max_subscriptions_per_peer: usize,
     /// Most requests of one peer a node works on at once; more are refused as overloaded.
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_entity_bytes: 8 * 1024 * 1024,
             max_transaction_events: 10_000,
             max_transaction_bytes: 16 * 1024 * 1024,
+            max_ids_per_request: 100_000,
             max_subscriptions_per_peer: 1_000,
             max_requests_per_peer: 64,
             max_queued_messages: 1_024,

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use crate::changes::ChangeSet;
 use crate::context::IntoSelection;
-use crate::node_error::RetrievalError;
 use crate::model::View;
 use crate::node::Node;
+use crate::node_error::RetrievalError;
 use crate::reactor::Query;
 use crate::signals::{Get, Peek, Subscribe, SubscriptionGuard};
 

@@ -21,13 +21,13 @@ use crate::error::{EventError, StorageError};
 use crate::event::Event;
 use crate::group_commit::{GroupCommit, Pending};
 use crate::id::{EntityId, EventId, NodeId};
-use crate::limits::Limits;
+use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
 use crate::policy::{AccessDenied, ContextData, PolicyAgent};
 use crate::reactor::Reactor;
+use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::sync::proto::{Message, Request};
 use crate::sync::{Peer, Rejection};
-use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::system::SystemManager;
 
 /// Tunables of a node.
@@ -273,10 +273,16 @@ impl Node {
             return Ok(());
         }
         let storage = &self.inner.storage;
-        let batch = CommitBatch {
-            states: changed.iter().map(|(_, next)| stored_state(next)).collect(),
-            events,
-        };
+        let states: Vec<StoredState> = changed.iter().map(|(_, next)| stored_state(next)).collect();
+        for stored in &states {
+            let size: usize = stored.state.state.backends.values().map(|b| b.len()).sum();
+            LimitExceeded::check(
+                "entity state size in bytes",
+                size,
+                self.limits().max_entity_bytes,
+            )?;
+        }
+        let batch = CommitBatch { states, events };
         if !storage.group_commit() {
             storage.commit(batch).await?;
             let entities = self.adopt(changed);

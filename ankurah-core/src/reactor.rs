@@ -19,9 +19,9 @@ use crate::ankql::{ComparisonOp, Predicate, Selection};
 use crate::changes::{ChangeSet, ItemChange};
 use crate::collection::CollectionId;
 use crate::entity::Entity;
-use crate::node_error::RetrievalError;
 use crate::id::EntityId;
 use crate::node::Node;
+use crate::node_error::RetrievalError;
 use crate::signals::Broadcast;
 use crate::value::{Number, Value, TWO_POW_63};
 

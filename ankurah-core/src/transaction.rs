@@ -11,9 +11,9 @@ use parking_lot::Mutex;
 
 use crate::context::Context;
 use crate::entity::Entity;
-use crate::node_error::MutationError;
 use crate::model::{Model, Mutable, View};
 use crate::node::LocalChange;
+use crate::node_error::MutationError;
 
 /// An open transaction of a [`Context`].
 #[derive(Debug)]

@@ -169,7 +169,11 @@ async fn events_with_unknown_parents_wait_for_them() {
     assert!(outcome.applied.is_empty());
     let entity = all[0].entity_id;
     assert_eq!(outcome.missing, vec![("album".into(), entity, all[1].id)]);
-    assert_eq!(outcome.waiting, vec![all[2].clone()], "handed back, not kept");
+    assert_eq!(
+        outcome.waiting,
+        vec![all[2].clone()],
+        "handed back, not kept"
+    );
     let mut waiting = outcome.waiting;
     waiting.push(all[1].clone());
     let outcome = receiver

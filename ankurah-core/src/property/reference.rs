@@ -38,13 +38,11 @@ impl<M> Ref<M> {
     }
 }
 
-
 impl<M> From<EntityId> for Ref<M> {
     fn from(id: EntityId) -> Self {
         Ref::new(id)
     }
 }
-
 
 impl<M> Property for Ref<M> {
     const VALUE_TYPE: ValueType = ValueType::EntityId;

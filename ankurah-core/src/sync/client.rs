@@ -52,7 +52,9 @@ impl Node {
             }
             Err(PeerError::Remote(refusal)) => {
                 tracing::warn!(error = %refusal, "the durable peer refused a commit; undoing it");
-                self.undo(&peer, &events).await?;
+                if let Err(error) = self.undo(&peer, &events).await {
+                    tracing::error!(%error, "a refused commit could not be undone");
+                }
                 Err(PeerError::Remote(refusal).into())
             }
             Err(error) => {
@@ -152,7 +154,11 @@ impl Node {
     /// Applies what a durable peer sent: states are joined into local entities (keeping
     /// outbox events on top); events are applied once their ancestors are here, which are
     /// asked of the same peer.
-    async fn apply_deltas(&self, peer: &Arc<Peer>, deltas: Vec<Delta>) -> Result<(), MutationError> {
+    async fn apply_deltas(
+        &self,
+        peer: &Arc<Peer>,
+        deltas: Vec<Delta>,
+    ) -> Result<(), MutationError> {
         let outcome = self.apply_received(peer, deltas).await?;
         if outcome.waiting.is_empty() {
             return Ok(());
@@ -272,7 +278,11 @@ impl Node {
         self.subscribe_on(&peer, query).await
     }
 
-    async fn subscribe_on(&self, peer: &Arc<Peer>, query: &Arc<Query>) -> Result<(), RetrievalError> {
+    async fn subscribe_on(
+        &self,
+        peer: &Arc<Peer>,
+        query: &Arc<Query>,
+    ) -> Result<(), RetrievalError> {
         let known = query
             .snapshot
             .read()
@@ -344,7 +354,12 @@ impl Node {
                 let (node, sender) = (self.clone(), peer.clone());
                 peer.spawn(async move {
                     let resolved = node
-                        .resolve_ancestors(&sender, outcome.waiting, outcome.missing, Staging::Partial)
+                        .resolve_ancestors(
+                            &sender,
+                            outcome.waiting,
+                            outcome.missing,
+                            Staging::Partial,
+                        )
                         .await;
                     if let Err(error) = resolved {
                         tracing::warn!(%error, "ancestors of an update could not be fetched");

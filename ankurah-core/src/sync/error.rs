@@ -91,10 +91,9 @@ impl From<MutationError> for RetrievalError {
             MutationError::Rejected(e) => RetrievalError::Remote(e),
             other @ (MutationError::Deleted { .. }
             | MutationError::AlreadyCommitted
-            | MutationError::Property(_)) => RetrievalError::Remote(RemoteError::new(
-                ErrorKind::Internal,
-                other,
-            )),
+            | MutationError::Property(_)) => {
+                RetrievalError::Remote(RemoteError::new(ErrorKind::Internal, other))
+            }
         }
     }
 }
@@ -102,9 +101,7 @@ impl From<MutationError> for RetrievalError {
 impl From<&RetrievalError> for RemoteError {
     fn from(error: &RetrievalError) -> Self {
         let kind = match error {
-            RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => {
-                ErrorKind::NotFound
-            }
+            RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => ErrorKind::NotFound,
             RetrievalError::UnknownProperty { .. } | RetrievalError::Parse(_) => {
                 ErrorKind::InvalidQuery
             }

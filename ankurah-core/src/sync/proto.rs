@@ -424,9 +424,6 @@ mod tests {
         let deltas = Response::Deltas(vec![state(1)]);
         assert!(deltas.clone().join(Response::Events(Vec::new())).is_err());
         assert!(deltas.clone().join(Response::Committed).is_err());
-        assert_eq!(
-            deltas.join(failed.clone()).unwrap(),
-            failed
-        );
+        assert_eq!(deltas.join(failed.clone()).unwrap(), failed);
     }
 }

@@ -160,9 +160,15 @@ mod tests {
             let tx = tx.clone();
             async move { tx.send(goodbye(50_000)).await }
         });
-        assert_eq!(rx.recv().await.map(|m| m.estimated_len() > 6_000), Some(true));
+        assert_eq!(
+            rx.recv().await.map(|m| m.estimated_len() > 6_000),
+            Some(true)
+        );
         big.await.unwrap().unwrap();
-        assert_eq!(rx.recv().await.map(|m| m.estimated_len() > 50_000), Some(true));
+        assert_eq!(
+            rx.recv().await.map(|m| m.estimated_len() > 50_000),
+            Some(true)
+        );
         drop(tx);
         assert_eq!(rx.recv().await, None);
     }

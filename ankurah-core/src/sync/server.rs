@@ -91,7 +91,7 @@ impl Node {
         let cx = &peer.cx;
         match request {
             Request::Get { collection, ids } => {
-                within("entities in one Get", ids.len(), peer.limits.max_transaction_events)?;
+                within("ids in one Get", ids.len(), peer.limits.max_ids_per_request)?;
                 let mut deltas = Vec::new();
                 for id in ids {
                     let entity = self
@@ -144,7 +144,11 @@ impl Node {
                 entity_id,
                 ids,
             } => {
-                within("events in one GetEvents", ids.len(), peer.limits.max_transaction_events)?;
+                within(
+                    "ids in one GetEvents",
+                    ids.len(),
+                    peer.limits.max_ids_per_request,
+                )?;
                 let store = self
                     .collection(&collection)
                     .await
@@ -188,7 +192,12 @@ impl Node {
                 let (node, committer) = (self.clone(), peer.clone());
                 peer.spawn(async move {
                     let answer = node
-                        .resolve_ancestors(&committer, outcome.waiting, outcome.missing, Staging::Whole)
+                        .resolve_ancestors(
+                            &committer,
+                            outcome.waiting,
+                            outcome.missing,
+                            Staging::Whole,
+                        )
                         .await
                         .and_then(|outcome| unresolved(&outcome.missing));
                     let response = commit_answer(answer);
@@ -237,7 +246,11 @@ impl Node {
                 )?;
             }
         }
-        within("known heads in one Subscribe", known.len(), peer.limits.max_transaction_events)?;
+        within(
+            "known heads in one Subscribe",
+            known.len(),
+            peer.limits.max_ids_per_request,
+        )?;
         let known: KnownHeads = Arc::new(Mutex::new(known.into_iter().collect()));
         let query = self.inner.reactor.register(collection.clone(), selection);
         let changed = Arc::new(Changed::default());

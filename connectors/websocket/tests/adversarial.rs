@@ -289,7 +289,9 @@ async fn an_event_filed_under_another_collection_is_refused() {
         Some(Response::Error(error)) => {
             assert_eq!(error.kind, ErrorKind::InvalidEvent);
             assert!(
-                error.message.contains("belongs to collection `bogus`, not `album`"),
+                error
+                    .message
+                    .contains("belongs to collection `bogus`, not `album`"),
                 "{error}"
             )
         }
