@@ -10,6 +10,7 @@
 //! entity id ascending (entity id alone without ORDER BY), then cut to LIMIT.
 
 mod memory;
+pub mod ordered;
 
 pub use memory::MemoryStorage;
 

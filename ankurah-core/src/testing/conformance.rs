@@ -717,3 +717,39 @@ where
         );
     }
 }
+
+/// Declares the conformance suite as tests of the calling crate: one `#[tokio::test]` per
+/// check (except [`reopen_durability`], which needs a way to reopen), plus
+/// `run_all_on_one_engine`. `$engine` is an expression giving a fresh engine; it is evaluated
+/// once per test, and the tests borrow it. The calling crate needs `tokio` with `macros`.
+///
+/// ```ignore
+/// ankurah_core::storage_conformance_tests!(SledStorage::new_test().expect("a temporary database"));
+/// ```
+#[macro_export]
+macro_rules! storage_conformance_tests {
+    ($engine:expr) => {
+        $crate::storage_conformance_tests!(@each $engine;
+            states_round_trip,
+            events,
+            atomic_commit,
+            deleted_entities,
+            ankql_cases,
+            ordering_and_limits,
+            system_id_round_trip,
+            names,
+            outbox,
+        );
+
+        #[tokio::test]
+        async fn run_all_on_one_engine() {
+            $crate::testing::conformance::run_all(&$engine).await;
+        }
+    };
+    (@each $engine:expr; $($check:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $check() {
+            $crate::testing::conformance::$check(&$engine).await;
+        }
+    )*};
+}

@@ -1,8 +1,11 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, and the storage conformance suite.
+//! table, builders for real events and states, the storage conformance suite, the
+//! model-based test of indexes and the checks of damaged storage.
 
 pub mod ankql_cases;
 pub mod conformance;
+pub mod damage;
+pub mod index_model;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ankurah_core::event::Event;
 use ankurah_core::id::SystemId;
+use ankurah_core::storage::ordered::record::Record;
 use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, StorageError};
 use async_trait::async_trait;
@@ -15,8 +16,7 @@ use parking_lot::RwLock;
 use tempfile::TempDir;
 
 use crate::collection::SledCollection;
-use crate::layout::{self, Record};
-use crate::{backend_error, index};
+use crate::{backend_error, index, layout};
 
 /// The indexed properties of each collection.
 pub(crate) type Catalog = HashMap<CollectionId, BTreeSet<String>>;
@@ -155,14 +155,7 @@ impl SledStorage {
                     .map(|bytes| Record::decode(&bytes))
                     .transpose()?;
                 let properties = properties.iter().map(String::as_str);
-                index::update(
-                    &mut batch,
-                    collection,
-                    properties,
-                    stored.state.entity_id,
-                    old.as_ref(),
-                    Some(&new),
-                );
+                index::update(&mut batch, collection, properties, old.as_ref(), Some(&new));
             }
             batch.insert(key, new.encode());
         }

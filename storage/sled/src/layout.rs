@@ -30,31 +30,15 @@
 //! - A catalog key says that the index on (collection, property) exists and is complete: it
 //!   is written in the same batch as the index's initial entries, and every later write of a
 //!   state maintains the entries of every catalogued property of its collection.
-//! - A state record is the core envelope (`ankurah_core::encoding`: version byte + MessagePack
-//!   map) of `{ state: EntityState, values: {property: Value} }`. The values let queries
-//!   filter without loading property backends.
+//! - A state record is a [`Record`] (the core envelope of the entity state and its property
+//!   values, so queries filter without loading property backends).
 //! - The outbox holds the events an ephemeral node committed that no durable peer has
 //!   acknowledged yet, by id, so a scan yields them in causal order.
-//! - An index has one entry per **live** entity of the collection (deleted ones have none),
-//!   NULL for an entity without the property, so walking an index visits every candidate.
-//!   The encoded value is order-preserving and prefix-free (see the `index` module for why):
-//!   a type tag, then the value:
-//!
-//!   | tag    | type                 | bytes after the tag                                          |
-//!   |--------|----------------------|--------------------------------------------------------------|
-//!   | `01`   | bool                 | `00` or `01`                                                 |
-//!   | `02`   | number (I64 and F64) | nearest f64 (sign-flipped bits, 8 bytes BE), then the exact integer's offset from it (i16, sign-flipped, 2 bytes BE) |
-//!   | `03`   | NaN                  | nothing                                                      |
-//!   | `04`   | string               | UTF-8 bytes, `00` escaped as `00 FF`, ended by `00 00`         |
-//!   | `05`   | bytes                | escaped and ended like strings                               |
-//!   | `06`   | entity id            | 16 bytes                                                     |
-//!   | `07`   | json                 | its compact text, escaped and ended like strings              |
-//!   | `08`   | NULL                 | nothing                                                      |
-//!
-//!   Byte order of encoded values is exactly [`Value::sort_cmp`]'s order, and values that sort
-//!   equal (`1` and `1.0`, `0.0` and `-0.0`) encode identically, so an index walk yields
-//!   ORDER BY order with ties by entity id. No tag is `FF`, which makes `FF` an upper bound of
-//!   every encoded value.
+//! - An index key is the index prefix followed by an index entry: the order-preserving,
+//!   prefix-free encoding of the value ([`value_key`], shared with the other ordered engines)
+//!   and the entity id, so an index walk yields ORDER BY order with ties by entity id. An
+//!   index has one entry per **live** entity of the collection (deleted ones have none), NULL
+//!   for an entity without the property, so walking an index visits every candidate.
 //!
 //! # Why one tree
 //!
@@ -64,19 +48,12 @@
 //! the cost of closures that sled may retry and of opening a tree per collection.
 //!
 //! [`Event::encode`]: ankurah_core::event::Event::encode
-//! [`Value::sort_cmp`]: ankurah_core::value::Value::sort_cmp
+//! [`Record`]: ankurah_core::storage::ordered::record::Record
+//! [`value_key`]: ankurah_core::storage::ordered::value_key
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-use ankurah_core::ankql::Filterable;
 use ankurah_core::error::{DecodeError, StorageError};
 use ankurah_core::id::{EntityId, EventId};
-use ankurah_core::state::EntityState;
-use ankurah_core::storage::StoredState;
-use ankurah_core::value::Value;
-use ankurah_core::{encoding, CollectionId};
-use serde::{Deserialize, Serialize};
+use ankurah_core::CollectionId;
 
 use crate::backend_error;
 
@@ -98,26 +75,10 @@ const OUTBOX: u8 = b'O';
 /// Ends a name inside a key.
 const SEPARATOR: u8 = 0;
 
-/// Length of an id at the end of a key.
-const ID_LEN: usize = 16;
-
 /// Meta entry holding [`FORMAT_VERSION`].
 pub const META_FORMAT_VERSION: &str = "format_version";
 /// Meta entry holding the system id.
 pub const META_SYSTEM_ID: &str = "system_id";
-
-/// Tags of encoded index values, in [`Value::sort_cmp`](ankurah_core::value::Value::sort_cmp)
-/// order of their types. None is `FF`.
-pub(crate) mod value_tag {
-    pub(crate) const BOOL: u8 = 0x01;
-    pub(crate) const NUMBER: u8 = 0x02;
-    pub(crate) const NAN: u8 = 0x03;
-    pub(crate) const STRING: u8 = 0x04;
-    pub(crate) const BYTES: u8 = 0x05;
-    pub(crate) const ENTITY_ID: u8 = 0x06;
-    pub(crate) const JSON: u8 = 0x07;
-    pub(crate) const NULL: u8 = 0x08;
-}
 
 /// Checks that a collection or property name can be part of a key.
 pub fn validate_name(name: &str) -> Result<(), StorageError> {
@@ -229,67 +190,6 @@ pub fn index_prefix(collection: &CollectionId, property: &str) -> Vec<u8> {
             &[SEPARATOR],
         ],
     )
-}
-
-/// `X collection 00 property 00 encoded value entity id`
-pub(crate) fn index_key(prefix: &[u8], encoded_value: &[u8], id: EntityId) -> Vec<u8> {
-    [prefix, encoded_value, &id.to_bytes()].concat()
-}
-
-/// Splits the part of a key after a known prefix into what precedes its trailing 16-byte id
-/// and the id: (encoded value, entity id) for index keys, (entity id, event id) for history
-/// keys.
-pub(crate) fn split_trailing_id(rest: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
-    let at = rest.len().checked_sub(ID_LEN).ok_or(DecodeError::Length {
-        what: "id at the end of a key",
-        expected: ID_LEN,
-        found: rest.len(),
-    })?;
-    Ok(rest.split_at(at))
-}
-
-/// A stored state: the entity state and the property values derived from it.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Record<'a> {
-    pub(crate) state: Cow<'a, EntityState>,
-    pub(crate) values: Cow<'a, BTreeMap<String, Value>>,
-}
-
-impl<'a> Record<'a> {
-    /// A record borrowing a state about to be written.
-    pub(crate) fn of(stored: &'a StoredState) -> Self {
-        Record {
-            state: Cow::Borrowed(&stored.state),
-            values: Cow::Borrowed(&stored.values),
-        }
-    }
-
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        encoding::encode(self)
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Record<'static>, DecodeError> {
-        encoding::decode("stored state", bytes)
-    }
-
-    pub(crate) fn is_deleted(&self) -> bool {
-        self.state.state.is_deleted()
-    }
-
-    /// The value of a property, NULL when absent (what a query sees).
-    pub(crate) fn value_or_null(&self, property: &str) -> &Value {
-        self.values.get(property).unwrap_or(&Value::Null)
-    }
-}
-
-impl Filterable for Record<'_> {
-    fn entity_id(&self) -> EntityId {
-        self.state.entity_id
-    }
-
-    fn value(&self, property: &str) -> Option<Value> {
-        self.values.get(property).cloned()
-    }
 }
 
 /// Writes [`FORMAT_VERSION`] into a new tree, or checks the one an existing tree holds.

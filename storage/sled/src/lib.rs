@@ -64,7 +64,6 @@ mod collection;
 mod engine;
 mod index;
 pub mod layout;
-mod planner;
 
 pub use engine::SledStorage;
 

@@ -7,31 +7,7 @@ use ankurah_core::storage::StorageEngine;
 use ankurah_core::testing::conformance;
 use ankurah_storage_sled::SledStorage;
 
-macro_rules! conformance_tests {
-    ($($check:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $check() {
-            conformance::$check(&SledStorage::new_test().expect("a temporary database")).await;
-        }
-    )*};
-}
-
-conformance_tests!(
-    states_round_trip,
-    events,
-    atomic_commit,
-    deleted_entities,
-    ankql_cases,
-    ordering_and_limits,
-    system_id_round_trip,
-    names,
-    outbox,
-);
-
-#[tokio::test]
-async fn run_all_on_one_engine() {
-    conformance::run_all(&SledStorage::new_test().expect("a temporary database")).await;
-}
+ankurah_core::storage_conformance_tests!(SledStorage::new_test().expect("a temporary database"));
 
 #[tokio::test]
 async fn reopen_durability() {

@@ -3,46 +3,13 @@
 //! answer.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use ankurah_core::ankql::Selection;
 use ankurah_core::event::Event;
-use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use ankurah_core::storage::{CommitBatch, StorageEngine, StoredState};
+use ankurah_core::testing::damage::{self, collection_id, BadEntry, COLLECTION, INDEXED};
 use ankurah_core::testing::genesis;
-use ankurah_core::{CollectionId, EntityId, StorageError};
+use ankurah_core::{CollectionId, StorageError};
 use ankurah_storage_sled::{layout, SledStorage};
-
-const COLLECTION: &str = "albums";
-
-fn collection_id() -> CollectionId {
-    CollectionId::from(COLLECTION)
-}
-
-/// Stores three entities with their events and an index on `year` at `path`, then closes.
-async fn populate(path: &Path) -> Vec<(Event, StoredState)> {
-    let made: Vec<_> = (0..3)
-        .map(|i| genesis(COLLECTION, &[("year".to_owned(), (2000 + i).into())], false))
-        .collect();
-    let storage = SledStorage::open(path).expect("open");
-    let batch = CommitBatch {
-        events: made.iter().map(|(e, _)| e.clone()).collect(),
-        states: made.iter().map(|(_, s)| s.clone()).collect(),
-    };
-    storage.commit(batch).await.expect("commit");
-    let albums = storage
-        .collection(&collection_id())
-        .await
-        .expect("collection");
-    assert_eq!(
-        albums
-            .fetch_states(&query("year > 0"))
-            .await
-            .expect("fetch")
-            .len(),
-        3
-    );
-    made
-}
 
 /// Edits the closed database at `path` with sled directly.
 fn tamper(path: &Path, edit: impl FnOnce(&sled::Tree)) {
@@ -51,24 +18,12 @@ fn tamper(path: &Path, edit: impl FnOnce(&sled::Tree)) {
     db.flush().expect("flush");
 }
 
-async fn reopen(path: &Path) -> (SledStorage, Arc<dyn StorageCollection>) {
-    let storage = SledStorage::open(path).expect("reopen");
-    let albums = storage
-        .collection(&collection_id())
-        .await
-        .expect("collection");
-    (storage, albums)
+fn reopen(path: &Path) -> SledStorage {
+    SledStorage::open(path).expect("reopen")
 }
 
-fn query(text: &str) -> Selection {
-    text.parse().expect("a valid query")
-}
-
-fn assert_decode<T: std::fmt::Debug>(result: Result<T, StorageError>, what: &str) {
-    assert!(
-        matches!(result, Err(StorageError::Decode(_))),
-        "{what}: expected a decode error, got {result:?}"
-    );
+async fn populate(path: &Path) -> Vec<(Event, StoredState)> {
+    damage::populate(&SledStorage::open(path).expect("open")).await
 }
 
 #[tokio::test]
@@ -83,33 +38,7 @@ async fn garbage_state_gives_decode_errors() {
         )
         .expect("write");
     });
-    let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(albums.get_state(broken).await, "get_state");
-    let intact = made[0].1.state.entity_id;
-    assert_eq!(
-        albums
-            .get_state(intact)
-            .await
-            .expect("an intact state")
-            .map(|s| s.entity_id),
-        Some(intact)
-    );
-    for text in [
-        "",
-        "year > 0",
-        "year = 2001",
-        "ORDER BY year LIMIT 3",
-        "artist = 'x'",
-    ] {
-        assert_decode(albums.fetch_states(&query(text)).await, text);
-    }
-    let replacement = genesis(COLLECTION, &[], false).1;
-    let mut overwrite = replacement.clone();
-    overwrite.state.entity_id = broken;
-    assert_decode(
-        albums.set_state(&overwrite).await,
-        "set_state over a corrupt state (its index entries are unknown)",
-    );
+    damage::garbage_state(&reopen(dir.path()), &made, 1).await;
 }
 
 #[tokio::test]
@@ -124,53 +53,28 @@ async fn garbage_event_gives_decode_errors() {
         )
         .expect("write");
     });
-    let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(
-        albums.get_events(event.entity_id, &[event.id]).await,
-        "get_events",
-    );
-    assert_decode(
-        albums.dump_entity_events(event.entity_id).await,
-        "dump_entity_events",
-    );
-    assert_eq!(
-        albums
-            .get_events(made[1].0.entity_id, &[made[1].0.id])
-            .await
-            .expect("an intact event"),
-        vec![made[1].0.clone()]
-    );
+    damage::garbage_event(&reopen(dir.path()), &made, 0).await;
+}
+
+/// A populated database whose index on `year` also holds `entry`, reopened.
+async fn with_index_entry(entry: &[u8]) -> (tempfile::TempDir, SledStorage) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    populate(dir.path()).await;
+    let prefix = layout::index_prefix(&collection_id(), INDEXED);
+    tamper(dir.path(), |tree| {
+        tree.insert([&prefix[..], entry].concat(), &[][..])
+            .expect("write");
+    });
+    let storage = reopen(dir.path());
+    (dir, storage)
 }
 
 #[tokio::test]
 async fn broken_index_entries_give_decode_errors() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    populate(dir.path()).await;
-    let prefix = layout::index_prefix(&collection_id(), "year");
-    tamper(dir.path(), |tree| {
-        // In the number space (tag 02), above every number `year > 0` could match.
-        tree.insert([&prefix[..], &[0x02, 0xFF]].concat(), &[][..])
-            .expect("write");
-    });
-    let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(
-        albums.fetch_states(&query("year > 0")).await,
-        "an index key too short for an id",
-    );
-
-    let dir = tempfile::tempdir().expect("temporary directory");
-    populate(dir.path()).await;
-    tamper(dir.path(), |tree| {
-        let stranger = EntityId::from_bytes([1; 16]);
-        let null = [0x08]; // the encoded NULL, which sorts last
-        tree.insert([&prefix[..], &null, &stranger.to_bytes()].concat(), &[][..])
-            .expect("write");
-    });
-    let (_storage, albums) = reopen(dir.path()).await;
-    assert_decode(
-        albums.fetch_states(&query("ORDER BY year LIMIT 10")).await,
-        "an index entry without a state",
-    );
+    for entry in BadEntry::ALL {
+        let (_dir, storage) = with_index_entry(&entry.bytes()).await;
+        damage::bad_index_entry(&storage, entry).await;
+    }
 }
 
 #[tokio::test]
@@ -181,61 +85,36 @@ async fn garbage_system_id_gives_a_decode_error() {
         tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &b"short"[..])
             .expect("write");
     });
-    let (storage, _) = reopen(dir.path()).await;
-    assert_decode(storage.system_id().await, "system_id");
+    damage::garbage_system_id(&reopen(dir.path())).await;
 }
 
 #[tokio::test]
 async fn another_format_version_is_refused_with_both_versions_and_a_fix() {
     let dir = tempfile::tempdir().expect("temporary directory");
     populate(dir.path()).await;
+    let refused = |found| {
+        let hint = "ankurah-storage-sled release that wrote it";
+        damage::assert_format_version_refused(
+            SledStorage::open(dir.path()),
+            found,
+            layout::FORMAT_VERSION,
+            hint,
+        );
+    };
+    let key = layout::meta_key(layout::META_FORMAT_VERSION);
     let future = layout::FORMAT_VERSION + 1;
     tamper(dir.path(), |tree| {
-        tree.insert(
-            layout::meta_key(layout::META_FORMAT_VERSION),
-            &future.to_be_bytes(),
-        )
-        .expect("write");
+        tree.insert(&key, &future.to_be_bytes()).expect("write");
     });
-    let error = SledStorage::open(dir.path()).expect_err("a newer format is refused");
-    assert!(
-        matches!(error, StorageError::FormatVersion { .. }),
-        "{error:?}"
-    );
-    let message = error.to_string();
-    assert!(
-        message.contains(&future.to_string())
-            && message.contains(&layout::FORMAT_VERSION.to_string()),
-        "{message}"
-    );
-    assert!(
-        message.contains("ankurah-storage-sled release that wrote it"),
-        "{message}"
-    );
-
+    refused(Some(future));
     tamper(dir.path(), |tree| {
-        tree.insert(layout::meta_key(layout::META_FORMAT_VERSION), &b"?"[..])
-            .expect("write");
+        tree.insert(&key, &b"?"[..]).expect("write");
     });
-    assert!(
-        matches!(
-            SledStorage::open(dir.path()),
-            Err(StorageError::FormatVersion { .. })
-        ),
-        "unreadable version"
-    );
-
+    refused(None);
     tamper(dir.path(), |tree| {
-        tree.remove(layout::meta_key(layout::META_FORMAT_VERSION))
-            .expect("write");
+        tree.remove(&key).expect("write");
     });
-    assert!(
-        matches!(
-            SledStorage::open(dir.path()),
-            Err(StorageError::FormatVersion { .. })
-        ),
-        "data without a version"
-    );
+    refused(None);
 }
 
 #[tokio::test]

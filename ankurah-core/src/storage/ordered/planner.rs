@@ -20,18 +20,18 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use ankurah_core::ankql::{ComparisonOp, Direction, Path, Predicate, Selection};
-use ankurah_core::id::EntityId;
-use ankurah_core::value::{Number, Value};
+use crate::ankql::{ComparisonOp, Direction, Path, Predicate, Selection};
+use crate::id::EntityId;
+use crate::value::{Number, Value};
 
-use crate::index::{encode_string_prefix, encode_value};
+use super::value_key::{encode_string_prefix, encode_value};
 
-/// A half-open range of encoded values (see [`crate::index`]).
-pub(crate) type KeyRange = Range<Vec<u8>>;
+/// A half-open range of encoded values (see [`super::value_key`]).
+pub type KeyRange = Range<Vec<u8>>;
 
 /// How to find the candidates of a query.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Plan {
+pub enum Plan {
     /// Read every state of the collection, in entity id order.
     Scan,
     /// Read the entities whose entries in the index of `property` lie in `ranges` (sorted,
@@ -74,7 +74,7 @@ fn leaf_properties<'s>(predicate: &'s Predicate, out: &mut BTreeSet<&'s str>) {
 
 /// The properties a query compares directly or sorts by first: those the planner can use an
 /// index on, and so those whose indexes a query creates.
-pub(crate) fn indexable_properties(selection: &Selection) -> BTreeSet<&str> {
+pub fn indexable_properties(selection: &Selection) -> BTreeSet<&str> {
     let mut properties = BTreeSet::new();
     leaf_properties(&selection.predicate, &mut properties);
     properties.extend(
@@ -88,7 +88,7 @@ pub(crate) fn indexable_properties(selection: &Selection) -> BTreeSet<&str> {
 
 /// Whether the predicate and the sort keys read nothing but `property` (directly, not
 /// inside Json) and the entity id.
-pub(crate) fn reads_only(selection: &Selection, property: &str) -> bool {
+pub fn reads_only(selection: &Selection, property: &str) -> bool {
     fn allowed(path: &Path, property: &str) -> bool {
         path.0.len() == 1 && (path.property() == property || path.property() == "id")
     }
@@ -113,7 +113,7 @@ pub(crate) fn reads_only(selection: &Selection, property: &str) -> bool {
 }
 
 /// Whether the predicate compares the entity id anywhere.
-pub(crate) fn reads_id(predicate: &Predicate) -> bool {
+pub fn reads_id(predicate: &Predicate) -> bool {
     match predicate {
         Predicate::True | Predicate::False => false,
         Predicate::And(left, right) | Predicate::Or(left, right) => {
@@ -128,7 +128,7 @@ pub(crate) fn reads_id(predicate: &Predicate) -> bool {
 }
 
 /// Plans `selection`, using only the properties for which `indexed` holds.
-pub(crate) fn plan(selection: &Selection, indexed: impl Fn(&str) -> bool) -> Plan {
+pub fn plan(selection: &Selection, indexed: impl Fn(&str) -> bool) -> Plan {
     let mut properties = BTreeSet::new();
     leaf_properties(&selection.predicate, &mut properties);
     let constraints: Vec<(&str, Constraint)> = properties
