@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ankurah_core::event::Event;
 use ankurah_core::id::{EventId, SystemId};
@@ -12,6 +12,7 @@ use ankurah_core::storage::ordered::record::{entry_change, Record};
 use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, EntityId, StorageError};
 use async_trait::async_trait;
+use parking_lot::{FairMutex, FairMutexGuard, Mutex};
 use redb::{
     Database, Durability, Key, ReadOnlyTable, ReadTransaction, ReadableTable, Table,
     TableDefinition, TableError, Value, WriteTransaction,
@@ -36,6 +37,10 @@ pub struct RedbStorage {
 
 struct Inner {
     db: Database,
+    /// Taken by every write transaction before redb's own writer lock, which hands over
+    /// unfairly: the step of an index build that just committed would take it again at once,
+    /// and commits would wait for the whole build. This one hands over to the longest waiter.
+    turn: FairMutex<()>,
     path: PathBuf,
     /// The indexes (collection, property) this process is building, so that two queries do
     /// not build one index twice. Held only to claim or release a build.
@@ -89,6 +94,7 @@ impl RedbStorage {
         Ok(RedbStorage {
             inner: Arc::new(Inner {
                 db,
+                turn: FairMutex::new(()),
                 path,
                 building: Mutex::new(HashSet::new()),
                 _temp: temp,
@@ -116,13 +122,15 @@ impl RedbStorage {
         self.inner.db.begin_read().map_err(engine_error)
     }
 
-    fn begin_write(&self, durable: Durable) -> Result<WriteTransaction, StorageError> {
+    /// A write transaction, once it is this thread's turn.
+    fn begin_write(&self, durable: Durable) -> Result<Write<'_>, StorageError> {
+        let turn = self.inner.turn.lock();
         let mut txn = self.inner.db.begin_write().map_err(engine_error)?;
         txn.set_durability(match durable {
             Durable::Now => Durability::Immediate,
             Durable::Later => Durability::None,
         });
-        Ok(txn)
+        Ok(Write { txn, _turn: turn })
     }
 
     /// Writes events and states in one write transaction, with the index entries of the
@@ -163,16 +171,14 @@ impl RedbStorage {
                 }
             }
         }
-        txn.commit().map_err(engine_error)?;
+        txn.commit()?;
         Ok(added)
     }
 
     /// Makes every write so far durable: an empty durable commit, which persists the commits
     /// before it.
     fn flush(&self) -> Result<(), StorageError> {
-        self.begin_write(Durable::Now)?
-            .commit()
-            .map_err(engine_error)
+        self.begin_write(Durable::Now)?.commit()
     }
 
     /// Creates the indexes of `properties` in `collection` that are not complete, unless
@@ -224,7 +230,7 @@ impl RedbStorage {
                 .insert(index.as_bytes(), Stage::Filling as u8)
                 .map_err(engine_error)?;
         }
-        txn.commit().map_err(engine_error)?;
+        txn.commit()?;
         let states = layout::states_table(collection);
         let mut from = Some(0u128);
         while let Some(start) = from {
@@ -254,14 +260,14 @@ impl RedbStorage {
                 last.filter(|_| read == BUILD_STEP)
                     .and_then(|last| last.checked_add(1))
             };
-            txn.commit().map_err(engine_error)?;
+            txn.commit()?;
         }
         let txn = self.begin_write(Durable::Later)?;
         txn.open_table(layout::CATALOG)
             .map_err(table_error)?
             .insert(index.as_bytes(), Stage::Ready as u8)
             .map_err(engine_error)?;
-        txn.commit().map_err(engine_error)
+        txn.commit()
     }
 
     /// Writes `change` to the outbox in one durable transaction.
@@ -275,9 +281,31 @@ impl RedbStorage {
             let txn = storage.begin_write(Durable::Now)?;
             change(&mut txn.open_table(layout::OUTBOX).map_err(table_error)?)
                 .map_err(engine_error)?;
-            txn.commit().map_err(engine_error)
+            txn.commit()
         })
         .await
+    }
+}
+
+/// A write transaction holding the writers' turn until it is committed or dropped.
+struct Write<'a> {
+    /// Dropped (aborted) before the turn is released: fields drop in order.
+    txn: WriteTransaction,
+    _turn: FairMutexGuard<'a, ()>,
+}
+
+impl Write<'_> {
+    /// Commits, then hands the turn to the next writer.
+    fn commit(self) -> Result<(), StorageError> {
+        self.txn.commit().map_err(engine_error)
+    }
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = WriteTransaction;
+
+    fn deref(&self) -> &WriteTransaction {
+        &self.txn
     }
 }
 
@@ -390,9 +418,7 @@ impl<'a> Claim<'a> {
         property: &str,
     ) -> Option<Self> {
         let index = (collection.clone(), property.to_owned());
-        let mut claims = building
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut claims = building.lock();
         claims
             .insert(index.clone())
             .then_some(Claim { building, index })
@@ -401,10 +427,7 @@ impl<'a> Claim<'a> {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        self.building
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&self.index);
+        self.building.lock().remove(&self.index);
     }
 }
 
@@ -464,7 +487,7 @@ impl StorageEngine for RedbStorage {
                 .map_err(table_error)?
                 .insert(layout::META_SYSTEM_ID, id.to_bytes().as_slice())
                 .map_err(engine_error)?;
-            txn.commit().map_err(engine_error)
+            txn.commit()
         })
         .await
     }

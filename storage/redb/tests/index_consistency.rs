@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+mod common;
+
 use ankurah_core::id::EntityId;
-use ankurah_core::storage::ordered::record::split_entry;
 use ankurah_core::testing::index_model::{self, COLLECTION, PROPERTIES};
 use ankurah_core::CollectionId;
-use ankurah_storage_redb::layout::{self, Stage};
+use ankurah_storage_redb::layout::Stage;
 use ankurah_storage_redb::RedbStorage;
-use redb::{Database, ReadableTable};
 
 #[tokio::test]
 async fn indexed_queries_match_the_reference_engine() {
@@ -28,31 +28,14 @@ async fn indexed_queries_match_the_reference_engine() {
 /// Every property was queried, so each has a complete index; each index holds one entry per
 /// live entity (NULL for those without the property) and none for deleted entities.
 fn check_index_entries(path: &Path, live: &BTreeSet<EntityId>) {
-    let db = Database::open(path).expect("open the raw database");
-    let txn = db.begin_read().expect("read");
-    let catalog = txn.open_table(layout::CATALOG).expect("the catalog");
     let collection = CollectionId::from(COLLECTION);
     for property in PROPERTIES {
-        let name = layout::index_table(&collection, property);
-        let stage = catalog
-            .get(name.as_bytes())
-            .expect("read")
-            .map(|stage| Stage::decode(stage.value()).expect("a stage"));
+        let (stage, entries) = common::index_entries(path, &collection, property);
         assert_eq!(
             stage,
             Some(Stage::Ready),
             "index on `{property}` is complete"
         );
-        let entries: Vec<EntityId> = txn
-            .open_table(layout::Index::new(&name))
-            .expect("the index table")
-            .iter()
-            .expect("read")
-            .map(|item| {
-                let (key, _) = item.expect("read");
-                split_entry(key.value()).expect("an entry").1
-            })
-            .collect();
         let distinct: BTreeSet<EntityId> = entries.iter().copied().collect();
         assert_eq!(
             entries.len(),
