@@ -1,5 +1,5 @@
-//! A quick load generator: durable commits and indexed fetches on sled (and on PostgreSQL when
-//! `ANKURAH_POSTGRES_URL` is set), printed as rates and median latencies, after the creation
+//! A quick load generator: durable commits and indexed fetches on sled and redb (and on
+//! PostgreSQL when `ANKURAH_POSTGRES_URL` is set), printed as rates and median latencies, after the creation
 //! rate on `MemoryStorage` (Ankurah's own share of a commit). Complements the criterion
 //! benches with one fast run; `docs/PERFORMANCE.md` records its output.
 //!
@@ -13,6 +13,7 @@ use ankurah::storage::{MemoryStorage, StorageEngine};
 use ankurah::{Context, Node, NodeConfig, PermissiveAgent};
 use ankurah_bench::{album, AlbumView, Track};
 use ankurah_storage_postgres::PostgresStorage;
+use ankurah_storage_redb::RedbStorage;
 use ankurah_storage_sled::SledStorage;
 
 fn per_second(count: usize, elapsed: Duration) -> f64 {
@@ -231,6 +232,12 @@ async fn main() {
     suite(
         "sled",
         Arc::new(SledStorage::new_test().expect("a temporary sled")),
+        entities,
+    )
+    .await;
+    suite(
+        "redb",
+        Arc::new(RedbStorage::new_test().expect("a temporary redb")),
         entities,
     )
     .await;

@@ -75,7 +75,7 @@ pub(crate) struct Snapshot {
     collection: CollectionId,
     txn: ReadTransaction,
     /// `None` when the collection never held a state.
-    states: Option<ReadOnlyTable<u128, &'static [u8]>>,
+    states: Option<StatesTable>,
     ready: BTreeSet<String>,
 }
 
@@ -100,18 +100,25 @@ impl Snapshot {
             ready,
         })
     }
+}
 
-    fn record(&self, id: EntityId) -> Result<Option<Record<'static>>, StorageError> {
-        let Some(states) = &self.states else {
-            return Ok(None);
-        };
-        let bytes = states
-            .get(layout::id_key(id.to_bytes()))
-            .map_err(engine_error)?;
-        Ok(bytes
-            .map(|bytes| Record::decode(bytes.value()))
-            .transpose()?)
-    }
+/// The states of one collection, as a read transaction sees them.
+type StatesTable = ReadOnlyTable<u128, &'static [u8]>;
+
+/// The record of one entity in a collection's states (`None` when it never held one).
+fn record_in(
+    states: Option<&StatesTable>,
+    id: EntityId,
+) -> Result<Option<Record<'static>>, StorageError> {
+    let Some(states) = states else {
+        return Ok(None);
+    };
+    let bytes = states
+        .get(layout::id_key(id.to_bytes()))
+        .map_err(engine_error)?;
+    Ok(bytes
+        .map(|bytes| Record::decode(bytes.value()))
+        .transpose()?)
 }
 
 /// An index entry: the key of an index table.
@@ -146,7 +153,7 @@ impl IndexedStates for Snapshot {
     }
 
     fn record(&self, id: EntityId) -> Result<Option<Record<'static>>, StorageError> {
-        Snapshot::record(self, id)
+        record_in(self.states.as_ref(), id)
     }
 
     fn entries(
@@ -181,11 +188,12 @@ impl StorageCollection for RedbCollection {
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
-        let collection = self.id.clone();
+        let name = layout::states_table(&self.id);
         self.storage
             .blocking(move |storage| {
-                let snapshot = Snapshot::take(storage.read()?, collection)?;
-                Ok(snapshot.record(id)?.map(|record| record.state.into_owned()))
+                let states = open_read(&storage.read()?, layout::States::new(&name))?;
+                let record = record_in(states.as_ref(), id)?;
+                Ok(record.map(|record| record.state.into_owned()))
             })
             .await
     }

@@ -329,7 +329,8 @@ struct Touched<'a> {
     states: BTreeMap<EntityId, &'a StoredState>,
 }
 
-/// Inserts the events not stored yet; returns how many were new.
+/// Inserts the events not stored yet, never replacing a stored one (an event of a known id
+/// is kept as first stored); returns how many were new.
 fn write_events(
     txn: &WriteTransaction,
     collection: &CollectionId,
@@ -390,13 +391,13 @@ fn write_states<'s>(
         }
         let old = old.map(|bytes| Record::decode(bytes.value())).transpose()?;
         for ((property, _), index) in maintained.iter().zip(&mut indexes) {
-            let Some((remove, add)) = entry_change(property, old.as_ref(), Some(&new)) else {
+            let Some(change) = entry_change(property, old.as_ref(), Some(&new)) else {
                 continue;
             };
-            if let Some(entry) = remove {
+            if let Some(entry) = change.remove {
                 index.remove(entry.as_slice()).map_err(engine_error)?;
             }
-            if let Some(entry) = add {
+            if let Some(entry) = change.add {
                 index.insert(entry.as_slice(), ()).map_err(engine_error)?;
             }
         }

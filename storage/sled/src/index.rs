@@ -19,12 +19,14 @@ pub(crate) fn update<'p>(
     new: Option<&Record<'_>>,
 ) {
     for property in properties {
-        if let Some((old, new)) = entry_change(property, old, new) {
+        if let Some(change) = entry_change(property, old, new) {
             let prefix = layout::index_prefix(collection, property);
             let key = |entry: Vec<u8>| [prefix.as_slice(), &entry].concat();
-            old.into_iter().for_each(|entry| batch.remove(key(entry)));
-            new.into_iter()
-                .for_each(|entry| batch.insert(key(entry), &[]));
+            change.remove.into_iter().for_each(|e| batch.remove(key(e)));
+            change
+                .add
+                .into_iter()
+                .for_each(|e| batch.insert(key(e), &[]));
         }
     }
 }

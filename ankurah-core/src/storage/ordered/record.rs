@@ -84,17 +84,26 @@ impl Filterable for Record<'_> {
     }
 }
 
+/// How the entry of one entity in one index changes when its record is replaced.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EntryChange {
+    /// The entry of the old record, if it had one.
+    pub remove: Option<Vec<u8>>,
+    /// The entry of the new record, if it has one.
+    pub add: Option<Vec<u8>>,
+}
+
 /// How the entry of one entity in the index on `property` changes when its record goes from
-/// `old` to `new` (`None` when there is none): `None` when it stays, else the entry to remove
-/// and the entry to add. A deletion removes the entry.
+/// `old` to `new` (`None` when there is none); `None` when it stays. A deletion removes the
+/// entry.
 pub fn entry_change(
     property: &str,
     old: Option<&Record<'_>>,
     new: Option<&Record<'_>>,
-) -> Option<(Option<Vec<u8>>, Option<Vec<u8>>)> {
-    let old = old.and_then(|record| record.index_entry(property));
-    let new = new.and_then(|record| record.index_entry(property));
-    (old != new).then_some((old, new))
+) -> Option<EntryChange> {
+    let remove = old.and_then(|record| record.index_entry(property));
+    let add = new.and_then(|record| record.index_entry(property));
+    (remove != add).then_some(EntryChange { remove, add })
 }
 
 /// Splits an index entry into its encoded value and its entity id.
