@@ -59,12 +59,19 @@ impl fmt::Debug for RedbStorage {
 }
 
 /// Whether a write waits until it is on disk.
+///
+/// Commits are always durable at once. The core's group commit (non-durable writes, then one
+/// sync for many) does not pay off on redb and is left off: redb holds its writer lock
+/// through the fsync of a durable commit, so no write proceeds during a sync and writes and
+/// syncs alternate. Measured with the `load` bench, single-entity commits were slower with
+/// it, one at a time and 32 at once.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Durable {
     /// `Durability::Immediate`: on disk when the commit returns.
     Now,
     /// `Durability::None`: on disk with the next durable commit; a crash before it loses
-    /// this commit and every later one, never an earlier one.
+    /// this commit and every later one, never an earlier one. Only for index builds, which a
+    /// crash merely makes start over.
     Later,
 }
 
@@ -173,12 +180,6 @@ impl RedbStorage {
         }
         txn.commit()?;
         Ok(added)
-    }
-
-    /// Makes every write so far durable: an empty durable commit, which persists the commits
-    /// before it.
-    fn flush(&self) -> Result<(), StorageError> {
-        self.begin_write(Durable::Now)?.commit()
     }
 
     /// Creates the indexes of `properties` in `collection` that are not complete, unless
@@ -447,25 +448,6 @@ impl StorageEngine for RedbStorage {
         })
         .await
         .map(drop)
-    }
-
-    /// A durable commit costs an fsync, a non-durable one a few writes to pages in memory,
-    /// and one durable commit persists every commit before it, so concurrent commits share
-    /// one fsync.
-    fn group_commit(&self) -> bool {
-        true
-    }
-
-    async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.blocking(move |storage| {
-            storage.store(None, &batch.events, &batch.states, Durable::Later)
-        })
-        .await
-        .map(drop)
-    }
-
-    async fn sync(&self) -> Result<(), StorageError> {
-        self.blocking(RedbStorage::flush).await
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {

@@ -114,14 +114,7 @@ async fn commits_during_a_build_are_indexed() {
             4 => delete(state),
             _ => edit(state, &[("n".to_owned(), Value::I64((i % 50) as i64))]),
         };
-        let batch = CommitBatch {
-            events: vec![change.0.clone()],
-            states: vec![change.1.clone()],
-        };
-        // Written without waiting for the disk (as group commit does), so that many
-        // commits fall between two steps of the build.
-        storage.write(batch.clone()).await.expect("write");
-        memory.commit(batch).await.expect("commit");
+        commit(&[&*storage, &memory], std::slice::from_ref(&change)).await;
         let at = i % current.len();
         current[at] = change.1;
     }
