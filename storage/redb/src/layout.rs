@@ -92,11 +92,6 @@ pub fn id_key(bytes: [u8; 16]) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// The bytes of the id a key holds.
-pub fn key_id(key: u128) -> [u8; 16] {
-    key.to_be_bytes()
-}
-
 /// How far an index is built, as the catalog records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {

@@ -38,11 +38,10 @@
 //! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
 //!    `set_system_id`, the outbox) commits with `Durability::Immediate`: it is on disk when
 //!    it returns.
-//! 3. **No panics on bad data.** Stored bytes that do not decode give
-//!    [`StorageError::Decode`](ankurah_core::StorageError::Decode); a database written with
-//!    another layout version is refused with
-//!    [`StorageError::FormatVersion`](ankurah_core::StorageError::FormatVersion) naming both
-//!    versions. Every collection and property name is accepted.
+//! 3. **No panics on bad data.** Stored bytes that do not decode, and tables whose key or
+//!    value types are not those of [`layout`], give [`StorageError::Decode`]; a database
+//!    written with another layout version is refused with [`StorageError::FormatVersion`]
+//!    naming both versions. Every collection and property name is accepted.
 //! 4. **Off the async workers.** redb's calls block, so every call runs on a blocking thread
 //!    (`tokio::task::spawn_blocking`).
 //!
