@@ -158,6 +158,16 @@ pub enum RetrievalError {
     /// Syncing with a peer failed.
     #[error("sync failed: {0}")]
     Sync(String),
+    /// A live query could not load its result; it stays failed (and empty or stale) until a
+    /// later change or `update_selection` loads it.
+    #[error("live query `{query}` on `{collection}` failed to load: {reason}")]
+    QueryFailed {
+        collection: String,
+        query: String,
+        /// Shared: every waiter of the query is told the same error.
+        #[source]
+        reason: std::sync::Arc<RetrievalError>,
+    },
 }
 
 /// Why a write (`create`, `edit`, `delete`, `commit`) failed.

@@ -163,7 +163,10 @@ impl Drop for Pending {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = rest.run().await;
+                    if let Err(error) = rest.run().await {
+                        // Its caller is gone; the node refuses later commits (see above).
+                        tracing::error!(%error, "a dropped commit could not be made durable");
+                    }
                 });
             }
             // No runtime left to publish in: at least let later commits go on.

@@ -228,7 +228,7 @@ impl Node {
         let query = self.inner.reactor.register(collection.clone(), selection);
         // Change sets are turned into deltas in order, by one task per subscription.
         let (changes, mut queue) = mpsc::unbounded_channel::<ChangeSet<Arc<Entity>>>();
-        let guard = query.changesets.listen(move |set| {
+        let guard = query.changesets.listen_inline(move |set| {
             let _ = changes.send(set.clone());
         });
         {

@@ -4,6 +4,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
 use ankurah_core::property::ActiveType;
@@ -162,5 +163,15 @@ impl ankurah_core::policy::PolicyAgent for NoNickelback {
             )),
             false => Ok(()),
         }
+    }
+}
+
+/// Waits (up to a generous 10 s) until `done` holds. Subscriber callbacks run after `commit`
+/// returns, on another thread, so tests wait for them instead of assuming they ran.
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
