@@ -136,6 +136,7 @@ impl Pending {
             .make_durable(self.node.inner.storage.as_ref(), self.number)
             .await;
         let mut published = commits.published.subscribe();
+        // Fails only if the sender is gone, and it lives in the node `self` holds.
         let _ = published.wait_for(|last| *last + 1 >= self.number).await;
         if durable.is_ok() {
             self.node.notify(&self.entities).await;

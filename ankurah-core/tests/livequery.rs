@@ -10,47 +10,15 @@ use ankurah_core::model::{Mutable, View};
 use ankurah_core::signals::{CallbackObserver, Get, Memo, Peek, Subscribe};
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
-    ChangeKind, ChangeSet, Context, EntityId, LiveQuery, Node, PermissiveAgent, DEFAULT_CONTEXT,
+    ChangeKind, ChangeSet, Context, EntityId, Node, PermissiveAgent, DEFAULT_CONTEXT,
 };
-use common::{album, eventually, Album, AlbumView};
-use parking_lot::Mutex;
+use common::{album, create, eventually, record, set_year, Album, AlbumView, Log};
 use rand::{Rng, SeedableRng};
 
 fn context() -> Context {
     Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
         .context(DEFAULT_CONTEXT)
         .unwrap()
-}
-
-async fn create(ctx: &Context, name: &str, year: i32) -> EntityId {
-    let trx = ctx.begin();
-    let id = trx.create(&album(name, "artist", year)).await.unwrap().id();
-    trx.commit().await.unwrap();
-    id
-}
-
-async fn set_year(ctx: &Context, id: EntityId, year: i32) {
-    let view = ctx.get::<AlbumView>(id).await.unwrap();
-    let trx = ctx.begin();
-    trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
-    trx.commit().await.unwrap();
-}
-
-type Log = Arc<Mutex<Vec<Vec<(ChangeKind, String)>>>>;
-
-fn record(query: &LiveQuery<AlbumView>) -> (Log, ankurah_core::signals::SubscriptionGuard) {
-    let log: Log = Arc::default();
-    let sink = log.clone();
-    let guard = query.subscribe(move |changes: ChangeSet<AlbumView>| {
-        sink.lock().push(
-            changes
-                .changes
-                .iter()
-                .map(|c| (c.kind(), c.entity().name().unwrap()))
-                .collect(),
-        );
-    });
-    (log, guard)
 }
 
 fn names(views: &[AlbumView]) -> Vec<String> {
@@ -266,7 +234,11 @@ async fn memo_recomputes_only_when_an_input_changed() {
         let (memo, seen) = (memo.clone(), seen.clone());
         CallbackObserver::new(move || seen.store(memo.get() as usize, Ordering::SeqCst))
     };
-    assert_eq!(seen.load(Ordering::SeqCst), 4003, "the first run is immediate");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        4003,
+        "the first run is immediate"
+    );
     set_year(&ctx, a, 2011).await;
     assert_eq!(memo.peek(), 4013, "reads are current at once");
     eventually("the observer reran", || seen.load(Ordering::SeqCst) == 4013).await;

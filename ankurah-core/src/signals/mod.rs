@@ -63,6 +63,7 @@ pub trait Peek<T> {
 
 /// Callbacks on change.
 pub trait Subscribe<T> {
-    /// Calls `listener` on every change until the guard is dropped.
+    /// Calls `listener` on every change, in order, until the guard is dropped. Calls come
+    /// after the change, on a thread where the listener may block (see the module docs).
     fn subscribe<F: Fn(T) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard;
 }
