@@ -318,9 +318,8 @@ impl Query {
             .map(|state| state.clone());
         match settled {
             Ok(LoadState::Failed(reason)) => Err(self.failure(reason)),
-            Ok(_) => Ok(()),
-            // The sender is this query's own field, alive while `self` is.
-            Err(_) => Ok(()),
+            // Loaded (waiting cannot fail: the sender is this query's own field).
+            _ => Ok(()),
         }
     }
 
