@@ -84,15 +84,25 @@ impl Context {
     ) -> Result<LiveQuery<V>, RetrievalError> {
         let live = self.register::<V>(query)?;
         let (node, query) = (self.node.clone(), live.clone());
-        tokio::spawn(async move {
-            // A failed first load leaves the query empty; it fills on the next change.
-            let _ = query.load(&node).await;
-            let _ = query.subscribe_remote(&node).await;
+        crate::runtime::spawn(async move {
+            // A failed load is kept in the query for `wait_initialized`; the remote side is
+            // opened all the same, as its updates can recover the query.
+            if let Err(error) = query.load(&node).await {
+                tracing::warn!(%error, "a live query failed its first load");
+            }
+            if let Err(error) = query.subscribe_remote(&node).await {
+                tracing::warn!(
+                    query = %query.selection(),
+                    %error,
+                    "a live query could not subscribe on the durable peer; it resubscribes on reconnect"
+                );
+            }
         });
         Ok(live)
     }
 
-    /// A live query whose first result is loaded when this returns.
+    /// A live query whose first result is loaded when this returns; a failed load is
+    /// returned as [`RetrievalError::QueryFailed`].
     pub async fn query_wait<V: View>(
         &self,
         query: impl IntoSelection,
@@ -104,7 +114,8 @@ impl Context {
     }
 
     /// Calls `listener` with the first result (as `Initial` changes) and then with every
-    /// change set, until the guard is dropped.
+    /// change set, until the guard is dropped. The result is loaded when this returns; the
+    /// calls follow on a thread where the listener may block (see [`crate::signals`]).
     pub async fn subscribe<V: View, F>(
         &self,
         query: impl IntoSelection,

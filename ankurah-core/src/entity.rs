@@ -221,12 +221,14 @@ impl Entity {
         self.changed.track();
     }
 
-    /// Tells subscribers that a committed transaction changed the entity.
+    /// Tells subscribers that a committed transaction changed the entity (their callbacks
+    /// run later, off the caller's thread).
     pub(crate) fn notify_changed(&self) {
-        self.changed.notify(&());
+        self.changed.notify(());
     }
 
-    /// Calls `listener` after every committed transaction that changes the entity.
+    /// Calls `listener` after every committed transaction that changes the entity, in
+    /// commit order, on a thread where it may block.
     pub(crate) fn listen(&self, listener: impl Fn() + Send + Sync + 'static) -> SubscriptionGuard {
         self.changed.listen(move |()| listener())
     }

@@ -136,6 +136,7 @@ impl Pending {
             .make_durable(self.node.inner.storage.as_ref(), self.number)
             .await;
         let mut published = commits.published.subscribe();
+        // Fails only if the sender is gone, and it lives in the node `self` holds.
         let _ = published.wait_for(|last| *last + 1 >= self.number).await;
         if durable.is_ok() {
             self.node.notify(&self.entities).await;
@@ -163,7 +164,10 @@ impl Drop for Pending {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = rest.run().await;
+                    if let Err(error) = rest.run().await {
+                        // Its caller is gone; the node refuses later commits (see above).
+                        tracing::error!(%error, "a dropped commit could not be made durable");
+                    }
                 });
             }
             // No runtime left to publish in: at least let later commits go on.
