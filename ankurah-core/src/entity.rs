@@ -173,9 +173,9 @@ impl Entity {
     }
 
     /// An editable copy for a transaction. Its text edits reuse this entity's yrs client id
-    /// when no other transaction holds it; [`Self::release`] gives the id back.
+    /// when no other transaction holds it; [`Self::return_client`] gives the id back.
     pub(crate) fn fork(&self) -> Self {
-        self.copy(self.yrs.lease(), true)
+        self.copy(self.yrs.lend_client(), true)
     }
 
     /// A read-only copy, used to stage a change before it is stored.
@@ -197,8 +197,8 @@ impl Entity {
 
     /// Ends `fork`'s claim on this entity's text client id: its transaction is over and its
     /// edits, if committed, are part of this entity.
-    pub(crate) fn release(&self, fork: &Entity) {
-        self.yrs.release(&fork.yrs);
+    pub(crate) fn return_client(&self, fork: &Entity) {
+        self.yrs.return_client(&fork.yrs);
     }
 
     /// A read-only, empty entity that takes over this sealed fork's text, and the client id

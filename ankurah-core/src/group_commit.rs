@@ -107,16 +107,16 @@ impl GroupCommit {
 
 /// A commit written under the lock and not yet durable and published. Later commits publish
 /// only after it, so it must finish: if its future is dropped, a task finishes it.
-pub(crate) struct Pending {
+pub(crate) struct WrittenCommit {
     node: Node,
     number: u64,
     entities: Vec<Arc<Entity>>,
     finished: bool,
 }
 
-impl Pending {
+impl WrittenCommit {
     pub(crate) fn new(node: &Node, number: u64, entities: Vec<Arc<Entity>>) -> Self {
-        Pending {
+        WrittenCommit {
             node: node.clone(),
             number,
             entities,
@@ -149,12 +149,12 @@ impl Pending {
     }
 }
 
-impl Drop for Pending {
+impl Drop for WrittenCommit {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        let mut rest = Pending {
+        let mut rest = WrittenCommit {
             node: self.node.clone(),
             number: self.number,
             entities: std::mem::take(&mut self.entities),

@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{EventError, StorageError};
 use crate::event::Event;
-use crate::group_commit::{GroupCommit, Pending};
+use crate::group_commit::{GroupCommit, WrittenCommit};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
@@ -291,9 +291,9 @@ impl Node {
         }
         self.inner.group_commit.check()?;
         storage.write(batch).await?;
-        let pending = Pending::new(self, self.inner.group_commit.written(), self.adopt(changed));
+        let written = WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
         drop(lock);
-        Ok(pending.finish().await?)
+        Ok(written.finish().await?)
     }
 
     /// Staged entities replace or join the resident set: later commits and local reads see
@@ -525,7 +525,7 @@ impl Node {
 }
 
 /// One entity changed by a local transaction. Dropping it ends the fork's claim on the
-/// resident entity's text client id (see [`Entity::release`]), so it is kept until the change
+/// resident entity's text client id (see [`Entity::return_client`]), so it is kept until the change
 /// is stored and published, or discarded.
 #[derive(Debug)]
 pub(crate) struct LocalChange {
@@ -538,7 +538,7 @@ pub(crate) struct LocalChange {
 impl Drop for LocalChange {
     fn drop(&mut self) {
         if let Some(canonical) = &self.canonical {
-            canonical.release(&self.fork);
+            canonical.return_client(&self.fork);
         }
     }
 }

@@ -133,7 +133,7 @@ impl Node {
             if let Some(canonical) = &canonical {
                 // The reset drops edits written under the client id it lends to transactions,
                 // so that id's clock would repeat.
-                canonical.yrs.retire();
+                canonical.yrs.retire_client();
             }
             changed.push((canonical, next));
         }

@@ -299,9 +299,9 @@ impl YrsBackend {
     }
 
     /// A copy for a transaction: it writes under this replica's client id unless another
-    /// transaction holds it. Give it back with [`Self::release`] once the transaction's
+    /// transaction holds it. Give it back with [`Self::return_client`] once the transaction's
     /// edits are joined into this replica or discarded.
-    pub(crate) fn lease(&self) -> Self {
+    pub(crate) fn lend_client(&self) -> Self {
         let mut lender = self.lender.lock();
         let client = match lender.lent {
             Some(_) => None,
@@ -315,7 +315,7 @@ impl YrsBackend {
     }
 
     /// Takes back the client id lent to `copy`, if it is still this replica's to lend.
-    pub(crate) fn release(&self, copy: &YrsBackend) {
+    pub(crate) fn return_client(&self, copy: &YrsBackend) {
         let client = copy.inner.lock().client;
         let mut lender = self.lender.lock();
         if lender.lent.is_some() && lender.lent == client {
@@ -325,7 +325,7 @@ impl YrsBackend {
 
     /// Stops lending the current client id: the replica was reset to a state that may lack
     /// edits written under it, so its clock there could repeat.
-    pub(crate) fn retire(&self) {
+    pub(crate) fn retire_client(&self) {
         *self.lender.lock() = Lender::default();
     }
 
