@@ -309,15 +309,23 @@ impl Response {
 /// Splits `items` in order into runs whose estimated size stays within [`PIECE_BYTES`]
 /// (an item larger than that makes a run of its own).
 pub(crate) fn pieces<T>(items: Vec<T>, estimated_len: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
-    if items.iter().map(&estimated_len).sum::<usize>() <= PIECE_BYTES {
-        return vec![items];
-    }
+    runs(items, estimated_len, PIECE_BYTES, usize::MAX)
+}
+
+/// Splits `items` in order into runs of at most `max_items` whose estimated size stays
+/// within `max_bytes` (an item larger than that makes a run of its own).
+pub(crate) fn runs<T>(
+    items: Vec<T>,
+    estimated_len: impl Fn(&T) -> usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> Vec<Vec<T>> {
     let mut runs: Vec<Vec<T>> = Vec::new();
     let mut size = 0;
     for item in items {
         let len = estimated_len(&item);
         match runs.last_mut() {
-            Some(run) if size + len <= PIECE_BYTES => {
+            Some(run) if size + len <= max_bytes && run.len() < max_items => {
                 size += len;
                 run.push(item);
             }
