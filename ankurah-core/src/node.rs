@@ -164,6 +164,12 @@ impl Node {
         self.inner.durable
     }
 
+    /// The bounds this node holds outside input to (its [`NodeConfig::limits`]), e.g. for
+    /// [`Message::decode_with`](crate::proto::Message::decode_with) in a connector.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
     /// Opens a context acting for `cx`, if the policy agent allows it.
     pub fn context(&self, cx: &ContextData) -> Result<Context, AccessDenied> {
         self.inner.policy.check_context(cx)?;
