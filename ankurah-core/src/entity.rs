@@ -45,8 +45,9 @@ pub struct Entity {
 struct Fork {
     /// Whether its transaction is still open.
     open: AtomicBool,
-    /// How deep a value written to it may nest: the node's [`Limits::depth_limit`], so that
-    /// nothing is committed that peers would refuse.
+    /// How deep a value written to it may nest: the node's
+    /// [`Limits::depth_limit`](crate::Limits::depth_limit), so that nothing is committed
+    /// that peers would refuse.
     max_depth: usize,
 }
 

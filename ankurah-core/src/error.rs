@@ -76,6 +76,13 @@ pub enum EventError {
         id: EventId,
         reason: String,
     },
+    /// The event is over one of the receiving node's [`Limits`](crate::Limits), e.g. it
+    /// writes Json nested deeper than `max_depth`.
+    #[error("event {id} is refused: {exceeded}")]
+    LimitExceeded {
+        id: EventId,
+        exceeded: LimitExceeded,
+    },
     /// A state's backend payload could not be loaded.
     #[error("backend `{backend}` rejected a state: {reason}")]
     BadState {

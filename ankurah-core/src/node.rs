@@ -339,17 +339,25 @@ impl Node {
 
     /// Applies events received from a peer, in causal order.
     ///
-    /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
-    /// unknown are staged until their ancestors arrive; the outcome names the missing ids so
-    /// the caller can request them. Duplicates are ignored, so delivery may repeat.
+    /// Invalid events, and events over the node's limits, reject the whole batch (nothing is
+    /// applied). Events whose parents are unknown are staged until their ancestors arrive;
+    /// the outcome names the missing ids so the caller can request them. Duplicates are
+    /// ignored, so delivery may repeat.
     pub async fn apply_events(
         &self,
         cx: &ContextData,
         events: Vec<Event>,
     ) -> Result<ApplyOutcome, MutationError> {
+        let max_depth = self.limits().depth_limit();
         for event in &events {
             event.validate()?;
             self.check_skew(event)?;
+            event
+                .check_depth(max_depth)
+                .map_err(|exceeded| EventError::LimitExceeded {
+                    id: event.id,
+                    exceeded,
+                })?;
         }
         let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;

@@ -155,8 +155,12 @@ impl Message {
             what: "message",
             exceeded,
         };
-        LimitExceeded::check("message size in bytes", bytes.len(), limits.max_message_bytes)
-            .map_err(exceeded)?;
+        LimitExceeded::check(
+            "message size in bytes",
+            bytes.len(),
+            limits.max_message_bytes,
+        )
+        .map_err(exceeded)?;
         let depth = limits.depth_limit();
         let message: Message =
             encoding::decode_nested("message", bytes, encoding::nesting_for(depth))?;
@@ -177,13 +181,11 @@ impl Message {
                     Ok(())
                 }
             },
-            Message::Response { response, .. } | Message::Part { response, .. } => {
-                match response {
-                    Response::Deltas(deltas) => check_deltas(deltas, limit),
-                    Response::Events(events) => check_events(events, limit),
-                    Response::Committed | Response::Unsubscribed | Response::Error(_) => Ok(()),
-                }
-            }
+            Message::Response { response, .. } | Message::Part { response, .. } => match response {
+                Response::Deltas(deltas) => check_deltas(deltas, limit),
+                Response::Events(events) => check_events(events, limit),
+                Response::Committed | Response::Unsubscribed | Response::Error(_) => Ok(()),
+            },
             Message::Update { deltas, .. } => check_deltas(deltas, limit),
             Message::Hello(_) | Message::Goodbye { .. } => Ok(()),
         }

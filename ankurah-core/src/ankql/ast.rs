@@ -99,7 +99,9 @@ impl Predicate {
                 Predicate::Not(inner) => stack.push((inner, depth + 1)),
                 Predicate::Comparison { value, .. } => value.check_depth(limit)?,
                 Predicate::In { values, .. } => {
-                    values.iter().try_for_each(|value| value.check_depth(limit))?;
+                    values
+                        .iter()
+                        .try_for_each(|value| value.check_depth(limit))?;
                 }
                 Predicate::True
                 | Predicate::False

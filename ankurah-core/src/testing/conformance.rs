@@ -538,7 +538,11 @@ pub async fn nesting_depth(engine: &dyn StorageEngine) {
     let name = fresh("depth");
     let collection = open(engine, &name).await;
     let ceiling = Limits::DEPTH_CEILING;
-    let deepest = genesis(&name, &props(&[("doc", nested_json(ceiling).into())]), false);
+    let deepest = genesis(
+        &name,
+        &props(&[("doc", nested_json(ceiling).into())]),
+        false,
+    );
     commit(engine, std::slice::from_ref(&deepest)).await;
     let equal_to = |depth: usize| Selection {
         predicate: Predicate::Comparison {

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use ankurah_core::ankql::Selection;
 use ankurah_core::storage::{StorageCollection, StoredState};
-use ankurah_core::{
-    encoding, Clock, EntityId, EntityState, Event, EventId, Limits, StorageError,
-};
+use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, Limits, StorageError};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use parking_lot::Mutex;

@@ -275,7 +275,11 @@ impl<'a> Record<'a> {
     /// Decodes a record, refusing Json values nested deeper than [`Limits::DEPTH_CEILING`]
     /// (which nothing stored exceeds) before decoding recurses into them.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Record<'static>, DecodeError> {
-        encoding::decode_nested("stored state", bytes, Limits::DEPTH_CEILING + VALUE_WRAPPING)
+        encoding::decode_nested(
+            "stored state",
+            bytes,
+            Limits::DEPTH_CEILING + VALUE_WRAPPING,
+        )
     }
 
     pub(crate) fn is_deleted(&self) -> bool {

@@ -84,7 +84,11 @@ impl Reader<'_> {
     /// A lib0 variable-length unsigned integer as yrs reads it into `bits` bits: seven bits
     /// per byte, least significant first, shifts wrapping at the width, at most 11 bytes.
     fn var(&mut self, bits: u32) -> Result<u64> {
-        let mask = if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+        let mask = if bits == 64 {
+            u64::MAX
+        } else {
+            (1 << bits) - 1
+        };
         let (mut value, mut shift) = (0u64, 0u32);
         loop {
             let byte = self.u8()?;
@@ -270,7 +274,10 @@ mod tests {
             }
             updates.push(update);
         }
-        updates.push(a.transact().encode_state_as_update_v1(&StateVector::default()));
+        updates.push(
+            a.transact()
+                .encode_state_as_update_v1(&StateVector::default()),
+        );
         for update in updates {
             let mut reader = blocks(&update, 1).unwrap();
             for _ in 0..reader.var_u32().unwrap() {
