@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::id::{EntityId, EventId};
+use crate::limits::LimitExceeded;
 
 /// Bytes that came from outside the process could not be decoded.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -30,6 +31,13 @@ pub enum DecodeError {
     /// The body is malformed.
     #[error("cannot decode {what}: {reason}")]
     Malformed { what: &'static str, reason: String },
+    /// The body nests deeper, or holds more, than a [`Limits`](crate::Limits) bound allows;
+    /// refused before anything recursed that deep.
+    #[error("cannot decode {what}: {exceeded}")]
+    LimitExceeded {
+        what: &'static str,
+        exceeded: LimitExceeded,
+    },
 }
 
 /// An event or state was well-formed bytes but breaks an invariant.
@@ -72,6 +80,13 @@ pub enum EventError {
         id: EventId,
         reason: String,
     },
+    /// The event is over one of the receiving node's [`Limits`](crate::Limits), e.g. it
+    /// writes Json nested deeper than `max_depth`.
+    #[error("event {id} is refused: {exceeded}")]
+    LimitExceeded {
+        id: EventId,
+        exceeded: LimitExceeded,
+    },
     /// A state's backend payload could not be loaded.
     #[error("backend `{backend}` rejected a state: {reason}")]
     BadState {
@@ -102,6 +117,13 @@ pub enum PropertyError {
     /// The handle's transaction is gone or the entity is read-only.
     #[error("cannot edit: {0}")]
     NotEditable(String),
+    /// The value is over one of the node's [`Limits`](crate::Limits) (e.g. Json nested deeper
+    /// than `max_depth`), so peers would refuse it: it is refused when set.
+    #[error("property `{property}`: {exceeded}")]
+    LimitExceeded {
+        property: String,
+        exceeded: LimitExceeded,
+    },
 }
 
 /// A storage engine failed. Never produced by a panic; always by a typed condition.
@@ -129,4 +151,8 @@ pub enum StorageError {
     /// The engine does not offer this feature.
     #[error("this storage engine does not support {0}")]
     Unsupported(&'static str),
+    /// A value to store or query is beyond what engines take, e.g. Json nested deeper than
+    /// [`Limits::DEPTH_CEILING`](crate::Limits::DEPTH_CEILING) (encoding it recurses).
+    #[error("cannot store or query: {0}")]
+    LimitExceeded(#[from] LimitExceeded),
 }

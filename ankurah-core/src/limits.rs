@@ -15,7 +15,9 @@ use crate::event::Event;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Deepest nesting of an AnkQL predicate (text or decoded) or of a Json value, in any
-    /// input: query text, decoded selections, property values in events and states.
+    /// input: query text, decoded selections, property values in events and states, local
+    /// writes. Values above [`Limits::DEPTH_CEILING`] act as the ceiling (see
+    /// [`Limits::depth_limit`]).
     pub max_depth: usize,
     /// Largest encoded protocol message (one WebSocket frame).
     pub max_message_bytes: usize,
@@ -41,6 +43,20 @@ pub struct Limits {
     pub max_queued_bytes: usize,
     /// Largest answer a node accepts in pieces (`Part` messages) from a peer.
     pub max_answer_bytes: usize,
+}
+
+impl Limits {
+    /// The deepest nesting any configuration allows, and what the data layer and storage
+    /// engines (which do not see a node's configuration) enforce on everything they decode
+    /// or store. Decoding this deep stays well within a 2 MiB worker stack even in debug
+    /// builds, and it is below the 127 levels serde_json reads back from text (Postgres
+    /// jsonb, sled index keys), so whatever is accepted can also be stored and read again.
+    pub const DEPTH_CEILING: usize = 100;
+
+    /// The nesting depth in force: [`Limits::max_depth`], at most [`Limits::DEPTH_CEILING`].
+    pub fn depth_limit(&self) -> usize {
+        self.max_depth.min(Self::DEPTH_CEILING)
+    }
 }
 
 impl Default for Limits {

@@ -71,7 +71,7 @@ impl<V: View> LiveQuery<V> {
 
     /// Replaces the query; the difference is reported as one change set.
     pub async fn update_selection(&self, query: impl IntoSelection) -> Result<(), RetrievalError> {
-        let selection = query.into_selection()?;
+        let selection = query.into_selection(self.node.limits())?;
         crate::context::check_properties::<V::Model>(&selection)?;
         self.query.reselect(&self.node, selection).await
     }

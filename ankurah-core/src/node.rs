@@ -172,14 +172,15 @@ impl Node {
         self.inner.id
     }
 
-    /// The bounds on what peers and query text may send this node.
-    pub fn limits(&self) -> &Limits {
-        &self.inner.config.limits
-    }
-
     /// Whether this node keeps full history.
     pub fn is_durable(&self) -> bool {
         self.inner.durable
+    }
+
+    /// The bounds this node holds outside input to (its [`NodeConfig::limits`]), e.g. for
+    /// [`Message::decode_with`](crate::proto::Message::decode_with) in a connector.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
     }
 
     /// Opens a context acting for `cx`, if the policy agent allows it.
@@ -357,10 +358,11 @@ impl Node {
 
     /// Applies events received from a peer, in causal order.
     ///
-    /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
-    /// unknown are not applied and come back in [`ApplyOutcome::waiting`], with the missing
-    /// ids in [`ApplyOutcome::missing`], so the caller can fetch the ancestors and deliver
-    /// them together. Duplicates are ignored, so delivery may repeat.
+    /// Invalid events, and events over the node's limits, reject the whole batch (nothing is
+    /// applied). Events whose parents are unknown are not applied and come back in
+    /// [`ApplyOutcome::waiting`], with the missing ids in [`ApplyOutcome::missing`], so the
+    /// caller can fetch the ancestors and deliver them together. Duplicates are ignored, so
+    /// delivery may repeat.
     pub async fn apply_events(
         &self,
         cx: &ContextData,
@@ -377,9 +379,16 @@ impl Node {
         events: Vec<Event>,
         staging: Staging,
     ) -> Result<ApplyOutcome, MutationError> {
+        let max_depth = self.limits().depth_limit();
         for event in &events {
             event.validate()?;
             self.check_skew(event)?;
+            event
+                .check_depth(max_depth)
+                .map_err(|exceeded| EventError::LimitExceeded {
+                    id: event.id,
+                    exceeded,
+                })?;
         }
         let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;

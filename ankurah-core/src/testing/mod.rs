@@ -7,6 +7,7 @@ pub mod conformance;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
+use crate::limits::Limits;
 use crate::storage::StoredState;
 use crate::value::Value;
 
@@ -18,7 +19,7 @@ pub fn genesis(
     properties: &[(String, Value)],
     text: bool,
 ) -> (Event, StoredState) {
-    let fork = Entity::create(CollectionId::from(collection));
+    let fork = Entity::create(CollectionId::from(collection), Limits::DEPTH_CEILING);
     for (name, value) in properties {
         match value {
             Value::String(s) if text => fork
@@ -47,7 +48,7 @@ pub fn genesis(
 /// An edit of an existing state: sets the given LWW values on top of it.
 pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     for (name, value) in properties {
         fork.lww.set(name, value.clone());
     }
@@ -69,7 +70,7 @@ pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, Stor
 /// A deletion of an existing state.
 pub fn delete(state: &StoredState) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     fork.mark_deleted();
     let event = fork.take_event().expect("a deletion makes an event");
     entity.apply_event(&event).expect("a tombstone applies");

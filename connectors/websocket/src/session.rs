@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ankurah_core::proto::Message;
 use ankurah_core::sync::{queue, QueueReceiver, QueueSender};
-use ankurah_core::Node;
+use ankurah_core::{Limits, Node};
 use futures_util::future::{join, FusedFuture};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -66,7 +66,7 @@ where
 
     let result = tokio::select! {
         result = node.run_peer(to_peer, incoming) => result.map_err(WebsocketError::from),
-        result = read_frames(&mut stream, to_node, silence, node.limits().max_message_bytes) => {
+        result = read_frames(&mut stream, to_node, silence, node.limits()) => {
             if let Err(WebsocketError::Frame(error)) = &result {
                 say_goodbye(error.to_string());
             }
@@ -100,7 +100,7 @@ async fn read_frames<S>(
     stream: &mut SplitStream<WebSocketStream<S>>,
     to_node: QueueSender,
     silence: Duration,
-    max_message_bytes: usize,
+    limits: &Limits,
 ) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -111,7 +111,7 @@ where
             Ok(None) => return Ok(()),
             Ok(Some(frame)) => frame.map_err(frame::read_error)?,
         };
-        if let Some(message) = frame::decode(frame, max_message_bytes)? {
+        if let Some(message) = frame::decode(frame, limits)? {
             if to_node.send(message).await.is_err() {
                 return Ok(());
             }

@@ -9,7 +9,7 @@ use ankurah_core::id::{EntityId, EventId};
 use ankurah_core::state::EntityState;
 use ankurah_core::storage::{StorageCollection, StoredState};
 use ankurah_core::value::Value;
-use ankurah_core::{CollectionId, StorageError};
+use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
 use crate::backend_error;
@@ -334,6 +334,7 @@ impl StorageCollection for SledCollection {
         &self,
         selection: &Selection,
     ) -> Result<Option<Vec<EntityId>>, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         self.storage
             .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
         self.storage
@@ -341,6 +342,7 @@ impl StorageCollection for SledCollection {
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         self.storage
             .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
         let matched = self

@@ -119,6 +119,7 @@ impl SledStorage {
         events: &[Event],
         states: &[StoredState],
     ) -> Result<usize, StorageError> {
+        states.iter().try_for_each(StoredState::check_depth)?;
         let events: Vec<_> = events
             .iter()
             .map(|e| (collection.unwrap_or(&e.collection), e))
