@@ -355,8 +355,12 @@ impl Response {
 }
 
 /// Splits `items` in order into runs whose estimated size stays within [`PIECE_BYTES`]
-/// (an item larger than that makes a run of its own).
+/// (an item larger than that makes a run of its own). There is always at least one piece,
+/// empty for no items: an empty answer is an answer.
 pub(crate) fn pieces<T>(items: Vec<T>, estimated_len: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    if items.iter().map(&estimated_len).sum::<usize>() <= PIECE_BYTES {
+        return vec![items];
+    }
     runs(items, estimated_len, PIECE_BYTES, usize::MAX)
 }
 
@@ -438,6 +442,14 @@ mod tests {
                 backends: [("lww".to_owned(), ByteBuf::from(vec![7u8; bytes]))].into(),
             },
         })
+    }
+
+    #[test]
+    fn an_empty_answer_is_one_piece() {
+        assert_eq!(
+            Response::Deltas(Vec::new()).split(),
+            vec![Response::Deltas(Vec::new())]
+        );
     }
 
     #[test]
