@@ -24,7 +24,7 @@ use ankurah_core::{
     DEFAULT_CONTEXT,
 };
 use ankurah_websocket::{WebsocketClient, WebsocketServer};
-use common::{Album, AlbumView};
+use common::{Album, AlbumView, Latencies};
 use tokio::sync::mpsc;
 
 const LATENCY_COMMITS: usize = 2_000;
@@ -228,15 +228,6 @@ async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
     Ok(start.elapsed())
 }
 
-fn summary(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
-    format!(
-        "p50 {}  p99 {}  max {}  (n = {})",
-        us(at(0.5)),
-        us(at(0.99)),
-        us(at(1.0)),
-        samples.len()
-    )
+fn summary(samples: Vec<Duration>) -> String {
+    samples.into_iter().collect::<Latencies>().summary()
 }
