@@ -1,8 +1,10 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, and the storage conformance suite.
+//! table, builders for real events and states, the storage conformance suite, and hostile
+//! bytes ([`wire`]) for the fuzz and attack tests.
 
 pub mod ankql_cases;
 pub mod conformance;
+pub mod wire;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;

@@ -23,7 +23,7 @@ use ankurah_core::{
     ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent,
     DEFAULT_CONTEXT,
 };
-use ankurah_websocket::{WebsocketClient, WebsocketServer};
+use ankurah_websocket::WebsocketClient;
 use common::{Album, AlbumView, Latencies};
 use tokio::sync::mpsc;
 
@@ -35,17 +35,12 @@ const CATCH_UP_EDITS_PER_ALBUM: usize = 10;
 /// No single wait may take longer; the run reports a timeout instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-type Error = Box<dyn std::error::Error>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    server.system.create().await?;
-    let bound = WebsocketServer::new(server.clone())
-        .bind("127.0.0.1:0")
-        .await?;
-    let url = format!("ws://{}", bound.local_addr());
-    tokio::spawn(bound.run());
+    let url = common::serve(&server).await?;
 
     println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
     for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {

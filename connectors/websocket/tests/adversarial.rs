@@ -12,7 +12,7 @@ use ankurah_core::proto::{Delta, Message, Request, MAX_MESSAGE_BYTES, PROTOCOL_V
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{Event, LocalConnector, Node, PermissiveAgent, SystemId};
-use common::raw::{ask, goodbye, greeted, hello, send, until_closed, Reply};
+use common::raw::{ask, goodbye, hello, send, until_closed, Reply};
 use common::{album, create, ctx, eventually, memory_server_node, state_of};
 use common::{Album, AlbumView, Client, Fixture, Server};
 use futures_util::{SinkExt, StreamExt};
@@ -208,7 +208,7 @@ async fn a_client_that_stops_reading_is_disconnected() {
         server.silence_limit(Duration::from_secs(1))
     })
     .await;
-    let mut raw = greeted(&server).await;
+    let mut raw = server.greeted().await;
     let subscribe = Message::Request {
         id: 1,
         request: Request::Subscribe {

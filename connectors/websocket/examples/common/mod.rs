@@ -1,11 +1,13 @@
-//! The `Album` model shared by the load examples and the integration tests, and the latency
-//! figures they print.
+//! The `Album` model shared by the load examples and the integration tests, serving a node
+//! on a free port, and the latency figures they print.
 // Each example and test binary uses a different part of it.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use ankurah::Model;
+use ankurah_core::Node;
+use ankurah_websocket::WebsocketServer;
 
 /// An album: a collaborative-text title and last-writer-wins fields.
 #[derive(Model, Debug, Clone)]
@@ -22,6 +24,18 @@ pub fn album(name: &str, artist: &str, year: i32) -> Album {
         artist: artist.into(),
         year,
     }
+}
+
+/// Creates the system of the durable `node` and serves it on a free loopback port in the
+/// background; returns the URL clients connect to.
+pub async fn serve(node: &Node) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    node.system.create().await?;
+    let bound = WebsocketServer::new(node.clone())
+        .bind("127.0.0.1:0")
+        .await?;
+    let url = format!("ws://{}", bound.local_addr());
+    tokio::spawn(bound.run());
+    Ok(url)
 }
 
 /// Latency samples, summarised as percentiles.

@@ -12,7 +12,7 @@ use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{EntityId, Event, LiveQuery, Node, NodeConfig, PermissiveAgent, State};
 use futures_util::future::join;
 
-use super::raw::{self, Raw, PATIENCE};
+use super::raw::{Raw, PATIENCE};
 use super::{album, ctx, eventually, AlbumView, Client, Latencies, Server};
 
 pub struct Fixture {
@@ -64,12 +64,12 @@ impl Fixture {
 
     /// A raw connection that has said a correct `Hello`.
     pub async fn greeted(&self) -> Raw {
-        raw::greeted(&self.server).await
+        self.server.greeted().await
     }
 
     /// A raw connection that has said nothing.
     pub async fn raw(&self) -> Raw {
-        raw::connect(&self.server).await
+        self.server.raw().await
     }
 
     /// What the server's storage holds of an entity: its state and its events.
@@ -197,7 +197,7 @@ impl Fixture {
                 if done.load(Ordering::Relaxed) {
                     break honest;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         };
         join(attacking, probing).await

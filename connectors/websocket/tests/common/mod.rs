@@ -1,7 +1,8 @@
 //! What the integration tests share: the `Album` model of the examples, a server on a free
-//! loopback port, clients, and polling helpers; raw peers ([`raw`]) and hand-built frames
-//! ([`wire`]) for tests that play a hostile client; a server with two honest clients that
-//! measure how it serves them meanwhile ([`fixture`]); live heap figures ([`heap`]).
+//! loopback port, clients, and polling helpers; raw peers ([`raw`]) for tests that play a
+//! hostile client (with the hand-built frames of `ankurah_core::testing::wire`); a server
+//! with two honest clients that measure how it serves them meanwhile ([`fixture`]); live
+//! heap figures ([`heap`]).
 #![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 #[path = "../../examples/common/mod.rs"]
@@ -9,7 +10,6 @@ mod album;
 pub mod fixture;
 pub mod heap;
 pub mod raw;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +60,16 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("ws://{}", self.addr)
+    }
+
+    /// A raw connection to the server that has said nothing yet.
+    pub async fn raw(&self) -> raw::Raw {
+        raw::connect(&self.url()).await
+    }
+
+    /// A raw connection to the server that has said a correct `Hello`.
+    pub async fn greeted(&self) -> raw::Raw {
+        raw::greeted(&self.url(), self.node.system.system_id()).await
     }
 
     /// Shuts the server down and waits until every connection is closed.

@@ -2,7 +2,9 @@
 //! play a client breaking the rules (or bending them as far as they go).
 //!
 //! Every read is bounded in time, so a server that never answers fails the test with a
-//! message instead of hanging it.
+//! message instead of hanging it. Self-contained (the `flood` example includes it by path);
+//! `Server::raw` and `Server::greeted` connect one to a test server.
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -16,8 +18,6 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::Server;
-
 pub type Raw = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The sending half of a [`Raw`] peer, for peers that send without reading.
 pub type RawSink = SplitSink<Raw, Frame>;
@@ -27,9 +27,9 @@ pub type RawStream = SplitStream<Raw>;
 /// How long a raw peer waits for the server to answer or to close the connection.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A raw WebSocket connection to `server` that has said nothing yet.
-pub async fn connect(server: &Server) -> Raw {
-    tokio_tungstenite::connect_async(server.url())
+/// A raw WebSocket connection to the server at `url` that has said nothing yet.
+pub async fn connect(url: &str) -> Raw {
+    tokio_tungstenite::connect_async(url)
         .await
         .expect("the server accepts")
         .0
@@ -45,14 +45,11 @@ pub fn hello(system: Option<ankurah_core::SystemId>, protocol_version: u32) -> M
     })
 }
 
-/// A raw connection to `server` that has said a correct `Hello`.
-pub async fn greeted(server: &Server) -> Raw {
-    let mut raw = connect(server).await;
-    send(
-        &mut raw,
-        &hello(server.node.system.system_id(), PROTOCOL_VERSION),
-    )
-    .await;
+/// A raw connection to the server at `url` of system `system` that has said a correct
+/// `Hello`.
+pub async fn greeted(url: &str, system: Option<ankurah_core::SystemId>) -> Raw {
+    let mut raw = connect(url).await;
+    send(&mut raw, &hello(system, PROTOCOL_VERSION)).await;
     raw
 }
 
@@ -230,7 +227,11 @@ pub struct Tally {
 
 /// Reads answers to the requests `ids` until each has one (pieces count as one), the
 /// connection ends, or the server sends nothing for `idle`.
-pub async fn tally(stream: &mut RawStream, ids: impl IntoIterator<Item = u64>, idle: Duration) -> Tally {
+pub async fn tally(
+    stream: &mut RawStream,
+    ids: impl IntoIterator<Item = u64>,
+    idle: Duration,
+) -> Tally {
     let mut waiting: BTreeSet<u64> = ids.into_iter().collect();
     let mut tally = Tally::default();
     while !waiting.is_empty() {

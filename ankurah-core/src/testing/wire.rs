@@ -1,5 +1,6 @@
-//! Hand-built frames for attacks: deeply nested values spliced into messages that are
-//! otherwise encoded normally, and events forged from parts.
+//! Hand-built bytes for tests that play a hostile peer: values nested deeper than any
+//! limit, spliced into messages, events and states that are otherwise encoded normally, and
+//! events forged from parts.
 //!
 //! A value nested 100,000 deep cannot be built with the recursive Rust types (encoding or
 //! even dropping it would overflow the test's own stack), so its bytes are made flat: the
@@ -8,12 +9,16 @@
 
 use std::collections::BTreeMap;
 
-use ankurah_core::ankql::{parse_selection, Path, Predicate, Selection};
-use ankurah_core::encoding;
-use ankurah_core::proto::{Message, Request};
-use ankurah_core::{Clock, EntityId, Event, EventId, Value};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
+
+use crate::ankql::{parse_selection, ComparisonOp, Path, Predicate, Selection};
+use crate::clock::Clock;
+use crate::encoding;
+use crate::event::Event;
+use crate::id::{EntityId, EventId};
+use crate::proto::{Message, Request};
+use crate::value::Value;
 
 /// A string that appears nowhere else in a message, marking where bytes are spliced in.
 const MARKER: &str = "ankurah-attack-splice-point";
@@ -44,7 +49,7 @@ pub fn splice(encoded: &[u8], marker: &[u8], replacement: &[u8]) -> Vec<u8> {
 
 /// `leaf` wrapped `depth` times in `level`, an encoding that holds `marker` once where the
 /// inner value goes.
-fn nest(level: &[u8], marker: &[u8], depth: usize, leaf: &[u8]) -> Vec<u8> {
+pub fn nest(level: &[u8], marker: &[u8], depth: usize, leaf: &[u8]) -> Vec<u8> {
     let (before, after) = around(level, marker);
     let mut out = Vec::with_capacity(depth * (before.len() + after.len()) + leaf.len());
     for _ in 0..depth {
@@ -78,8 +83,9 @@ pub fn nested_arrays(depth: usize) -> Vec<u8> {
     nest(&body(&[MARKER]), &marker, depth, &body(&0u8))
 }
 
-/// A `Value::Json` whose bytes are `json` (already MessagePack), e.g. [`nested_arrays`].
-fn json_value(json: &[u8]) -> Vec<u8> {
+/// The MessagePack of a `Value::Json` holding `json` (already MessagePack), e.g.
+/// [`nested_arrays`].
+pub fn json_value(json: &[u8]) -> Vec<u8> {
     let marked = body(&Value::Json(serde_json::Value::String(MARKER.into())));
     splice(&marked, &body(MARKER), json)
 }
@@ -105,7 +111,7 @@ pub fn fetch_frame(id: u64, collection: &str, predicate: &[u8]) -> Vec<u8> {
 pub fn fetch_json_frame(id: u64, collection: &str, property: &str, json: &[u8]) -> Vec<u8> {
     let comparison = Predicate::Comparison {
         path: Path::simple(property),
-        op: ankurah_core::ankql::ComparisonOp::Eq,
+        op: ComparisonOp::Eq,
         value: Value::String(MARKER.into()),
     };
     let predicate = splice(
