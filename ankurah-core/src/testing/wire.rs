@@ -90,6 +90,17 @@ pub fn json_value(json: &[u8]) -> Vec<u8> {
     splice(&marked, &body(MARKER), json)
 }
 
+/// A value standing for a Json to splice in with [`with_json`].
+pub fn json_marker() -> Value {
+    Value::String(MARKER.into())
+}
+
+/// `encoded` with the one [`json_marker`] value in it replaced by a `Value::Json` holding
+/// `json` (already MessagePack): a Json as deep as wanted inside any encoding.
+pub fn with_json(encoded: &[u8], json: &[u8]) -> Vec<u8> {
+    splice(encoded, &body(&json_marker()), &json_value(json))
+}
+
 /// The frame of request `id`: a `Fetch` on `collection` whose predicate is `predicate`
 /// (MessagePack bytes).
 pub fn fetch_frame(id: u64, collection: &str, predicate: &[u8]) -> Vec<u8> {
@@ -112,14 +123,9 @@ pub fn fetch_json_frame(id: u64, collection: &str, property: &str, json: &[u8]) 
     let comparison = Predicate::Comparison {
         path: Path::simple(property),
         op: ComparisonOp::Eq,
-        value: Value::String(MARKER.into()),
+        value: json_marker(),
     };
-    let predicate = splice(
-        &body(&comparison),
-        &body(&Value::String(MARKER.into())),
-        &json_value(json),
-    );
-    fetch_frame(id, collection, &predicate)
+    fetch_frame(id, collection, &with_json(&body(&comparison), json))
 }
 
 /// The `lww` operations of an event that sets `property` to `value`.
@@ -130,12 +136,7 @@ pub fn lww_operations(property: &str, value: Value) -> Vec<u8> {
 /// The `lww` operations of an event that sets `property` to a Json of these MessagePack
 /// bytes.
 pub fn lww_json_operations(property: &str, json: &[u8]) -> Vec<u8> {
-    let marked = lww_operations(property, Value::String(MARKER.into()));
-    splice(
-        &marked,
-        &body(&Value::String(MARKER.into())),
-        &json_value(json),
-    )
+    with_json(&lww_operations(property, json_marker()), json)
 }
 
 /// An event of `entity` in `collection` on top of `parent` (empty: the genesis event)
