@@ -18,14 +18,14 @@
 
 use std::collections::BTreeMap;
 use std::panic::PanicHookInfo;
-use std::process::Command;
 use std::sync::{LazyLock, Mutex, Once};
+use std::time::Duration;
 
 use ankurah_core::ankql::{parse_selection, Filterable};
 use ankurah_core::encoding;
 use ankurah_core::property::backend::{LWWBackend, YrsBackend};
 use ankurah_core::proto::{Delta, Hello, Message, Request, Response, PROTOCOL_VERSION};
-use ankurah_core::testing::{self, wire};
+use ankurah_core::testing::{self, child, wire};
 use ankurah_core::{
     DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId, Value,
 };
@@ -370,17 +370,17 @@ fn record_yrs_panics() {
     });
 }
 
-/// Prints how many yrs-internal panics the backend caught during `test`.
+/// Prints how many yrs-internal panics the backend caught during `test`, if any.
 fn report_yrs_panics(test: &str) {
     let panics = YRS_PANICS.lock().unwrap_or_else(|e| e.into_inner());
     let ours: Vec<&String> = panics.iter().filter(|p| p.starts_with(test)).collect();
-    eprintln!(
-        "{test}: {} inputs made yrs panic inside the backend (caught, answered as errors){}",
-        ours.len(),
-        ours.first()
-            .map(|p| format!("; the first: {p}"))
-            .unwrap_or_default()
-    );
+    if let Some(first) = ours.first() {
+        eprintln!(
+            "{test}: {} inputs made yrs panic inside the backend (caught there and answered \
+             as errors); the first: {first}",
+            ours.len()
+        );
+    }
 }
 
 /// Loads a state into an entity and reads everything from it, as a node serving it would.
@@ -518,7 +518,7 @@ fn fuzz<S: Strategy>(
 fn messages_decode_or_say_why() {
     fuzz(
         "messages_decode_or_say_why",
-        512,
+        2_000,
         input(&CORPUS.messages),
         |bytes| match Message::decode(&bytes) {
             Ok(message) => stable(&message, Message::encode, Message::decode),
@@ -531,7 +531,7 @@ fn messages_decode_or_say_why() {
 fn events_decode_or_say_why() {
     fuzz(
         "events_decode_or_say_why",
-        512,
+        2_000,
         input(&CORPUS.events),
         |bytes| {
             let event = match Event::decode(&bytes) {
@@ -555,7 +555,7 @@ fn events_decode_or_say_why() {
 fn entity_states_decode_or_say_why() {
     fuzz(
         "entity_states_decode_or_say_why",
-        512,
+        2_000,
         input(&CORPUS.states),
         |bytes| match EntityState::decode(&bytes) {
             Ok(state) => {
@@ -572,7 +572,7 @@ fn states_decode_or_say_why() {
     // A bare `State`: the `state` field of an entity state, cut out by a mutation or not.
     fuzz(
         "states_decode_or_say_why",
-        256,
+        1_000,
         input(&CORPUS.states),
         |bytes| match encoding::decode::<State>("state", &bytes) {
             Ok(state) => {
@@ -594,7 +594,7 @@ fn lww_payloads_load_or_say_why() {
     let strategy = (input(&CORPUS.lww_operations), input(&CORPUS.lww_states));
     fuzz(
         "lww_payloads_load_or_say_why",
-        512,
+        2_000,
         strategy,
         |(operations, state)| {
             let backend = LWWBackend::default();
@@ -621,7 +621,7 @@ fn yrs_updates_apply_or_say_why() {
     );
     fuzz(
         "yrs_updates_apply_or_say_why",
-        512,
+        2_000,
         strategy,
         |(update, base)| {
             // Onto a document built from a real state, and into an empty backend.
@@ -649,7 +649,7 @@ fn ankql_parses_or_points_at_the_error() {
     let strategy = (ankql_text(), prop::collection::vec(argument(), 0..4));
     fuzz(
         "ankql_parses_or_points_at_the_error",
-        512,
+        2_000,
         strategy,
         |(text, args)| {
             match parse_selection(&text, &args) {
@@ -692,11 +692,7 @@ fn a_yrs_update_left_pending_does_not_panic_when_encoded() {
         1, 4, 110, 97, 109, 101, 22, 79, 114, 105, 103, 105, 110, 32, 111, 102, 32, 83, 121, 109,
         109, 101, 116, 114, 121, 32, 226, 152, 131, 40, 1, 0, 4, 110, 111, 116, 101, 1, 120, 0,
     ];
-    let mut update = [1u8, 2].repeat(11);
-    update.extend_from_slice(&[
-        1, 0, 2, 144, 249, 149, 242, 213, 132, 228, 4, 0, 40, 1, 0, 4, 110, 97, 109, 101, 1, 120,
-        4, 1, 4, 110, 97, 109, 101, 7, 83, 104, 111, 119, 98, 105, 122, 0,
-    ]);
+    let update = wire::pending_yrs_update();
     let backend = YrsBackend::from_state_buffer(&base).expect("a real state loads");
     assert_eq!(backend.get("name").as_deref(), Some("Origin of Symmetry ☃"));
     let applied = backend.apply_operations(&update, EventId::after([]));
@@ -716,29 +712,13 @@ fn the_corpus_is_valid() {
 // ---------------------------------------------------------------------------------------
 // Inputs nested beyond any limit, each decoded in a child process.
 
-/// Runs `work` in a child process of this test binary (the test `name` again, told by an
-/// environment variable that it is the child) and fails if the child dies: a stack
-/// overflow aborts the process, which no harness survives.
+/// Runs `work` in a child process of this test binary (the test `name` again) and fails if
+/// the child dies: a stack overflow aborts the process, which no harness survives.
 fn survives(name: &str, work: fn()) {
-    const CHILD: &str = "ANKURAH_FUZZ_CHILD";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        work();
-        return;
+    match child::is_child(name) {
+        true => work(),
+        false => child::run(name, Duration::from_secs(120)).assert_survived(),
     }
-    let exe = std::env::current_exe().expect("the test binary");
-    let output = Command::new(exe)
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name)
-        .output()
-        .expect("the test binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-    assert!(
-        output.status.success(),
-        "{name}: the process died ({}); its last words:\n{}",
-        output.status,
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    );
 }
 
 /// The outcome of decoding deep input, printed by the child; the value (if any) is dropped

@@ -1,8 +1,10 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, the storage conformance suite, and hostile
-//! bytes ([`wire`]) for the fuzz and attack tests.
+//! table, builders for real events and states, the storage conformance suite, and for the
+//! fuzz and attack tests hostile bytes ([`wire`]) and tests run in a child process
+//! ([`child`]).
 
 pub mod ankql_cases;
+pub mod child;
 pub mod conformance;
 pub mod wire;
 

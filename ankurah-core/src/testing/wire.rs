@@ -185,3 +185,15 @@ pub fn commit_frame(id: u64, events: Vec<Event>) -> Vec<u8> {
     }
     .encode()
 }
+
+/// A yrs update that a document takes without error but keeps pending (it cannot integrate
+/// it), after which encoding the document panics inside yrs: the creation of the text
+/// "Showbiz" with `01 02` repeated in front. Found by the fuzz tests.
+pub fn pending_yrs_update() -> Vec<u8> {
+    let mut update = [1u8, 2].repeat(11);
+    update.extend_from_slice(&[
+        1, 0, 2, 144, 249, 149, 242, 213, 132, 228, 4, 0, 40, 1, 0, 4, 110, 97, 109, 101, 1, 120,
+        4, 1, 4, 110, 97, 109, 101, 7, 83, 104, 111, 119, 98, 105, 122, 0,
+    ]);
+    update
+}

@@ -26,7 +26,7 @@ use ankurah_core::testing::wire::{
 use ankurah_core::{Limits, NodeConfig};
 use common::heap::{self, mib, MIB};
 use common::raw::{self, reply, send_bytes, tally, Reply, PATIENCE};
-use common::{album, ctx, serially_within, Client, Fixture};
+use common::{album, ctx, Album, AlbumView, Client, Fixture};
 use futures_util::StreamExt;
 
 #[global_allocator]
@@ -38,6 +38,17 @@ const TEST_LIMIT: Duration = Duration::from_secs(240);
 /// How far the live heap may stay above its baseline once an attacker has left: room for
 /// the honest clients' own albums and caches, far below what any attack here piles up.
 const SETTLE_TOLERANCE: usize = 32 * MIB;
+
+/// An attack test: run in a child process of its own (`common::isolated`), so that a server
+/// crashing the process fails this test alone, on a multi-threaded runtime like a server's.
+macro_rules! attack {
+    ($name:ident, $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            common::isolated(stringify!($name), TEST_LIMIT, || $body).await
+        }
+    };
+}
 
 /// The server's answer to one frame sent by a fresh raw peer, with the honest clients
 /// probing meanwhile.
@@ -78,53 +89,43 @@ async fn refused_as_too_deep(frame: impl FnOnce(&Fixture) -> Vec<u8>, what: &str
     fixture.still_works().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_nesting_not_2_000_deep_is_refused() {
-    serially_within(TEST_LIMIT, async {
-        refused_as_too_deep(
-            |_| fetch_frame(1, "album", &nested_not(2_000)),
-            "a Fetch of NOT × 2,000",
-        )
-        .await
-    })
+attack!(a_fetch_nesting_not_2_000_deep_is_refused, async {
+    refused_as_too_deep(
+        |_| fetch_frame(1, "album", &nested_not(2_000)),
+        "a Fetch of NOT × 2,000",
+    )
     .await
-}
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_nesting_not_100_000_deep_is_refused() {
-    serially_within(TEST_LIMIT, async {
-        refused_as_too_deep(
-            |_| fetch_frame(1, "album", &nested_not(100_000)),
-            "a Fetch of NOT × 100,000",
-        )
-        .await
-    })
+attack!(a_fetch_nesting_not_100_000_deep_is_refused, async {
+    refused_as_too_deep(
+        |_| fetch_frame(1, "album", &nested_not(100_000)),
+        "a Fetch of NOT × 100,000",
+    )
     .await
-}
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_comparing_with_json_nesting_1_000_arrays_is_refused() {
-    serially_within(TEST_LIMIT, async {
+attack!(
+    a_fetch_comparing_with_json_nesting_1_000_arrays_is_refused,
+    async {
         refused_as_too_deep(
             |_| fetch_json_frame(1, "album", "artist", &nested_arrays(1_000)),
             "a Fetch comparing with a Json of 1,000 nested arrays",
         )
         .await
-    })
-    .await
-}
+    }
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_comparing_with_json_nesting_100_000_arrays_is_refused() {
-    serially_within(TEST_LIMIT, async {
+attack!(
+    a_fetch_comparing_with_json_nesting_100_000_arrays_is_refused,
+    async {
         refused_as_too_deep(
             |_| fetch_json_frame(1, "album", "artist", &nested_arrays(100_000)),
             "a Fetch comparing with a Json of 100,000 nested arrays",
         )
         .await
-    })
-    .await
-}
+    }
+);
 
 /// A commit creating an album whose lww property `artist` is a Json of `depth` nested
 /// arrays must be refused, nothing of it stored or seen by the honest clients.
@@ -156,20 +157,20 @@ async fn deep_json_commit_is_refused(depth: usize) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_850_byte_commit_with_json_nesting_700_arrays_is_refused() {
-    serially_within(TEST_LIMIT, deep_json_commit_is_refused(700)).await
-}
+attack!(
+    an_850_byte_commit_with_json_nesting_700_arrays_is_refused,
+    deep_json_commit_is_refused(700)
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_with_json_nesting_1_000_arrays_is_refused() {
-    serially_within(TEST_LIMIT, deep_json_commit_is_refused(1_000)).await
-}
+attack!(
+    a_commit_with_json_nesting_1_000_arrays_is_refused,
+    deep_json_commit_is_refused(1_000)
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_with_json_nesting_100_000_arrays_is_refused() {
-    serially_within(TEST_LIMIT, deep_json_commit_is_refused(100_000)).await
-}
+attack!(
+    a_commit_with_json_nesting_100_000_arrays_is_refused,
+    deep_json_commit_is_refused(100_000)
+);
 
 /// Commits `events` from a raw peer that has none of their ancestors (it answers the
 /// server's `GetEvents` with nothing).
@@ -178,9 +179,9 @@ async fn commit_raw(raw: &mut raw::Raw, id: u64, events: Vec<ankurah_core::Event
     reply(raw, id).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_naming_an_unknown_parent_is_refused_and_harms_no_later_commit() {
-    serially_within(TEST_LIMIT, async {
+attack!(
+    a_commit_naming_an_unknown_parent_is_refused_and_harms_no_later_commit,
+    async {
         let fixture = Fixture::new().await;
         let mut raw = fixture.greeted().await;
         let orphan = wire::orphan();
@@ -220,9 +221,8 @@ async fn a_commit_naming_an_unknown_parent_is_refused_and_harms_no_later_commit(
         honest.report("after the refused commit");
         fixture.still_works().await;
         fixture.assert_nothing_stored(&orphan).await;
-    })
-    .await
-}
+    }
+);
 
 /// Creates an album on `client`, acknowledged by the server, or says why not.
 async fn try_create(client: &Client) -> Result<(), String> {
@@ -238,27 +238,68 @@ async fn try_create(client: &Client) -> Result<(), String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_with_one_bad_event_is_refused_whole() {
-    serially_within(TEST_LIMIT, async {
+attack!(a_batch_with_one_bad_event_is_refused_whole, async {
+    let fixture = Fixture::new().await;
+    let mut raw = fixture.greeted().await;
+    let (good, bad) = (wire::new_album(1997), wire::orphan());
+    let mut batch = vec![good.clone(), bad.clone()];
+    batch.sort_by_key(|e| e.id);
+    let answer = commit_raw(&mut raw, 1, batch).await;
+    eprintln!("a batch of a good and a bad event: {}", brief(&answer));
+    assert!(
+        matches!(answer, Reply::Refused(_)),
+        "a batch with an event whose parent nobody has got {}",
+        brief(&answer)
+    );
+    fixture.assert_nothing_stored(&bad).await;
+    fixture.assert_nothing_stored(&good).await;
+    fixture.still_works().await;
+});
+
+attack!(
+    an_edit_whose_text_update_yrs_cannot_integrate_harms_nobody,
+    async {
         let fixture = Fixture::new().await;
+        let id = common::create(&fixture.a.node, "Origin of Symmetry", 2001).await;
+        let (state, _) = fixture.stored("album", id).await;
+        let head = state.expect("the album is stored").head;
+        let mut edit = wire::event("album", id, head, Vec::new());
+        edit.operations.clear();
+        edit.operations
+            .insert("yrs".into(), wire::pending_yrs_update().into());
         let mut raw = fixture.greeted().await;
-        let (good, bad) = (wire::new_album(1997), wire::orphan());
-        let mut batch = vec![good.clone(), bad.clone()];
-        batch.sort_by_key(|e| e.id);
-        let answer = commit_raw(&mut raw, 1, batch).await;
-        eprintln!("a batch of a good and a bad event: {}", brief(&answer));
+        let answer = commit_raw(&mut raw, 1, vec![edit.clone()]).await;
+        eprintln!("an edit with a yrs update left pending: {}", brief(&answer));
+        // Whatever the answer, the album is still served and editable.
+        let honest_edit = async {
+            let view = fixture.a.ctx().get::<AlbumView>(id).await.unwrap();
+            let trx = fixture.a.ctx().begin();
+            trx.edit::<Album>(&view).unwrap().year().set(&2002).unwrap();
+            match tokio::time::timeout(PATIENCE, trx.commit()).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err("not answered".into()),
+            }
+        };
+        let edited = honest_edit.await;
+        let fetched = tokio::time::timeout(
+            PATIENCE,
+            fixture.b.ctx().fetch::<AlbumView>(("id = ?", [id])),
+        )
+        .await;
+        let served = matches!(&fetched, Ok(Ok(albums)) if albums.len() == 1);
+        eprintln!("then an honest edit of the album: {edited:?}; fetching it works: {served}");
         assert!(
-            matches!(answer, Reply::Refused(_)),
-            "a batch with an event whose parent nobody has got {}",
+            matches!(answer, Reply::Answered(_) | Reply::Refused(_)),
+            "the server neither took nor refused the edit: {}",
             brief(&answer)
         );
-        fixture.assert_nothing_stored(&bad).await;
-        fixture.assert_nothing_stored(&good).await;
+        assert!(
+            edited.is_ok() && served,
+            "the album is harmed: edit {edited:?}, fetch {fetched:?}"
+        );
         fixture.still_works().await;
-    })
-    .await
-}
+    }
+);
 
 /// Creates `count` albums on `writer`, each with an artist of `artist_bytes`.
 async fn seed(writer: &Client, count: usize, artist_bytes: usize) {
@@ -338,10 +379,10 @@ fn queue_bound(limits: &Limits, answer: usize) -> usize {
     (limits.max_queued_messages + limits.max_requests_per_peer) * answer * 2
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_that_sends_10_000_fetches_and_never_reads_harms_nobody() {
-    const FETCHES: u64 = 10_000;
-    serially_within(TEST_LIMIT, async {
+attack!(
+    a_peer_that_sends_10_000_fetches_and_never_reads_harms_nobody,
+    async {
+        const FETCHES: u64 = 10_000;
         let fixture = Fixture::new().await;
         seed(&fixture.a, 16, 2048).await;
         let answer = answer_bytes(&fixture).await;
@@ -379,211 +420,198 @@ async fn a_peer_that_sends_10_000_fetches_and_never_reads_harms_nobody() {
             mib(bound)
         );
         fixture.still_works().await;
-    })
-    .await
-}
+    }
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn huge_valid_commits_are_accepted_and_memory_settles() {
+attack!(huge_valid_commits_are_accepted_and_memory_settles, async {
     const TEXT_BYTES: usize = 15_000_000;
     const COMMITS: usize = 3;
-    serially_within(TEST_LIMIT, async {
-        // Limits that admit a 15 MB event (the defaults are lower); nothing else changed.
-        let limits = Limits {
-            max_event_bytes: 16 * MIB,
-            max_entity_bytes: 16 * MIB,
-            max_transaction_bytes: 16 * MIB,
-            ..Limits::default()
-        };
-        let config = NodeConfig {
-            limits,
-            ..NodeConfig::default()
-        };
-        let fixture = Fixture::with_config(config.clone()).await;
-        let memory = Heap::measure();
-        let ((), honest) = fixture
-            .probe_during(async {
-                let writer = Client::connect_with(&fixture.server.url(), config.clone()).await;
-                for n in 0..COMMITS {
-                    let started = Instant::now();
-                    let name = char::from(b'a' + n as u8).to_string().repeat(TEXT_BYTES);
-                    let trx = ctx(&writer.node).begin();
-                    let id = trx
-                        .create(&album(&name, "huge", 3000 + n as i32))
-                        .await
-                        .unwrap()
-                        .id();
-                    tokio::time::timeout(PATIENCE * 6, trx.commit())
-                        .await
-                        .expect("a huge commit is answered")
-                        .expect("a huge valid commit is accepted");
-                    assert!(
-                        writer.all_acknowledged().await,
-                        "the server acknowledged the huge commit"
-                    );
-                    common::eventually("the other client sees the huge album", async || {
-                        fixture.albums_on_b.peek().iter().any(|v| {
-                            v.id() == id && v.name().is_ok_and(|name| name.len() == TEXT_BYTES)
-                        })
+    // Limits that admit a 15 MB event (the defaults are lower); nothing else changed.
+    let limits = Limits {
+        max_event_bytes: 16 * MIB,
+        max_entity_bytes: 16 * MIB,
+        max_transaction_bytes: 16 * MIB,
+        ..Limits::default()
+    };
+    let config = NodeConfig {
+        limits,
+        ..NodeConfig::default()
+    };
+    let fixture = Fixture::with_config(config.clone()).await;
+    let memory = Heap::measure();
+    let ((), honest) = fixture
+        .probe_during(async {
+            let writer = Client::connect_with(&fixture.server.url(), config.clone()).await;
+            for n in 0..COMMITS {
+                let started = Instant::now();
+                let name = char::from(b'a' + n as u8).to_string().repeat(TEXT_BYTES);
+                let trx = ctx(&writer.node).begin();
+                let id = trx
+                    .create(&album(&name, "huge", 3000 + n as i32))
+                    .await
+                    .unwrap()
+                    .id();
+                tokio::time::timeout(PATIENCE * 6, trx.commit())
+                    .await
+                    .expect("a huge commit is answered")
+                    .expect("a huge valid commit is accepted");
+                assert!(
+                    writer.all_acknowledged().await,
+                    "the server acknowledged the huge commit"
+                );
+                common::eventually("the other client sees the huge album", async || {
+                    fixture.albums_on_b.peek().iter().any(|v| {
+                        v.id() == id && v.name().is_ok_and(|name| name.len() == TEXT_BYTES)
                     })
-                    .await;
-                    eprintln!(
-                        "commit {n} of a {} MB text: acknowledged and seen in {:.1} s, heap now {}",
-                        TEXT_BYTES / 1_000_000,
-                        started.elapsed().as_secs_f64(),
-                        mib(heap::current())
-                    );
-                }
-                writer.connection.shutdown().await;
-            })
-            .await;
-        honest.report("during the huge commits");
-        let peak = heap::peak();
-        // What stays: the texts in the server's storage (event, state, value) and resident
-        // entity (document, text), the same in the reader's, and the capacity of the buffers
-        // that carried them to the reader: about a dozen copies.
-        let kept = heap::settle_below(
-            memory.baseline + COMMITS * 10 * TEXT_BYTES,
-            Duration::from_secs(10),
-        )
-        .await;
-        eprintln!(
-            "live heap after {COMMITS} commits of {} MB: baseline {}, peak {}, settled {}",
-            TEXT_BYTES / 1_000_000,
-            mib(memory.baseline),
-            mib(peak),
-            mib(kept)
-        );
-        let per_text = (kept.saturating_sub(memory.baseline)) / COMMITS;
-        eprintln!(
-            "that is {:.1} copies of each text kept",
-            per_text as f64 / TEXT_BYTES as f64
-        );
-        assert!(
-            per_text <= 16 * TEXT_BYTES,
-            "each huge commit leaves {} live on the heap",
-            mib(per_text)
-        );
-        fixture.still_works().await;
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_subscriptions_is_cut_off_at_the_limit() {
-    serially_within(TEST_LIMIT, async {
-        let fixture = Fixture::new().await;
-        let limit = fixture.config.limits.max_subscriptions_per_peer;
-        let requests = (limit + 1_000) as u64;
-        let memory = Heap::measure();
-        let (sink, mut stream) = fixture.greeted().await.split();
-        let frames = (1..=requests).map(|id| {
-            Message::Request {
-                id,
-                request: Request::Subscribe {
-                    subscription: id,
-                    collection: "album".into(),
-                    selection: parse_selection("year > 0", &[]).unwrap(),
-                    known: Vec::new(),
-                },
+                })
+                .await;
+                eprintln!(
+                    "commit {n} of a {} MB text: acknowledged and seen in {:.1} s, heap now {}",
+                    TEXT_BYTES / 1_000_000,
+                    started.elapsed().as_secs_f64(),
+                    mib(heap::current())
+                );
             }
-            .encode()
-        });
-        let (counted, honest) = fixture
-            .probe_during(async {
-                let sending = raw::flood(sink, frames);
-                let counted = tally(&mut stream, 1..=requests, PATIENCE).await;
-                (counted, sending.await.unwrap())
-            })
-            .await;
-        let (counted, (sink, sent)) = counted;
-        eprintln!("a peer sent {sent} Subscribes (limit {limit}): {counted:?}");
-        honest.report("during the flood");
-        let peak = heap::peak();
-        assert!(
-            counted.answered <= limit,
-            "{} subscriptions of one peer accepted, beyond the limit of {limit}",
-            counted.answered
-        );
-        assert!(
-            counted.refused > 0 || counted.ended.is_some(),
-            "the peer over the limit got neither an error nor a disconnection: {counted:?}"
-        );
-        drop((sink, stream));
-        memory
-            .assert_settles(peak, "the subscribing peer left")
-            .await;
-        fixture.still_works().await;
-    })
-    .await
-}
+            writer.connection.shutdown().await;
+        })
+        .await;
+    honest.report("during the huge commits");
+    let peak = heap::peak();
+    // What stays: the texts in the server's storage (event, state, value) and resident
+    // entity (document, text), the same in the reader's, and the capacity of the buffers
+    // that carried them to the reader: about a dozen copies.
+    let kept = heap::settle_below(
+        memory.baseline + COMMITS * 10 * TEXT_BYTES,
+        Duration::from_secs(10),
+    )
+    .await;
+    eprintln!(
+        "live heap after {COMMITS} commits of {} MB: baseline {}, peak {}, settled {}",
+        TEXT_BYTES / 1_000_000,
+        mib(memory.baseline),
+        mib(peak),
+        mib(kept)
+    );
+    let per_text = (kept.saturating_sub(memory.baseline)) / COMMITS;
+    eprintln!(
+        "that is {:.1} copies of each text kept",
+        per_text as f64 / TEXT_BYTES as f64
+    );
+    assert!(
+        per_text <= 16 * TEXT_BYTES,
+        "each huge commit leaves {} live on the heap",
+        mib(per_text)
+    );
+    fixture.still_works().await;
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_of_a_peer_whose_queue_is_full_are_refused() {
-    const SUBSCRIPTIONS: u64 = 8;
-    const UPDATE_BYTES: usize = 16 * 1024;
-    /// How long the server has to refuse or drop the peer before it reads again.
-    const GRACE: Duration = Duration::from_secs(15);
-    serially_within(TEST_LIMIT, async {
-        let fixture = Fixture::new().await;
-        let limits = fixture.config.limits.clone();
-        let memory = Heap::measure();
-        let mut attacker = fixture.greeted().await;
-        for id in 1..=SUBSCRIPTIONS {
-            let subscribe = Request::Subscribe {
+attack!(a_flood_of_subscriptions_is_cut_off_at_the_limit, async {
+    let fixture = Fixture::new().await;
+    let limit = fixture.config.limits.max_subscriptions_per_peer;
+    let requests = (limit + 1_000) as u64;
+    let memory = Heap::measure();
+    let (sink, mut stream) = fixture.greeted().await.split();
+    let frames = (1..=requests).map(|id| {
+        Message::Request {
+            id,
+            request: Request::Subscribe {
                 subscription: id,
                 collection: "album".into(),
                 selection: parse_selection("year > 0", &[]).unwrap(),
                 known: Vec::new(),
-            };
-            let answer = raw::ask(&mut attacker, id, subscribe).await;
-            assert!(matches!(answer, Reply::Answered(_)), "{answer:?}");
+            },
         }
-        let (sink, mut stream) = attacker.split();
+        .encode()
+    });
+    let (counted, honest) = fixture
+        .probe_during(async {
+            let sending = raw::flood(sink, frames);
+            let counted = tally(&mut stream, 1..=requests, PATIENCE).await;
+            (counted, sending.await.unwrap())
+        })
+        .await;
+    let (counted, (sink, sent)) = counted;
+    eprintln!("a peer sent {sent} Subscribes (limit {limit}): {counted:?}");
+    honest.report("during the flood");
+    let peak = heap::peak();
+    assert!(
+        counted.answered <= limit,
+        "{} subscriptions of one peer accepted, beyond the limit of {limit}",
+        counted.answered
+    );
+    assert!(
+        counted.refused > 0 || counted.ended.is_some(),
+        "the peer over the limit got neither an error nor a disconnection: {counted:?}"
+    );
+    drop((sink, stream));
+    memory
+        .assert_settles(peak, "the subscribing peer left")
+        .await;
+    fixture.still_works().await;
+});
 
-        // Twice the queue limit in updates of 16 KiB, far beyond what socket buffers hold.
-        let commits = limits.max_queued_messages as u64 * 2 / SUBSCRIPTIONS + 1;
-        // By a writer of its own: the honest clients' probes check that theirs are
-        // acknowledged one by one.
-        let writer = Client::connect(&fixture.server.url()).await;
-        let ((), honest) = fixture
-            .probe_during(seed(&writer, commits as usize, UPDATE_BYTES))
-            .await;
-        honest.report(&format!(
-            "while {commits} commits filled the queue of a peer that stopped reading"
-        ));
-        let late: Vec<u64> = (1_000..1_004).collect();
-        let (sink, sent) = raw::flood(
-            sink,
-            late.clone().into_iter().map(|id| every_album(id).encode()),
-        )
-        .await
-        .unwrap();
-        let dropped = async {
-            while fixture.server.node.peer_count() > 2 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+attack!(requests_of_a_peer_whose_queue_is_full_are_refused, async {
+    const SUBSCRIPTIONS: u64 = 8;
+    const UPDATE_BYTES: usize = 16 * 1024;
+    /// How long the server has to refuse or drop the peer before it reads again.
+    const GRACE: Duration = Duration::from_secs(15);
+    let fixture = Fixture::new().await;
+    let limits = fixture.config.limits.clone();
+    let memory = Heap::measure();
+    let mut attacker = fixture.greeted().await;
+    for id in 1..=SUBSCRIPTIONS {
+        let subscribe = Request::Subscribe {
+            subscription: id,
+            collection: "album".into(),
+            selection: parse_selection("year > 0", &[]).unwrap(),
+            known: Vec::new(),
         };
-        let dropped = tokio::time::timeout(GRACE, dropped).await.is_ok();
-        let counted = tally(&mut stream, late, PATIENCE).await;
-        eprintln!(
-            "{sent} requests sent with a full queue; dropped within {GRACE:?}: {dropped}; \
-             then read: {counted:?}"
-        );
-        assert!(
-            dropped || counted.ended.is_some() || (counted.refused > 0 && counted.answered == 0),
-            "requests sent while the peer's queue was full were served as usual: {counted:?}"
-        );
-        drop((sink, stream, writer));
-        // The seeded albums stay (in storage and caches), so the heap is not expected back
-        // at its baseline; the figures show what the queue cost.
-        eprintln!(
-            "live heap: baseline {}, peak {}, after the peer left {}",
-            mib(memory.baseline),
-            mib(heap::peak()),
-            mib(heap::current())
-        );
-        fixture.still_works().await;
-    })
+        let answer = raw::ask(&mut attacker, id, subscribe).await;
+        assert!(matches!(answer, Reply::Answered(_)), "{answer:?}");
+    }
+    let (sink, mut stream) = attacker.split();
+
+    // Twice the queue limit in updates of 16 KiB, far beyond what socket buffers hold.
+    let commits = limits.max_queued_messages as u64 * 2 / SUBSCRIPTIONS + 1;
+    // By a writer of its own: the honest clients' probes check that theirs are
+    // acknowledged one by one.
+    let writer = Client::connect(&fixture.server.url()).await;
+    let ((), honest) = fixture
+        .probe_during(seed(&writer, commits as usize, UPDATE_BYTES))
+        .await;
+    honest.report(&format!(
+        "while {commits} commits filled the queue of a peer that stopped reading"
+    ));
+    let late: Vec<u64> = (1_000..1_004).collect();
+    let (sink, sent) = raw::flood(
+        sink,
+        late.clone().into_iter().map(|id| every_album(id).encode()),
+    )
     .await
-}
+    .unwrap();
+    let dropped = async {
+        while fixture.server.node.peer_count() > 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let dropped = tokio::time::timeout(GRACE, dropped).await.is_ok();
+    let counted = tally(&mut stream, late, PATIENCE).await;
+    eprintln!(
+        "{sent} requests sent with a full queue; dropped within {GRACE:?}: {dropped}; \
+             then read: {counted:?}"
+    );
+    assert!(
+        dropped || counted.ended.is_some() || (counted.refused > 0 && counted.answered == 0),
+        "requests sent while the peer's queue was full were served as usual: {counted:?}"
+    );
+    drop((sink, stream, writer));
+    // The seeded albums stay (in storage and caches), so the heap is not expected back
+    // at its baseline; the figures show what the queue cost.
+    eprintln!(
+        "live heap: baseline {}, peak {}, after the peer left {}",
+        mib(memory.baseline),
+        mib(heap::peak()),
+        mib(heap::current())
+    );
+    fixture.still_works().await;
+});

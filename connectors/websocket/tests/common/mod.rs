@@ -201,12 +201,35 @@ pub fn free_port() -> u16 {
 /// that wedged the runtime so that even the timeout cannot fire gets the process aborted
 /// with a message a little later, so a hang never hangs the run.
 pub async fn serially_within<T>(limit: Duration, body: impl std::future::Future<Output = T>) -> T {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock();
-    let _watchdog = Watchdog::arm(limit + Duration::from_secs(30));
+    let _watchdog = Watchdog::arm(limit + WATCHDOG_GRACE);
     tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
         panic!("the test did not finish within {limit:?}: the server hangs or is too slow")
     })
+}
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// How long after its limit a wedged test is aborted.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs the test `test` in a child process of this test binary, which runs `body` as
+/// [`serially_within`] does; the test fails if the body fails, and also if it crashes the
+/// process (a server overflowing its stack aborts it), without taking the other tests of the
+/// binary down with it. What the child printed is printed here.
+pub async fn isolated<F: std::future::Future<Output = ()>>(
+    test: &'static str,
+    limit: Duration,
+    body: impl FnOnce() -> F,
+) {
+    use ankurah_core::testing::child;
+    if child::is_child(test) {
+        return serially_within(limit, body()).await;
+    }
+    let _turn = ONE_AT_A_TIME.lock();
+    let outcome = child::run(test, limit + 2 * WATCHDOG_GRACE);
+    eprint!("{}", outcome.output);
+    outcome.assert_survived();
 }
 
 /// Aborts the process unless dropped within its time.
