@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ankurah_core::ankql::parse_selection;
-use ankurah_core::proto::{Message, Request};
+use ankurah_core::proto::Request;
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
     ChangeKind, ChangeSet, Context, EntityId, Node, PermissiveAgent, DEFAULT_CONTEXT,
@@ -266,14 +266,11 @@ async fn never_reading_fetcher(
     let (sink, unread) = raw::greeted(url, system).await.split();
     let selection = parse_selection("year >= 1900", &[]).expect("the query parses");
     let frames = (1..=FLOOD_FETCHES).map(move |id| {
-        Message::Request {
-            id,
-            request: Request::Fetch {
-                collection: "album".into(),
-                selection: selection.clone(),
-            },
-        }
-        .encode()
+        let fetch = Request::Fetch {
+            collection: "album".into(),
+            selection: selection.clone(),
+        };
+        raw::frame(id, fetch)
     });
     (raw::flood(sink, frames), unread)
 }

@@ -179,19 +179,25 @@ async fn commit_raw(raw: &mut raw::Raw, id: u64, events: Vec<ankurah_core::Event
     reply(raw, id).await
 }
 
+/// Commits `events` as request 1 of `raw` and checks that the server refuses them.
+async fn assert_commit_refused(raw: &mut raw::Raw, events: Vec<ankurah_core::Event>, what: &str) {
+    let answer = commit_raw(raw, 1, events).await;
+    eprintln!("{what}: {}", brief(&answer));
+    assert!(
+        matches!(answer, Reply::Refused(_)),
+        "{what} got {}",
+        brief(&answer)
+    );
+}
+
 attack!(
     a_commit_naming_an_unknown_parent_is_refused_and_harms_no_later_commit,
     async {
         let fixture = Fixture::new().await;
         let mut raw = fixture.greeted().await;
         let orphan = wire::orphan();
-        let answer = commit_raw(&mut raw, 1, vec![orphan.clone()]).await;
-        eprintln!("a commit naming an unknown parent: {}", brief(&answer));
-        assert!(
-            matches!(answer, Reply::Refused(_)),
-            "a commit whose parent nobody has got {}",
-            brief(&answer)
-        );
+        let what = "a commit naming a parent nobody has";
+        assert_commit_refused(&mut raw, vec![orphan.clone()], what).await;
         fixture.assert_nothing_stored(&orphan).await;
 
         // Later, unrelated commits: of the same peer, of an honest client and of a new one.
@@ -244,13 +250,8 @@ attack!(a_batch_with_one_bad_event_is_refused_whole, async {
     let (good, bad) = (wire::new_album(1997), wire::orphan());
     let mut batch = vec![good.clone(), bad.clone()];
     batch.sort_by_key(|e| e.id);
-    let answer = commit_raw(&mut raw, 1, batch).await;
-    eprintln!("a batch of a good and a bad event: {}", brief(&answer));
-    assert!(
-        matches!(answer, Reply::Refused(_)),
-        "a batch with an event whose parent nobody has got {}",
-        brief(&answer)
-    );
+    let what = "a batch of a good event and one naming a parent nobody has";
+    assert_commit_refused(&mut raw, batch, what).await;
     fixture.assert_nothing_stored(&bad).await;
     fixture.assert_nothing_stored(&good).await;
     fixture.still_works().await;
@@ -316,22 +317,27 @@ async fn seed(writer: &Client, count: usize, artist_bytes: usize) {
 /// The size of the answer to `Fetch year > 0`, as a raw peer receives it.
 async fn answer_bytes(fixture: &Fixture) -> usize {
     let mut raw = fixture.greeted().await;
-    let fetch = every_album(1);
-    raw::send(&mut raw, &fetch).await;
-    match reply(&mut raw, 1).await {
+    match raw::ask(&mut raw, 1, fetch_every_album()).await {
         Reply::Answered(response) => Message::Response { id: 1, response }.encode().len(),
         other => panic!("an honest fetch got {other:?}"),
     }
 }
 
-/// Request `id`: fetch every album.
-fn every_album(id: u64) -> Message {
-    Message::Request {
-        id,
-        request: Request::Fetch {
-            collection: "album".into(),
-            selection: parse_selection("year > 0", &[]).unwrap(),
-        },
+/// Fetch every album.
+fn fetch_every_album() -> Request {
+    Request::Fetch {
+        collection: "album".into(),
+        selection: parse_selection("year > 0", &[]).unwrap(),
+    }
+}
+
+/// Subscription `id` (also the request id) to every album.
+fn subscribe_every_album(id: u64) -> Request {
+    Request::Subscribe {
+        subscription: id,
+        collection: "album".into(),
+        selection: parse_selection("year > 0", &[]).unwrap(),
+        known: Vec::new(),
     }
 }
 
@@ -392,17 +398,16 @@ attack!(
 
         let memory = Heap::measure();
         let (sink, unread) = fixture.greeted().await.split();
-        let frames = (1..=FETCHES).map(|id| every_album(id).encode());
-        let ((sent, peak), honest) = fixture
+        let frames = (1..=FETCHES).map(|id| raw::frame(id, fetch_every_album()));
+        let (((sink, sent), peak), honest) = fixture
             .probe_during(async {
-                let (sink, sent) = raw::flood(sink, frames).await.unwrap();
+                let flooded = raw::flood(sink, frames).await.unwrap();
                 // Until the server has done what it will with them.
                 let peak =
                     heap::until_steady(Duration::from_secs(3), Duration::from_secs(60)).await;
-                ((sink, sent), peak)
+                (flooded, peak)
             })
             .await;
-        let (sink, sent) = sent;
         eprintln!(
             "a peer sent {sent} of {FETCHES} Fetches (answers of {answer} bytes) and read nothing"
         );
@@ -511,26 +516,14 @@ attack!(a_flood_of_subscriptions_is_cut_off_at_the_limit, async {
     let requests = (limit + 1_000) as u64;
     let memory = Heap::measure();
     let (sink, mut stream) = fixture.greeted().await.split();
-    let frames = (1..=requests).map(|id| {
-        Message::Request {
-            id,
-            request: Request::Subscribe {
-                subscription: id,
-                collection: "album".into(),
-                selection: parse_selection("year > 0", &[]).unwrap(),
-                known: Vec::new(),
-            },
-        }
-        .encode()
-    });
-    let (counted, honest) = fixture
+    let frames = (1..=requests).map(|id| raw::frame(id, subscribe_every_album(id)));
+    let ((counted, (sink, sent)), honest) = fixture
         .probe_during(async {
             let sending = raw::flood(sink, frames);
             let counted = tally(&mut stream, 1..=requests, PATIENCE).await;
             (counted, sending.await.unwrap())
         })
         .await;
-    let (counted, (sink, sent)) = counted;
     eprintln!("a peer sent {sent} Subscribes (limit {limit}): {counted:?}");
     honest.report("during the flood");
     let peak = heap::peak();
@@ -560,13 +553,7 @@ attack!(requests_of_a_peer_whose_queue_is_full_are_refused, async {
     let memory = Heap::measure();
     let mut attacker = fixture.greeted().await;
     for id in 1..=SUBSCRIPTIONS {
-        let subscribe = Request::Subscribe {
-            subscription: id,
-            collection: "album".into(),
-            selection: parse_selection("year > 0", &[]).unwrap(),
-            known: Vec::new(),
-        };
-        let answer = raw::ask(&mut attacker, id, subscribe).await;
+        let answer = raw::ask(&mut attacker, id, subscribe_every_album(id)).await;
         assert!(matches!(answer, Reply::Answered(_)), "{answer:?}");
     }
     let (sink, mut stream) = attacker.split();
@@ -585,12 +572,15 @@ attack!(requests_of_a_peer_whose_queue_is_full_are_refused, async {
     let late: Vec<u64> = (1_000..1_004).collect();
     let (sink, sent) = raw::flood(
         sink,
-        late.clone().into_iter().map(|id| every_album(id).encode()),
+        late.clone()
+            .into_iter()
+            .map(|id| raw::frame(id, fetch_every_album())),
     )
     .await
     .unwrap();
+    let with_attacker = fixture.server.node.peer_count();
     let dropped = async {
-        while fixture.server.node.peer_count() > 2 {
+        while fixture.server.node.peer_count() >= with_attacker {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };

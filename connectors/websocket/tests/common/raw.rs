@@ -64,9 +64,14 @@ pub async fn send_bytes(raw: &mut Raw, bytes: Vec<u8>) {
         .expect("the server reads");
 }
 
+/// The frame of request `id`.
+pub fn frame(id: u64, request: Request) -> Vec<u8> {
+    Message::Request { id, request }.encode()
+}
+
 /// Sends request `id`.
 pub async fn request(raw: &mut Raw, id: u64, request: Request) {
-    send(raw, &Message::Request { id, request }).await;
+    send_bytes(raw, frame(id, request)).await;
 }
 
 /// Everything the server sends until it closes the connection (within [`PATIENCE`]).
