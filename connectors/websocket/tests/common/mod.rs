@@ -201,14 +201,14 @@ pub fn free_port() -> u16 {
 /// that wedged the runtime so that even the timeout cannot fire gets the process aborted
 /// with a message a little later, so a hang never hangs the run.
 pub async fn serially_within<T>(limit: Duration, body: impl std::future::Future<Output = T>) -> T {
-    let _turn = ONE_AT_A_TIME.lock();
+    let _turn = ONE_AT_A_TIME.lock().await;
     let _watchdog = Watchdog::arm(limit + WATCHDOG_GRACE);
     tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
         panic!("the test did not finish within {limit:?}: the server hangs or is too slow")
     })
 }
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long after its limit a wedged test is aborted.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(30);
@@ -226,8 +226,10 @@ pub async fn isolated<F: std::future::Future<Output = ()>>(
     if child::is_child(test) {
         return serially_within(limit, body()).await;
     }
-    let _turn = ONE_AT_A_TIME.lock();
-    let outcome = child::run(test, limit + 2 * WATCHDOG_GRACE);
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let outcome = tokio::task::spawn_blocking(move || child::run(test, limit + 2 * WATCHDOG_GRACE))
+        .await
+        .expect("running the child does not panic");
     eprint!("{}", outcome.output);
     outcome.assert_survived();
 }
