@@ -1,8 +1,12 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, and the storage conformance suite.
+//! table, builders for real events and states, the storage conformance suite, and for the
+//! fuzz and attack tests hostile bytes ([`wire`]) and tests run in a child process
+//! ([`child`]).
 
 pub mod ankql_cases;
+pub mod child;
 pub mod conformance;
+pub mod wire;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;
