@@ -7,6 +7,8 @@
 //!
 //! The defaults suit a public server; set them on [`NodeConfig`](crate::NodeConfig).
 
+use std::time::Duration;
+
 use thiserror::Error;
 
 use crate::event::Event;
@@ -41,6 +43,9 @@ pub struct Limits {
     pub max_queued_messages: usize,
     /// About how many bytes of messages may queue for one peer (in each direction).
     pub max_queued_bytes: usize,
+    /// How long a peer may take nothing of what is queued for it while more waits to be
+    /// queued; then it is disconnected (a slow reader that makes progress is not).
+    pub stall_limit: Duration,
     /// Largest answer a node accepts in pieces (`Part` messages) from a peer.
     pub max_answer_bytes: usize,
 }
@@ -73,6 +78,7 @@ impl Default for Limits {
             max_requests_per_peer: 16,
             max_queued_messages: 1_024,
             max_queued_bytes: 64 * 1024 * 1024,
+            stall_limit: Duration::from_secs(10),
             max_answer_bytes: 512 * 1024 * 1024,
         }
     }

@@ -7,6 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+/// A point in time on the runtime's clock.
+pub(crate) use tokio::time::Instant;
+
 /// Runs `task` in the background; it is dropped if the runtime shuts down first.
 pub(crate) fn spawn<F>(task: F)
 where

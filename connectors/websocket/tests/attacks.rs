@@ -225,6 +225,7 @@ attack!(
         );
         let ((), honest) = fixture.probe_during(async {}).await;
         honest.report("after the refused commit");
+        drop((raw, newcomer));
         fixture.still_works().await;
         fixture.assert_nothing_stored(&orphan).await;
     }
@@ -254,6 +255,7 @@ attack!(a_batch_with_one_bad_event_is_refused_whole, async {
     assert_commit_refused(&mut raw, batch, what).await;
     fixture.assert_nothing_stored(&bad).await;
     fixture.assert_nothing_stored(&good).await;
+    drop(raw);
     fixture.still_works().await;
 });
 
@@ -298,6 +300,7 @@ attack!(
             edited.is_ok() && served,
             "the album is harmed: edit {edited:?}, fetch {fetched:?}"
         );
+        drop(raw);
         fixture.still_works().await;
     }
 );
