@@ -16,8 +16,8 @@ where
 }
 
 /// Runs `work`, which may block (user callbacks, engine calls), where it cannot stall the
-/// async workers; resolves with its result.
-pub(crate) async fn blocking<T, F>(work: F) -> T
+/// async workers; resolves with its result. Public for storage engines whose calls block.
+pub async fn blocking<T, F>(work: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

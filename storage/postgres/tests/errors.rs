@@ -137,8 +137,80 @@ async fn names_postgres_cannot_hold_are_refused_before_anything_is_written() {
             .expect("get_events"),
         vec![]
     );
-    assert!(matches!(
-        PostgresStorage::open("not a url").await,
-        Err(StorageError::Backend(_))
-    ));
+    match PostgresStorage::open("not a url").await {
+        Err(error @ StorageError::Engine { engine, .. }) => {
+            assert_eq!(engine, "postgres");
+            assert_eq!(error.code(), None, "the driver refused it, not the server");
+            let source = std::error::Error::source(&error).expect("the driver's error");
+            assert!(source.is::<tokio_postgres::Error>(), "{source:?}");
+        }
+        other => panic!("expected an engine error, got {other:?}"),
+    }
+}
+
+/// A commit the server refuses surfaces with the server's SQLSTATE and its message, and
+/// stores nothing. The constraint is deferred, so the refusal comes from the COMMIT itself:
+/// the server answered, so this is a refused commit, not one of unknown durability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_commit_carries_the_sqlstate() {
+    let Some(scratch) = Scratch::new("a_refused_commit_carries_the_sqlstate") else {
+        return;
+    };
+    let engine = scratch.open().await;
+    let first = genesis("album", &[("n".into(), 1.into())], false);
+    engine
+        .commit(CommitBatch {
+            events: vec![first.0],
+            states: vec![first.1],
+        })
+        .await
+        .expect("commit");
+    let schema = engine.schema().replace('"', "\"\"");
+    scratch
+        .connect()
+        .await
+        .batch_execute(&format!(
+            r#"ALTER TABLE "{schema}"."album" ADD CONSTRAINT "one n" UNIQUE ("n:int") DEFERRABLE INITIALLY DEFERRED"#
+        ))
+        .await
+        .expect("adding a constraint behind the engine's back");
+
+    let second = genesis("album", &[("n".into(), 1.into())], false);
+    let refused = engine
+        .commit(CommitBatch {
+            events: vec![second.0.clone()],
+            states: vec![second.1.clone()],
+        })
+        .await
+        .expect_err("a duplicate of a unique value");
+    assert!(
+        matches!(
+            refused,
+            StorageError::Engine {
+                engine: "postgres",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(refused.code(), Some("23505"), "unique_violation: {refused}");
+    assert!(refused.to_string().contains("one n"), "{refused}");
+    let album = engine
+        .collection(&CollectionId::from("album"))
+        .await
+        .expect("album");
+    assert_eq!(
+        album
+            .get_state(second.1.state.entity_id)
+            .await
+            .expect("get_state"),
+        None
+    );
+    assert_eq!(
+        album
+            .get_events(second.0.entity_id, &[second.0.id])
+            .await
+            .expect("get_events"),
+        vec![]
+    );
 }

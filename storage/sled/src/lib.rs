@@ -34,7 +34,8 @@
 //!    the index entries they change, are one sled batch: after a crash, either all of them are
 //!    there or none.
 //! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
-//!    `set_system_id`) waits for sled to flush before it returns.
+//!    `set_system_id`) waits for sled to flush before it returns. A flush that fails is
+//!    [`StorageError::Flush`]: what it covered may or may not survive a crash.
 //! 3. **No panics on bad data.** Stored bytes that do not decode give
 //!    [`StorageError::Decode`]; a directory written with
 //!    another layout version is refused with
@@ -68,8 +69,23 @@ mod planner;
 
 pub use engine::SledStorage;
 
+use std::sync::Arc;
+
 use ankurah_core::StorageError;
 
-fn backend_error(error: sled::Error) -> StorageError {
-    StorageError::Backend(format!("sled: {error}"))
+/// The engine's name in its errors.
+const ENGINE: &str = "sled";
+
+/// A failed sled call, keeping sled's error.
+fn engine_error(error: sled::Error) -> StorageError {
+    StorageError::engine(ENGINE, error)
+}
+
+/// A failed flush: what it covered may or may not be on disk.
+fn flush_error(error: sled::Error) -> StorageError {
+    StorageError::Flush {
+        engine: ENGINE,
+        earlier: false,
+        source: Arc::new(error),
+    }
 }
