@@ -178,7 +178,11 @@ impl Drop for Pending {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = rest.run().await;
+                    // Nobody waits for this commit any more: its failure can only be logged
+                    // (later commits are refused with it).
+                    if let Err(error) = rest.run().await {
+                        tracing::error!(%error, "a commit whose caller went away failed");
+                    }
                 });
             }
             // No runtime left to publish in: at least let later commits go on.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ankurah_core::event::Event;
 use ankurah_core::id::SystemId;
@@ -18,6 +19,28 @@ use tempfile::TempDir;
 use crate::collection::SledCollection;
 use crate::layout::{self, Record};
 use crate::{engine_error, flush_error, index, ENGINE};
+
+/// How long [`SledStorage::open`] waits for the lock of a directory that is in use.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the sled database at `path` as [`SledStorage::open`] does, for tools and tests that
+/// read the raw tree. Waits up to [`LOCK_WAIT`] while the directory's lock is held, as it is
+/// for a moment after a handle of this process is dropped (sled lets go once its background
+/// work on that handle ends); then fails with [`StorageError::Engine`].
+pub fn open_database(path: impl AsRef<Path>) -> Result<sled::Db, StorageError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::open(path.as_ref()) {
+            Err(sled::Error::Io(error))
+                if Instant::now() < deadline
+                    && error.to_string().contains("could not acquire lock") =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened.map_err(engine_error),
+        }
+    }
+}
 
 /// How many states one step of an index build reads while it holds its collection's lock.
 const BUILD_STEP: usize = 1024;
@@ -96,9 +119,9 @@ impl SledStorage {
     ///
     /// Fails with [`StorageError::FormatVersion`] when the directory was written by a build
     /// with another [`layout::FORMAT_VERSION`], and with [`StorageError::Engine`] when sled
-    /// cannot open it (for instance while another process holds it).
+    /// cannot open it (for instance while another process holds it; see [`open_database`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
-        Self::with_db(sled::open(path).map_err(engine_error)?, None)
+        Self::with_db(open_database(path)?, None)
     }
 
     /// A database in a fresh temporary directory, deleted when the last clone is dropped.
@@ -139,15 +162,26 @@ impl SledStorage {
         &self.inner.tree
     }
 
-    /// Runs `work` on a blocking thread: sled calls block (on disk, and on sled's
-    /// process-wide lock, which a batch in any database takes exclusively), and must not stall
-    /// the async workers.
+    /// Runs `work` where blocking is allowed: sled calls block (on disk, and on sled's
+    /// process-wide lock, which a batch in any database takes exclusively behind running
+    /// flushes), and must not stall the async workers. On a multi-thread runtime this thread
+    /// becomes a blocking one (`block_in_place`: its other tasks move to a new worker), which
+    /// costs nanoseconds where a hand-off to another thread costs tens of microseconds, a
+    /// multiple of a point read; on a current-thread runtime `work` goes to a blocking
+    /// thread; outside Tokio it runs here.
     pub(crate) async fn blocking<R: Send + 'static>(
         &self,
         work: impl FnOnce(&SledStorage) -> R + Send + 'static,
     ) -> R {
-        let storage = self.clone();
-        runtime::blocking(move || work(&storage)).await
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| work(self)),
+            Ok(_) => {
+                let storage = self.clone();
+                runtime::blocking(move || work(&storage)).await
+            }
+            Err(_) => work(self),
+        }
     }
 
     /// The indexes of `collection`, with the lock that orders its reads and writes.

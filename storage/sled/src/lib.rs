@@ -58,6 +58,21 @@
 //! over the live entities, as [`MemoryStorage`](ankurah_core::storage::MemoryStorage) gives.
 //!
 //! The on-disk layout, key by key, is documented in [`layout`].
+//!
+//! ## Concurrency
+//!
+//! sled's calls block, on disk and on a lock sled shares among all databases of a process
+//! (a batch takes it exclusively, behind running flushes), so the engine makes them where
+//! blocking stalls no async worker: on a multi-thread Tokio runtime the calling thread
+//! becomes a blocking one for the call, on a current-thread runtime the call goes to a
+//! blocking thread. Flushes use sled's blocking `flush`: its `flush_async` can hang with
+//! several databases in one process (sled issues 1241 and 1308).
+//!
+//! Each collection has its own lock: a commit holds the locks of the collections it writes,
+//! a query holds its collection's shared, so neither waits for work on other collections.
+//! The first query that needs an index builds it in steps of a thousand states, each
+//! holding the collection's lock only for its step, while the writes in between keep the
+//! entries of the entities they change current; queries use the index once it is complete.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -67,7 +82,7 @@ mod index;
 pub mod layout;
 mod planner;
 
-pub use engine::SledStorage;
+pub use engine::{open_database, SledStorage, LOCK_WAIT};
 
 use std::sync::Arc;
 
