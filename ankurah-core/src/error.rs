@@ -6,6 +6,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::id::{EntityId, EventId};
+use crate::limits::LimitExceeded;
 
 /// Bytes that came from outside the process could not be decoded.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -33,6 +34,13 @@ pub enum DecodeError {
     /// The body is malformed.
     #[error("cannot decode {what}: {reason}")]
     Malformed { what: &'static str, reason: String },
+    /// The body nests deeper, or holds more, than a [`Limits`](crate::Limits) bound allows;
+    /// refused before anything recursed that deep.
+    #[error("cannot decode {what}: {exceeded}")]
+    LimitExceeded {
+        what: &'static str,
+        exceeded: LimitExceeded,
+    },
 }
 
 /// An event or state was well-formed bytes but breaks an invariant.
@@ -64,12 +72,23 @@ pub enum EventError {
     /// An operation names a property backend this build does not know.
     #[error("unknown property backend `{0}`")]
     UnknownBackend(String),
+    /// Events name ancestors that neither this node nor the peer that sent them has; none
+    /// of them was applied.
+    #[error("{count} ancestor events are unknown to both peers (for example {example})")]
+    UnknownAncestors { count: usize, example: EventId },
     /// The operations of a backend could not be applied.
     #[error("backend `{backend}` rejected the operations of event {id}: {reason}")]
     BadOperations {
         backend: &'static str,
         id: EventId,
         reason: String,
+    },
+    /// The event is over one of the receiving node's [`Limits`](crate::Limits), e.g. it
+    /// writes Json nested deeper than `max_depth`.
+    #[error("event {id} is refused: {exceeded}")]
+    LimitExceeded {
+        id: EventId,
+        exceeded: LimitExceeded,
     },
     /// A state's backend payload could not be loaded.
     #[error("backend `{backend}` rejected a state: {reason}")]
@@ -101,6 +120,13 @@ pub enum PropertyError {
     /// The handle's transaction is gone or the entity is read-only.
     #[error("cannot edit: {0}")]
     NotEditable(String),
+    /// The value is over one of the node's [`Limits`](crate::Limits) (e.g. Json nested deeper
+    /// than `max_depth`), so peers would refuse it: it is refused when set.
+    #[error("property `{property}`: {exceeded}")]
+    LimitExceeded {
+        property: String,
+        exceeded: LimitExceeded,
+    },
 }
 
 /// The error of an engine or its driver, kept whole so that callers can inspect it.
@@ -164,6 +190,10 @@ pub enum StorageError {
     /// The engine does not offer this feature.
     #[error("this storage engine does not support {0}")]
     Unsupported(&'static str),
+    /// A value to store or query is beyond what engines take, e.g. Json nested deeper than
+    /// [`Limits::DEPTH_CEILING`](crate::Limits::DEPTH_CEILING) (encoding it recurses).
+    #[error("cannot store or query: {0}")]
+    LimitExceeded(#[from] LimitExceeded),
 }
 
 impl StorageError {
@@ -204,79 +234,3 @@ impl fmt::Display for Causes<'_> {
         f.write_str(&message)
     }
 }
-
-/// Why a read (`get`, `fetch`, `query`) failed.
-#[derive(Debug, Error)]
-pub enum RetrievalError {
-    /// No entity with this id exists in the collection.
-    #[error("entity {id} not found in collection `{collection}`")]
-    NotFound { collection: String, id: EntityId },
-    /// The entity existed but was deleted.
-    #[error("entity {id} in collection `{collection}` was deleted")]
-    Deleted { collection: String, id: EntityId },
-    /// A query names a property the model does not have.
-    #[error("unknown property `{property}` in collection `{collection}`; it has: {known}")]
-    UnknownProperty {
-        collection: String,
-        property: String,
-        known: String,
-    },
-    /// The query text did not parse.
-    #[error(transparent)]
-    Parse(#[from] crate::ankql::ParseError),
-    /// The policy agent refused.
-    #[error(transparent)]
-    AccessDenied(#[from] AccessDenied),
-    /// The storage engine failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// A stored state was invalid.
-    #[error(transparent)]
-    State(#[from] EventError),
-    /// Syncing with a peer failed.
-    #[error("sync failed: {0}")]
-    Sync(String),
-}
-
-/// Why a write (`create`, `edit`, `delete`, `commit`) failed.
-#[derive(Debug, Error)]
-pub enum MutationError {
-    /// The entity was deleted; edits of deleted entities are refused.
-    #[error("entity {id} in collection `{collection}` was deleted and cannot be edited")]
-    Deleted { collection: String, id: EntityId },
-    /// The transaction was already committed.
-    #[error("the transaction was already committed")]
-    AlreadyCommitted,
-    /// A property could not be written.
-    #[error(transparent)]
-    Property(#[from] PropertyError),
-    /// The policy agent refused.
-    #[error(transparent)]
-    AccessDenied(#[from] AccessDenied),
-    /// The storage engine failed; nothing of the transaction was stored.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// An event broke an invariant.
-    #[error(transparent)]
-    Event(#[from] EventError),
-    /// Reading an entity for the edit failed.
-    #[error(transparent)]
-    Retrieval(#[from] Box<RetrievalError>),
-    /// The durable peer refused the commit; its local effects were undone.
-    #[error("the durable peer refused the commit: {0}")]
-    Rejected(String),
-    /// Talking to a peer failed.
-    #[error(transparent)]
-    Peer(crate::peer::PeerError),
-}
-
-impl From<RetrievalError> for MutationError {
-    fn from(e: RetrievalError) -> Self {
-        MutationError::Retrieval(Box::new(e))
-    }
-}
-
-/// The policy agent refused an operation.
-#[derive(Debug, Error, Clone, PartialEq)]
-#[error("access denied: {0}")]
-pub struct AccessDenied(pub String);

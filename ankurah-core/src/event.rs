@@ -10,6 +10,8 @@ use crate::collection::CollectionId;
 use crate::encoding;
 use crate::error::{DecodeError, EventError};
 use crate::id::{EntityId, EventId};
+use crate::limits::LimitExceeded;
+use crate::property::backend::{Backend, LWWBackend};
 
 /// Operation key of a deletion (an empty payload). Deletion is a grow-only flag.
 pub const TOMBSTONE: &str = "tombstone";
@@ -61,11 +63,35 @@ impl Event {
             }
         }
         for backend in self.operations.keys() {
-            if !crate::entity::KNOWN_BACKENDS.contains(&backend.as_str()) {
-                return Err(EventError::UnknownBackend(backend.clone()));
-            }
+            Backend::from_name(backend)?;
         }
         Ok(())
+    }
+
+    /// About the size of the encoded event, from its byte buffers and ids, without encoding
+    /// it: what size limits and message splitting go by.
+    pub fn estimated_len(&self) -> usize {
+        /// Bytes of an id in the encoding, with its length prefix.
+        const ID_BYTES: usize = 18;
+        /// Generous allowance for field names and headers.
+        const OVERHEAD: usize = 128;
+        OVERHEAD
+            + self.collection.as_str().len()
+            + ID_BYTES * (2 + self.parent.len())
+            + self
+                .operations
+                .iter()
+                .map(|(name, ops)| name.len() + ops.len() + 8)
+                .sum::<usize>()
+    }
+
+    /// `Ok` if no Json value the event writes nests deeper than `limit`, checked on the
+    /// encoded operations without decoding them: how a node vets events from a peer.
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self.operations.get(Backend::Lww.name()) {
+            Some(operations) => LWWBackend::check_operations_depth(operations, limit),
+            None => Ok(()),
+        }
     }
 
     /// Encodes the event (versioned envelope).

@@ -122,16 +122,16 @@ impl GroupCommit {
 
 /// A commit written under the lock and not yet durable and published. Later commits publish
 /// only after it, so it must finish: if its future is dropped, a task finishes it.
-pub(crate) struct Pending {
+pub(crate) struct WrittenCommit {
     node: Node,
     number: u64,
     entities: Vec<Arc<Entity>>,
     finished: bool,
 }
 
-impl Pending {
+impl WrittenCommit {
     pub(crate) fn new(node: &Node, number: u64, entities: Vec<Arc<Entity>>) -> Self {
-        Pending {
+        WrittenCommit {
             node: node.clone(),
             number,
             entities,
@@ -151,6 +151,7 @@ impl Pending {
             .make_durable(self.node.inner.storage.as_ref(), self.number)
             .await;
         let mut published = commits.published.subscribe();
+        // Fails only if the sender is gone, and it lives in the node `self` holds.
         let _ = published.wait_for(|last| *last + 1 >= self.number).await;
         if durable.is_ok() {
             self.node.notify(&self.entities).await;
@@ -163,12 +164,12 @@ impl Pending {
     }
 }
 
-impl Drop for Pending {
+impl Drop for WrittenCommit {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        let mut rest = Pending {
+        let mut rest = WrittenCommit {
             node: self.node.clone(),
             number: self.number,
             entities: std::mem::take(&mut self.entities),
@@ -178,10 +179,9 @@ impl Drop for Pending {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    // Nobody waits for this commit any more: its failure can only be logged
-                    // (later commits are refused with it).
                     if let Err(error) = rest.run().await {
-                        tracing::error!(%error, "a commit whose caller went away failed");
+                        // Its caller is gone; the node refuses later commits (see above).
+                        tracing::error!(%error, "a dropped commit could not be made durable");
                     }
                 });
             }

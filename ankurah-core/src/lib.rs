@@ -37,17 +37,15 @@ pub mod limits;
 pub mod livequery;
 pub mod model;
 pub mod node;
-pub mod peer;
+mod node_error;
 pub mod policy;
 pub mod property;
-pub mod proto;
 mod reactor;
-mod remote;
-pub mod runtime;
-mod serve;
+mod runtime;
 pub mod signals;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod system;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -60,20 +58,17 @@ pub use collection::CollectionId;
 pub use connector::LocalConnector;
 pub use context::{Context, IntoSelection, LiveQueryGuard};
 pub use entity::Entity;
-pub use error::{
-    AccessDenied, DecodeError, EventError, MutationError, PropertyError, RetrievalError,
-    StorageError,
-};
+pub use error::{DecodeError, EventError, PropertyError, StorageError};
 pub use event::Event;
 pub use id::{EntityId, EventId, NodeId, SystemId};
 pub use limits::{LimitExceeded, Limits};
 pub use livequery::LiveQuery;
 pub use model::{Model, Mutable, PropertyDescriptor, View};
 pub use node::{ApplyOutcome, Node, NodeConfig};
-pub use peer::PeerError;
-pub use policy::{ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
+pub use node_error::{MutationError, RetrievalError};
+pub use policy::{AccessDenied, ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
 pub use property::{ActiveType, Json, Property, Ref, YrsString, LWW};
-pub use remote::Rejection;
 pub use state::{EntityState, State};
+pub use sync::{proto, ErrorKind, PeerError, Rejection, RemoteError};
 pub use transaction::Transaction;
 pub use value::{Value, ValueType};

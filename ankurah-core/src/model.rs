@@ -4,9 +4,12 @@
 use std::sync::Arc;
 
 use crate::collection::CollectionId;
+use crate::context::Context;
 use crate::entity::Entity;
 use crate::error::PropertyError;
 use crate::id::EntityId;
+use crate::node_error::RetrievalError;
+use crate::property::Ref;
 use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::transaction::Transaction;
 use crate::value::ValueType;
@@ -82,4 +85,19 @@ pub struct PropertyDescriptor {
     pub value_type: ValueType,
     /// Whether it may be NULL (`Option<T>`).
     pub optional: bool,
+}
+
+// Following a reference needs a context: it lives here, above the data layer.
+
+impl<M: Model> Ref<M> {
+    /// Reads the referenced entity through `ctx`; errors as [`Context::get`] does.
+    pub async fn get(&self, ctx: &Context) -> Result<M::View, RetrievalError> {
+        ctx.get::<M::View>(self.id()).await
+    }
+}
+
+impl<M: Model> From<&M::View> for Ref<M> {
+    fn from(view: &M::View) -> Self {
+        Ref::new(view.id())
+    }
 }

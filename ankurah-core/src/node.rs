@@ -17,17 +17,17 @@ use crate::ankql::Selection;
 use crate::collection::CollectionId;
 use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
-use crate::error::{AccessDenied, EventError, MutationError, RetrievalError, StorageError};
+use crate::error::{EventError, StorageError};
 use crate::event::Event;
-use crate::group_commit::{GroupCommit, Pending};
+use crate::group_commit::{GroupCommit, WrittenCommit};
 use crate::id::{EntityId, EventId, NodeId};
-use crate::limits::Limits;
-use crate::peer::Peer;
-use crate::policy::{ContextData, PolicyAgent};
-use crate::proto::{Message, Request};
+use crate::limits::{LimitExceeded, Limits};
+use crate::node_error::{MutationError, RetrievalError};
+use crate::policy::{AccessDenied, ContextData, PolicyAgent};
 use crate::reactor::Reactor;
-use crate::remote::Rejection;
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use crate::sync::proto::{Message, Request};
+use crate::sync::{Peer, Rejection};
 use crate::system::SystemManager;
 
 /// Tunables of a node.
@@ -72,8 +72,6 @@ pub(crate) struct NodeInner {
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
     /// Durability and publishing order of commits under group commit.
     pub(crate) group_commit: GroupCommit,
-    /// Received events whose parents are not known yet, by id.
-    staged: Mutex<BTreeMap<EventId, Event>>,
     pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
     /// Bumped whenever a peer connects or disconnects.
     pub(crate) peers_changed: watch::Sender<u64>,
@@ -96,9 +94,21 @@ pub struct ApplyOutcome {
     pub applied: Vec<EventId>,
     /// Events already known, ignored.
     pub duplicates: Vec<EventId>,
-    /// Parent ids (with their collection and entity) that are unknown here; the events
-    /// waiting on them stay staged.
+    /// Parent ids (with their collection and entity) that are unknown here.
     pub missing: Vec<(CollectionId, EntityId, EventId)>,
+    /// Events not applied because an ancestor is missing, handed back in id order: the
+    /// caller fetches the ancestors from whoever sent the events and applies them together.
+    /// The node itself keeps nothing of them, so one sender's gaps never affect another's.
+    pub waiting: Vec<Event>,
+}
+
+/// What [`Node::apply`] does when some events of a batch wait for missing ancestors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Staging {
+    /// Apply what can be applied; hand back the rest.
+    Partial,
+    /// All or nothing: store none of the batch, hand all of it back.
+    Whole,
 }
 
 impl Node {
@@ -131,7 +141,6 @@ impl Node {
             config,
             commit_lock: tokio::sync::Mutex::new(()),
             group_commit: GroupCommit::default(),
-            staged: Mutex::new(BTreeMap::new()),
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
             rejections: broadcast::channel(64).0,
@@ -142,12 +151,16 @@ impl Node {
             // Closing a local live query closes its remote side too.
             if let Some(inner) = weak.upgrade() {
                 for peer in inner.peers.lock().values().filter(|p| p.durable) {
-                    peer.send(Message::Request {
+                    let unsubscribe = Message::Request {
                         id: 0,
                         request: Request::Unsubscribe {
                             subscription: query,
                         },
-                    });
+                    };
+                    if !peer.try_send(unsubscribe) {
+                        // It ends with the session, or is replaced when the id is reused.
+                        tracing::debug!(query, "remote side of a closed query left open");
+                    }
                 }
             }
         });
@@ -162,6 +175,12 @@ impl Node {
     /// Whether this node keeps full history.
     pub fn is_durable(&self) -> bool {
         self.inner.durable
+    }
+
+    /// The bounds this node holds outside input to (its [`NodeConfig::limits`]), e.g. for
+    /// [`Message::decode_with`](crate::proto::Message::decode_with) in a connector.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
     }
 
     /// Opens a context acting for `cx`, if the policy agent allows it.
@@ -255,10 +274,16 @@ impl Node {
             return Ok(());
         }
         let storage = &self.inner.storage;
-        let batch = CommitBatch {
-            states: changed.iter().map(|(_, next)| stored_state(next)).collect(),
-            events,
-        };
+        let states: Vec<StoredState> = changed.iter().map(|(_, next)| stored_state(next)).collect();
+        for stored in &states {
+            let size: usize = stored.state.state.backends.values().map(|b| b.len()).sum();
+            LimitExceeded::check(
+                "entity state size in bytes",
+                size,
+                self.limits().max_entity_bytes,
+            )?;
+        }
+        let batch = CommitBatch { states, events };
         if !storage.group_commit() {
             storage.commit(batch).await?;
             let entities = self.adopt(changed);
@@ -267,9 +292,10 @@ impl Node {
         }
         self.inner.group_commit.check()?;
         storage.write(batch).await?;
-        let pending = Pending::new(self, self.inner.group_commit.written(), self.adopt(changed));
+        let written =
+            WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
         drop(lock);
-        Ok(pending.finish().await?)
+        Ok(written.finish().await?)
     }
 
     /// Staged entities replace or join the resident set: later commits and local reads see
@@ -333,31 +359,49 @@ impl Node {
 
     /// Applies events received from a peer, in causal order.
     ///
-    /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
-    /// unknown are staged until their ancestors arrive; the outcome names the missing ids so
-    /// the caller can request them. Duplicates are ignored, so delivery may repeat.
+    /// Invalid events, and events over the node's limits, reject the whole batch (nothing is
+    /// applied). Events whose parents are unknown are not applied and come back in
+    /// [`ApplyOutcome::waiting`], with the missing ids in [`ApplyOutcome::missing`], so the
+    /// caller can fetch the ancestors and deliver them together. Duplicates are ignored, so
+    /// delivery may repeat.
     pub async fn apply_events(
         &self,
         cx: &ContextData,
         events: Vec<Event>,
     ) -> Result<ApplyOutcome, MutationError> {
+        self.apply(cx, events, Staging::Partial).await
+    }
+
+    /// [`apply_events`](Self::apply_events), with a choice of what happens to a batch that
+    /// is applicable only in part.
+    pub(crate) async fn apply(
+        &self,
+        cx: &ContextData,
+        events: Vec<Event>,
+        staging: Staging,
+    ) -> Result<ApplyOutcome, MutationError> {
+        let max_depth = self.limits().depth_limit();
         for event in &events {
             event.validate()?;
             self.check_skew(event)?;
+            event
+                .check_depth(max_depth)
+                .map_err(|exceeded| EventError::LimitExceeded {
+                    id: event.id,
+                    exceeded,
+                })?;
         }
         let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;
-        // A copy: if anything below fails, the events staged by earlier batches stay staged.
-        let mut pending: BTreeMap<EventId, Event> = self.inner.staged.lock().clone();
-        pending.extend(events.into_iter().map(|e| (e.id, e)));
+        let batch: BTreeMap<EventId, Event> = events.into_iter().map(|e| (e.id, e)).collect();
 
         let mut outcome = ApplyOutcome::default();
         let mut known: HashSet<EventId> = HashSet::new();
         let mut entities: HashMap<EntityId, (Option<Arc<Entity>>, Entity)> = HashMap::new();
         let mut applied_events = Vec::new();
-        let mut still_staged = BTreeMap::new();
+        let mut waiting: BTreeMap<EventId, Event> = BTreeMap::new();
         // Ids are greater than their parents', so ascending id order visits parents first.
-        for (id, event) in pending {
+        for (id, event) in batch {
             let collection = self.collection(&event.collection).await?;
             if known.contains(&id)
                 || self
@@ -381,10 +425,10 @@ impl Node {
                 outcome.missing.extend(
                     missing
                         .into_iter()
-                        .filter(|p| !still_staged.contains_key(p))
+                        .filter(|p| !waiting.contains_key(p))
                         .map(|p| (event.collection.clone(), event.entity_id, p)),
                 );
-                still_staged.insert(id, event);
+                waiting.insert(id, event);
                 continue;
             }
             let (canonical, next) = match entities.entry(event.entity_id) {
@@ -411,10 +455,17 @@ impl Node {
         }
         outcome
             .missing
-            .retain(|(_, _, id)| !known.contains(id) && !still_staged.contains_key(id));
+            .retain(|(_, _, id)| !known.contains(id) && !waiting.contains_key(id));
         outcome.missing.sort();
         outcome.missing.dedup();
-        *self.inner.staged.lock() = still_staged;
+        if staging == Staging::Whole && !waiting.is_empty() {
+            applied_events.extend(waiting.into_values());
+            applied_events.sort_by_key(|e| e.id);
+            outcome.applied.clear();
+            outcome.waiting = applied_events;
+            return Ok(outcome);
+        }
+        outcome.waiting = waiting.into_values().collect();
         self.store_and_publish(lock, applied_events, entities.into_values().collect())
             .await?;
         Ok(outcome)
@@ -484,7 +535,7 @@ impl Node {
 }
 
 /// One entity changed by a local transaction. Dropping it ends the fork's claim on the
-/// resident entity's text client id (see [`Entity::release`]), so it is kept until the change
+/// resident entity's text client id (see [`Entity::return_client`]), so it is kept until the change
 /// is stored and published, or discarded.
 #[derive(Debug)]
 pub(crate) struct LocalChange {
@@ -497,7 +548,7 @@ pub(crate) struct LocalChange {
 impl Drop for LocalChange {
     fn drop(&mut self) {
         if let Some(canonical) = &self.canonical {
-            canonical.release(&self.fork);
+            canonical.return_client(&self.fork);
         }
     }
 }

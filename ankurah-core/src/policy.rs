@@ -6,7 +6,6 @@ use std::fmt;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;
-use crate::error::AccessDenied;
 use crate::event::Event;
 
 /// Who is acting: the identity a [`Context`](crate::Context) carries to the policy agent.
@@ -87,3 +86,8 @@ impl PermissiveAgent {
 }
 
 impl PolicyAgent for PermissiveAgent {}
+
+/// The policy agent refused an operation.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+#[error("access denied: {0}")]
+pub struct AccessDenied(pub String);

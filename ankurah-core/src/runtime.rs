@@ -7,6 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+/// A point in time on the runtime's clock.
+pub(crate) use tokio::time::Instant;
+
 /// Runs `task` in the background; it is dropped if the runtime shuts down first.
 pub(crate) fn spawn<F>(task: F)
 where
@@ -15,23 +18,26 @@ where
     drop(tokio::spawn(task));
 }
 
-/// Runs `work`, which may block (user callbacks, engine calls), where it cannot stall the
-/// async workers; resolves with its result. Public for storage engines whose calls block.
-pub async fn blocking<T, F>(work: F) -> T
+/// Starts `work`, which may block (user callbacks), in the background where it cannot stall
+/// the async workers: on the runtime's blocking pool, or on a thread of its own when the
+/// caller runs outside any runtime (a signal set from a plain thread). If it cannot be
+/// started (the runtime is shutting down, the system refuses a thread), `work` is dropped
+/// without running, so whatever it owns can tell.
+pub(crate) fn spawn_blocking<F>(work: F)
 where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
+    F: FnOnce() + Send + 'static,
 {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        // The work panicked: carry the panic to the caller, as running it inline would.
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(work)),
+        Err(_) => {
+            let started = std::thread::Builder::new()
+                .name("ankurah-blocking".into())
+                .spawn(work);
+            if let Err(error) = started {
+                tracing::error!(%error, "could not start a thread for blocking work");
+            }
+        }
     }
-}
-
-/// Resolves after `duration`.
-pub(crate) async fn sleep(duration: Duration) {
-    tokio::time::sleep(duration).await
 }
 
 /// `Some(output)` if `future` completes within `duration`, `None` otherwise.
@@ -55,10 +61,5 @@ impl TaskSet {
         // Finished tasks are reaped here, so a long session does not accumulate them.
         while self.tasks.try_join_next().is_some() {}
         self.tasks.spawn(task);
-    }
-
-    /// Number of tasks still running (or finished and not yet reaped).
-    pub(crate) fn len(&self) -> usize {
-        self.tasks.len()
     }
 }

@@ -73,6 +73,9 @@ fn op() -> impl Strategy<Value = Op> {
 struct Replica {
     node: Node,
     storage: Arc<MemoryStorage>,
+    /// Events delivered before their ancestors, handed back by the node: the receiver
+    /// keeps them and delivers them again with the next batch.
+    waiting: parking_lot::Mutex<Vec<Event>>,
 }
 
 impl Replica {
@@ -110,10 +113,10 @@ async fn deliver(events: &[Event], to: &Replica, rng: &mut impl Rng, all: bool) 
     // Deliver in a few chunks so staging across calls is exercised too.
     let chunk = rng.random_range(1..=batch.len().max(1));
     for part in batch.chunks(chunk) {
-        to.node
-            .apply_events(DEFAULT_CONTEXT, part.to_vec())
-            .await
-            .unwrap();
+        let mut events = std::mem::take(&mut *to.waiting.lock());
+        events.extend_from_slice(part);
+        let outcome = to.node.apply_events(DEFAULT_CONTEXT, events).await.unwrap();
+        *to.waiting.lock() = outcome.waiting;
     }
 }
 
@@ -124,6 +127,7 @@ async fn run(ops: Vec<Op>) {
             Replica {
                 node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
                 storage,
+                waiting: Default::default(),
             }
         })
         .collect();
@@ -211,6 +215,7 @@ async fn run(ops: Vec<Op>) {
     let fresh = Replica {
         node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
         storage,
+        waiting: Default::default(),
     };
     fresh
         .node

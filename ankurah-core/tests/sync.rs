@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah_core::model::{Mutable, View};
-use ankurah_core::proto::{Hello, Message, Request, Response, PROTOCOL_VERSION};
+use ankurah_core::proto::{ErrorKind, Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
+use ankurah_core::sync::{queue, QueueReceiver, QueueSender};
 use ankurah_core::{
-    Context, EntityId, LocalConnector, MutationError, Node, NodeId, PeerError, PermissiveAgent,
-    DEFAULT_CONTEXT,
+    Context, EntityId, Event, LocalConnector, MutationError, Node, NodeId, PeerError,
+    PermissiveAgent, DEFAULT_CONTEXT,
 };
 use common::{album, stored_events, Album, AlbumView, NoNickelback};
-use tokio::sync::mpsc;
 
 struct Setup {
     server: Node,
@@ -224,7 +224,10 @@ async fn a_refused_commit_is_undone_locally() {
         .unwrap()
         .id();
     let err = trx.commit().await.unwrap_err();
-    assert!(matches!(err, MutationError::Rejected(_)), "{err}");
+    assert!(
+        matches!(err, MutationError::AccessDenied(_)),
+        "the refusal keeps its kind: {err}"
+    );
     assert_eq!(view.artist().unwrap(), "Muse", "the edit was undone");
     assert_eq!(view.name().unwrap(), "Fine", "the text edit too");
     assert!(
@@ -247,13 +250,13 @@ async fn a_refused_commit_is_undone_locally() {
 }
 
 async fn handshake_with(server: &Node, hello: Hello) -> Message {
-    let (to_server, from_client) = mpsc::unbounded_channel();
-    let (to_client, mut from_server) = mpsc::unbounded_channel();
+    let (to_server, from_client) = queue(server.limits());
+    let (to_client, mut from_server) = queue(server.limits());
     let session = {
         let server = server.clone();
         tokio::spawn(async move { server.run_peer(to_client, from_client).await })
     };
-    to_server.send(Message::Hello(hello)).unwrap();
+    to_server.send(Message::Hello(hello)).await.unwrap();
     assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
     let reply = from_server.recv().await.unwrap();
     assert!(matches!(session.await.unwrap(), Err(PeerError::Refused(_))));
@@ -287,6 +290,135 @@ async fn peers_of_another_version_or_system_are_refused() {
     assert_eq!(server.peer_count(), 0);
 }
 
+/// An ephemeral peer played by hand: the queues to and from the server, after `Hello`.
+async fn raw_peer(
+    server: &Node,
+) -> (
+    QueueSender,
+    QueueReceiver,
+    tokio::task::JoinHandle<Result<(), PeerError>>,
+) {
+    let (to_server, from_peer) = queue(server.limits());
+    let (to_peer, mut from_server) = queue(server.limits());
+    let session = {
+        let server = server.clone();
+        tokio::spawn(async move { server.run_peer(to_peer, from_peer).await })
+    };
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        system_id: server.system.system_id(),
+        node_id: NodeId::new(),
+        durable: false,
+    };
+    to_server.send(Message::Hello(hello)).await.unwrap();
+    assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
+    (to_server, from_server, session)
+}
+
+/// Commits `events` as request `id`, answering the server's `GetEvents` from `known`
+/// (nothing else), and returns the answer and how many `GetEvents` came.
+async fn commit_raw(
+    to_server: &QueueSender,
+    from_server: &mut QueueReceiver,
+    id: u64,
+    events: Vec<Event>,
+    known: &[Event],
+) -> (Response, usize) {
+    let commit = Message::Request {
+        id,
+        request: Request::Commit { events },
+    };
+    to_server.send(commit).await.unwrap();
+    let mut asked = 0;
+    loop {
+        match from_server.recv().await.expect("the server answers") {
+            Message::Request {
+                id: ask,
+                request: Request::GetEvents { ids, .. },
+            } => {
+                asked += 1;
+                let events = known
+                    .iter()
+                    .filter(|e| ids.contains(&e.id))
+                    .cloned()
+                    .collect();
+                let answer = Message::Response {
+                    id: ask,
+                    response: Response::Events(events),
+                };
+                to_server.send(answer).await.unwrap();
+            }
+            Message::Response {
+                id: answered,
+                response,
+            } if answered == id => return (response, asked),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_commit_with_ancestors_nobody_has_is_refused_whole_and_harms_no_later_commit() {
+    // History made elsewhere: an album with three events, and a second, unrelated album.
+    let origin_storage = Arc::new(MemoryStorage::new());
+    let origin = Node::new_durable(origin_storage.clone(), PermissiveAgent::new());
+    let octx = ctx(&origin);
+    let trx = octx.begin();
+    let first = trx.create(&album("a", "b", 1)).await.unwrap().id();
+    let second = trx.create(&album("c", "d", 2)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let view = octx.get::<AlbumView>(first).await.unwrap();
+    for year in [2, 3] {
+        let trx = octx.begin();
+        trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
+        trx.commit().await.unwrap();
+    }
+    let history = stored_events(origin_storage.as_ref(), first).await;
+    let unrelated = stored_events(origin_storage.as_ref(), second).await;
+
+    let storage = Arc::new(MemoryStorage::new());
+    let server = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    server.system.create().await.unwrap();
+    let (to_server, mut from_server, _session) = raw_peer(&server).await;
+    let stored = |id| {
+        let storage = storage.clone();
+        async move { stored_events(storage.as_ref(), id).await.len() }
+    };
+
+    // The last event alone, its ancestors unknown to the committer too: refused, and the
+    // good event committed beside it is not stored either.
+    let batch = vec![unrelated[0].clone(), history[2].clone()];
+    let (answer, asked) = commit_raw(&to_server, &mut from_server, 1, batch, &[]).await;
+    match answer {
+        Response::Error(error) => {
+            assert_eq!(error.kind, ErrorKind::InvalidEvent, "{error}");
+            assert!(error.message.contains("unknown to both peers"), "{error}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        asked, 1,
+        "the committer alone is asked, once it has nothing more"
+    );
+    assert_eq!(
+        (stored(first).await, stored(second).await),
+        (0, 0),
+        "nothing stored"
+    );
+
+    // Later commits are not affected: no question about the old gap, and they are stored.
+    let (answer, asked) = commit_raw(&to_server, &mut from_server, 2, unrelated.clone(), &[]).await;
+    assert_eq!((answer, asked), (Response::Committed, 0));
+    assert_eq!(stored(second).await, 1);
+    let (answer, asked) = commit_raw(&to_server, &mut from_server, 3, history.clone(), &[]).await;
+    assert_eq!((answer, asked), (Response::Committed, 0));
+    assert_eq!(stored(first).await, 3);
+    assert_eq!(
+        state_of(&server, first).await,
+        state_of(&origin, first).await
+    );
+}
+
 #[tokio::test]
 async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
     // Events made elsewhere: a creation and two edits, each the parent of the next.
@@ -307,52 +439,12 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
 
     // A raw peer commits only the last event; the server must ask it for the others.
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    let system = server.system.create().await.unwrap();
-    let (to_server, from_peer) = mpsc::unbounded_channel();
-    let (to_peer, mut from_server) = mpsc::unbounded_channel();
-    let session = {
-        let server = server.clone();
-        tokio::spawn(async move { server.run_peer(to_peer, from_peer).await })
-    };
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        system_id: Some(system),
-        node_id: NodeId::new(),
-        durable: false,
-    };
-    to_server.send(Message::Hello(hello)).unwrap();
-    assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));
-    to_server
-        .send(Message::Request {
-            id: 7,
-            request: Request::Commit {
-                events: vec![history[2].clone()],
-            },
-        })
-        .unwrap();
-    let answer = loop {
-        match from_server.recv().await.expect("the server answers") {
-            Message::Request {
-                id,
-                request: Request::GetEvents { ids, .. },
-            } => {
-                let events = history
-                    .iter()
-                    .filter(|e| ids.contains(&e.id))
-                    .cloned()
-                    .collect();
-                to_server
-                    .send(Message::Response {
-                        id,
-                        response: Response::Events(events),
-                    })
-                    .unwrap();
-            }
-            Message::Response { id: 7, response } => break response,
-            other => panic!("unexpected {other:?}"),
-        }
-    };
+    server.system.create().await.unwrap();
+    let (to_server, mut from_server, session) = raw_peer(&server).await;
+    let last = vec![history[2].clone()];
+    let (answer, asked) = commit_raw(&to_server, &mut from_server, 7, last, &history).await;
     assert_eq!(answer, Response::Committed);
+    assert!(asked >= 1);
     assert_eq!(
         ctx(&server)
             .get::<AlbumView>(id)

@@ -56,14 +56,15 @@ pub use ankurah_core::{changes, signals};
 pub use ankurah_core::{LiveQuery, LiveQueryGuard};
 
 // Sync between nodes (network connectors live in their own crates, e.g. `ankurah-websocket`).
-pub use ankurah_core::{proto, LocalConnector, PeerError, Rejection};
+pub use ankurah_core::{proto, ErrorKind, LocalConnector, PeerError, Rejection, RemoteError};
 
 // Identity and values.
 pub use ankurah_core::{CollectionId, EntityId, EventId, NodeId, SystemId, Value, ValueType};
 
 // Errors.
-pub use ankurah_core::error::{
-    AccessDenied, MutationError, PropertyError, RetrievalError, StorageError,
+pub use ankurah_core::{
+    AccessDenied, LimitExceeded, Limits, MutationError, PropertyError, RetrievalError,
+    StorageError,
 };
 
 // The macros, documented here where their examples can use this crate.

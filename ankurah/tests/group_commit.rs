@@ -79,10 +79,18 @@ async fn concurrent_commits_are_durable_published_once_and_in_full() {
         }
         let total = (TASKS * PER_TASK) as usize;
         assert_eq!(live.peek().len(), total);
-        let mut heard = added.lock().unwrap().clone();
-        heard.sort();
-        heard.dedup();
-        assert_eq!(heard.len(), total, "each new album was announced");
+        // The listener runs after the commits return, on another thread: wait for it.
+        let announced = || {
+            let mut heard = added.lock().unwrap().clone();
+            heard.sort();
+            heard.dedup();
+            heard.len()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while announced() < total && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(announced(), total, "each new album was announced");
 
         // Commits dropped while they wait for their flush still finish in the background,
         // and later commits are not held up by them.

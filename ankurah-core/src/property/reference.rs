@@ -8,10 +8,8 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Property;
-use crate::context::Context;
-use crate::error::{PropertyError, RetrievalError};
+use crate::error::PropertyError;
 use crate::id::EntityId;
-use crate::model::{Model, View};
 use crate::value::{Value, ValueType};
 
 /// A reference to an entity of model `M`, stored as its [`EntityId`].
@@ -40,22 +38,9 @@ impl<M> Ref<M> {
     }
 }
 
-impl<M: Model> Ref<M> {
-    /// Reads the referenced entity through `ctx`; errors as [`Context::get`] does.
-    pub async fn get(&self, ctx: &Context) -> Result<M::View, RetrievalError> {
-        ctx.get::<M::View>(self.id).await
-    }
-}
-
 impl<M> From<EntityId> for Ref<M> {
     fn from(id: EntityId) -> Self {
         Ref::new(id)
-    }
-}
-
-impl<M: Model> From<&M::View> for Ref<M> {
-    fn from(view: &M::View) -> Self {
-        Ref::new(view.id())
     }
 }
 

@@ -23,6 +23,7 @@ use crate::collection::CollectionId;
 use crate::error::StorageError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, SystemId};
+use crate::limits::{LimitExceeded, Limits};
 use crate::state::EntityState;
 use crate::value::Value;
 
@@ -136,6 +137,16 @@ impl StoredState {
     /// Whether the entity was deleted.
     pub fn is_deleted(&self) -> bool {
         self.state.state.is_deleted()
+    }
+
+    /// `Ok` unless a value nests deeper than [`Limits::DEPTH_CEILING`]. Engines check states
+    /// with this before storing them (and selections with
+    /// [`Selection::check_depth`]), because encoding a value for an index or a column
+    /// recurses into it; a node never hands them anything deeper.
+    pub fn check_depth(&self) -> Result<(), LimitExceeded> {
+        self.values
+            .values()
+            .try_for_each(|value| value.check_depth(Limits::DEPTH_CEILING))
     }
 }
 

@@ -1,12 +1,17 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, and the storage conformance suite.
+//! table, builders for real events and states, the storage conformance suite, and for the
+//! fuzz and attack tests hostile bytes ([`wire`]) and tests run in a child process
+//! ([`child`]).
 
 pub mod ankql_cases;
+pub mod child;
 pub mod conformance;
+pub mod wire;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
+use crate::limits::Limits;
 use crate::storage::StoredState;
 use crate::value::Value;
 
@@ -18,7 +23,7 @@ pub fn genesis(
     properties: &[(String, Value)],
     text: bool,
 ) -> (Event, StoredState) {
-    let fork = Entity::create(CollectionId::from(collection));
+    let fork = Entity::create(CollectionId::from(collection), Limits::DEPTH_CEILING);
     for (name, value) in properties {
         match value {
             Value::String(s) if text => fork
@@ -47,7 +52,7 @@ pub fn genesis(
 /// An edit of an existing state: sets the given LWW values on top of it.
 pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     for (name, value) in properties {
         fork.lww.set(name, value.clone());
     }
@@ -69,7 +74,7 @@ pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, Stor
 /// A deletion of an existing state.
 pub fn delete(state: &StoredState) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     fork.mark_deleted();
     let event = fork.take_event().expect("a deletion makes an event");
     entity.apply_event(&event).expect("a tombstone applies");

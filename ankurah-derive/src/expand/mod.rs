@@ -9,7 +9,7 @@
 mod model;
 mod mutable;
 mod property;
-mod query;
+mod properties;
 mod view;
 
 use proc_macro2::TokenStream;
@@ -38,13 +38,13 @@ fn generate(model: &Model) -> TokenStream {
     let definitions = [
         view::definition(model),
         mutable::definition(model),
-        query::definition(model),
+        properties::definition(model),
     ];
     let impls = [
         view::impls(model),
         mutable::impls(model),
         model::impls(model),
-        query::impls(model),
+        properties::impls(model),
     ];
     quote! {
         #(#definitions)*

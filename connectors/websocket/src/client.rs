@@ -193,7 +193,7 @@ async fn connect_and_serve(
 ) -> Result<(), WebsocketError> {
     let connect = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(url, Some(frame::config()), true),
+        tokio_tungstenite::connect_async_with_config(url, Some(frame::config(node.limits())), true),
     );
     let ws = tokio::select! {
         connected = connect => match connected {

@@ -1,6 +1,7 @@
 //! WebSocket frames ↔ protocol [`Message`]s: one message per binary frame.
 
-use ankurah_core::proto::{Message, MAX_MESSAGE_BYTES};
+use ankurah_core::proto::Message;
+use ankurah_core::Limits;
 use tokio_tungstenite::tungstenite::{
     self, error::ProtocolError, protocol::WebSocketConfig, Message as Frame,
 };
@@ -9,10 +10,10 @@ use crate::error::{FrameError, WebsocketError};
 
 /// The tungstenite limits both ends use: nothing larger than a protocol message is buffered,
 /// so an oversized frame is refused from its header instead of after reading it whole.
-pub(crate) fn config() -> WebSocketConfig {
+pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_MESSAGE_BYTES))
+        .max_message_size(Some(limits.max_message_bytes))
+        .max_frame_size(Some(limits.max_message_bytes))
 }
 
 pub(crate) fn encode(message: &Message) -> Frame {
@@ -21,9 +22,9 @@ pub(crate) fn encode(message: &Message) -> Frame {
 
 /// The message a frame carries; `None` for control frames, which tungstenite answers itself
 /// (a `Close` is answered and then ends the stream).
-pub(crate) fn decode(frame: Frame) -> Result<Option<Message>, FrameError> {
+pub(crate) fn decode(frame: Frame, limits: &Limits) -> Result<Option<Message>, FrameError> {
     match frame {
-        Frame::Binary(bytes) => Ok(Some(Message::decode(&bytes)?)),
+        Frame::Binary(bytes) => Ok(Some(Message::decode_with(&bytes, limits)?)),
         Frame::Text(_) => Err(FrameError::Text),
         Frame::Ping(_) | Frame::Pong(_) | Frame::Close(_) | Frame::Frame(_) => Ok(None),
     }

@@ -127,11 +127,16 @@ impl BoundServer {
             tokio::select! {
                 _ = stopped(&mut stop) => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((tcp, _)) => {
-                        connections.spawn(serve_tcp(node.clone(), tcp, silence, shutdown.subscribe()));
+                    Ok((tcp, addr)) => {
+                        let span = tracing::info_span!("connection", %addr);
+                        let serve = serve_tcp(node.clone(), tcp, silence, shutdown.subscribe());
+                        connections.spawn(tracing::Instrument::instrument(serve, span));
                     }
                     // Per-connection failures (reset before accept, out of descriptors) pass.
-                    Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await
+                    }
                 },
                 // Reap finished connections so the set does not grow.
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -159,13 +164,14 @@ async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watc
     let _ = tcp.set_nodelay(true);
     let upgrade = tokio::time::timeout(
         UPGRADE_TIMEOUT,
-        tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config())),
+        tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config(node.limits()))),
     );
     let ws = tokio::select! {
         upgraded = upgrade => match upgraded {
             Ok(Ok(ws)) => ws,
             // A failed upgrade has no WebSocket to say goodbye on.
-            _ => return,
+            Ok(Err(error)) => return tracing::debug!(%error, "WebSocket upgrade failed"),
+            Err(_) => return tracing::debug!("WebSocket upgrade timed out"),
         },
         _ = stopped(&mut stop) => return,
     };
@@ -174,7 +180,10 @@ async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watc
         SHUTTING_DOWN
     };
     // The session's outcome concerns only this client, which was told about it.
-    let _ = run_session(&node, ws, silence, shutdown).await;
+    match run_session(&node, ws, silence, shutdown).await {
+        Ok(()) => tracing::debug!("connection closed"),
+        Err(error) => tracing::info!(%error, "connection ended"),
+    }
 }
 
 /// Serves one WebSocket connection that another HTTP server already accepted, until it
@@ -217,11 +226,9 @@ pub async fn serve_upgraded<S>(node: Node, io: S) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    serve_connection(
-        node,
-        WebSocketStream::from_raw_socket(io, Role::Server, Some(frame::config())).await,
-    )
-    .await
+    let config = frame::config(node.limits());
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    serve_connection(node, ws).await
 }
 
 /// Serves one already-established WebSocket until it closes, like

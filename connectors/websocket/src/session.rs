@@ -9,12 +9,13 @@ use std::pin::pin;
 use std::time::Duration;
 
 use ankurah_core::proto::Message;
-use ankurah_core::Node;
+use ankurah_core::sync::{queue, QueueReceiver, QueueSender};
+use ankurah_core::{Limits, Node};
 use futures_util::future::{join, FusedFuture};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
 use tokio_tungstenite::WebSocketStream;
 
@@ -49,12 +50,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (sink, mut stream) = ws.split();
-    let (to_peer, outgoing) = mpsc::unbounded_channel();
-    let (to_node, incoming) = mpsc::unbounded_channel();
+    let (to_peer, outgoing) = queue(node.limits());
+    let (to_node, incoming) = queue(node.limits());
     let say_goodbye = {
         let to_peer = to_peer.clone();
         move |reason: String| {
-            let _ = to_peer.send(Message::Goodbye { reason });
+            // A peer whose queue is full is not reading: it goes without the reason.
+            if to_peer.try_send(Message::Goodbye { reason }).is_err() {
+                tracing::debug!("no room for the goodbye");
+            }
         }
     };
     let (stop_writer, writer_stopped) = oneshot::channel();
@@ -62,7 +66,7 @@ where
 
     let result = tokio::select! {
         result = node.run_peer(to_peer, incoming) => result.map_err(WebsocketError::from),
-        result = read_frames(&mut stream, to_node, silence) => {
+        result = read_frames(&mut stream, to_node, silence, node.limits()) => {
             if let Err(WebsocketError::Frame(error)) = &result {
                 say_goodbye(error.to_string());
             }
@@ -89,11 +93,14 @@ where
     result
 }
 
-/// Forwards incoming messages to the node until the peer closes the connection.
+/// Forwards incoming messages to the node until the peer closes the connection. While the
+/// node's queue is full nothing more is read, so a peer sending faster than the node works
+/// is slowed down by TCP itself.
 async fn read_frames<S>(
     stream: &mut SplitStream<WebSocketStream<S>>,
-    to_node: mpsc::UnboundedSender<Message>,
+    to_node: QueueSender,
     silence: Duration,
+    limits: &Limits,
 ) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -104,8 +111,8 @@ where
             Ok(None) => return Ok(()),
             Ok(Some(frame)) => frame.map_err(frame::read_error)?,
         };
-        if let Some(message) = frame::decode(frame)? {
-            if to_node.send(message).is_err() {
+        if let Some(message) = frame::decode(frame, limits)? {
+            if to_node.send(message).await.is_err() {
                 return Ok(());
             }
         }
@@ -121,7 +128,7 @@ fn timed_out(reason: String) -> tungstenite::Error {
 /// sends what is still queued, then a Close frame.
 async fn write_frames<S>(
     mut sink: SplitSink<WebSocketStream<S>, Frame>,
-    mut outgoing: mpsc::UnboundedReceiver<Message>,
+    mut outgoing: QueueReceiver,
     silence: Duration,
     mut stop: oneshot::Receiver<()>,
 ) -> Result<(), tungstenite::Error>
@@ -150,13 +157,13 @@ where
 
 async fn feed_queued<S>(
     sink: &mut SplitSink<WebSocketStream<S>, Frame>,
-    outgoing: &mut mpsc::UnboundedReceiver<Message>,
+    outgoing: &mut QueueReceiver,
     silence: Duration,
 ) -> Result<(), tungstenite::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    while let Ok(message) = outgoing.try_recv() {
+    while let Some(message) = outgoing.try_recv() {
         within(silence, sink.feed(frame::encode(&message))).await?;
     }
     Ok(())

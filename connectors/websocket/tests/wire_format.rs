@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ankurah_core::proto::{Hello, Message, Request, Response};
+use ankurah_core::proto::{ErrorKind, Hello, Message, RemoteError, Request, Response};
 use ankurah_core::{encoding, Clock, EntityId, Event, EventId, NodeId, SystemId, Value};
 use serde_bytes::ByteBuf;
 
@@ -49,8 +49,12 @@ fn goodbye_and_responses() {
         "01 81 a8 52 65 73 70 6f 6e 73 65 82 a2 69 64 07 a8 72 65 73 70 6f 6e 73 65 a9 43 6f 6d 6d 69 74 74 65 64",
     );
     assert_wire(
-        Message::Response { id: 7, response: Response::Error("no".into()) },
-        "01 81 a8 52 65 73 70 6f 6e 73 65 82 a2 69 64 07 a8 72 65 73 70 6f 6e 73 65 81 a5 45 72 72 6f 72 a2 6e 6f",
+        Message::Response {
+            id: 7,
+            response: Response::Error(RemoteError::new(ErrorKind::AccessDenied, "no")),
+        },
+        "01 81 a8 52 65 73 70 6f 6e 73 65 82 a2 69 64 07 a8 72 65 73 70 6f 6e 73 65 81 a5 45 72 72 6f 72 \
+         82 a4 6b 69 6e 64 ac 41 63 63 65 73 73 44 65 6e 69 65 64 a7 6d 65 73 73 61 67 65 a2 6e 6f",
     );
 }
 

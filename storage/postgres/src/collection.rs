@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ankurah_core::ankql::Selection;
 use ankurah_core::storage::{StorageCollection, StoredState};
-use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, StorageError};
+use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, Limits, StorageError};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use parking_lot::Mutex;
@@ -63,6 +63,7 @@ impl StorageCollection for PostgresCollection {
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         let table = &self.collection.table;
         let mut client = self.shared.client().await?;
         // One snapshot for the column list and the rows: a column another process adds is

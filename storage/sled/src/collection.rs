@@ -9,7 +9,7 @@ use ankurah_core::id::{EntityId, EventId};
 use ankurah_core::state::EntityState;
 use ankurah_core::storage::{StorageCollection, StoredState};
 use ankurah_core::value::Value;
-use ankurah_core::{CollectionId, StorageError};
+use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
 use crate::engine::{Indexes, SledStorage};
@@ -316,7 +316,8 @@ impl SledCollection {
 
 impl SledCollection {
     /// Runs `query` on a blocking thread after creating the indexes `selection` could use,
-    /// with the collection's indexes and its lock held shared.
+    /// with the collection's indexes and its lock held shared. A selection too deep to walk
+    /// safely is refused first.
     async fn query<R: Send + 'static>(
         &self,
         selection: &Selection,
@@ -324,6 +325,7 @@ impl SledCollection {
             + Send
             + 'static,
     ) -> Result<R, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         let (this, selection) = (self.clone(), selection.clone());
         self.storage
             .blocking(move |storage| {

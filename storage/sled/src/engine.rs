@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use ankurah_core::event::Event;
 use ankurah_core::id::SystemId;
-use ankurah_core::runtime;
 use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, StorageError};
 use async_trait::async_trait;
@@ -169,16 +168,21 @@ impl SledStorage {
     /// costs nanoseconds where a hand-off to another thread costs tens of microseconds, a
     /// multiple of a point read; on a current-thread runtime `work` goes to a blocking
     /// thread; outside Tokio it runs here.
-    pub(crate) async fn blocking<R: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&SledStorage) -> R + Send + 'static,
-    ) -> R {
+        work: impl FnOnce(&SledStorage) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
         use tokio::runtime::{Handle, RuntimeFlavor};
         match Handle::try_current().map(|handle| handle.runtime_flavor()) {
             Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| work(self)),
             Ok(_) => {
                 let storage = self.clone();
-                runtime::blocking(move || work(&storage)).await
+                match tokio::task::spawn_blocking(move || work(&storage)).await {
+                    Ok(result) => result,
+                    // The work panicked: carry the panic here, as running it inline would.
+                    Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                    Err(error) => Err(StorageError::engine(ENGINE, error)),
+                }
             }
             Err(_) => work(self),
         }
@@ -228,6 +232,7 @@ impl SledStorage {
         events: &[Event],
         states: &[StoredState],
     ) -> Result<usize, StorageError> {
+        states.iter().try_for_each(StoredState::check_depth)?;
         let events: Vec<_> = events
             .iter()
             .map(|e| (collection.unwrap_or(&e.collection), e))
@@ -406,9 +411,13 @@ impl StorageEngine for SledStorage {
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         let bytes = self
-            .blocking(|storage| storage.tree().get(layout::meta_key(layout::META_SYSTEM_ID)))
-            .await
-            .map_err(engine_error)?;
+            .blocking(|storage| {
+                storage
+                    .tree()
+                    .get(layout::meta_key(layout::META_SYSTEM_ID))
+                    .map_err(engine_error)
+            })
+            .await?;
         Ok(bytes
             .map(|bytes| SystemId::from_slice(&bytes))
             .transpose()?)

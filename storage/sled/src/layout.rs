@@ -77,7 +77,7 @@ use ankurah_core::id::{EntityId, EventId};
 use ankurah_core::state::EntityState;
 use ankurah_core::storage::StoredState;
 use ankurah_core::value::Value;
-use ankurah_core::{encoding, CollectionId};
+use ankurah_core::{encoding, CollectionId, Limits};
 use serde::{Deserialize, Serialize};
 
 use crate::engine_error;
@@ -250,6 +250,10 @@ pub(crate) fn split_trailing_id(rest: &[u8]) -> Result<(&[u8], &[u8]), DecodeErr
     Ok(rest.split_at(at))
 }
 
+/// MessagePack levels above each value of a [`Record`]: the record's map, the values map and
+/// the value's variant (`{"values": {"meta": {"Json": …}}}`); the state nests less deep.
+const VALUE_WRAPPING: usize = 3;
+
 /// A stored state: the entity state and the property values derived from it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Record<'a> {
@@ -270,8 +274,14 @@ impl<'a> Record<'a> {
         encoding::encode(self)
     }
 
+    /// Decodes a record, refusing Json values nested deeper than [`Limits::DEPTH_CEILING`]
+    /// (which nothing stored exceeds) before decoding recurses into them.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Record<'static>, DecodeError> {
-        encoding::decode("stored state", bytes)
+        encoding::decode_nested(
+            "stored state",
+            bytes,
+            Limits::DEPTH_CEILING + VALUE_WRAPPING,
+        )
     }
 
     pub(crate) fn is_deleted(&self) -> bool {

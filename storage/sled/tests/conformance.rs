@@ -26,6 +26,7 @@ conformance_tests!(
     system_id_round_trip,
     names,
     outbox,
+    nesting_depth,
 );
 
 #[tokio::test]

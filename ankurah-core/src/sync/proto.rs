@@ -25,6 +25,7 @@ use crate::encoding;
 use crate::error::DecodeError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, NodeId, SystemId};
+use crate::limits::{LimitExceeded, Limits};
 use crate::state::EntityState;
 
 /// Major protocol version; peers with another one refuse each other.
@@ -119,8 +120,74 @@ pub enum Response {
     Events(Vec<Event>),
     /// The subscription is closed.
     Unsubscribed,
-    /// The request was refused or failed.
-    Error(String),
+    /// The request was refused or failed; nothing of it took effect.
+    Error(RemoteError),
+}
+
+/// Why a peer refused or failed a request: a kind a program can act on, and a message for
+/// people. The receiving node maps it back to its own typed errors (see [`ErrorKind`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct RemoteError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// The kinds of [`RemoteError`]. New kinds may be added in a minor protocol version;
+/// a receiver treats a kind it does not know as [`ErrorKind::Internal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The entity (or event) does not exist on the answering node.
+    NotFound,
+    /// The policy agent refused the request.
+    AccessDenied,
+    /// The selection names unknown properties, compares wrong types or does not parse.
+    InvalidQuery,
+    /// An event breaks an invariant, or its ancestors are unknown to both peers.
+    InvalidEvent,
+    /// The request exceeds one of the answering node's [`Limits`](crate::Limits).
+    LimitExceeded,
+    /// The answering node is too busy with this peer's earlier requests; retry later.
+    Overloaded,
+    /// The answering node's storage failed; the request may succeed later.
+    Storage,
+    /// The request breaks the protocol (e.g. an update to a node that pushes none).
+    Protocol,
+    /// Anything else, including kinds from a newer protocol version.
+    #[serde(other)]
+    Internal,
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AccessDenied => "access denied",
+            ErrorKind::InvalidQuery => "invalid query",
+            ErrorKind::InvalidEvent => "invalid event",
+            ErrorKind::LimitExceeded => "limit exceeded",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Storage => "storage failed",
+            ErrorKind::Protocol => "protocol violation",
+            ErrorKind::Internal => "internal error",
+        })
+    }
+}
+
+impl RemoteError {
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl std::fmt::Display) -> Self {
+        RemoteError {
+            kind,
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether the same request may succeed later (the peer was busy or its storage
+    /// failed), rather than having been refused for what it is.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Overloaded | ErrorKind::Storage)
+    }
 }
 
 /// How one entity reaches a peer: the events it lacks, or the whole state.
@@ -135,27 +202,121 @@ pub enum Delta {
 }
 
 impl Message {
+    /// About the size of the encoded message: what queues between a node and a peer are
+    /// bounded by, without encoding twice.
+    pub fn estimated_len(&self) -> usize {
+        match self {
+            Message::Response { response, .. } | Message::Part { response, .. } => {
+                ITEM_OVERHEAD + response.estimated_len()
+            }
+            Message::Update { deltas, .. } => {
+                ITEM_OVERHEAD + deltas.iter().map(Delta::estimated_len).sum::<usize>()
+            }
+            Message::Request {
+                request: Request::Commit { events },
+                ..
+            } => ITEM_OVERHEAD + events.iter().map(Event::estimated_len).sum::<usize>(),
+            Message::Request {
+                request: Request::Subscribe { known, .. },
+                ..
+            } => {
+                ITEM_OVERHEAD * 4
+                    + known
+                        .iter()
+                        .map(|(_, head)| ID_BYTES * (1 + head.len()))
+                        .sum::<usize>()
+            }
+            Message::Request {
+                request: Request::Get { ids, .. },
+                ..
+            } => ITEM_OVERHEAD + ID_BYTES * ids.len(),
+            Message::Request {
+                request: Request::GetEvents { ids, .. },
+                ..
+            } => ITEM_OVERHEAD + ID_BYTES * ids.len(),
+            Message::Goodbye { reason } => ITEM_OVERHEAD + reason.len(),
+            Message::Hello(_) | Message::Request { .. } => ITEM_OVERHEAD * 4,
+        }
+    }
+
     /// The wire form.
     pub fn encode(&self) -> Vec<u8> {
         encoding::encode(self)
     }
 
-    /// Parses a frame; never panics, whatever the bytes.
+    /// Parses a frame under the default [`Limits`] (see [`Message::decode_with`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(DecodeError::Malformed {
-                what: "message",
-                reason: format!(
-                    "{} bytes exceed the limit of {MAX_MESSAGE_BYTES}",
-                    bytes.len()
-                ),
-            });
+        Self::decode_with(bytes, &Limits::default())
+    }
+
+    /// Parses a frame from a peer; never panics, whatever the bytes. Refuses a frame over
+    /// `limits.max_message_bytes`, one nesting deeper than its selections and Json values
+    /// could within [`Limits::depth_limit`] (before decoding recurses into it), and then any
+    /// selection, or Json value in an event or state it carries, nesting deeper than that.
+    pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let exceeded = |exceeded| DecodeError::LimitExceeded {
+            what: "message",
+            exceeded,
+        };
+        LimitExceeded::check(
+            "message size in bytes",
+            bytes.len(),
+            limits.max_message_bytes,
+        )
+        .map_err(exceeded)?;
+        let depth = limits.depth_limit();
+        let message: Message =
+            encoding::decode_nested("message", bytes, encoding::nesting_for(depth))?;
+        message.check_depth(depth).map_err(exceeded)?;
+        Ok(message)
+    }
+
+    /// `Ok` if every selection, and every Json value of the events and states, the message
+    /// carries nests at most `limit` deep.
+    fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self {
+            Message::Request { request, .. } => match request {
+                Request::Fetch { selection, .. } | Request::Subscribe { selection, .. } => {
+                    selection.check_depth(limit)
+                }
+                Request::Commit { events } => check_events(events, limit),
+                Request::Get { .. } | Request::Unsubscribe { .. } | Request::GetEvents { .. } => {
+                    Ok(())
+                }
+            },
+            Message::Response { response, .. } | Message::Part { response, .. } => match response {
+                Response::Deltas(deltas) => check_deltas(deltas, limit),
+                Response::Events(events) => check_events(events, limit),
+                Response::Committed | Response::Unsubscribed | Response::Error(_) => Ok(()),
+            },
+            Message::Update { deltas, .. } => check_deltas(deltas, limit),
+            Message::Hello(_) | Message::Goodbye { .. } => Ok(()),
         }
-        encoding::decode("message", bytes)
     }
 }
 
+fn check_events(events: &[Event], limit: usize) -> Result<(), LimitExceeded> {
+    events.iter().try_for_each(|event| event.check_depth(limit))
+}
+
+fn check_deltas(deltas: &[Delta], limit: usize) -> Result<(), LimitExceeded> {
+    deltas.iter().try_for_each(|delta| match delta {
+        Delta::State(state) => state.state.check_depth(limit),
+        Delta::Events { events, .. } => check_events(events, limit),
+    })
+}
+
 impl Response {
+    /// About the size of the encoded answer, from the byte buffers it carries.
+    pub(crate) fn estimated_len(&self) -> usize {
+        match self {
+            Response::Deltas(deltas) => deltas.iter().map(Delta::estimated_len).sum(),
+            Response::Events(events) => events.iter().map(Event::estimated_len).sum(),
+            Response::Error(error) => ITEM_OVERHEAD + error.message.len(),
+            Response::Committed | Response::Unsubscribed => ITEM_OVERHEAD,
+        }
+    }
+
     /// The answer in pieces that each fit in a message, in order (one piece for most
     /// answers). Only `Deltas` and `Events` are ever split; an entity too large for a
     /// message on its own still travels alone, and is refused by the receiving end.
@@ -165,7 +326,7 @@ impl Response {
                 .into_iter()
                 .map(Response::Deltas)
                 .collect(),
-            Response::Events(events) => pieces(events, estimated_event_len)
+            Response::Events(events) => pieces(events, Event::estimated_len)
                 .into_iter()
                 .map(Response::Events)
                 .collect(),
@@ -184,7 +345,7 @@ impl Response {
                 events.extend(more);
                 Ok(Response::Events(events))
             }
-            (_, Response::Error(reason)) => Ok(Response::Error(reason)),
+            (_, Response::Error(error)) => Ok(Response::Error(error)),
             _ => Err(DecodeError::Malformed {
                 what: "message",
                 reason: "the pieces of an answer are of different kinds".into(),
@@ -194,17 +355,29 @@ impl Response {
 }
 
 /// Splits `items` in order into runs whose estimated size stays within [`PIECE_BYTES`]
-/// (an item larger than that makes a run of its own).
+/// (an item larger than that makes a run of its own). There is always at least one piece,
+/// empty for no items: an empty answer is an answer.
 pub(crate) fn pieces<T>(items: Vec<T>, estimated_len: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
     if items.iter().map(&estimated_len).sum::<usize>() <= PIECE_BYTES {
         return vec![items];
     }
+    runs(items, estimated_len, PIECE_BYTES, usize::MAX)
+}
+
+/// Splits `items` in order into runs of at most `max_items` whose estimated size stays
+/// within `max_bytes` (an item larger than that makes a run of its own).
+pub(crate) fn runs<T>(
+    items: Vec<T>,
+    estimated_len: impl Fn(&T) -> usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> Vec<Vec<T>> {
     let mut runs: Vec<Vec<T>> = Vec::new();
     let mut size = 0;
     for item in items {
         let len = estimated_len(&item);
         match runs.last_mut() {
-            Some(run) if size + len <= PIECE_BYTES => {
+            Some(run) if size + len <= max_bytes && run.len() < max_items => {
                 size += len;
                 run.push(item);
             }
@@ -222,17 +395,6 @@ const ID_BYTES: usize = 18;
 /// Generous allowance for an encoded item's field names and headers.
 const ITEM_OVERHEAD: usize = 128;
 
-fn estimated_event_len(event: &Event) -> usize {
-    ITEM_OVERHEAD
-        + event.collection.as_str().len()
-        + ID_BYTES * (2 + event.parent.len())
-        + event
-            .operations
-            .iter()
-            .map(|(name, ops)| name.len() + ops.len() + 8)
-            .sum::<usize>()
-}
-
 impl Delta {
     /// About the size of the encoded delta, from the byte buffers it carries.
     pub(crate) fn estimated_len(&self) -> usize {
@@ -249,7 +411,7 @@ impl Delta {
                         .sum::<usize>()
             }
             Delta::Events { events, .. } => {
-                ITEM_OVERHEAD + events.iter().map(estimated_event_len).sum::<usize>()
+                ITEM_OVERHEAD + events.iter().map(Event::estimated_len).sum::<usize>()
             }
         }
     }
@@ -280,6 +442,14 @@ mod tests {
                 backends: [("lww".to_owned(), ByteBuf::from(vec![7u8; bytes]))].into(),
             },
         })
+    }
+
+    #[test]
+    fn an_empty_answer_is_one_piece() {
+        assert_eq!(
+            Response::Deltas(Vec::new()).split(),
+            vec![Response::Deltas(Vec::new())]
+        );
     }
 
     #[test]
@@ -318,12 +488,10 @@ mod tests {
 
     #[test]
     fn pieces_of_different_kinds_do_not_join() {
+        let failed = Response::Error(RemoteError::new(ErrorKind::Storage, "failed"));
         let deltas = Response::Deltas(vec![state(1)]);
         assert!(deltas.clone().join(Response::Events(Vec::new())).is_err());
         assert!(deltas.clone().join(Response::Committed).is_err());
-        assert_eq!(
-            deltas.join(Response::Error("failed".into())).unwrap(),
-            Response::Error("failed".into())
-        );
+        assert_eq!(deltas.join(failed.clone()).unwrap(), failed);
     }
 }

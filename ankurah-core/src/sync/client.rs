@@ -1,41 +1,43 @@
-//! The ephemeral side of sync: forwarding commits (with an outbox for offline work),
-//! reading through a durable peer, remote subscriptions, and applying what peers send.
+//! The asking side of sync, on an ephemeral node: forwarding commits (with an outbox for
+//! offline work), reading through a durable peer, remote subscriptions, and applying what
+//! the durable peer sends.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::ankql::Selection;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
-use crate::error::{MutationError, RetrievalError};
 use crate::event::Event;
 use crate::id::{EntityId, EventId};
-use crate::node::Node;
-use crate::peer::{Peer, PeerError};
-use crate::proto::{Delta, Request, Response};
+use crate::node::{Node, Staging};
+use crate::node_error::{MutationError, RetrievalError};
 use crate::reactor::Query;
 use crate::state::EntityState;
+use crate::sync::error::PeerError;
+use crate::sync::proto::{runs, Delta, RemoteError, Request, Response};
+use crate::sync::session::Peer;
 
 /// A commit the durable peer refused after it had been applied locally; the local change
 /// was undone. Delivered by [`Node::rejections`] when no caller was waiting for the commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
     pub events: Vec<EventId>,
-    pub reason: String,
+    pub error: RemoteError,
 }
 
 impl Node {
-    /// Sends locally committed events to the durable peer. Without one (or if it goes
-    /// away), they stay in the outbox and `Ok` is returned: they are sent on reconnect.
+    /// Sends locally committed events to the durable peer. Without one, or if the answer is
+    /// lost or the peer is only busy, they stay in the outbox and `Ok` is returned: they are
+    /// sent again on reconnect. A refusal undoes them locally and is returned.
     pub(crate) async fn forward_commit(&self, events: Vec<Event>) -> Result<(), MutationError> {
         let Some(peer) = self.durable_peer() else {
             return Ok(());
         };
-        match peer
-            .request(Request::Commit {
-                events: events.clone(),
-            })
-            .await
-        {
+        let request = Request::Commit {
+            events: events.clone(),
+        };
+        match peer.request(request).await {
             Ok(Response::Committed) => {
                 let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
                 self.inner.storage.outbox_remove(&ids).await?;
@@ -44,17 +46,26 @@ impl Node {
             Ok(other) => {
                 Err(PeerError::Protocol(format!("unexpected answer to Commit: {other:?}")).into())
             }
-            Err(PeerError::Remote(reason)) => {
-                self.undo(&peer, &events).await?;
-                Err(MutationError::Rejected(reason))
+            Err(error) if error.is_transient() => {
+                tracing::info!(%error, "commit kept in the outbox for the next connection");
+                Ok(())
             }
-            // Disconnected or timed out: the outbox keeps the events for the next connection.
-            Err(_) => Ok(()),
+            Err(PeerError::Remote(refusal)) => {
+                tracing::warn!(error = %refusal, "the durable peer refused a commit; undoing it");
+                if let Err(error) = self.undo(&peer, &events).await {
+                    tracing::error!(%error, "a refused commit could not be undone");
+                }
+                Err(PeerError::Remote(refusal).into())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "commit kept in the outbox for the next connection");
+                Ok(())
+            }
         }
     }
 
     /// Undoes refused events: each entity becomes its confirmed state (from the durable
-    /// peer) joined with the events still pending for it.
+    /// peer) joined with the events still waiting in the outbox for it.
     async fn undo(&self, peer: &Arc<Peer>, refused: &[Event]) -> Result<(), MutationError> {
         let ids: Vec<EventId> = refused.iter().map(|e| e.id).collect();
         self.inner.storage.outbox_remove(&ids).await?;
@@ -69,13 +80,11 @@ impl Node {
         for (collection, mut ids) in by_collection {
             ids.sort();
             ids.dedup();
-            let found = match peer
-                .request(Request::Get {
-                    collection: collection.clone(),
-                    ids: ids.clone(),
-                })
-                .await?
-            {
+            let request = Request::Get {
+                collection: collection.clone(),
+                ids: ids.clone(),
+            };
+            let found = match peer.request(request).await? {
                 Response::Deltas(deltas) => deltas,
                 other => {
                     return Err(
@@ -95,14 +104,14 @@ impl Node {
         self.reset_entities(confirmed).await
     }
 
-    /// Replaces entities with confirmed states (or withdraws them) and re-applies pending
+    /// Replaces entities with confirmed states (or withdraws them) and re-applies the
     /// outbox events on top.
     async fn reset_entities(
         &self,
         confirmed: Vec<Result<EntityState, (CollectionId, EntityId)>>,
     ) -> Result<(), MutationError> {
         let lock = self.inner.commit_lock.lock().await;
-        let pending = self.pending_by_entity().await?;
+        let unsent = self.outbox_by_entity().await?;
         let mut changed = Vec::new();
         for item in confirmed {
             let (collection, id) = match &item {
@@ -117,14 +126,14 @@ impl Node {
                     withdrawn
                 }
             };
-            for event in pending.get(&id).into_iter().flatten() {
+            for event in unsent.get(&id).into_iter().flatten() {
                 next.apply_event(event)?;
             }
             let canonical = self.load_entity(&collection, id).await?;
             if let Some(canonical) = &canonical {
                 // The reset drops edits written under the client id it lends to transactions,
                 // so that id's clock would repeat.
-                canonical.yrs.retire();
+                canonical.yrs.retire_client();
             }
             changed.push((canonical, next));
         }
@@ -132,37 +141,47 @@ impl Node {
     }
 
     /// Outbox events grouped by entity, in id order.
-    async fn pending_by_entity(&self) -> Result<HashMap<EntityId, Vec<Event>>, MutationError> {
-        let mut pending: HashMap<EntityId, Vec<Event>> = HashMap::new();
+    async fn outbox_by_entity(&self) -> Result<HashMap<EntityId, Vec<Event>>, MutationError> {
+        let mut unsent: HashMap<EntityId, Vec<Event>> = HashMap::new();
         if !self.is_durable() {
             for event in self.inner.storage.outbox().await? {
-                pending.entry(event.entity_id).or_default().push(event);
+                unsent.entry(event.entity_id).or_default().push(event);
             }
         }
-        Ok(pending)
+        Ok(unsent)
     }
 
     /// Applies what a durable peer sent: states are joined into local entities (keeping
-    /// pending local events on top), events go through causal staging, and missing
-    /// ancestors are requested from the peer.
-    pub(crate) async fn apply_deltas(
+    /// outbox events on top); events are applied once their ancestors are here, which are
+    /// asked of the same peer.
+    async fn apply_deltas(
         &self,
         peer: &Arc<Peer>,
         deltas: Vec<Delta>,
     ) -> Result<(), MutationError> {
-        let missing = self.apply_received(peer, deltas).await?;
-        self.fetch_ancestors(peer, &peer.cx, missing)
-            .await
-            .map(drop)
+        let outcome = self.apply_received(peer, deltas).await?;
+        if outcome.waiting.is_empty() {
+            return Ok(());
+        }
+        let outcome = self
+            .resolve_ancestors(peer, outcome.waiting, outcome.missing, Staging::Partial)
+            .await?;
+        if !outcome.missing.is_empty() {
+            tracing::warn!(
+                missing = outcome.missing.len(),
+                "events from the durable peer wait for ancestors it does not have"
+            );
+        }
+        Ok(())
     }
 
-    /// Applies what a peer sent without asking it anything; returns the ancestors that
-    /// staged events are waiting for.
+    /// Applies what a peer sent without asking it anything; events whose ancestors are not
+    /// here come back in the outcome's `waiting`.
     async fn apply_received(
         &self,
         peer: &Peer,
         deltas: Vec<Delta>,
-    ) -> Result<Vec<(CollectionId, EntityId, EventId)>, MutationError> {
+    ) -> Result<crate::node::ApplyOutcome, MutationError> {
         let mut states = Vec::new();
         let mut events = Vec::new();
         for delta in deltas {
@@ -175,15 +194,15 @@ impl Node {
             self.merge_states(states).await?;
         }
         if events.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
-        Ok(self.apply_events(&peer.cx, events).await?.missing)
+        self.apply(&peer.cx, events, Staging::Partial).await
     }
 
     /// Joins received states into the local entities.
     async fn merge_states(&self, states: Vec<EntityState>) -> Result<(), MutationError> {
         let lock = self.inner.commit_lock.lock().await;
-        let pending = self.pending_by_entity().await?;
+        let unsent = self.outbox_by_entity().await?;
         let mut changed = Vec::new();
         for state in states {
             let canonical = self.load_entity(&state.collection, state.entity_id).await?;
@@ -196,7 +215,7 @@ impl Node {
                 }
                 None => Entity::from_state(&state)?,
             };
-            for event in pending.get(&state.entity_id).into_iter().flatten() {
+            for event in unsent.get(&state.entity_id).into_iter().flatten() {
                 if !next.head_contains(&event.id) {
                     next.apply_event(event)?;
                 }
@@ -212,16 +231,10 @@ impl Node {
         collection: &CollectionId,
         ids: Vec<EntityId>,
     ) -> Result<(), RetrievalError> {
-        let Some(peer) = self.durable_peer() else {
-            return Ok(());
-        };
-        self.remote_read(
-            &peer,
-            Request::Get {
-                collection: collection.clone(),
-                ids,
-            },
-        )
+        self.remote_read(Request::Get {
+            collection: collection.clone(),
+            ids,
+        })
         .await
     }
 
@@ -229,37 +242,47 @@ impl Node {
     pub(crate) async fn remote_fetch(
         &self,
         collection: &CollectionId,
-        selection: &crate::ankql::Selection,
+        selection: &Selection,
     ) -> Result<(), RetrievalError> {
-        let Some(peer) = self.durable_peer() else {
-            return Ok(());
-        };
-        self.remote_read(
-            &peer,
-            Request::Fetch {
-                collection: collection.clone(),
-                selection: selection.clone(),
-            },
-        )
+        self.remote_read(Request::Fetch {
+            collection: collection.clone(),
+            selection: selection.clone(),
+        })
         .await
     }
 
-    async fn remote_read(&self, peer: &Arc<Peer>, request: Request) -> Result<(), RetrievalError> {
+    /// Asks the durable peer and applies its answer. Without a peer, or if it went away or
+    /// is busy, the local store answers alone; a refusal is the caller's error.
+    async fn remote_read(&self, request: Request) -> Result<(), RetrievalError> {
+        let Some(peer) = self.durable_peer() else {
+            return Ok(());
+        };
         match peer.request(request).await {
-            Ok(Response::Deltas(deltas)) => self
-                .apply_deltas(peer, deltas)
-                .await
-                .map_err(RetrievalError::from),
-            // Offline or refused: the local cache answers.
-            _ => Ok(()),
+            Ok(Response::Deltas(deltas)) => Ok(self.apply_deltas(&peer, deltas).await?),
+            Ok(other) => {
+                Err(PeerError::Protocol(format!("unexpected answer to a read: {other:?}")).into())
+            }
+            Err(error) if error.is_transient() => {
+                tracing::debug!(%error, "read answered from the local store");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Opens (or reopens) the remote side of a local live query.
-    pub(crate) async fn remote_subscribe(&self, query: &Arc<Query>) -> Result<(), MutationError> {
+    pub(crate) async fn remote_subscribe(&self, query: &Arc<Query>) -> Result<(), RetrievalError> {
         let Some(peer) = self.durable_peer() else {
             return Ok(());
         };
+        self.subscribe_on(&peer, query).await
+    }
+
+    async fn subscribe_on(
+        &self,
+        peer: &Arc<Peer>,
+        query: &Arc<Query>,
+    ) -> Result<(), RetrievalError> {
         let known = query
             .snapshot
             .read()
@@ -273,7 +296,7 @@ impl Node {
             known,
         };
         match peer.request(request).await? {
-            Response::Deltas(deltas) => self.apply_deltas(&peer, deltas).await,
+            Response::Deltas(deltas) => Ok(self.apply_deltas(peer, deltas).await?),
             other => Err(
                 PeerError::Protocol(format!("unexpected answer to Subscribe: {other:?}")).into(),
             ),
@@ -283,62 +306,76 @@ impl Node {
     /// What an ephemeral node does when a durable peer connects: send the outbox, then
     /// resubscribe every live query with the heads it holds.
     pub(crate) async fn on_durable_peer(&self, peer: &Arc<Peer>) {
-        if let Ok(outbox) = self.inner.storage.outbox().await {
-            if !outbox.is_empty() {
-                match peer
-                    .request(Request::Commit {
-                        events: outbox.clone(),
-                    })
-                    .await
-                {
-                    Ok(_) => {
-                        let ids: Vec<EventId> = outbox.iter().map(|e| e.id).collect();
-                        let _ = self.inner.storage.outbox_remove(&ids).await;
-                    }
-                    Err(PeerError::Remote(reason)) => {
-                        let _ = self.undo(peer, &outbox).await;
-                        let _ = self.inner.rejections.send(Rejection {
-                            events: outbox.iter().map(|e| e.id).collect(),
-                            reason,
-                        });
-                    }
-                    Err(_) => return,
-                }
+        match self.send_outbox(peer).await {
+            Ok(()) => {}
+            Err(error) => {
+                tracing::warn!(%error, "outbox not sent; it stays for the next connection");
+                return;
             }
         }
         for query in self.inner.reactor.queries() {
-            let _ = self.remote_subscribe(&query).await;
+            if let Err(error) = self.subscribe_on(peer, &query).await {
+                tracing::warn!(%error, query = query.id, "live query not resubscribed");
+            }
         }
     }
 
-    /// Applies a pushed subscription update.
+    /// Sends the outbox in commits within the peer's limits, oldest first (an event's
+    /// parents are older, so each commit builds on the ones before). A refused commit is
+    /// undone and reported through [`Node::rejections`].
+    async fn send_outbox(&self, peer: &Arc<Peer>) -> Result<(), MutationError> {
+        let outbox = self.inner.storage.outbox().await?;
+        let (max_bytes, max_events) = (
+            peer.limits.max_transaction_bytes,
+            peer.limits.max_transaction_events,
+        );
+        for batch in runs(outbox, Event::estimated_len, max_bytes, max_events) {
+            let ids: Vec<EventId> = batch.iter().map(|e| e.id).collect();
+            let request = Request::Commit {
+                events: batch.clone(),
+            };
+            match peer.request(request).await {
+                Ok(_) => self.inner.storage.outbox_remove(&ids).await?,
+                Err(PeerError::Remote(error)) if !error.is_transient() => {
+                    tracing::warn!(%error, "the durable peer refused offline commits; undoing them");
+                    self.undo(peer, &batch).await?;
+                    // Nobody may be listening for rejections; then there is nobody to tell.
+                    let _unheard = self.inner.rejections.send(Rejection { events: ids, error });
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a pushed subscription update in the session loop, in arrival order; missing
     /// ancestors are fetched off the loop, since their answers arrive through it. A failed
     /// update is repaired by the next one or by resubscribing on reconnect.
     pub(crate) async fn receive_update(&self, peer: &Arc<Peer>, deltas: Vec<Delta>) {
-        if let Ok(missing) = self.apply_received(peer, deltas).await {
-            if !missing.is_empty() {
-                let (node, peer) = (self.clone(), peer.clone());
-                tokio::spawn(async move {
-                    let _ = node.fetch_ancestors(&peer, &peer.cx, missing).await;
+        match self.apply_received(peer, deltas).await {
+            Ok(outcome) if outcome.waiting.is_empty() => {}
+            Ok(outcome) => {
+                let (node, sender) = (self.clone(), peer.clone());
+                peer.spawn(async move {
+                    let resolved = node
+                        .resolve_ancestors(
+                            &sender,
+                            outcome.waiting,
+                            outcome.missing,
+                            Staging::Partial,
+                        )
+                        .await;
+                    if let Err(error) = resolved {
+                        tracing::warn!(%error, "ancestors of an update could not be fetched");
+                    }
                 });
             }
+            Err(error) => tracing::warn!(%error, "subscription update not applied"),
         }
     }
 
     /// Refused commits that were sent from the outbox (no caller was waiting for them).
     pub fn rejections(&self) -> tokio::sync::broadcast::Receiver<Rejection> {
         self.inner.rejections.subscribe()
-    }
-}
-
-impl From<MutationError> for RetrievalError {
-    fn from(error: MutationError) -> Self {
-        match error {
-            MutationError::Storage(e) => RetrievalError::Storage(e),
-            MutationError::Event(e) => RetrievalError::State(e),
-            MutationError::Retrieval(e) => *e,
-            other => RetrievalError::Sync(other.to_string()),
-        }
     }
 }
