@@ -11,8 +11,8 @@
 //! A flush that fails leaves writes of unknown durability behind; every later commit is then
 //! refused, and the node must be restarted on its storage.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{watch, Mutex};
 
@@ -31,9 +31,12 @@ pub(crate) struct GroupCommit {
     durable_now: AtomicU64,
     /// Number of the last commit published: commits publish in number order.
     published: watch::Sender<u64>,
-    /// Set once a flush failed.
-    failed: AtomicBool,
+    /// The failure of the first flush that failed: every later commit is refused with it.
+    failed: OnceLock<Failure>,
 }
+
+/// The engine whose flush failed, and its error.
+type Failure = (&'static str, Arc<dyn std::error::Error + Send + Sync>);
 
 impl Default for GroupCommit {
     fn default() -> Self {
@@ -42,23 +45,31 @@ impl Default for GroupCommit {
             durable: Mutex::new(0),
             durable_now: AtomicU64::new(0),
             published: watch::Sender::new(0),
-            failed: AtomicBool::new(false),
+            failed: OnceLock::new(),
         }
     }
 }
 
-fn flush_failed() -> StorageError {
-    StorageError::Backend(
-        "an earlier commit could not be made durable; restart the node on its storage".into(),
-    )
+/// A failed `sync` as the failure every later commit is refused with. Engines report a
+/// failed flush as [`StorageError::Flush`]; any other error of theirs is taken as one.
+fn failure(error: StorageError) -> Failure {
+    match error {
+        StorageError::Flush { engine, source, .. } => (engine, source),
+        StorageError::Engine { engine, source, .. } => (engine, Arc::from(source)),
+        other => ("the storage engine", Arc::new(other)),
+    }
 }
 
 impl GroupCommit {
     /// Errors once a flush failed.
     pub(crate) fn check(&self) -> Result<(), StorageError> {
-        match self.failed.load(Ordering::Acquire) {
-            true => Err(flush_failed()),
-            false => Ok(()),
+        match self.failed.get() {
+            Some((engine, source)) => Err(StorageError::Flush {
+                engine,
+                earlier: true,
+                source: source.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -89,8 +100,12 @@ impl GroupCommit {
                 Ok(())
             }
             Err(error) => {
-                self.failed.store(true, Ordering::Release);
-                Err(error)
+                let (engine, source) = self.failed.get_or_init(|| failure(error)).clone();
+                Err(StorageError::Flush {
+                    engine,
+                    earlier: false,
+                    source,
+                })
             }
         }
     }

@@ -292,7 +292,8 @@ impl Node {
         }
         self.inner.group_commit.check()?;
         storage.write(batch).await?;
-        let written = WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
+        let written =
+            WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
         drop(lock);
         Ok(written.finish().await?)
     }

@@ -180,7 +180,10 @@ fn corpus() -> Corpus {
     for response in [
         Response::Committed,
         Response::Unsubscribed,
-        Response::Error(ankurah_core::RemoteError::new(ankurah_core::ErrorKind::AccessDenied, "no")),
+        Response::Error(ankurah_core::RemoteError::new(
+            ankurah_core::ErrorKind::AccessDenied,
+            "no",
+        )),
     ] {
         messages.push(Message::Response { id: 7, response });
     }

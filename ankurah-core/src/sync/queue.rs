@@ -57,7 +57,10 @@ impl Taken {
     }
 
     fn idle_for(&self) -> Duration {
-        Duration::from_millis(self.now_ms().saturating_sub(self.at_ms.load(Ordering::Relaxed)))
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.at_ms.load(Ordering::Relaxed)),
+        )
     }
 }
 

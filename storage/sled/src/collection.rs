@@ -12,14 +12,15 @@ use ankurah_core::value::Value;
 use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
-use crate::backend_error;
-use crate::engine::{Catalog, SledStorage};
+use crate::engine::{Indexes, SledStorage};
+use crate::engine_error;
 use crate::index;
 use crate::layout::{self, Record};
 use crate::planner::{self, KeyRange, Plan};
 
 /// One collection of a [`SledStorage`]; its name was validated when the handle was made.
-#[derive(Debug)]
+/// Cloning is cheap: a clone goes to the blocking thread that runs each call.
+#[derive(Debug, Clone)]
 pub(crate) struct SledCollection {
     storage: SledStorage,
     id: CollectionId,
@@ -35,7 +36,7 @@ impl SledCollection {
             .storage
             .tree()
             .get(layout::state_key(&self.id, id))
-            .map_err(backend_error)?;
+            .map_err(engine_error)?;
         Ok(bytes.map(|bytes| Record::decode(&bytes)).transpose()?)
     }
 
@@ -72,14 +73,13 @@ impl SledCollection {
     fn execute_ids(
         &self,
         selection: &Selection,
-        catalog: &Catalog,
+        indexes: &Indexes,
     ) -> Result<Option<Vec<EntityId>>, StorageError> {
-        let indexed = catalog.get(&self.id);
         let Plan::Index {
             property,
             ranges,
             order,
-        } = planner::plan(selection, |p| indexed.is_some_and(|set| set.contains(p)))
+        } = planner::plan(selection, |p| indexes.is_ready(p))
         else {
             return Ok(None);
         };
@@ -106,7 +106,7 @@ impl SledCollection {
             if exact_order && limit == Some(matched.len()) {
                 break;
             }
-            let (key, _) = item.map_err(backend_error)?;
+            let (key, _) = item.map_err(engine_error)?;
             let (encoded, id) =
                 layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
             let id = EntityId::from_slice(id)?;
@@ -160,7 +160,7 @@ impl SledCollection {
             let end = [prefix, &range.end[..]].concat();
             let mut start = [prefix, &range.start[..]].concat();
             while let Some(item) = tree.range(start.clone()..end.clone()).next() {
-                let (key, _) = item.map_err(backend_error)?;
+                let (key, _) = item.map_err(engine_error)?;
                 let (encoded, _) =
                     layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                 // Every key of this value starts with `run`; ids are 16 bytes, so `run` + 17
@@ -187,7 +187,7 @@ impl SledCollection {
         for (index, run) in runs.iter_mut().enumerate() {
             if let Some(item) = run.next() {
                 heads.push(std::cmp::Reverse((
-                    id_of(&item.map_err(backend_error)?.0)?,
+                    id_of(&item.map_err(engine_error)?.0)?,
                     index,
                 )));
             }
@@ -200,7 +200,7 @@ impl SledCollection {
             ids.push(id);
             if let Some(item) = runs[index].next() {
                 heads.push(std::cmp::Reverse((
-                    id_of(&item.map_err(backend_error)?.0)?,
+                    id_of(&item.map_err(engine_error)?.0)?,
                     index,
                 )));
             }
@@ -223,7 +223,7 @@ impl SledCollection {
     fn execute(
         &self,
         selection: &Selection,
-        catalog: &Catalog,
+        indexes: &Indexes,
     ) -> Result<Vec<Record<'static>>, StorageError> {
         let limit = selection
             .limit
@@ -231,10 +231,7 @@ impl SledCollection {
         if limit == Some(0) {
             return Ok(Vec::new());
         }
-        let indexed = catalog.get(&self.id);
-        let plan = planner::plan(selection, |property| {
-            indexed.is_some_and(|set| set.contains(property))
-        });
+        let plan = planner::plan(selection, |property| indexes.is_ready(property));
         let keep =
             |record: &Record<'_>| !record.is_deleted() && selection.predicate.matches(record);
         let mut matched = Vec::new();
@@ -245,7 +242,7 @@ impl SledCollection {
                     .tree()
                     .scan_prefix(layout::state_prefix(&self.id))
                 {
-                    let (_, bytes) = item.map_err(backend_error)?;
+                    let (_, bytes) = item.map_err(engine_error)?;
                     let record = Record::decode(&bytes)?;
                     if keep(&record) {
                         matched.push(record);
@@ -269,7 +266,7 @@ impl SledCollection {
                     // limit is met, instead of reading every candidate.
                     let mut ids = BTreeSet::new();
                     for item in walk {
-                        let (key, _) = item.map_err(backend_error)?;
+                        let (key, _) = item.map_err(engine_error)?;
                         let (_, id) =
                             layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                         ids.insert(EntityId::from_slice(id)?);
@@ -292,7 +289,7 @@ impl SledCollection {
                 // which is the tie order: the walk may stop as soon as the limit is met.
                 let exact_order = order == Some(Direction::Asc) && selection.order_by.len() == 1;
                 for item in walk {
-                    let (key, _) = item.map_err(backend_error)?;
+                    let (key, _) = item.map_err(engine_error)?;
                     let (value, id) =
                         layout::split_trailing_id(key.get(prefix.len()..).unwrap_or_default())?;
                     if order.is_some() && previous.as_deref() != Some(value) {
@@ -317,37 +314,55 @@ impl SledCollection {
     }
 }
 
+impl SledCollection {
+    /// Runs `query` on a blocking thread after creating the indexes `selection` could use,
+    /// with the collection's indexes and its lock held shared. A selection too deep to walk
+    /// safely is refused first.
+    async fn query<R: Send + 'static>(
+        &self,
+        selection: &Selection,
+        query: impl FnOnce(&SledCollection, &Selection, &Indexes) -> Result<R, StorageError>
+            + Send
+            + 'static,
+    ) -> Result<R, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
+        let (this, selection) = (self.clone(), selection.clone());
+        self.storage
+            .blocking(move |storage| {
+                storage.ensure_indexes(&this.id, &planner::indexable_properties(&selection))?;
+                let indexes = storage.indexes(&this.id);
+                let indexes = indexes.read();
+                query(&this, &selection, &indexes)
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl StorageCollection for SledCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
         self.storage
-            .store(Some(&self.id), &[], std::slice::from_ref(state))
+            .store(Some(self.id.clone()), Vec::new(), vec![state.clone()])
             .await
             .map(drop)
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
-        Ok(self.record(id)?.map(|record| record.state.into_owned()))
+        let this = self.clone();
+        self.storage
+            .blocking(move |_| Ok(this.record(id)?.map(|record| record.state.into_owned())))
+            .await
     }
 
     async fn fetch_ids(
         &self,
         selection: &Selection,
     ) -> Result<Option<Vec<EntityId>>, StorageError> {
-        selection.check_depth(Limits::DEPTH_CEILING)?;
-        self.storage
-            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        self.storage
-            .read(|catalog| self.execute_ids(selection, catalog))
+        self.query(selection, SledCollection::execute_ids).await
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
-        selection.check_depth(Limits::DEPTH_CEILING)?;
-        self.storage
-            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        let matched = self
-            .storage
-            .read(|catalog| self.execute(selection, catalog))?;
+        let matched = self.query(selection, SledCollection::execute).await?;
         Ok(matched
             .into_iter()
             .map(|record| record.state.into_owned())
@@ -357,7 +372,7 @@ impl StorageCollection for SledCollection {
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
         Ok(self
             .storage
-            .store(Some(&self.id), std::slice::from_ref(event), &[])
+            .store(Some(self.id.clone()), vec![event.clone()], Vec::new())
             .await?
             == 1)
     }
@@ -370,27 +385,38 @@ impl StorageCollection for SledCollection {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let tree = self.storage.tree();
-        let mut events = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(bytes) = tree
-                .get(layout::event_key(&self.id, entity, id))
-                .map_err(backend_error)?
-            {
-                events.push(Event::decode(&bytes)?);
-            }
-        }
-        Ok(events)
+        let collection = self.id.clone();
+        self.storage
+            .blocking(move |storage| {
+                let mut events = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(bytes) = storage
+                        .tree()
+                        .get(layout::event_key(&collection, entity, id))
+                        .map_err(engine_error)?
+                    {
+                        events.push(Event::decode(&bytes)?);
+                    }
+                }
+                Ok(events)
+            })
+            .await
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
         let prefix = layout::history_prefix(&self.id, id);
-        let mut events = Vec::new();
-        for item in self.storage.tree().scan_prefix(&prefix) {
-            let (_, bytes) = item.map_err(backend_error)?;
-            events.push(Event::decode(&bytes)?);
-        }
-        Ok(events)
+        self.storage
+            .blocking(move |storage| {
+                storage
+                    .tree()
+                    .scan_prefix(&prefix)
+                    .map(|item| {
+                        let (_, bytes) = item.map_err(engine_error)?;
+                        Ok(Event::decode(&bytes)?)
+                    })
+                    .collect()
+            })
+            .await
     }
 }
 

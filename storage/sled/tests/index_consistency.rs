@@ -13,7 +13,7 @@ use ankurah_core::storage::{CommitBatch, MemoryStorage, StorageEngine, StoredSta
 use ankurah_core::testing::{delete, edit, genesis};
 use ankurah_core::value::Value;
 use ankurah_core::CollectionId;
-use ankurah_storage_sled::{layout, SledStorage};
+use ankurah_storage_sled::{layout, open_database, SledStorage};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -289,7 +289,7 @@ async fn run(seed: u64, path: &FsPath) {
 /// Every property was queried, so each has an index; each index holds one entry per live
 /// entity (NULL for those without the property) and none for deleted entities.
 fn check_index_entries(path: &FsPath, live: &BTreeSet<EntityId>) {
-    let db = sled::open(path).expect("open the raw database");
+    let db = open_database(path).expect("open the raw database");
     let tree = db.open_tree(layout::TREE).expect("the data tree");
     let collection = CollectionId::from(COLLECTION);
     for property in PROPERTIES {
