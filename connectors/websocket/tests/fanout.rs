@@ -8,7 +8,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ankurah_core::model::View;
 use ankurah_core::signals::Peek;
 use ankurah_core::{LiveQuery, Node, PermissiveAgent};
 use ankurah_storage_sled::SledStorage;
@@ -25,8 +24,15 @@ struct SledClient {
     albums: LiveQuery<AlbumView>,
 }
 
+/// The whole test; a deadlock that blocks the workers is aborted by the watchdog after it.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_commit_reaches_fifty_sled_clients_every_round() {
+    common::serially_within(TEST_LIMIT, fan_out()).await
+}
+
+async fn fan_out() {
     let server = Node::new_durable(
         Arc::new(SledStorage::new_test().expect("a sled store")),
         PermissiveAgent::new(),
