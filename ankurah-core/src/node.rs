@@ -254,7 +254,10 @@ impl Node {
         self.inner.storage.outbox_add(&events).await?;
         if let Err(e) = self.store_and_publish(lock, events.clone(), changed).await {
             let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-            let _ = self.inner.storage.outbox_remove(&ids).await;
+            if let Err(undo) = self.inner.storage.outbox_remove(&ids).await {
+                // The events stay in the outbox and are sent on the next connection.
+                tracing::error!(error = %undo, "a failed commit's events stay in the outbox");
+            }
             return Err(e);
         }
         Ok(events)

@@ -399,13 +399,14 @@ impl Node {
             return peer.respond(id, Response::Error(refusal)).await;
         };
         let (node, serving) = (self.clone(), peer.clone());
-        peer.spawn(async move {
+        let span = tracing::debug_span!("request", id);
+        peer.spawn(tracing::Instrument::instrument(async move {
             let _slot = slot;
             let response = node.serve(&serving, request).await;
             if let Err(error) = serving.respond(id, response).await {
                 tracing::debug!(%error, "answer not delivered");
             }
-        });
+        }, span));
         Ok(())
     }
 

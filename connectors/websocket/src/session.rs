@@ -82,14 +82,19 @@ where
     // Close politely: flush what is queued (a Goodbye, a refusal) and a Close frame while
     // reading on until the peer answers it; closing with unread input would reset the TCP
     // connection and could destroy the Goodbye before the peer reads it.
-    let _ = stop_writer.send(());
+    // The writer may have ended already; then there is nothing to stop.
+    let _ended = stop_writer.send(());
     let flush = async {
         if !writer.is_terminated() {
-            let _ = writer.await;
+            if let Err(error) = writer.await {
+                tracing::debug!(%error, "closing: the last frames were not delivered");
+            }
         }
     };
     let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let _ = tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await;
+    if tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await.is_err() {
+        tracing::debug!("the peer did not finish closing within {CLOSE_GRACE:?}");
+    }
     result
 }
 
