@@ -26,7 +26,7 @@ const PER_TASK: i32 = 25;
 async fn concurrent_commits_are_durable_published_once_and_in_full() {
     let dir = tempfile::tempdir().unwrap();
     let shared_id;
-    let tried = {
+    let published = {
         let node = Node::new_durable(
             Arc::new(SledStorage::open(dir.path()).unwrap()),
             PermissiveAgent::new(),
@@ -141,13 +141,29 @@ async fn concurrent_commits_are_durable_published_once_and_in_full() {
         .await
         .unwrap();
         trx.commit().await.unwrap();
-        let expected = total + attempts as usize + 1 + busy;
+        // A dropped commit that was written finishes in the background; one dropped while
+        // it still waited for the commit lock was never made, and is discarded. Wait for
+        // the background work to settle, then everything published must be on disk.
+        let in_range = || {
+            live.peek()
+                .iter()
+                .filter(|v| (5000..7000).contains(&v.year().unwrap()))
+                .count()
+        };
+        let least = (attempts - dropped) as usize + 1;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while live.peek().len() < expected && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut seen = in_range();
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = in_range();
+            if now == seen && now >= least {
+                break;
+            }
+            seen = now;
         }
-        assert_eq!(live.peek().len(), expected, "the dropped commits were published");
-        attempts
+        assert!(seen >= least, "commits that returned were published");
+        assert_eq!(live.peek().len(), total + seen + busy);
+        seen
     };
 
     // Everything that returned is on disk. (The tasks that finished the dropped commits let
@@ -168,7 +184,7 @@ async fn concurrent_commits_are_durable_published_once_and_in_full() {
     let stored: Vec<AlbumView> = ctx.fetch("year > 1 AND year < 5000").await.unwrap();
     assert_eq!(stored.len(), (TASKS * PER_TASK) as usize);
     let after: Vec<AlbumView> = ctx.fetch("year >= 5000 AND year < 7000").await.unwrap();
-    assert_eq!(after.len(), tried as usize + 1);
+    assert_eq!(after.len(), published, "everything published is durable");
     // Every bump of the shared album is in its history, one event per transaction.
     let history = storage
         .collection(&Album::collection())
