@@ -5,15 +5,15 @@
 //! [`LocalConnector::disconnect`]) cuts the connection, which is how tests simulate
 //! partitions.
 
-use tokio::task::JoinHandle;
-
 use crate::node::Node;
+use crate::runtime::TaskSet;
 use crate::sync::queue;
 
 /// An in-process connection between two nodes.
 #[derive(Debug)]
 pub struct LocalConnector {
-    sessions: [JoinHandle<()>; 2],
+    /// The two sessions; dropping the set ends both.
+    _sessions: TaskSet,
 }
 
 impl LocalConnector {
@@ -22,28 +22,21 @@ impl LocalConnector {
     pub fn new(a: &Node, b: &Node) -> Self {
         let (to_b, from_a) = queue(b.limits());
         let (to_a, from_b) = queue(a.limits());
-        let run = |node: &Node, outgoing, incoming| {
+        let mut sessions = TaskSet::default();
+        for (node, outgoing, incoming) in [(a, to_b, from_b), (b, to_a, from_a)] {
             let node = node.clone();
-            tokio::spawn(async move {
+            sessions.spawn(async move {
                 // A refused or broken session ends here; the other side sees the close.
                 if let Err(error) = node.run_peer(outgoing, incoming).await {
                     tracing::debug!(%error, "local session ended");
                 }
-            })
-        };
+            });
+        }
         LocalConnector {
-            sessions: [run(a, to_b, from_b), run(b, to_a, from_a)],
+            _sessions: sessions,
         }
     }
 
     /// Cuts the connection.
     pub fn disconnect(self) {}
-}
-
-impl Drop for LocalConnector {
-    fn drop(&mut self) {
-        for session in &self.sessions {
-            session.abort();
-        }
-    }
 }

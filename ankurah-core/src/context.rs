@@ -1,9 +1,10 @@
 //! [`Context`]: a node seen through one identity; every read and write goes through it so
 //! the policy agent can check it.
 
-use crate::ankql::{parse_selection, ParseError, Selection};
+use crate::ankql::{parse_selection_with, ParseError, Selection};
 use crate::changes::ChangeSet;
 use crate::id::EntityId;
+use crate::limits::Limits;
 use crate::livequery::LiveQuery;
 use crate::model::{Model, View};
 use crate::node::Node;
@@ -84,15 +85,25 @@ impl Context {
     ) -> Result<LiveQuery<V>, RetrievalError> {
         let live = self.register::<V>(query)?;
         let (node, query) = (self.node.clone(), live.clone());
-        tokio::spawn(async move {
-            // A failed first load leaves the query empty; it fills on the next change.
-            let _ = query.load(&node).await;
-            let _ = query.subscribe_remote(&node).await;
+        crate::runtime::spawn(async move {
+            // A failed load is kept in the query for `wait_initialized`; the remote side is
+            // opened all the same, as its updates can recover the query.
+            if let Err(error) = query.load(&node).await {
+                tracing::warn!(%error, "a live query failed its first load");
+            }
+            if let Err(error) = query.subscribe_remote(&node).await {
+                tracing::warn!(
+                    query = %query.selection(),
+                    %error,
+                    "a live query could not subscribe on the durable peer; it resubscribes on reconnect"
+                );
+            }
         });
         Ok(live)
     }
 
-    /// A live query whose first result is loaded when this returns.
+    /// A live query whose first result is loaded when this returns; a failed load is
+    /// returned as [`RetrievalError::QueryFailed`].
     pub async fn query_wait<V: View>(
         &self,
         query: impl IntoSelection,
@@ -104,7 +115,8 @@ impl Context {
     }
 
     /// Calls `listener` with the first result (as `Initial` changes) and then with every
-    /// change set, until the guard is dropped.
+    /// change set, until the guard is dropped. The result is loaded when this returns; the
+    /// calls follow on a thread where the listener may block (see [`crate::signals`]).
     pub async fn subscribe<V: View, F>(
         &self,
         query: impl IntoSelection,
@@ -124,7 +136,7 @@ impl Context {
     }
 
     fn register<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
-        let selection = query.into_selection()?;
+        let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
         let registered = self
             .node
@@ -140,7 +152,7 @@ impl Context {
         &self,
         query: impl IntoSelection,
     ) -> Result<Vec<V>, RetrievalError> {
-        let selection = query.into_selection()?;
+        let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
         if !self.node.is_durable() {
@@ -182,38 +194,39 @@ pub(crate) fn check_properties<M: Model>(selection: &Selection) -> Result<(), Re
 
 /// Anything that names a query: AnkQL text, text with `?` arguments, or a [`Selection`].
 pub trait IntoSelection {
-    /// Parses (if needed) into a selection.
-    fn into_selection(self) -> Result<Selection, ParseError>;
+    /// Parses (if needed) into a selection, under the node's `limits` (see
+    /// [`parse_selection_with`]); a `Selection` built in the process is taken as it is.
+    fn into_selection(self, limits: &Limits) -> Result<Selection, ParseError>;
 }
 
 impl IntoSelection for Selection {
-    fn into_selection(self) -> Result<Selection, ParseError> {
+    fn into_selection(self, _limits: &Limits) -> Result<Selection, ParseError> {
         Ok(self)
     }
 }
 
 impl IntoSelection for &str {
-    fn into_selection(self) -> Result<Selection, ParseError> {
-        parse_selection(self, &[])
+    fn into_selection(self, limits: &Limits) -> Result<Selection, ParseError> {
+        parse_selection_with(self, &[], limits)
     }
 }
 
 impl IntoSelection for String {
-    fn into_selection(self) -> Result<Selection, ParseError> {
-        parse_selection(&self, &[])
+    fn into_selection(self, limits: &Limits) -> Result<Selection, ParseError> {
+        parse_selection_with(&self, &[], limits)
     }
 }
 
 impl<A: Into<Value>, const N: usize> IntoSelection for (&str, [A; N]) {
-    fn into_selection(self) -> Result<Selection, ParseError> {
+    fn into_selection(self, limits: &Limits) -> Result<Selection, ParseError> {
         let args: Vec<Value> = self.1.into_iter().map(Into::into).collect();
-        parse_selection(self.0, &args)
+        parse_selection_with(self.0, &args, limits)
     }
 }
 
 impl IntoSelection for (&str, Vec<Value>) {
-    fn into_selection(self) -> Result<Selection, ParseError> {
-        parse_selection(self.0, &self.1)
+    fn into_selection(self, limits: &Limits) -> Result<Selection, ParseError> {
+        parse_selection_with(self.0, &self.1, limits)
     }
 }
 

@@ -32,12 +32,25 @@ pub struct Entity {
     pub(crate) yrs: YrsBackend,
     deleted: AtomicBool,
     /// `Some` on transaction forks: edits are allowed until the transaction ends.
-    fork: Option<AtomicBool>,
+    fork: Option<Fork>,
     /// Fired once per committed transaction that changed the entity.
     changed: Arc<Broadcast>,
 }
 
+/// What makes an entity a transaction's fork.
+#[derive(Debug)]
+struct Fork {
+    /// Whether its transaction is still open.
+    open: AtomicBool,
+    /// How deep a value written to it may nest: the node's
+    /// [`Limits::depth_limit`](crate::Limits::depth_limit), so that nothing is committed
+    /// that peers would refuse.
+    max_depth: usize,
+}
+
 impl Entity {
+    /// `fork` is the depth limit of writes for a transaction's fork, `None` for a read-only
+    /// entity.
     fn with_parts(
         id: EntityId,
         collection: CollectionId,
@@ -45,7 +58,7 @@ impl Entity {
         lww: LWWBackend,
         yrs: YrsBackend,
         deleted: bool,
-        editable: bool,
+        fork: Option<usize>,
     ) -> Self {
         Entity {
             id,
@@ -54,13 +67,17 @@ impl Entity {
             lww,
             yrs,
             deleted: AtomicBool::new(deleted),
-            fork: editable.then(|| AtomicBool::new(true)),
+            fork: fork.map(|max_depth| Fork {
+                open: AtomicBool::new(true),
+                max_depth,
+            }),
             changed: Arc::default(),
         }
     }
 
-    /// A brand-new, editable entity with no events yet (inside a transaction).
-    pub(crate) fn create(collection: CollectionId) -> Self {
+    /// A brand-new, editable entity with no events yet (inside a transaction), taking
+    /// values that nest at most `max_depth` deep.
+    pub(crate) fn create(collection: CollectionId, max_depth: usize) -> Self {
         Self::with_parts(
             EntityId::new(),
             collection,
@@ -68,7 +85,7 @@ impl Entity {
             LWWBackend::default(),
             YrsBackend::default(),
             false,
-            true,
+            Some(max_depth),
         )
     }
 
@@ -81,7 +98,7 @@ impl Entity {
             LWWBackend::default(),
             YrsBackend::default(),
             false,
-            false,
+            None,
         )
     }
 
@@ -104,7 +121,7 @@ impl Entity {
             lww,
             yrs,
             deleted,
-            false,
+            None,
         ))
     }
 
@@ -172,18 +189,19 @@ impl Entity {
         }
     }
 
-    /// An editable copy for a transaction. Its text edits reuse this entity's yrs client id
-    /// when no other transaction holds it; [`Self::release`] gives the id back.
-    pub(crate) fn fork(&self) -> Self {
-        self.copy(self.yrs.lease(), true)
+    /// An editable copy for a transaction, taking values that nest at most `max_depth` deep.
+    /// Its text edits reuse this entity's yrs client id when no other transaction holds it;
+    /// [`Self::return_client`] gives the id back.
+    pub(crate) fn fork(&self, max_depth: usize) -> Self {
+        self.copy(self.yrs.lend_client(), Some(max_depth))
     }
 
     /// A read-only copy, used to stage a change before it is stored.
     pub(crate) fn snapshot(&self) -> Self {
-        self.copy(self.yrs.fork(), false)
+        self.copy(self.yrs.fork(), None)
     }
 
-    fn copy(&self, yrs: YrsBackend, editable: bool) -> Self {
+    fn copy(&self, yrs: YrsBackend, fork: Option<usize>) -> Self {
         Self::with_parts(
             self.id,
             self.collection.clone(),
@@ -191,14 +209,14 @@ impl Entity {
             self.lww.fork(),
             yrs,
             self.is_deleted(),
-            editable,
+            fork,
         )
     }
 
     /// Ends `fork`'s claim on this entity's text client id: its transaction is over and its
     /// edits, if committed, are part of this entity.
-    pub(crate) fn release(&self, fork: &Entity) {
-        self.yrs.release(&fork.yrs);
+    pub(crate) fn return_client(&self, fork: &Entity) {
+        self.yrs.return_client(&fork.yrs);
     }
 
     /// A read-only, empty entity that takes over this sealed fork's text, and the client id
@@ -212,7 +230,7 @@ impl Entity {
             LWWBackend::default(),
             self.yrs.take(),
             false,
-            false,
+            None,
         )
     }
 
@@ -221,20 +239,28 @@ impl Entity {
         self.changed.track();
     }
 
-    /// Tells subscribers that a committed transaction changed the entity.
+    /// Tells subscribers that a committed transaction changed the entity (their callbacks
+    /// run later, off the caller's thread).
     pub(crate) fn notify_changed(&self) {
-        self.changed.notify(&());
+        self.changed.notify(());
     }
 
-    /// Calls `listener` after every committed transaction that changes the entity.
+    /// Calls `listener` after every committed transaction that changes the entity, in
+    /// commit order, on a thread where it may block.
     pub(crate) fn listen(&self, listener: impl Fn() + Send + Sync + 'static) -> SubscriptionGuard {
         self.changed.listen(move |()| listener())
     }
 
     /// Errors unless this is a fork of a transaction that is still open.
     pub(crate) fn check_editable(&self) -> Result<(), PropertyError> {
+        self.max_write_depth().map(drop)
+    }
+
+    /// How deep a value written to this fork may nest; an error unless this is a fork of a
+    /// transaction that is still open.
+    pub(crate) fn max_write_depth(&self) -> Result<usize, PropertyError> {
         match &self.fork {
-            Some(open) if open.load(Ordering::Acquire) => Ok(()),
+            Some(fork) if fork.open.load(Ordering::Acquire) => Ok(fork.max_depth),
             Some(_) => Err(PropertyError::NotEditable(
                 "its transaction has ended".into(),
             )),
@@ -246,8 +272,8 @@ impl Entity {
 
     /// Ends editing of a fork (its transaction committed or was dropped).
     pub(crate) fn seal(&self) {
-        if let Some(open) = &self.fork {
-            open.store(false, Ordering::Release);
+        if let Some(fork) = &self.fork {
+            fork.open.store(false, Ordering::Release);
         }
     }
 

@@ -1,8 +1,12 @@
 //! Typed errors. Every message names the thing and the reason.
 
+use std::fmt;
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use crate::id::{EntityId, EventId};
+use crate::limits::LimitExceeded;
 
 /// Bytes that came from outside the process could not be decoded.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -30,6 +34,13 @@ pub enum DecodeError {
     /// The body is malformed.
     #[error("cannot decode {what}: {reason}")]
     Malformed { what: &'static str, reason: String },
+    /// The body nests deeper, or holds more, than a [`Limits`](crate::Limits) bound allows;
+    /// refused before anything recursed that deep.
+    #[error("cannot decode {what}: {exceeded}")]
+    LimitExceeded {
+        what: &'static str,
+        exceeded: LimitExceeded,
+    },
 }
 
 /// An event or state was well-formed bytes but breaks an invariant.
@@ -72,6 +83,13 @@ pub enum EventError {
         id: EventId,
         reason: String,
     },
+    /// The event is over one of the receiving node's [`Limits`](crate::Limits), e.g. it
+    /// writes Json nested deeper than `max_depth`.
+    #[error("event {id} is refused: {exceeded}")]
+    LimitExceeded {
+        id: EventId,
+        exceeded: LimitExceeded,
+    },
     /// A state's backend payload could not be loaded.
     #[error("backend `{backend}` rejected a state: {reason}")]
     BadState {
@@ -102,14 +120,57 @@ pub enum PropertyError {
     /// The handle's transaction is gone or the entity is read-only.
     #[error("cannot edit: {0}")]
     NotEditable(String),
+    /// The value is over one of the node's [`Limits`](crate::Limits) (e.g. Json nested deeper
+    /// than `max_depth`), so peers would refuse it: it is refused when set.
+    #[error("property `{property}`: {exceeded}")]
+    LimitExceeded {
+        property: String,
+        exceeded: LimitExceeded,
+    },
 }
+
+/// The error of an engine or its driver, kept whole so that callers can inspect it.
+pub type EngineSource = Box<dyn std::error::Error + Send + Sync>;
 
 /// A storage engine failed. Never produced by a panic; always by a typed condition.
 #[derive(Debug, Error)]
 pub enum StorageError {
-    /// The backend reported an I/O or engine error.
-    #[error("storage backend error: {0}")]
-    Backend(String),
+    /// The engine, its driver or the disk failed (`source`); the operation did not happen.
+    /// The message carries the source's causes too, since drivers often say little at the
+    /// top ("db error").
+    #[error("{engine}: {}", Causes(&**.source))]
+    Engine {
+        /// The engine that failed: `sled`, `postgres`, ...
+        engine: &'static str,
+        /// The engine's own code for the condition when it has one: for PostgreSQL the
+        /// SQLSTATE (`23505` for a unique violation). Read it with [`StorageError::code`].
+        code: Option<String>,
+        /// The engine's error.
+        #[source]
+        source: EngineSource,
+    },
+    /// Writes could not be made durable, so whether they survive a crash is unknown. A node
+    /// that [group-commits](crate::storage::StorageEngine::group_commit) refuses every later
+    /// commit with this error (`earlier` set) until it is restarted on its storage, since a
+    /// commit after a lost one would be durable on top of a gap.
+    #[error(
+        "{engine} could not make {}: {}",
+        if *.earlier {
+            "an earlier commit durable; restart the node on its storage"
+        } else {
+            "writes durable (whether they survive a crash is unknown)"
+        },
+        Causes(&**.source)
+    )]
+    Flush {
+        /// The engine that failed.
+        engine: &'static str,
+        /// Set on the refusals that follow a failed flush; the source is that flush's.
+        earlier: bool,
+        /// The engine's error, shared by the refusals that follow it.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// Stored bytes failed to decode.
     #[error("stored data is corrupt: {0}")]
     Decode(#[from] DecodeError),
@@ -129,4 +190,47 @@ pub enum StorageError {
     /// The engine does not offer this feature.
     #[error("this storage engine does not support {0}")]
     Unsupported(&'static str),
+    /// A value to store or query is beyond what engines take, e.g. Json nested deeper than
+    /// [`Limits::DEPTH_CEILING`](crate::Limits::DEPTH_CEILING) (encoding it recurses).
+    #[error("cannot store or query: {0}")]
+    LimitExceeded(#[from] LimitExceeded),
+}
+
+impl StorageError {
+    /// An [`Engine`](Self::Engine) error without a code.
+    pub fn engine(engine: &'static str, source: impl Into<EngineSource>) -> Self {
+        StorageError::Engine {
+            engine,
+            code: None,
+            source: source.into(),
+        }
+    }
+
+    /// The engine's code for the failure (the SQLSTATE on PostgreSQL), if it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StorageError::Engine { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Displays an error's causes, each after a colon, leaving out a cause whose text the
+/// message already holds (some errors print their cause themselves).
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut message = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            let text = error.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            cause = error.source();
+        }
+        f.write_str(&message)
+    }
 }

@@ -10,7 +10,8 @@ use crate::collection::CollectionId;
 use crate::encoding;
 use crate::error::{DecodeError, EventError};
 use crate::id::{EntityId, EventId};
-use crate::property::backend::Backend;
+use crate::limits::LimitExceeded;
+use crate::property::backend::{Backend, LWWBackend};
 
 /// Operation key of a deletion (an empty payload). Deletion is a grow-only flag.
 pub const TOMBSTONE: &str = "tombstone";
@@ -82,6 +83,15 @@ impl Event {
                 .iter()
                 .map(|(name, ops)| name.len() + ops.len() + 8)
                 .sum::<usize>()
+    }
+
+    /// `Ok` if no Json value the event writes nests deeper than `limit`, checked on the
+    /// encoded operations without decoding them: how a node vets events from a peer.
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self.operations.get(Backend::Lww.name()) {
+            Some(operations) => LWWBackend::check_operations_depth(operations, limit),
+            None => Ok(()),
+        }
     }
 
     /// Encodes the event (versioned envelope).

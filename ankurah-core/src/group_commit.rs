@@ -11,8 +11,8 @@
 //! A flush that fails leaves writes of unknown durability behind; every later commit is then
 //! refused, and the node must be restarted on its storage.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{watch, Mutex};
 
@@ -31,9 +31,12 @@ pub(crate) struct GroupCommit {
     durable_now: AtomicU64,
     /// Number of the last commit published: commits publish in number order.
     published: watch::Sender<u64>,
-    /// Set once a flush failed.
-    failed: AtomicBool,
+    /// The failure of the first flush that failed: every later commit is refused with it.
+    failed: OnceLock<Failure>,
 }
+
+/// The engine whose flush failed, and its error.
+type Failure = (&'static str, Arc<dyn std::error::Error + Send + Sync>);
 
 impl Default for GroupCommit {
     fn default() -> Self {
@@ -42,23 +45,31 @@ impl Default for GroupCommit {
             durable: Mutex::new(0),
             durable_now: AtomicU64::new(0),
             published: watch::Sender::new(0),
-            failed: AtomicBool::new(false),
+            failed: OnceLock::new(),
         }
     }
 }
 
-fn flush_failed() -> StorageError {
-    StorageError::Backend(
-        "an earlier commit could not be made durable; restart the node on its storage".into(),
-    )
+/// A failed `sync` as the failure every later commit is refused with. Engines report a
+/// failed flush as [`StorageError::Flush`]; any other error of theirs is taken as one.
+fn failure(error: StorageError) -> Failure {
+    match error {
+        StorageError::Flush { engine, source, .. } => (engine, source),
+        StorageError::Engine { engine, source, .. } => (engine, Arc::from(source)),
+        other => ("the storage engine", Arc::new(other)),
+    }
 }
 
 impl GroupCommit {
     /// Errors once a flush failed.
     pub(crate) fn check(&self) -> Result<(), StorageError> {
-        match self.failed.load(Ordering::Acquire) {
-            true => Err(flush_failed()),
-            false => Ok(()),
+        match self.failed.get() {
+            Some((engine, source)) => Err(StorageError::Flush {
+                engine,
+                earlier: true,
+                source: source.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -89,8 +100,12 @@ impl GroupCommit {
                 Ok(())
             }
             Err(error) => {
-                self.failed.store(true, Ordering::Release);
-                Err(error)
+                let (engine, source) = self.failed.get_or_init(|| failure(error)).clone();
+                Err(StorageError::Flush {
+                    engine,
+                    earlier: false,
+                    source,
+                })
             }
         }
     }
@@ -107,16 +122,16 @@ impl GroupCommit {
 
 /// A commit written under the lock and not yet durable and published. Later commits publish
 /// only after it, so it must finish: if its future is dropped, a task finishes it.
-pub(crate) struct Pending {
+pub(crate) struct WrittenCommit {
     node: Node,
     number: u64,
     entities: Vec<Arc<Entity>>,
     finished: bool,
 }
 
-impl Pending {
+impl WrittenCommit {
     pub(crate) fn new(node: &Node, number: u64, entities: Vec<Arc<Entity>>) -> Self {
-        Pending {
+        WrittenCommit {
             node: node.clone(),
             number,
             entities,
@@ -136,6 +151,7 @@ impl Pending {
             .make_durable(self.node.inner.storage.as_ref(), self.number)
             .await;
         let mut published = commits.published.subscribe();
+        // Fails only if the sender is gone, and it lives in the node `self` holds.
         let _ = published.wait_for(|last| *last + 1 >= self.number).await;
         if durable.is_ok() {
             self.node.notify(&self.entities).await;
@@ -148,12 +164,12 @@ impl Pending {
     }
 }
 
-impl Drop for Pending {
+impl Drop for WrittenCommit {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
-        let mut rest = Pending {
+        let mut rest = WrittenCommit {
             node: self.node.clone(),
             number: self.number,
             entities: std::mem::take(&mut self.entities),
@@ -163,7 +179,10 @@ impl Drop for Pending {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let _ = rest.run().await;
+                    if let Err(error) = rest.run().await {
+                        // Its caller is gone; the node refuses later commits (see above).
+                        tracing::error!(%error, "a dropped commit could not be made durable");
+                    }
                 });
             }
             // No runtime left to publish in: at least let later commits go on.

@@ -7,6 +7,8 @@
 //!
 //! The defaults suit a public server; set them on [`NodeConfig`](crate::NodeConfig).
 
+use std::time::Duration;
+
 use thiserror::Error;
 
 use crate::event::Event;
@@ -15,7 +17,9 @@ use crate::event::Event;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Deepest nesting of an AnkQL predicate (text or decoded) or of a Json value, in any
-    /// input: query text, decoded selections, property values in events and states.
+    /// input: query text, decoded selections, property values in events and states, local
+    /// writes. Values above [`Limits::DEPTH_CEILING`] act as the ceiling (see
+    /// [`Limits::depth_limit`]).
     pub max_depth: usize,
     /// Largest encoded protocol message (one WebSocket frame).
     pub max_message_bytes: usize,
@@ -39,8 +43,25 @@ pub struct Limits {
     pub max_queued_messages: usize,
     /// About how many bytes of messages may queue for one peer (in each direction).
     pub max_queued_bytes: usize,
+    /// How long a peer may take nothing of what is queued for it while more waits to be
+    /// queued; then it is disconnected (a slow reader that makes progress is not).
+    pub stall_limit: Duration,
     /// Largest answer a node accepts in pieces (`Part` messages) from a peer.
     pub max_answer_bytes: usize,
+}
+
+impl Limits {
+    /// The deepest nesting any configuration allows, and what the data layer and storage
+    /// engines (which do not see a node's configuration) enforce on everything they decode
+    /// or store. Decoding this deep stays well within a 2 MiB worker stack even in debug
+    /// builds, and it is below the 127 levels serde_json reads back from text (Postgres
+    /// jsonb, sled index keys), so whatever is accepted can also be stored and read again.
+    pub const DEPTH_CEILING: usize = 100;
+
+    /// The nesting depth in force: [`Limits::max_depth`], at most [`Limits::DEPTH_CEILING`].
+    pub fn depth_limit(&self) -> usize {
+        self.max_depth.min(Self::DEPTH_CEILING)
+    }
 }
 
 impl Default for Limits {
@@ -54,9 +75,10 @@ impl Default for Limits {
             max_transaction_bytes: 16 * 1024 * 1024,
             max_ids_per_request: 100_000,
             max_subscriptions_per_peer: 1_000,
-            max_requests_per_peer: 64,
+            max_requests_per_peer: 16,
             max_queued_messages: 1_024,
             max_queued_bytes: 64 * 1024 * 1024,
+            stall_limit: Duration::from_secs(10),
             max_answer_bytes: 512 * 1024 * 1024,
         }
     }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::changes::ChangeSet;
 use crate::context::IntoSelection;
+use crate::entity::Entity;
 use crate::model::View;
 use crate::node::Node;
 use crate::node_error::RetrievalError;
@@ -62,16 +63,15 @@ impl<V: View> LiveQuery<V> {
         }
     }
 
-    /// Resolves once the first result has been loaded.
-    pub async fn wait_initialized(&self) {
-        let mut loaded = self.query.loaded.subscribe();
-        // The sender lives in the query, which `self` keeps alive.
-        let _ = loaded.wait_for(|loaded| *loaded).await;
+    /// Resolves once the first result has been loaded, or with the error that kept it from
+    /// loading ([`RetrievalError::QueryFailed`]) instead of waiting for ever.
+    pub async fn wait_initialized(&self) -> Result<(), RetrievalError> {
+        self.query.outcome().await
     }
 
     /// Replaces the query; the difference is reported as one change set.
     pub async fn update_selection(&self, query: impl IntoSelection) -> Result<(), RetrievalError> {
-        let selection = query.into_selection()?;
+        let selection = query.into_selection(self.node.limits())?;
         crate::context::check_properties::<V::Model>(&selection)?;
         self.query.reselect(&self.node, selection).await
     }
@@ -119,6 +119,10 @@ impl<V: View> Peek<Vec<V>> for LiveQuery<V> {
     }
 }
 
+/// Subscribers receive one change set per committed transaction that changed the result,
+/// in commit order, on a thread where they may block; `peek`/`get` already show the change
+/// when `commit` returns, the callback follows. A subscriber that falls more than 1024 change
+/// sets behind receives the rest merged into one (the net difference).
 impl<V: View> Subscribe<ChangeSet<V>> for LiveQuery<V> {
     fn subscribe<F: Fn(ChangeSet<V>) + Send + Sync + 'static>(
         &self,
@@ -126,6 +130,8 @@ impl<V: View> Subscribe<ChangeSet<V>> for LiveQuery<V> {
     ) -> SubscriptionGuard {
         self.query
             .changesets
-            .listen(move |changes| listener(ChangeSet::from_entities(changes.clone())))
+            .listen(move |changes: &ChangeSet<Arc<Entity>>| {
+                listener(ChangeSet::from_entities(changes.clone()))
+            })
     }
 }

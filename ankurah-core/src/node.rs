@@ -19,7 +19,7 @@ use crate::context::Context;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{EventError, StorageError};
 use crate::event::Event;
-use crate::group_commit::{GroupCommit, Pending};
+use crate::group_commit::{GroupCommit, WrittenCommit};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
@@ -172,14 +172,15 @@ impl Node {
         self.inner.id
     }
 
-    /// The bounds on what peers and query text may send this node.
-    pub fn limits(&self) -> &Limits {
-        &self.inner.config.limits
-    }
-
     /// Whether this node keeps full history.
     pub fn is_durable(&self) -> bool {
         self.inner.durable
+    }
+
+    /// The bounds this node holds outside input to (its [`NodeConfig::limits`]), e.g. for
+    /// [`Message::decode_with`](crate::proto::Message::decode_with) in a connector.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.config.limits
     }
 
     /// Opens a context acting for `cx`, if the policy agent allows it.
@@ -253,7 +254,10 @@ impl Node {
         self.inner.storage.outbox_add(&events).await?;
         if let Err(e) = self.store_and_publish(lock, events.clone(), changed).await {
             let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-            let _ = self.inner.storage.outbox_remove(&ids).await;
+            if let Err(undo) = self.inner.storage.outbox_remove(&ids).await {
+                // The events stay in the outbox and are sent on the next connection.
+                tracing::error!(error = %undo, "a failed commit's events stay in the outbox");
+            }
             return Err(e);
         }
         Ok(events)
@@ -291,9 +295,10 @@ impl Node {
         }
         self.inner.group_commit.check()?;
         storage.write(batch).await?;
-        let pending = Pending::new(self, self.inner.group_commit.written(), self.adopt(changed));
+        let written =
+            WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
         drop(lock);
-        Ok(pending.finish().await?)
+        Ok(written.finish().await?)
     }
 
     /// Staged entities replace or join the resident set: later commits and local reads see
@@ -357,10 +362,11 @@ impl Node {
 
     /// Applies events received from a peer, in causal order.
     ///
-    /// Invalid events reject the whole batch (nothing is applied). Events whose parents are
-    /// unknown are not applied and come back in [`ApplyOutcome::waiting`], with the missing
-    /// ids in [`ApplyOutcome::missing`], so the caller can fetch the ancestors and deliver
-    /// them together. Duplicates are ignored, so delivery may repeat.
+    /// Invalid events, and events over the node's limits, reject the whole batch (nothing is
+    /// applied). Events whose parents are unknown are not applied and come back in
+    /// [`ApplyOutcome::waiting`], with the missing ids in [`ApplyOutcome::missing`], so the
+    /// caller can fetch the ancestors and deliver them together. Duplicates are ignored, so
+    /// delivery may repeat.
     pub async fn apply_events(
         &self,
         cx: &ContextData,
@@ -377,9 +383,16 @@ impl Node {
         events: Vec<Event>,
         staging: Staging,
     ) -> Result<ApplyOutcome, MutationError> {
+        let max_depth = self.limits().depth_limit();
         for event in &events {
             event.validate()?;
             self.check_skew(event)?;
+            event
+                .check_depth(max_depth)
+                .map_err(|exceeded| EventError::LimitExceeded {
+                    id: event.id,
+                    exceeded,
+                })?;
         }
         let lock = self.inner.commit_lock.lock().await;
         self.check_collections(&events)?;
@@ -525,7 +538,7 @@ impl Node {
 }
 
 /// One entity changed by a local transaction. Dropping it ends the fork's claim on the
-/// resident entity's text client id (see [`Entity::release`]), so it is kept until the change
+/// resident entity's text client id (see [`Entity::return_client`]), so it is kept until the change
 /// is stored and published, or discarded.
 #[derive(Debug)]
 pub(crate) struct LocalChange {
@@ -538,7 +551,7 @@ pub(crate) struct LocalChange {
 impl Drop for LocalChange {
     fn drop(&mut self) {
         if let Some(canonical) = &self.canonical {
-            canonical.release(&self.fork);
+            canonical.return_client(&self.fork);
         }
     }
 }

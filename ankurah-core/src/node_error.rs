@@ -47,6 +47,16 @@ pub enum RetrievalError {
     /// Talking to the durable peer failed.
     #[error(transparent)]
     Peer(PeerError),
+    /// A live query could not load its result; it stays failed (and empty or stale) until a
+    /// later change or `update_selection` loads it.
+    #[error("live query `{query}` on `{collection}` failed to load: {reason}")]
+    QueryFailed {
+        collection: String,
+        query: String,
+        /// Shared: every waiter of the query is told the same error.
+        #[source]
+        reason: std::sync::Arc<RetrievalError>,
+    },
 }
 
 /// Why a write (`create`, `edit`, `delete`, `commit`) failed.

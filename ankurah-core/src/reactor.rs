@@ -74,10 +74,23 @@ pub(crate) struct Query {
     pub(crate) snapshot: RwLock<Vec<Arc<Entity>>>,
     /// Fired (for tracking readers) whenever the result changes.
     pub(crate) changed: Arc<Broadcast>,
-    /// Fired with each change set.
+    /// Fired with each change set; a listener's backlog past its bound merges.
     pub(crate) changesets: Arc<Broadcast<ChangeSet<Arc<Entity>>>>,
-    pub(crate) loaded: tokio::sync::watch::Sender<bool>,
+    /// Whether the result reflects the current selection.
+    pub(crate) loaded: tokio::sync::watch::Sender<LoadState>,
     reactor: Weak<Reactor>,
+}
+
+/// Where a query's result stands with respect to its selection.
+#[derive(Debug, Clone)]
+pub(crate) enum LoadState {
+    /// Not loaded yet.
+    Loading,
+    /// Loaded; changes keep it current.
+    Loaded,
+    /// Loading (or refilling) the current selection failed. The result is not trusted:
+    /// every change triggers a full reload until one succeeds.
+    Failed(Arc<RetrievalError>),
 }
 
 impl std::fmt::Debug for Query {
@@ -114,8 +127,8 @@ impl Reactor {
             results: tokio::sync::Mutex::new(Vec::new()),
             snapshot: RwLock::new(Vec::new()),
             changed: Arc::default(),
-            changesets: Arc::default(),
-            loaded: tokio::sync::watch::Sender::new(false),
+            changesets: Arc::new(Broadcast::merging(ChangeSet::merge_queued)),
+            loaded: tokio::sync::watch::Sender::new(LoadState::Loading),
             reactor: Arc::downgrade(self),
         });
         index.file(id, &collection, &query.selection.read());
@@ -140,7 +153,9 @@ impl Reactor {
 
     /// Sets the hook called when a query goes away (once, by the node).
     pub(crate) fn on_unregister(&self, hook: impl Fn(QueryId) + Send + Sync + 'static) {
-        let _ = self.unregistered.set(Box::new(hook));
+        if self.unregistered.set(Box::new(hook)).is_err() {
+            tracing::error!("a second unregister hook was refused; the first one stays");
+        }
     }
 
     /// Every live query.
@@ -176,8 +191,14 @@ impl Reactor {
                 .collect()
         };
         for (query, entities) in affected {
-            // A failed refill leaves the query as it was; the next change retries.
-            let _ = query.apply_changes(node, &entities).await;
+            if let Err(error) = query.apply_changes(node, &entities).await {
+                tracing::warn!(
+                    query = %query.selection.read(),
+                    collection = %query.collection,
+                    %error,
+                    "a live query could not refresh; it is marked failed and the next change retries"
+                );
+            }
         }
     }
 
@@ -272,19 +293,58 @@ impl Index {
 }
 
 impl Query {
-    /// Loads the result from storage and reports it as `Initial`.
+    /// Loads the result from storage and reports it as `Initial`. A failure leaves the
+    /// query [failed](LoadState::Failed), which [`Self::outcome`] reports.
     pub(crate) async fn load(&self, node: &Node) -> Result<(), RetrievalError> {
         let mut results = self.results.lock().await;
         let selection = self.selection.read().clone();
-        let fresh = node.fetch_entities(&self.collection, &selection).await?;
+        let fresh = self.fetch(node, &selection).await?;
         let previous: Vec<EntityId> = results.iter().map(|e| e.id()).collect();
         let changes = fresh
             .iter()
             .map(|e| ItemChange::Initial { item: e.clone() })
             .collect();
         self.publish(&mut results, fresh, changes, &previous);
-        self.loaded.send_replace(true);
+        self.loaded.send_replace(LoadState::Loaded);
         Ok(())
+    }
+
+    /// Waits until the query is loaded or failed, and says which.
+    pub(crate) async fn outcome(&self) -> Result<(), RetrievalError> {
+        let mut state = self.loaded.subscribe();
+        let settled = state
+            .wait_for(|state| !matches!(state, LoadState::Loading))
+            .await
+            .map(|state| state.clone());
+        match settled {
+            Ok(LoadState::Failed(reason)) => Err(self.failure(reason)),
+            // Loaded (waiting cannot fail: the sender is this query's own field).
+            _ => Ok(()),
+        }
+    }
+
+    /// The whole current result, from storage. On failure the query is marked failed.
+    async fn fetch(
+        &self,
+        node: &Node,
+        selection: &Selection,
+    ) -> Result<Vec<Arc<Entity>>, RetrievalError> {
+        match node.fetch_entities(&self.collection, selection).await {
+            Ok(fresh) => Ok(fresh),
+            Err(error) => {
+                let reason = Arc::new(error);
+                self.loaded.send_replace(LoadState::Failed(reason.clone()));
+                Err(self.failure(reason))
+            }
+        }
+    }
+
+    fn failure(&self, reason: Arc<RetrievalError>) -> RetrievalError {
+        RetrievalError::QueryFailed {
+            collection: self.collection.to_string(),
+            query: self.selection.read().to_string(),
+            reason,
+        }
     }
 
     /// Replaces the selection, reloading and reporting the difference.
@@ -298,8 +358,9 @@ impl Query {
         if let Some(reactor) = self.reactor.upgrade() {
             reactor.refile(self, &old, &selection);
         }
-        let fresh = node.fetch_entities(&self.collection, &selection).await?;
+        let fresh = self.fetch(node, &selection).await?;
         self.diff_and_publish(&mut results, fresh, &[]);
+        self.loaded.send_replace(LoadState::Loaded);
         Ok(())
     }
 
@@ -311,10 +372,15 @@ impl Query {
     ) -> Result<(), RetrievalError> {
         let mut results = self.results.lock().await;
         let selection = self.selection.read().clone();
-        if selection.limit.is_some() {
-            // A window: entering or leaving items shift it, so refill it from storage.
-            let fresh = node.fetch_entities(&self.collection, &selection).await?;
+        let failed = matches!(*self.loaded.borrow(), LoadState::Failed(_));
+        if failed || selection.limit.is_some() {
+            // A window (entering or leaving items shift it) is refilled from storage; so is
+            // a result that is not trusted since a load failed, which recovers the query.
+            let fresh = self.fetch(node, &selection).await?;
             self.diff_and_publish(&mut results, fresh, changed);
+            if failed {
+                self.loaded.send_replace(LoadState::Loaded);
+            }
             return Ok(());
         }
         let mut next: Vec<Arc<Entity>> = results.clone();
@@ -395,9 +461,11 @@ impl Query {
         }
         *results = next.clone();
         *self.snapshot.write() = next.clone();
-        self.changed.notify(&());
+        // Only queued here, under the result lock, so listeners hear change sets in the order
+        // the result took them; their callbacks run later, elsewhere.
+        self.changed.notify(());
         if !self.changesets.is_empty() {
-            self.changesets.notify(&ChangeSet {
+            self.changesets.notify(ChangeSet {
                 resultset: next,
                 changes,
             });

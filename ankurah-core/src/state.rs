@@ -11,6 +11,8 @@ use crate::encoding;
 use crate::error::DecodeError;
 use crate::event::TOMBSTONE;
 use crate::id::EntityId;
+use crate::limits::LimitExceeded;
+use crate::property::backend::LWWBackend;
 
 /// The state of an entity after the events of `head` and all their ancestors.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +26,15 @@ impl State {
     /// Whether the entity was deleted.
     pub fn is_deleted(&self) -> bool {
         self.backends.contains_key(TOMBSTONE)
+    }
+
+    /// `Ok` if no Json value of the state nests deeper than `limit`, checked on the encoded
+    /// backend state without decoding it (see [`Event::check_depth`](crate::Event::check_depth)).
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self.backends.get(LWWBackend::NAME) {
+            Some(state) => LWWBackend::check_state_depth(state, limit),
+            None => Ok(()),
+        }
     }
 }
 

@@ -35,7 +35,7 @@ impl Transaction {
         &'t self,
         model: &M,
     ) -> Result<M::Mutable<'t>, MutationError> {
-        let fork = Arc::new(Entity::create(M::collection()));
+        let fork = Arc::new(Entity::create(M::collection(), self.max_depth()));
         model.initialize(&fork)?;
         self.changes.lock().push(LocalChange {
             fork: fork.clone(),
@@ -67,12 +67,17 @@ impl Transaction {
                 id: entity.id(),
             });
         }
-        let fork = Arc::new(entity.fork());
+        let fork = Arc::new(entity.fork(self.max_depth()));
         changes.push(LocalChange {
             fork: fork.clone(),
             canonical: Some(entity.clone()),
         });
         Ok(fork)
+    }
+
+    /// How deep values written in this transaction may nest: the node's limit.
+    fn max_depth(&self) -> usize {
+        self.ctx.node().limits().depth_limit()
     }
 
     /// Stores every change of the transaction atomically and makes them visible together.

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::id::EntityId;
+use crate::limits::LimitExceeded;
 
 /// A property value as queries and storage engines see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +73,14 @@ impl Value {
     /// Whether the value is SQL NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+
+    /// `Ok` unless the value is Json nesting deeper than `limit` (see [`check_json_depth`]).
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self {
+            Value::Json(json) => check_json_depth(json, limit),
+            _ => Ok(()),
+        }
     }
 
     /// Converts a JSON scalar to the matching plain value; objects and arrays stay `Json`.
@@ -171,6 +180,31 @@ impl Value {
         }
     }
 }
+
+/// `Ok` if `json` nests at most `limit` arrays and objects (a scalar has depth 0, `[1]` and
+/// `{}` depth 1). Walks with an explicit stack and stops one level past the limit, so a value
+/// of any depth can be vetted before anything recursive (printing, comparing, storing) runs.
+pub fn check_json_depth(json: &serde_json::Value, limit: usize) -> Result<(), LimitExceeded> {
+    let mut stack = vec![(json, 0)];
+    while let Some((json, depth)) = stack.pop() {
+        let depth = depth + 1;
+        match json {
+            serde_json::Value::Array(items) => {
+                LimitExceeded::check(JSON_DEPTH, depth, limit)?;
+                stack.extend(items.iter().map(|item| (item, depth)));
+            }
+            serde_json::Value::Object(map) => {
+                LimitExceeded::check(JSON_DEPTH, depth, limit)?;
+                stack.extend(map.values().map(|item| (item, depth)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What [`check_json_depth`] measures, as its errors name it.
+pub const JSON_DEPTH: &str = "Json nesting depth";
 
 /// A value read as a number by [`Value::as_number`]; integers keep their exact value.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -10,47 +10,15 @@ use ankurah_core::model::{Mutable, View};
 use ankurah_core::signals::{CallbackObserver, Get, Memo, Peek, Subscribe};
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
-    ChangeKind, ChangeSet, Context, EntityId, LiveQuery, Node, PermissiveAgent, DEFAULT_CONTEXT,
+    ChangeKind, ChangeSet, Context, EntityId, Node, PermissiveAgent, DEFAULT_CONTEXT,
 };
-use common::{album, Album, AlbumView};
-use parking_lot::Mutex;
+use common::{album, create, eventually, record, set_year, Album, AlbumView, Log};
 use rand::{Rng, SeedableRng};
 
 fn context() -> Context {
     Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
         .context(DEFAULT_CONTEXT)
         .unwrap()
-}
-
-async fn create(ctx: &Context, name: &str, year: i32) -> EntityId {
-    let trx = ctx.begin();
-    let id = trx.create(&album(name, "artist", year)).await.unwrap().id();
-    trx.commit().await.unwrap();
-    id
-}
-
-async fn set_year(ctx: &Context, id: EntityId, year: i32) {
-    let view = ctx.get::<AlbumView>(id).await.unwrap();
-    let trx = ctx.begin();
-    trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
-    trx.commit().await.unwrap();
-}
-
-type Log = Arc<Mutex<Vec<Vec<(ChangeKind, String)>>>>;
-
-fn record(query: &LiveQuery<AlbumView>) -> (Log, ankurah_core::signals::SubscriptionGuard) {
-    let log: Log = Arc::default();
-    let sink = log.clone();
-    let guard = query.subscribe(move |changes: ChangeSet<AlbumView>| {
-        sink.lock().push(
-            changes
-                .changes
-                .iter()
-                .map(|c| (c.kind(), c.entity().name().unwrap()))
-                .collect(),
-        );
-    });
-    (log, guard)
 }
 
 fn names(views: &[AlbumView]) -> Vec<String> {
@@ -83,6 +51,7 @@ async fn reports_each_kind_of_change() {
     let trx = ctx.begin();
     trx.delete(&view).unwrap();
     trx.commit().await.unwrap();
+    eventually("six change sets arrived", || log.lock().len() >= 6).await;
     assert_eq!(
         *log.lock(),
         vec![
@@ -118,6 +87,7 @@ async fn initial_results_come_first() {
         )
         .await
         .unwrap();
+    eventually("the first result arrived", || !log.lock().is_empty()).await;
     assert_eq!(
         *log.lock(),
         vec![vec![
@@ -152,6 +122,7 @@ async fn limit_windows_refill_from_storage() {
         ["three", "two"],
         "the next item was fetched into the window"
     );
+    eventually("the change set arrived", || !log.lock().is_empty()).await;
     assert_eq!(
         *log.lock(),
         vec![vec![
@@ -163,11 +134,18 @@ async fn limit_windows_refill_from_storage() {
     create(&ctx, "five", 2005).await;
     assert_eq!(names(&query.peek()), ["five", "three"]);
     create(&ctx, "old", 2000).await;
+    // Change sets arrive in commit order: the one after `old` comes right after `five`'s.
+    create(&ctx, "six", 2006).await;
+    eventually("three change sets arrived", || log.lock().len() >= 3).await;
     assert_eq!(
-        log.lock().len(),
-        2,
+        log.lock()[2],
+        vec![
+            (ChangeKind::Remove, "three".into()),
+            (ChangeKind::Add, "six".into())
+        ],
         "a change outside the window reports nothing"
     );
+    assert_eq!(log.lock().len(), 3);
 }
 
 #[tokio::test]
@@ -175,9 +153,12 @@ async fn dropping_the_guard_unsubscribes() {
     let ctx = context();
     let query = ctx.query_wait::<AlbumView>("year > 0").await.unwrap();
     let (log, guard) = record(&query);
+    let (other, _other_guard) = record(&query);
     create(&ctx, "a", 1).await;
+    eventually("the first change set arrived", || log.lock().len() == 1).await;
     drop(guard);
     create(&ctx, "b", 2).await;
+    eventually("the other listener heard both", || other.lock().len() == 2).await;
     assert_eq!(log.lock().len(), 1);
     assert_eq!(query.peek().len(), 2, "the query itself stays live");
 }
@@ -209,12 +190,17 @@ async fn uncommitted_and_rolled_back_edits_notify_nobody() {
     edit.year().set(&2002).unwrap();
     edit.name().insert(1, "b").unwrap();
     trx.commit().await.unwrap();
+    eventually("the commit was heard", || {
+        view_calls.load(Ordering::SeqCst) >= 1 && !log.lock().is_empty()
+    })
+    .await;
+    // A change set of the dropped or rolled-back edit would have come first, as a removal.
+    assert_eq!(*log.lock(), vec![vec![(ChangeKind::Update, "ab".into())]]);
     assert_eq!(
         view_calls.load(Ordering::SeqCst),
         1,
         "once per committed transaction"
     );
-    assert_eq!(log.lock().len(), 1);
 }
 
 #[tokio::test]
@@ -248,8 +234,14 @@ async fn memo_recomputes_only_when_an_input_changed() {
         let (memo, seen) = (memo.clone(), seen.clone());
         CallbackObserver::new(move || seen.store(memo.get() as usize, Ordering::SeqCst))
     };
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        4003,
+        "the first run is immediate"
+    );
     set_year(&ctx, a, 2011).await;
-    assert_eq!(seen.load(Ordering::SeqCst), 4013);
+    assert_eq!(memo.peek(), 4013, "reads are current at once");
+    eventually("the observer reran", || seen.load(Ordering::SeqCst) == 4013).await;
 }
 
 #[tokio::test]
@@ -326,6 +318,7 @@ async fn update_selection_reports_the_difference() {
     let (log, _guard) = record(&query);
     query.update_selection("year < 2000").await.unwrap();
     assert_eq!(names(&query.peek()), ["b"]);
+    eventually("the difference arrived", || !log.lock().is_empty()).await;
     assert_eq!(
         *log.lock(),
         vec![vec![

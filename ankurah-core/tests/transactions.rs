@@ -131,11 +131,13 @@ async fn a_refused_change_stores_nothing_of_the_transaction() {
     }
 }
 
-/// The real memory engine, with a switch that makes commits fail (fault injection).
+/// The real memory engine, group-committing, with switches that make commits or flushes
+/// fail (fault injection).
 #[derive(Debug, Default)]
 struct Failing {
     inner: MemoryStorage,
     fail: AtomicBool,
+    fail_flush: AtomicBool,
 }
 
 #[async_trait]
@@ -148,9 +150,21 @@ impl StorageEngine for Failing {
     }
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(StorageError::Backend("disk full".into()));
+            return Err(StorageError::engine("test", "disk full"));
         }
         self.inner.commit(batch).await
+    }
+    fn group_commit(&self) -> bool {
+        true
+    }
+    async fn sync(&self) -> Result<(), StorageError> {
+        match self.fail_flush.load(Ordering::SeqCst) {
+            true => Err(StorageError::engine(
+                "test",
+                std::io::Error::other("device removed"),
+            )),
+            false => Ok(()),
+        }
     }
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         self.inner.system_id().await
@@ -189,6 +203,52 @@ async fn a_failed_storage_commit_changes_nothing() {
     assert!(ctx.get::<AlbumView>(created).await.is_err());
     assert_eq!(event_count(storage.as_ref(), id).await, 1);
     assert_eq!(stored_state(storage.as_ref(), id).await, state_before);
+}
+
+/// A flush that fails leaves writes of unknown durability: that commit and every later one
+/// fail with [`StorageError::Flush`], carrying the engine and the flush's own error.
+#[tokio::test]
+async fn a_failed_flush_refuses_every_later_commit_with_its_cause() {
+    let storage = Arc::new(Failing::default());
+    let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    let ctx = node.context(DEFAULT_CONTEXT).unwrap();
+    let trx = ctx.begin();
+    trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap();
+    trx.commit().await.unwrap();
+
+    storage.fail_flush.store(true, Ordering::SeqCst);
+    let flush_error = |result: Result<(), MutationError>| match result {
+        Err(MutationError::Storage(StorageError::Flush {
+            engine,
+            earlier,
+            source,
+        })) => {
+            assert_eq!(engine, "test");
+            let cause = source
+                .downcast_ref::<std::io::Error>()
+                .expect("the io error");
+            assert_eq!(cause.to_string(), "device removed");
+            earlier
+        }
+        other => panic!("expected a flush error, got {other:?}"),
+    };
+    let trx = ctx.begin();
+    trx.create(&album("Absolution", "Muse", 2003))
+        .await
+        .unwrap();
+    assert!(!flush_error(trx.commit().await), "the failed flush itself");
+
+    // Flushes work again, but what the failed one wrote may be lost: the node stays stopped.
+    storage.fail_flush.store(false, Ordering::SeqCst);
+    let trx = ctx.begin();
+    trx.create(&album("Drones", "Muse", 2015)).await.unwrap();
+    let refused = trx.commit().await;
+    let message = format!("{}", refused.as_ref().unwrap_err());
+    assert!(flush_error(refused), "a refusal after it");
+    assert!(
+        message.contains("restart the node") && message.contains("device removed"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

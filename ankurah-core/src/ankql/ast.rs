@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::LimitExceeded;
 use crate::value::Value;
 
 /// A whole query: which entities, in what order, how many.
@@ -14,6 +15,14 @@ pub struct Selection {
     pub order_by: Vec<OrderItem>,
     /// At most this many results.
     pub limit: Option<u64>,
+}
+
+impl Selection {
+    /// `Ok` if the predicate is within `limit` (see [`Predicate::check_depth`]): a selection
+    /// from outside (a peer's request) is vetted with this before anything recurses into it.
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        self.predicate.check_depth(limit)
+    }
 }
 
 /// A property path: `year`, or `meta.tags.first` reaching into a Json property.
@@ -69,6 +78,39 @@ pub enum Predicate {
         path: Path,
         negated: bool,
     },
+}
+
+/// What [`Predicate::check_depth`] measures, as its errors name it.
+pub const QUERY_DEPTH: &str = "query nesting depth";
+
+impl Predicate {
+    /// `Ok` if the tree is at most `limit` deep — a condition, `TRUE` or `FALSE` is depth 1,
+    /// each `NOT`, `AND` and `OR` adds one above its deepest operand — and no Json value in
+    /// it nests deeper than `limit`. Walks with an explicit stack, so a predicate of any depth
+    /// can be vetted before evaluating, printing or pushing it down (all recursive) runs.
+    pub fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        let mut stack = vec![(self, 1)];
+        while let Some((predicate, depth)) = stack.pop() {
+            LimitExceeded::check(QUERY_DEPTH, depth, limit)?;
+            match predicate {
+                Predicate::And(left, right) | Predicate::Or(left, right) => {
+                    stack.extend([(&**left, depth + 1), (&**right, depth + 1)]);
+                }
+                Predicate::Not(inner) => stack.push((inner, depth + 1)),
+                Predicate::Comparison { value, .. } => value.check_depth(limit)?,
+                Predicate::In { values, .. } => {
+                    values
+                        .iter()
+                        .try_for_each(|value| value.check_depth(limit))?;
+                }
+                Predicate::True
+                | Predicate::False
+                | Predicate::Like { .. }
+                | Predicate::IsNull { .. } => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A binary comparison operator.

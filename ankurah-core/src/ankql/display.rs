@@ -54,8 +54,9 @@ impl Display for Path {
     }
 }
 
-/// Printed with the fewest parentheses that keep the tree's shape: AND binds tighter than OR,
-/// and chains are left-associative, as the parser reads them.
+/// Printed with the fewest parentheses that keep the tree's shape, as the parser reads text:
+/// AND binds tighter than OR, and a chain of ANDs (or ORs) reads as a balanced tree, so a
+/// chain is written flat wherever that balanced reading gives back the same tree.
 impl Display for Predicate {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         self.write(f, Binding::Or)
@@ -88,16 +89,8 @@ impl Predicate {
         match self {
             Predicate::True => f.write_str("TRUE"),
             Predicate::False => f.write_str("FALSE"),
-            Predicate::Or(left, right) => {
-                left.write(f, Binding::Or)?;
-                f.write_str(" OR ")?;
-                right.write(f, Binding::And)
-            }
-            Predicate::And(left, right) => {
-                left.write(f, Binding::And)?;
-                f.write_str(" AND ")?;
-                right.write(f, Binding::Unary)
-            }
+            Predicate::Or(..) => self.write_chain(f, Binding::Or),
+            Predicate::And(..) => self.write_chain(f, Binding::And),
             Predicate::Not(inner) => {
                 f.write_str("NOT ")?;
                 inner.write(f, Binding::Unary)
@@ -125,6 +118,60 @@ impl Predicate {
                 f.write_char(')')
             }
             Predicate::IsNull { path, negated } => write!(f, "{path} IS {}NULL", not(*negated)),
+        }
+    }
+
+    /// Writes an OR (`binding` is `Or`) or AND node. If it is the balanced tree the parser
+    /// builds from the chain of its operands, the chain is written flat; otherwise its two
+    /// sides are written as a chain of two, a side of the same kind in parentheses, which the
+    /// parser reads back as exactly this node.
+    fn write_chain(&self, f: &mut Formatter<'_>, binding: Binding) -> fmt::Result {
+        let (separator, operand_binding) = match binding {
+            Binding::Or => (" OR ", Binding::And),
+            _ => (" AND ", Binding::Unary),
+        };
+        let mut operands = Vec::new();
+        match self.balanced_operands(binding) {
+            Some(_) => self.flatten(binding, &mut operands),
+            None => operands.extend(self.sides(binding).into_iter().flat_map(|(l, r)| [l, r])),
+        }
+        for (i, operand) in operands.into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(separator)?;
+            }
+            operand.write(f, operand_binding)?;
+        }
+        Ok(())
+    }
+
+    /// The two sides, if this is a node of the chain kind `binding` (OR or AND).
+    fn sides(&self, binding: Binding) -> Option<(&Predicate, &Predicate)> {
+        match self {
+            Predicate::Or(left, right) if binding == Binding::Or => Some((left, right)),
+            Predicate::And(left, right) if binding == Binding::And => Some((left, right)),
+            _ => None,
+        }
+    }
+
+    /// How many operands the chain of `binding` nodes rooted here joins, if the tree is the
+    /// balanced one the parser builds from them (the first half, rounded up, on the left).
+    fn balanced_operands(&self, binding: Binding) -> Option<usize> {
+        let Some((left, right)) = self.sides(binding) else {
+            return Some(1);
+        };
+        let left = left.balanced_operands(binding)?;
+        let all = left + right.balanced_operands(binding)?;
+        (left == all.div_ceil(2)).then_some(all)
+    }
+
+    /// The operands of the chain of `binding` nodes rooted here, in order.
+    fn flatten<'p>(&'p self, binding: Binding, out: &mut Vec<&'p Predicate>) {
+        match self.sides(binding) {
+            Some((left, right)) => {
+                left.flatten(binding, out);
+                right.flatten(binding, out);
+            }
+            None => out.push(self),
         }
     }
 }
@@ -169,6 +216,18 @@ mod tests {
             ("(a = 1 OR b = 2) AND c = 3", "(a = 1 OR b = 2) AND c = 3"),
             ("a = 1 AND (b = 2 AND c = 3)", "a = 1 AND (b = 2 AND c = 3)"),
             ("((a = 1) AND b = 2) AND c = 3", "a = 1 AND b = 2 AND c = 3"),
+            (
+                "(a = 1 AND b = 2) AND (c = 3 AND d = 4)",
+                "a = 1 AND b = 2 AND c = 3 AND d = 4",
+            ),
+            (
+                "(a = 1 AND b = 2 AND c = 3) AND d = 4",
+                "(a = 1 AND b = 2 AND c = 3) AND d = 4",
+            ),
+            (
+                "a = 1 OR b = 2 AND c = 3 OR d = 4 OR e = 5",
+                "a = 1 OR b = 2 AND c = 3 OR d = 4 OR e = 5",
+            ),
             ("NOT (a <> 1 OR b == 2)", "NOT (a != 1 OR b = 2)"),
             ("NOT NOT a IS NOT NULL", "NOT NOT a IS NOT NULL"),
             (

@@ -85,4 +85,4 @@ mod parser;
 
 pub use ast::*;
 pub use eval::Filterable;
-pub use parser::{parse_selection, ParseError};
+pub use parser::{parse_selection, parse_selection_with, ParseError};

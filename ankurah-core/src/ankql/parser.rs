@@ -5,11 +5,8 @@ use std::str::FromStr;
 
 use super::ast::{Direction, OrderItem, Path, Predicate, Selection};
 use super::lexer::{Keyword, Lexer, Token, TokenKind};
+use crate::limits::Limits;
 use crate::value::Value;
-
-/// Deepest predicate accepted, counting parentheses, `NOT`, `AND` and `OR` levels. Deeper input
-/// is refused so that parsing, evaluating, printing and dropping cannot overflow the stack.
-const MAX_DEPTH: usize = 128;
 
 /// Why a query text was refused, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -21,11 +18,24 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses `text` into a [`Selection`], replacing each `?` by the next element of `args`.
+/// Parses `text` into a [`Selection`], replacing each `?` by the next element of `args`,
+/// under the default [`Limits`] (see [`parse_selection_with`]).
 ///
 /// Arguments are values rather than text, so they need no quoting and cannot change the
 /// structure of the query. Empty (or blank) text selects everything.
 pub fn parse_selection(text: &str, args: &[Value]) -> Result<Selection, ParseError> {
+    parse_selection_with(text, args, &Limits::default())
+}
+
+/// [`parse_selection`] under a node's configured limits: a predicate nesting deeper than
+/// [`Limits::depth_limit`] (through parentheses, `NOT` or the tree it builds), or an argument
+/// holding Json nested deeper, is refused before the parser recurses that deep, so the
+/// query can be evaluated, printed, sent and pushed down without exhausting a stack.
+pub fn parse_selection_with(
+    text: &str,
+    args: &[Value],
+    limits: &Limits,
+) -> Result<Selection, ParseError> {
     let mut lexer = Lexer::new(text);
     let token = lexer.next_token()?;
     Parser {
@@ -36,6 +46,7 @@ pub fn parse_selection(text: &str, args: &[Value]) -> Result<Selection, ParseErr
         args,
         used_args: 0,
         nesting: 0,
+        max_depth: limits.depth_limit(),
     }
     .selection()
 }
@@ -73,6 +84,8 @@ struct Parser<'a> {
     used_args: usize,
     /// Current recursion depth through parentheses and `NOT`.
     nesting: usize,
+    /// Deepest nesting and tree depth accepted.
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -141,23 +154,24 @@ impl Parser<'_> {
         self.chain(Keyword::And, Self::unary, Predicate::And)
     }
 
-    /// A left-associative chain of `operand`s joined by the keyword `op`.
+    /// A chain of `operand`s joined by the keyword `op`, as a balanced tree (see [`balance`]),
+    /// refused if that tree is deeper than the limit.
     fn chain(
         &mut self,
         op: Keyword,
         operand: fn(&mut Self) -> Result<Parsed>,
-        join: fn(Box<Predicate>, Box<Predicate>) -> Predicate,
+        join: Join,
     ) -> Result<Parsed> {
-        let (mut left, mut depth) = operand(self)?;
-        loop {
-            let at = self.token.span.start;
-            if !self.eat(op)? {
-                return Ok((left, depth));
-            }
-            let (right, right_depth) = operand(self)?;
-            depth = deeper(depth.max(right_depth), at)?;
-            left = join(Box::new(left), Box::new(right));
+        let start = self.token.span.start;
+        let mut operands = vec![operand(self)?];
+        while self.eat(op)? {
+            operands.push(operand(self)?);
         }
+        let (predicate, depth) = balance(operands, join);
+        if depth > self.max_depth {
+            return Err(self.too_deep(start));
+        }
+        Ok((predicate, depth))
     }
 
     /// `unary := NOT unary | '(' predicate ')' | TRUE | FALSE | comparison`
@@ -167,7 +181,10 @@ impl Parser<'_> {
             TokenKind::Keyword(Keyword::Not) => {
                 self.advance()?;
                 let (inner, depth) = self.nested(at, Self::unary)?;
-                Ok((Predicate::Not(Box::new(inner)), deeper(depth, at)?))
+                if depth >= self.max_depth {
+                    return Err(self.too_deep(at));
+                }
+                Ok((Predicate::Not(Box::new(inner)), depth + 1))
             }
             TokenKind::LParen => {
                 self.advance()?;
@@ -182,10 +199,10 @@ impl Parser<'_> {
         }
     }
 
-    /// Runs `parse` one recursion level deeper, refusing to go past [`MAX_DEPTH`].
+    /// Runs `parse` one recursion level deeper, refusing to go past the depth limit.
     fn nested<T>(&mut self, at: usize, parse: fn(&mut Self) -> Result<T>) -> Result<T> {
-        if self.nesting >= MAX_DEPTH {
-            return Err(too_deep(at));
+        if self.nesting >= self.max_depth {
+            return Err(self.too_deep(at));
         }
         self.nesting += 1;
         let result = parse(self);
@@ -298,20 +315,22 @@ impl Parser<'_> {
         }
     }
 
+    /// The argument of the current `?`, refused if it holds Json nested past the limit.
     fn next_arg(&mut self) -> Result<Value> {
-        let arg = self
-            .args
-            .get(self.used_args)
-            .cloned()
-            .ok_or_else(|| ParseError {
-                offset: self.token.span.start,
-                message: format!(
-                    "too few arguments: no argument for `?` number {}",
-                    self.used_args + 1
-                ),
-            })?;
-        self.used_args += 1;
-        Ok(arg)
+        let number = self.used_args + 1;
+        let error = |message: String| ParseError {
+            offset: self.token.span.start,
+            message,
+        };
+        let arg = self.args.get(self.used_args).ok_or_else(|| {
+            error(format!(
+                "too few arguments: no argument for `?` number {number}"
+            ))
+        })?;
+        arg.check_depth(self.max_depth)
+            .map_err(|e| error(format!("argument {number}: {e}")))?;
+        self.used_args = number;
+        Ok(arg.clone())
     }
 
     /// Consumes the current token if it is `kind`.
@@ -348,25 +367,41 @@ impl Parser<'_> {
         }
     }
 
+    fn too_deep(&self, at: usize) -> ParseError {
+        ParseError {
+            offset: at,
+            message: format!(
+                "query nests deeper than the limit of {} levels",
+                self.max_depth
+            ),
+        }
+    }
+
     fn source(&self, span: Range<usize>) -> &str {
         self.text.get(span).unwrap_or_default()
     }
 }
 
-/// The depth of a node above a subtree of `depth`, if within [`MAX_DEPTH`].
-fn deeper(depth: usize, at: usize) -> Result<usize> {
-    if depth >= MAX_DEPTH {
-        Err(too_deep(at))
-    } else {
-        Ok(depth + 1)
-    }
-}
+/// Joins the two sides of an `AND` or `OR`.
+type Join = fn(Box<Predicate>, Box<Predicate>) -> Predicate;
 
-fn too_deep(at: usize) -> ParseError {
-    ParseError {
-        offset: at,
-        message: format!("query is nested more than {MAX_DEPTH} levels deep"),
+/// Joins a chain of operands (never empty) into a balanced tree: the first half (rounded up)
+/// on the left, the rest on the right, each half balanced the same way. `AND` and `OR` are
+/// associative, also in three-valued logic, so the shape does not change the meaning; it
+/// keeps the depth at the operands' depth plus the logarithm of their number, so that a
+/// chain of any length fits the depth limit. Up to three operands this is the familiar left
+/// association: `a AND b AND c` is `(a AND b) AND c`. The recursion is as deep as the tree.
+fn balance(mut operands: Vec<Parsed>, join: Join) -> Parsed {
+    if operands.len() > 1 {
+        let right = operands.split_off(operands.len().div_ceil(2));
+        let (left, left_depth) = balance(operands, join);
+        let (right, right_depth) = balance(right, join);
+        return (
+            join(Box::new(left), Box::new(right)),
+            left_depth.max(right_depth) + 1,
+        );
     }
+    operands.pop().expect("a chain has at least one operand")
 }
 
 #[cfg(test)]
@@ -615,28 +650,96 @@ mod tests {
     }
 
     #[test]
-    fn nesting_is_capped() {
+    fn nesting_is_capped_at_the_limit() {
+        let limit = Limits::default().depth_limit();
         let nested = |n: usize| format!("{}a = 1{}", "(".repeat(n), ")".repeat(n));
-        assert!(nested(MAX_DEPTH).parse::<Selection>().is_ok());
+        assert!(nested(limit).parse::<Selection>().is_ok());
+        let error = nested(limit + 1).parse::<Selection>().unwrap_err();
+        assert_eq!(error.offset, limit);
         assert_eq!(
-            nested(MAX_DEPTH + 1)
-                .parse::<Selection>()
+            error.message,
+            format!("query nests deeper than the limit of {limit} levels")
+        );
+        let nots = |n: usize| format!("{}a = 1", "NOT ".repeat(n));
+        assert!(nots(limit - 1).parse::<Selection>().is_ok());
+        assert_eq!(nots(limit).parse::<Selection>().unwrap_err().offset, 0);
+        // Refused where the nesting passes the limit, before recursing any deeper.
+        assert_eq!(
+            nots(100_000).parse::<Selection>().unwrap_err().offset,
+            4 * limit
+        );
+        assert!("(".repeat(100_000).parse::<Selection>().is_err());
+
+        // A configured limit, lower than the default.
+        let three = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
+        let parse = |text: &str| parse_selection_with(text, &[], &three);
+        assert!(parse("NOT NOT a = 1").is_ok());
+        assert_eq!(
+            parse("NOT NOT NOT a = 1").unwrap_err().to_string(),
+            "query nests deeper than the limit of 3 levels at 0"
+        );
+        // Four operands make a tree of depth 3, five one of depth 4.
+        assert!(parse("a = 1 AND b = 1 AND c = 1 AND d = 1").is_ok());
+        assert_eq!(
+            parse("x = 0 OR (a = 1 AND b = 1 AND c = 1 AND d = 1 AND e = 1)")
                 .unwrap_err()
                 .offset,
-            MAX_DEPTH
+            10
         );
-        assert!(format!("{}a = 1", "NOT ".repeat(MAX_DEPTH - 1))
-            .parse::<Selection>()
-            .is_ok());
-        assert!(format!("{}a = 1", "NOT ".repeat(100_000))
-            .parse::<Selection>()
-            .is_err());
-        assert!("(".repeat(100_000).parse::<Selection>().is_err());
-        let chain = |n: usize| vec!["a = 1"; n].join(" OR ");
-        assert!(chain(MAX_DEPTH).parse::<Selection>().is_ok());
-        assert!(chain(100_000).parse::<Selection>().is_err());
-        let mixed = format!("({}) AND b = 1", chain(MAX_DEPTH));
-        assert!(mixed.parse::<Selection>().is_err());
+        // A limit above the ceiling acts as the ceiling.
+        let huge = Limits {
+            max_depth: usize::MAX,
+            ..Limits::default()
+        };
+        let ceiling = Limits::DEPTH_CEILING;
+        assert!(parse_selection_with(&nested(ceiling), &[], &huge).is_ok());
+        assert!(parse_selection_with(&nested(ceiling + 1), &[], &huge).is_err());
+    }
+
+    #[test]
+    fn chains_of_any_length_build_balanced_trees() {
+        let (a, b, c, d, e) = (
+            cmp("a", ComparisonOp::Eq, 1),
+            cmp("b", ComparisonOp::Eq, 2),
+            cmp("c", ComparisonOp::Eq, 3),
+            cmp("d", ComparisonOp::Eq, 4),
+            cmp("e", ComparisonOp::Eq, 5),
+        );
+        assert_eq!(
+            pred("a = 1 AND b = 2 AND c = 3 AND d = 4"),
+            and(and(a.clone(), b.clone()), and(c.clone(), d.clone()))
+        );
+        assert_eq!(
+            pred("a = 1 OR b = 2 OR c = 3 OR d = 4 OR e = 5"),
+            or(or(or(a, b), c.clone()), or(d, e))
+        );
+        let chain = vec!["a = 1"; 100_000].join(" AND ");
+        let selection: Selection = chain.parse().unwrap();
+        // 100,000 operands: a tree 17 levels above its conditions.
+        assert!(selection.check_depth(18).is_ok());
+        assert!(selection.check_depth(17).is_err());
+    }
+
+    #[test]
+    fn json_arguments_deeper_than_the_limit_are_refused() {
+        let nested = |depth: usize| {
+            (0..depth).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]))
+        };
+        let three = Limits {
+            max_depth: 3,
+            ..Limits::default()
+        };
+        let parse = |depth: usize| {
+            parse_selection_with("a = 1 AND meta IN (?)", &[nested(depth).into()], &three)
+        };
+        assert!(parse(3).is_ok());
+        assert_eq!(
+            parse(4).unwrap_err().to_string(),
+            "argument 1: Json nesting depth exceeds the limit of 3 (found 4) at 19"
+        );
     }
 
     /// Token soup that reaches deep into the grammar, unlike uniformly random text.

@@ -46,9 +46,17 @@ impl<T: Property> ActiveType<T> for LWW<T> {
             .map_err(|e| named(property, e))
     }
 
+    /// Refuses a value nesting deeper than the node's limit at once, rather than committing
+    /// something every peer would refuse.
     fn write(entity: &Entity, property: &str, value: &T) -> Result<(), PropertyError> {
-        entity.check_editable()?;
+        let max_depth = entity.max_write_depth()?;
         let value = value.to_value().map_err(|e| named(property, e))?;
+        value
+            .check_depth(max_depth)
+            .map_err(|exceeded| PropertyError::LimitExceeded {
+                property: property.to_owned(),
+                exceeded,
+            })?;
         entity.lww.set(property, value);
         Ok(())
     }

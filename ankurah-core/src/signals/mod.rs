@@ -5,18 +5,29 @@
 //! with [`Peek`] to opt out of tracking; or register a callback with [`Subscribe`], which
 //! fires until the returned [`SubscriptionGuard`] is dropped.
 //!
+//! Reads are synchronous: once `commit().await` returns (or `Variable::set`), `peek`/`get` of
+//! a live query, view or memo show the change. Callbacks — subscribers, observer reruns,
+//! background memo recomputation — are user code and run *later and elsewhere*: each has
+//! its own ordered queue, drained on a thread where blocking is allowed, never under the
+//! node's locks. A slow callback delays only itself, a panicking one is logged
+//! (`tracing::error!`) and keeps receiving, and one that falls more than 1024 notifications
+//! behind has the rest merged (plain notifications coalesce; a live query's change sets
+//! merge into their net difference).
+//!
 //! ```
 //! use ankurah_core::signals::{CallbackObserver, Get, Memo, Variable, Peek};
-//! use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+//! use std::sync::mpsc;
+//! use std::time::Duration;
 //!
 //! let count = Variable::new(1);
 //! let double = { let count = count.clone(); Memo::new(move || count.get() * 2) };
-//! let seen = Arc::new(AtomicUsize::new(0));
-//! let _observer = { let (double, seen) = (double.clone(), seen.clone());
-//!     CallbackObserver::new(move || seen.store(double.get(), Ordering::SeqCst)) };
+//! let (seen, observed) = mpsc::channel();
+//! let _observer = { let double = double.clone();
+//!     CallbackObserver::new(move || seen.send(double.get()).unwrap_or_default()) };
+//! assert_eq!(observed.recv_timeout(Duration::from_secs(10)), Ok(2)); // the first run
 //! count.set(21);
-//! assert_eq!(seen.load(Ordering::SeqCst), 42);
-//! assert_eq!(double.peek(), 42);
+//! assert_eq!(double.peek(), 42); // reads are current at once
+//! assert_eq!(observed.recv_timeout(Duration::from_secs(10)), Ok(42)); // the rerun follows
 //! ```
 //!
 //! We weighed `futures-signals` (no automatic tracking), `reactive_graph` (Leptos' graph,
@@ -25,6 +36,7 @@
 //! module is a small runtime of its own.
 
 mod broadcast;
+mod mailbox;
 mod memo;
 mod observer;
 mod variable;
@@ -51,6 +63,7 @@ pub trait Peek<T> {
 
 /// Callbacks on change.
 pub trait Subscribe<T> {
-    /// Calls `listener` on every change until the guard is dropped.
+    /// Calls `listener` on every change, in order, until the guard is dropped. Calls come
+    /// after the change, on a thread where the listener may block (see the module docs).
     fn subscribe<F: Fn(T) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard;
 }

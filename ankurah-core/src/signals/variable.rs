@@ -8,10 +8,12 @@ use super::broadcast::{Broadcast, SubscriptionGuard};
 use super::{Get, Peek, Subscribe};
 
 /// A value that notifies its readers when set. Cheap to clone; clones share the value.
+/// Subscribers receive each value set, in order (a subscriber that falls far behind gets
+/// the newest instead of every one).
 #[derive(Debug)]
 pub struct Variable<T> {
     value: Arc<RwLock<T>>,
-    broadcast: Arc<Broadcast>,
+    broadcast: Arc<Broadcast<T>>,
 }
 
 impl<T> Clone for Variable<T> {
@@ -32,14 +34,18 @@ impl<T: Clone + Send + Sync + 'static> Variable<T> {
         }
     }
 
-    /// Replaces the value and notifies readers.
+    /// Replaces the value and notifies readers (subscribers run later, elsewhere).
     pub fn set(&self, value: T) {
-        *self.value.write() = value;
-        self.broadcast.notify(&());
+        let mut slot = self.value.write();
+        *slot = value;
+        // Under the value lock, so subscribers hear values in the order they were set.
+        if !self.broadcast.is_empty() {
+            self.broadcast.notify(slot.clone());
+        }
     }
 }
 
-impl<T: Clone> Get<T> for Variable<T> {
+impl<T: Clone + Send + Sync + 'static> Get<T> for Variable<T> {
     fn get(&self) -> T {
         self.broadcast.track();
         self.value.read().clone()
@@ -54,8 +60,7 @@ impl<T: Clone> Peek<T> for Variable<T> {
 
 impl<T: Clone + Send + Sync + 'static> Subscribe<T> for Variable<T> {
     fn subscribe<F: Fn(T) + Send + Sync + 'static>(&self, listener: F) -> SubscriptionGuard {
-        let value = self.value.clone();
         self.broadcast
-            .listen(move |()| listener(value.read().clone()))
+            .listen(move |value: &T| listener(value.clone()))
     }
 }

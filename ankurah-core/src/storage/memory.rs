@@ -13,6 +13,7 @@ use crate::collection::CollectionId;
 use crate::error::StorageError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, SystemId};
+use crate::limits::Limits;
 use crate::state::EntityState;
 
 /// Keeps everything in memory behind one lock; a commit is applied under it, so it is atomic.
@@ -91,6 +92,7 @@ impl StorageEngine for MemoryStorage {
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        batch.states.iter().try_for_each(StoredState::check_depth)?;
         let mut data = self.data.write();
         for event in batch.events {
             data.collections
@@ -141,6 +143,7 @@ impl StorageEngine for MemoryStorage {
 #[async_trait]
 impl StorageCollection for MemoryCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
+        state.check_depth()?;
         self.write(|c| c.states.insert(state.state.entity_id, state.clone()));
         Ok(())
     }
@@ -150,6 +153,7 @@ impl StorageCollection for MemoryCollection {
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         let live: Vec<StoredState> = self.read(|c| {
             c.states
                 .values()

@@ -14,6 +14,19 @@ pub mod ordered;
 
 pub use memory::MemoryStorage;
 
+/// Runs a call of an engine whose calls block (sled, redb) where blocking stalls no async
+/// worker: on a multi-thread Tokio runtime the calling thread becomes a blocking one for the
+/// call, on a current-thread runtime the call goes to a blocking thread. `engine` names the
+/// engine in the error returned when the runtime shuts down before the call ran.
+pub async fn blocking<T: Send + 'static>(
+    engine: &'static str,
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    crate::runtime::run_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(StorageError::engine(engine, error)))
+}
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,6 +37,7 @@ use crate::collection::CollectionId;
 use crate::error::StorageError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, SystemId};
+use crate::limits::{LimitExceeded, Limits};
 use crate::state::EntityState;
 use crate::value::Value;
 
@@ -137,6 +151,16 @@ impl StoredState {
     /// Whether the entity was deleted.
     pub fn is_deleted(&self) -> bool {
         self.state.state.is_deleted()
+    }
+
+    /// `Ok` unless a value nests deeper than [`Limits::DEPTH_CEILING`]. Engines check states
+    /// with this before storing them (and selections with
+    /// [`Selection::check_depth`]), because encoding a value for an index or a column
+    /// recurses into it; a node never hands them anything deeper.
+    pub fn check_depth(&self) -> Result<(), LimitExceeded> {
+        self.values
+            .values()
+            .try_for_each(|value| value.check_depth(Limits::DEPTH_CEILING))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::node_error::{MutationError, RetrievalError};
 use crate::reactor::Query;
 use crate::state::EntityState;
 use crate::sync::error::PeerError;
-use crate::sync::proto::{Delta, RemoteError, Request, Response};
+use crate::sync::proto::{runs, Delta, RemoteError, Request, Response};
 use crate::sync::session::Peer;
 
 /// A commit the durable peer refused after it had been applied locally; the local change
@@ -133,7 +133,7 @@ impl Node {
             if let Some(canonical) = &canonical {
                 // The reset drops edits written under the client id it lends to transactions,
                 // so that id's clock would repeat.
-                canonical.yrs.retire();
+                canonical.yrs.retire_client();
             }
             changed.push((canonical, next));
         }
@@ -325,7 +325,11 @@ impl Node {
     /// undone and reported through [`Node::rejections`].
     async fn send_outbox(&self, peer: &Arc<Peer>) -> Result<(), MutationError> {
         let outbox = self.inner.storage.outbox().await?;
-        for batch in batches(outbox, &peer.limits) {
+        let (max_bytes, max_events) = (
+            peer.limits.max_transaction_bytes,
+            peer.limits.max_transaction_events,
+        );
+        for batch in runs(outbox, Event::estimated_len, max_bytes, max_events) {
             let ids: Vec<EventId> = batch.iter().map(|e| e.id).collect();
             let request = Request::Commit {
                 events: batch.clone(),
@@ -374,27 +378,4 @@ impl Node {
     pub fn rejections(&self) -> tokio::sync::broadcast::Receiver<Rejection> {
         self.inner.rejections.subscribe()
     }
-}
-
-/// Splits events, in order, into runs within the limits of one commit.
-fn batches(events: Vec<Event>, limits: &crate::limits::Limits) -> Vec<Vec<Event>> {
-    let mut runs: Vec<Vec<Event>> = Vec::new();
-    let mut size = 0;
-    for event in events {
-        let len = event.estimated_len();
-        match runs.last_mut() {
-            Some(run)
-                if run.len() < limits.max_transaction_events
-                    && size + len <= limits.max_transaction_bytes =>
-            {
-                size += len;
-                run.push(event);
-            }
-            _ => {
-                size = len;
-                runs.push(vec![event]);
-            }
-        }
-    }
-    runs
 }

@@ -111,6 +111,7 @@ impl From<&RetrievalError> for RemoteError {
             RetrievalError::LimitExceeded(_) => ErrorKind::LimitExceeded,
             RetrievalError::Remote(remote) => remote.kind,
             RetrievalError::Peer(_) => ErrorKind::Internal,
+            RetrievalError::QueryFailed { reason, .. } => RemoteError::from(reason.as_ref()).kind,
         };
         RemoteError::new(kind, error)
     }

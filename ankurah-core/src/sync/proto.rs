@@ -25,6 +25,7 @@ use crate::encoding;
 use crate::error::DecodeError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, NodeId, SystemId};
+use crate::limits::{LimitExceeded, Limits};
 use crate::state::EntityState;
 
 /// Major protocol version; peers with another one refuse each other.
@@ -243,19 +244,66 @@ impl Message {
         encoding::encode(self)
     }
 
-    /// Parses a frame; never panics, whatever the bytes.
+    /// Parses a frame under the default [`Limits`] (see [`Message::decode_with`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(DecodeError::Malformed {
-                what: "message",
-                reason: format!(
-                    "{} bytes exceed the limit of {MAX_MESSAGE_BYTES}",
-                    bytes.len()
-                ),
-            });
-        }
-        encoding::decode("message", bytes)
+        Self::decode_with(bytes, &Limits::default())
     }
+
+    /// Parses a frame from a peer; never panics, whatever the bytes. Refuses a frame over
+    /// `limits.max_message_bytes`, one nesting deeper than its selections and Json values
+    /// could within [`Limits::depth_limit`] (before decoding recurses into it), and then any
+    /// selection, or Json value in an event or state it carries, nesting deeper than that.
+    pub fn decode_with(bytes: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+        let exceeded = |exceeded| DecodeError::LimitExceeded {
+            what: "message",
+            exceeded,
+        };
+        LimitExceeded::check(
+            "message size in bytes",
+            bytes.len(),
+            limits.max_message_bytes,
+        )
+        .map_err(exceeded)?;
+        let depth = limits.depth_limit();
+        let message: Message =
+            encoding::decode_nested("message", bytes, encoding::nesting_for(depth))?;
+        message.check_depth(depth).map_err(exceeded)?;
+        Ok(message)
+    }
+
+    /// `Ok` if every selection, and every Json value of the events and states, the message
+    /// carries nests at most `limit` deep.
+    fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
+        match self {
+            Message::Request { request, .. } => match request {
+                Request::Fetch { selection, .. } | Request::Subscribe { selection, .. } => {
+                    selection.check_depth(limit)
+                }
+                Request::Commit { events } => check_events(events, limit),
+                Request::Get { .. } | Request::Unsubscribe { .. } | Request::GetEvents { .. } => {
+                    Ok(())
+                }
+            },
+            Message::Response { response, .. } | Message::Part { response, .. } => match response {
+                Response::Deltas(deltas) => check_deltas(deltas, limit),
+                Response::Events(events) => check_events(events, limit),
+                Response::Committed | Response::Unsubscribed | Response::Error(_) => Ok(()),
+            },
+            Message::Update { deltas, .. } => check_deltas(deltas, limit),
+            Message::Hello(_) | Message::Goodbye { .. } => Ok(()),
+        }
+    }
+}
+
+fn check_events(events: &[Event], limit: usize) -> Result<(), LimitExceeded> {
+    events.iter().try_for_each(|event| event.check_depth(limit))
+}
+
+fn check_deltas(deltas: &[Delta], limit: usize) -> Result<(), LimitExceeded> {
+    deltas.iter().try_for_each(|delta| match delta {
+        Delta::State(state) => state.state.check_depth(limit),
+        Delta::Events { events, .. } => check_events(events, limit),
+    })
 }
 
 impl Response {
@@ -307,17 +355,29 @@ impl Response {
 }
 
 /// Splits `items` in order into runs whose estimated size stays within [`PIECE_BYTES`]
-/// (an item larger than that makes a run of its own).
+/// (an item larger than that makes a run of its own). There is always at least one piece,
+/// empty for no items: an empty answer is an answer.
 pub(crate) fn pieces<T>(items: Vec<T>, estimated_len: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
     if items.iter().map(&estimated_len).sum::<usize>() <= PIECE_BYTES {
         return vec![items];
     }
+    runs(items, estimated_len, PIECE_BYTES, usize::MAX)
+}
+
+/// Splits `items` in order into runs of at most `max_items` whose estimated size stays
+/// within `max_bytes` (an item larger than that makes a run of its own).
+pub(crate) fn runs<T>(
+    items: Vec<T>,
+    estimated_len: impl Fn(&T) -> usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> Vec<Vec<T>> {
     let mut runs: Vec<Vec<T>> = Vec::new();
     let mut size = 0;
     for item in items {
         let len = estimated_len(&item);
         match runs.last_mut() {
-            Some(run) if size + len <= PIECE_BYTES => {
+            Some(run) if size + len <= max_bytes && run.len() < max_items => {
                 size += len;
                 run.push(item);
             }
@@ -382,6 +442,14 @@ mod tests {
                 backends: [("lww".to_owned(), ByteBuf::from(vec![7u8; bytes]))].into(),
             },
         })
+    }
+
+    #[test]
+    fn an_empty_answer_is_one_piece() {
+        assert_eq!(
+            Response::Deltas(Vec::new()).split(),
+            vec![Response::Deltas(Vec::new())]
+        );
     }
 
     #[test]

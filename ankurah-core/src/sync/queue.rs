@@ -6,23 +6,62 @@
 //! node buffer without bound; the connector drops a peer that stays that way (see its
 //! silence limit). A message larger than the byte budget is let through alone.
 
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::limits::Limits;
+use crate::runtime::{self, Instant};
 use crate::sync::proto::Message;
 
 /// A bounded queue of messages: the sending half and the receiving half.
 pub fn queue(limits: &Limits) -> (QueueSender, QueueReceiver) {
     let (sender, receiver) = mpsc::channel(limits.max_queued_messages.max(1));
     let budget = limits.max_queued_bytes.clamp(1, Semaphore::MAX_PERMITS) as u32;
+    let taken = Arc::new(Taken::default());
     let sender = QueueSender {
         sender,
         bytes: Arc::new(Semaphore::new(budget as usize)),
         budget,
+        taken: taken.clone(),
     };
-    (sender, QueueReceiver { receiver })
+    (sender, QueueReceiver { receiver, taken })
+}
+
+/// When the receiving side last took a message, as time since the queue was made.
+#[derive(Debug)]
+struct Taken {
+    epoch: Instant,
+    at_ms: AtomicU64,
+}
+
+impl Default for Taken {
+    fn default() -> Self {
+        Taken {
+            epoch: Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Taken {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn record(&self) {
+        self.at_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.at_ms.load(Ordering::Relaxed)),
+        )
+    }
 }
 
 /// A message in a queue, holding its share of the byte budget until it is received.
@@ -37,6 +76,7 @@ pub struct QueueSender {
     sender: mpsc::Sender<Queued>,
     bytes: Arc<Semaphore>,
     budget: u32,
+    taken: Arc<Taken>,
 }
 
 /// Why a message could not be queued.
@@ -48,6 +88,10 @@ pub enum QueueError {
     /// The queue is full (only from [`QueueSender::try_send`]).
     #[error("the queue is full")]
     Full,
+    /// The receiving side took nothing for the stall limit while this message waited
+    /// (only from [`QueueSender::send_unless_stalled`]).
+    #[error("nothing was taken from the queue for {0:?}")]
+    Stalled(Duration),
 }
 
 impl QueueSender {
@@ -70,6 +114,24 @@ impl QueueSender {
             })
             .await
             .map_err(|_| QueueError::Closed)
+    }
+
+    /// Queues `message`, waiting for room as long as the receiving side keeps taking
+    /// messages; fails once it took none for `stall` while this one waited.
+    pub async fn send_unless_stalled(
+        &self,
+        message: Message,
+        stall: Duration,
+    ) -> Result<(), QueueError> {
+        let mut sending = pin!(self.send(message));
+        loop {
+            if let Some(sent) = runtime::timeout(stall, &mut sending).await {
+                return sent;
+            }
+            if self.taken.idle_for() >= stall {
+                return Err(QueueError::Stalled(stall));
+            }
+        }
     }
 
     /// Queues `message` if there is room now.
@@ -100,6 +162,7 @@ impl QueueSender {
 #[derive(Debug)]
 pub struct QueueReceiver {
     receiver: mpsc::Receiver<Queued>,
+    taken: Arc<Taken>,
 }
 
 impl std::fmt::Debug for Queued {
@@ -111,12 +174,16 @@ impl std::fmt::Debug for Queued {
 impl QueueReceiver {
     /// The next message; `None` once every sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.receiver.recv().await.map(|queued| queued.message)
+        let queued = self.receiver.recv().await?;
+        self.taken.record();
+        Some(queued.message)
     }
 
     /// The next message if one is queued now.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.receiver.try_recv().ok().map(|queued| queued.message)
+        let queued = self.receiver.try_recv().ok()?;
+        self.taken.record();
+        Some(queued.message)
     }
 }
 
@@ -171,5 +238,31 @@ mod tests {
         );
         drop(tx);
         assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_takes_nothing_stalls_the_sender() {
+        let limits = Limits {
+            max_queued_messages: 1,
+            ..Limits::default()
+        };
+        let (tx, mut rx) = queue(&limits);
+        let stall = Duration::from_millis(200);
+        tx.send_unless_stalled(goodbye(1), stall).await.unwrap();
+        assert_eq!(
+            tx.send_unless_stalled(goodbye(2), stall).await,
+            Err(QueueError::Stalled(stall))
+        );
+        // A receiver that keeps taking is waited for, however long it takes in all.
+        let reader = tokio::spawn(async move {
+            while rx.recv().await.is_some() {
+                tokio::time::sleep(Duration::from_millis(120)).await;
+            }
+        });
+        for n in 0..5 {
+            tx.send_unless_stalled(goodbye(n), stall).await.unwrap();
+        }
+        drop(tx);
+        reader.await.unwrap();
     }
 }

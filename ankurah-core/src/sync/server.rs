@@ -256,7 +256,7 @@ impl Node {
         let changed = Arc::new(Changed::default());
         let guard = {
             let changed = changed.clone();
-            query.changesets.listen(move |set| {
+            query.changesets.listen_inline(move |set| {
                 let mut entities = changed.entities.lock();
                 for change in &set.changes {
                     if change.kind() != ChangeKind::Initial {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 use tracing::Instrument;
 
 use crate::collection::CollectionId;
@@ -31,7 +31,7 @@ use crate::sync::error::PeerError;
 use crate::sync::proto::{
     pieces, Delta, ErrorKind, Hello, Message, RemoteError, Request, Response, PROTOCOL_VERSION,
 };
-use crate::sync::queue::{QueueReceiver, QueueSender};
+use crate::sync::queue::{QueueError, QueueReceiver, QueueSender};
 use crate::sync::server::Subscription;
 
 /// How many rounds of asking a peer for missing ancestors one batch of events may take.
@@ -58,6 +58,8 @@ pub(crate) struct Peer {
     in_flight: Arc<Semaphore>,
     /// The session's background work; `None` once the session ended.
     tasks: Mutex<Option<TaskSet>>,
+    /// Fired when the peer stopped taking what is sent to it: the session ends.
+    stalled: Notify,
 }
 
 /// A request sent to the peer whose answer has not fully arrived.
@@ -78,12 +80,24 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    /// Queues a message, waiting while the peer's queue is full.
+    /// Queues a message, waiting while the peer's queue is full. A peer that takes nothing
+    /// of its queue for the stall limit meanwhile is disconnected: it is not reading.
     pub(crate) async fn send(&self, message: Message) -> Result<(), PeerError> {
-        self.sender
-            .send(message)
+        match self
+            .sender
+            .send_unless_stalled(message, self.limits.stall_limit)
             .await
-            .map_err(|_| PeerError::Disconnected)
+        {
+            Ok(()) => Ok(()),
+            Err(QueueError::Stalled(stall)) => {
+                tracing::warn!(?stall, "peer reads nothing of its queue; disconnecting it");
+                self.stalled.notify_one();
+                Err(PeerError::Overloaded(format!(
+                    "the peer read nothing of what was sent to it for {stall:?}"
+                )))
+            }
+            Err(_) => Err(PeerError::Disconnected),
+        }
     }
 
     /// Queues a message if there is room now (for callers that cannot wait).
@@ -290,6 +304,7 @@ impl Node {
                 awaiting: Mutex::new(HashMap::new()),
                 subscriptions: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(Some(TaskSet::default())),
+                stalled: Notify::new(),
             });
             let _registration = Registration::new(self, &peer);
             tracing::info!("peer connected");
@@ -315,7 +330,19 @@ impl Node {
         peer: &Arc<Peer>,
         incoming: &mut QueueReceiver,
     ) -> Result<(), PeerError> {
-        while let Some(message) = incoming.recv().await {
+        loop {
+            let message = tokio::select! {
+                message = incoming.recv() => match message {
+                    Some(message) => message,
+                    None => return Ok(()),
+                },
+                _ = peer.stalled.notified() => {
+                    return Err(PeerError::Overloaded(format!(
+                        "the peer read nothing of what was sent to it for {:?}",
+                        peer.limits.stall_limit
+                    )))
+                }
+            };
             match message {
                 // Commits are applied here, in arrival order (a client's next commit builds
                 // on its previous one).
@@ -351,7 +378,6 @@ impl Node {
                 }
             }
         }
-        Ok(())
     }
 
     /// Starts work on a request once one of the peer's request slots is free; a peer whose
@@ -373,13 +399,17 @@ impl Node {
             return peer.respond(id, Response::Error(refusal)).await;
         };
         let (node, serving) = (self.clone(), peer.clone());
-        peer.spawn(async move {
-            let _slot = slot;
-            let response = node.serve(&serving, request).await;
-            if let Err(error) = serving.respond(id, response).await {
-                tracing::debug!(%error, "answer not delivered");
-            }
-        });
+        let span = tracing::debug_span!("request", id);
+        peer.spawn(tracing::Instrument::instrument(
+            async move {
+                let _slot = slot;
+                let response = node.serve(&serving, request).await;
+                if let Err(error) = serving.respond(id, response).await {
+                    tracing::debug!(%error, "answer not delivered");
+                }
+            },
+            span,
+        ));
         Ok(())
     }
 

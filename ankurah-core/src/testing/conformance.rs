@@ -19,11 +19,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{ankql_cases, delete, edit, genesis};
-use crate::ankql::{parse_selection, Selection};
+use crate::ankql::{
+    parse_selection, ComparisonOp, Direction, OrderItem, Path, Predicate, Selection,
+};
 use crate::collection::CollectionId;
 use crate::error::StorageError;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, SystemId};
+use crate::limits::Limits;
 use crate::state::EntityState;
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::value::Value;
@@ -38,6 +41,7 @@ pub async fn run_all(engine: &dyn StorageEngine) {
     ordering_and_limits(engine).await;
     system_id_round_trip(engine).await;
     names(engine).await;
+    nesting_depth(engine).await;
 }
 
 /// A collection name no other check (or earlier run) uses.
@@ -518,6 +522,80 @@ pub async fn ordering_and_limits(engine: &dyn StorageEngine) {
     }
 }
 
+/// Json nesting `depth` arrays and objects deep (alternating, innermost a number).
+pub fn nested_json(depth: usize) -> serde_json::Value {
+    (0..depth).fold(serde_json::json!(1), |inner, level| match level % 2 {
+        0 => serde_json::json!([inner]),
+        _ => serde_json::json!({ "k": inner }),
+    })
+}
+
+/// A property holding Json nested [`Limits::DEPTH_CEILING`] deep is stored, indexed and
+/// found (by equality, which engines answer from an index, and in ORDER BY); a state or a
+/// query value nesting one level deeper is refused with [`StorageError::LimitExceeded`]
+/// before the engine encodes it, and nothing of a refused commit is stored.
+pub async fn nesting_depth(engine: &dyn StorageEngine) {
+    let name = fresh("depth");
+    let collection = open(engine, &name).await;
+    let ceiling = Limits::DEPTH_CEILING;
+    let deepest = genesis(
+        &name,
+        &props(&[("doc", nested_json(ceiling).into())]),
+        false,
+    );
+    commit(engine, std::slice::from_ref(&deepest)).await;
+    let equal_to = |depth: usize| Selection {
+        predicate: Predicate::Comparison {
+            path: Path::simple("doc"),
+            op: ComparisonOp::Eq,
+            value: nested_json(depth).into(),
+        },
+        order_by: vec![OrderItem {
+            path: Path::simple("doc"),
+            direction: Direction::Asc,
+        }],
+        limit: None,
+    };
+    let found = collection.fetch_states(&equal_to(ceiling)).await;
+    assert_eq!(
+        found.expect("a query at the ceiling"),
+        vec![deepest.1.state.clone()],
+        "Json at the ceiling is stored and found"
+    );
+    let refused = collection.fetch_states(&equal_to(ceiling + 1)).await;
+    assert!(
+        matches!(refused, Err(StorageError::LimitExceeded(_))),
+        "a query value past the ceiling: {refused:?}"
+    );
+
+    // Only states a node never makes can be deeper: their values are set by hand.
+    let (event, mut deeper) = genesis(&name, &props(&[("n", 1.into())]), false);
+    deeper
+        .values
+        .insert("doc".into(), nested_json(ceiling + 1).into());
+    let batch = CommitBatch {
+        events: vec![event.clone()],
+        states: vec![deeper.clone()],
+    };
+    let refused = engine.commit(batch).await;
+    assert!(
+        matches!(refused, Err(StorageError::LimitExceeded(_))),
+        "a commit of a value past the ceiling: {refused:?}"
+    );
+    let refused = collection.set_state(&deeper).await;
+    assert!(
+        matches!(refused, Err(StorageError::LimitExceeded(_))),
+        "set_state of a value past the ceiling: {refused:?}"
+    );
+    let id = deeper.state.entity_id;
+    assert_eq!(collection.get_state(id).await.expect("get_state"), None);
+    assert_eq!(
+        collection.dump_entity_events(id).await.expect("dump"),
+        vec![],
+        "nothing of a refused commit is stored"
+    );
+}
+
 /// `set_system_id` then `system_id` returns it.
 pub async fn system_id_round_trip(engine: &dyn StorageEngine) {
     let id = SystemId::new();
@@ -739,6 +817,7 @@ macro_rules! storage_conformance_tests {
             system_id_round_trip,
             names,
             outbox,
+            nesting_depth,
         );
 
         #[tokio::test]

@@ -4,6 +4,7 @@
 //! [`StorageError::Decode`], never a panic or a wrong answer, and intact data stays readable.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use super::genesis;
 use crate::ankql::Selection;
@@ -11,7 +12,7 @@ use crate::collection::CollectionId;
 use crate::error::StorageError;
 use crate::event::Event;
 use crate::id::EntityId;
-use crate::storage::{CommitBatch, StorageEngine, StoredState};
+use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::value::Value;
 
 /// The collection [`populate`] writes.
@@ -54,6 +55,14 @@ pub fn collection_id() -> CollectionId {
     CollectionId::from(COLLECTION)
 }
 
+/// The handle on [`COLLECTION`].
+pub async fn albums(engine: &dyn StorageEngine) -> Arc<dyn StorageCollection> {
+    engine
+        .collection(&collection_id())
+        .await
+        .expect("collection")
+}
+
 /// Stores three entities with their events and builds an index on [`INDEXED`].
 pub async fn populate(engine: &dyn StorageEngine) -> Vec<(Event, StoredState)> {
     let made: Vec<_> = (0..3)
@@ -70,10 +79,7 @@ pub async fn populate(engine: &dyn StorageEngine) -> Vec<(Event, StoredState)> {
         states: made.iter().map(|(_, s)| s.clone()).collect(),
     };
     engine.commit(batch).await.expect("commit");
-    let albums = engine
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = albums(engine).await;
     let found = albums
         .fetch_states(&query("year > 0"))
         .await
@@ -101,10 +107,7 @@ pub async fn garbage_state(
     made: &[(Event, StoredState)],
     broken: usize,
 ) {
-    let albums = engine
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = albums(engine).await;
     let broken_id = made[broken].1.state.entity_id;
     assert_decode(albums.get_state(broken_id).await, "get_state");
     let intact = made[(broken + 1) % made.len()].1.state.entity_id;
@@ -139,10 +142,7 @@ pub async fn garbage_event(
     made: &[(Event, StoredState)],
     broken: usize,
 ) {
-    let albums = engine
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = albums(engine).await;
     let event = &made[broken].0;
     assert_decode(
         albums.get_events(event.entity_id, &[event.id]).await,
@@ -164,10 +164,7 @@ pub async fn garbage_event(
 
 /// The index on [`INDEXED`] holds `entry`: the query that reads it fails.
 pub async fn bad_index_entry(engine: &dyn StorageEngine, entry: BadEntry) {
-    let albums = engine
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = albums(engine).await;
     let result = match entry {
         BadEntry::Short => albums.fetch_states(&query("year > 0")).await.map(drop),
         BadEntry::Orphan => albums

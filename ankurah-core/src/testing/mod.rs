@@ -1,15 +1,20 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
 //! table, builders for real events and states, the storage conformance suite, the
-//! model-based test of indexes and the checks of damaged storage.
+//! model-based test of indexes ([`index_model`]), the checks of damaged storage
+//! ([`damage`]), and for the fuzz and attack tests hostile bytes ([`wire`]) and tests run in
+//! a child process ([`child`]).
 
 pub mod ankql_cases;
+pub mod child;
 pub mod conformance;
 pub mod damage;
 pub mod index_model;
+pub mod wire;
 
 use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
+use crate::limits::Limits;
 use crate::storage::StoredState;
 use crate::value::Value;
 
@@ -21,7 +26,7 @@ pub fn genesis(
     properties: &[(String, Value)],
     text: bool,
 ) -> (Event, StoredState) {
-    let fork = Entity::create(CollectionId::from(collection));
+    let fork = Entity::create(CollectionId::from(collection), Limits::DEPTH_CEILING);
     for (name, value) in properties {
         match value {
             Value::String(s) if text => fork
@@ -50,7 +55,7 @@ pub fn genesis(
 /// An edit of an existing state: sets the given LWW values on top of it.
 pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     for (name, value) in properties {
         fork.lww.set(name, value.clone());
     }
@@ -72,7 +77,7 @@ pub fn edit(state: &StoredState, properties: &[(String, Value)]) -> (Event, Stor
 /// A deletion of an existing state.
 pub fn delete(state: &StoredState) -> (Event, StoredState) {
     let entity = Entity::from_state(&state.state).expect("states made by `genesis` load");
-    let fork = entity.fork();
+    let fork = entity.fork(Limits::DEPTH_CEILING);
     fork.mark_deleted();
     let event = fork.take_event().expect("a deletion makes an event");
     entity.apply_event(&event).expect("a tombstone applies");

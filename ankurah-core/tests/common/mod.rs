@@ -4,6 +4,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
 use ankurah_core::property::ActiveType;
@@ -163,4 +164,51 @@ impl ankurah_core::policy::PolicyAgent for NoNickelback {
             false => Ok(()),
         }
     }
+}
+
+/// Waits (up to a generous 10 s) until `done` holds. Subscriber callbacks run after `commit`
+/// returns, on another thread, so tests wait for them instead of assuming they ran.
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Creates and commits one album.
+pub async fn create(ctx: &ankurah_core::Context, name: &str, year: i32) -> ankurah_core::EntityId {
+    let trx = ctx.begin();
+    let id = trx.create(&album(name, "artist", year)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    id
+}
+
+/// Sets the year of album `id` in a transaction of its own.
+pub async fn set_year(ctx: &ankurah_core::Context, id: ankurah_core::EntityId, year: i32) {
+    let view = ctx.get::<AlbumView>(id).await.unwrap();
+    let trx = ctx.begin();
+    trx.edit::<Album>(&view).unwrap().year().set(&year).unwrap();
+    trx.commit().await.unwrap();
+}
+
+/// The change sets a listener received, each as (kind, album name) pairs.
+pub type Log = Arc<parking_lot::Mutex<Vec<Vec<(ankurah_core::ChangeKind, String)>>>>;
+
+/// Subscribes a listener that records every change set of `query`.
+pub fn record(
+    query: &ankurah_core::LiveQuery<AlbumView>,
+) -> (Log, ankurah_core::signals::SubscriptionGuard) {
+    use ankurah_core::signals::Subscribe;
+    let log: Log = Arc::default();
+    let sink = log.clone();
+    let guard = query.subscribe(move |changes: ankurah_core::ChangeSet<AlbumView>| {
+        let entry = changes
+            .changes
+            .iter()
+            .map(|c| (c.kind(), c.entity().name().unwrap_or_default()))
+            .collect();
+        sink.lock().push(entry);
+    });
+    (log, guard)
 }

@@ -110,20 +110,42 @@ impl Parse for Query {
 
 /// `or := and {OR and}`
 fn or(input: ParseStream) -> Result<Predicate> {
-    let mut left = and(input)?;
-    while eat(input, "OR") {
-        left = Predicate::Or(Box::new(left), Box::new(and(input)?));
-    }
-    Ok(left)
+    chain(input, "OR", and, Predicate::Or)
 }
 
 /// `and := unary {AND unary}`
 fn and(input: ParseStream) -> Result<Predicate> {
-    let mut left = unary(input)?;
-    while eat(input, "AND") {
-        left = Predicate::And(Box::new(left), Box::new(unary(input)?));
+    chain(input, "AND", unary, Predicate::And)
+}
+
+type Join = fn(Box<Predicate>, Box<Predicate>) -> Predicate;
+
+/// `operand {op operand}`, as a balanced tree.
+fn chain(
+    input: ParseStream,
+    op: &str,
+    operand: fn(ParseStream) -> Result<Predicate>,
+    join: Join,
+) -> Result<Predicate> {
+    let mut operands = vec![operand(input)?];
+    while eat(input, op) {
+        operands.push(operand(input)?);
     }
-    Ok(left)
+    Ok(balance(operands, join))
+}
+
+/// Joins a chain of operands (never empty) into the balanced tree AnkQL text parses to (the
+/// first half, rounded up, on the left), so that a long chain stays within the depth limit
+/// nodes hold queries to, and `selection!` builds what the same text would.
+fn balance(mut operands: Vec<Predicate>, join: Join) -> Predicate {
+    if operands.len() > 1 {
+        let right = operands.split_off(operands.len().div_ceil(2));
+        return join(
+            Box::new(balance(operands, join)),
+            Box::new(balance(right, join)),
+        );
+    }
+    operands.pop().expect("a chain has at least one operand")
 }
 
 /// `unary := NOT unary | '(' predicate ')' | TRUE | FALSE | comparison`

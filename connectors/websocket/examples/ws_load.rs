@@ -23,8 +23,8 @@ use ankurah_core::{
     ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent,
     DEFAULT_CONTEXT,
 };
-use ankurah_websocket::{WebsocketClient, WebsocketServer};
-use common::{Album, AlbumView};
+use ankurah_websocket::WebsocketClient;
+use common::{Album, AlbumView, Latencies};
 use tokio::sync::mpsc;
 
 const LATENCY_COMMITS: usize = 2_000;
@@ -35,17 +35,12 @@ const CATCH_UP_EDITS_PER_ALBUM: usize = 10;
 /// No single wait may take longer; the run reports a timeout instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-type Error = Box<dyn std::error::Error>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    server.system.create().await?;
-    let bound = WebsocketServer::new(server.clone())
-        .bind("127.0.0.1:0")
-        .await?;
-    let url = format!("ws://{}", bound.local_addr());
-    tokio::spawn(bound.run());
+    let url = common::serve(&server).await?;
 
     println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
     for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {
@@ -228,15 +223,6 @@ async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
     Ok(start.elapsed())
 }
 
-fn summary(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
-    let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
-    format!(
-        "p50 {}  p99 {}  max {}  (n = {})",
-        us(at(0.5)),
-        us(at(0.99)),
-        us(at(1.0)),
-        samples.len()
-    )
+fn summary(samples: Vec<Duration>) -> String {
+    samples.into_iter().collect::<Latencies>().summary()
 }

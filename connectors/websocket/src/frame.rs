@@ -22,13 +22,9 @@ pub(crate) fn encode(message: &Message) -> Frame {
 
 /// The message a frame carries; `None` for control frames, which tungstenite answers itself
 /// (a `Close` is answered and then ends the stream).
-pub(crate) fn decode(frame: Frame, max_bytes: usize) -> Result<Option<Message>, FrameError> {
+pub(crate) fn decode(frame: Frame, limits: &Limits) -> Result<Option<Message>, FrameError> {
     match frame {
-        Frame::Binary(bytes) if bytes.len() > max_bytes => Err(FrameError::TooLarge(format!(
-            "{} bytes exceed the limit of {max_bytes}",
-            bytes.len()
-        ))),
-        Frame::Binary(bytes) => Ok(Some(Message::decode(&bytes)?)),
+        Frame::Binary(bytes) => Ok(Some(Message::decode_with(&bytes, limits)?)),
         Frame::Text(_) => Err(FrameError::Text),
         Frame::Ping(_) | Frame::Pong(_) | Frame::Close(_) | Frame::Frame(_) => Ok(None),
     }

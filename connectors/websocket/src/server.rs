@@ -161,7 +161,9 @@ impl ShutdownHandle {
 
 async fn serve_tcp(node: Node, tcp: TcpStream, silence: Duration, mut stop: watch::Receiver<bool>) {
     // Messages are small and latency matters more than packet count.
-    let _ = tcp.set_nodelay(true);
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
+    }
     let upgrade = tokio::time::timeout(
         UPGRADE_TIMEOUT,
         tokio_tungstenite::accept_async_with_config(tcp, Some(frame::config(node.limits()))),

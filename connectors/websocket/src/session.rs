@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ankurah_core::proto::Message;
 use ankurah_core::sync::{queue, QueueReceiver, QueueSender};
-use ankurah_core::Node;
+use ankurah_core::{Limits, Node};
 use futures_util::future::{join, FusedFuture};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -66,7 +66,7 @@ where
 
     let result = tokio::select! {
         result = node.run_peer(to_peer, incoming) => result.map_err(WebsocketError::from),
-        result = read_frames(&mut stream, to_node, silence, node.limits().max_message_bytes) => {
+        result = read_frames(&mut stream, to_node, silence, node.limits()) => {
             if let Err(WebsocketError::Frame(error)) = &result {
                 say_goodbye(error.to_string());
             }
@@ -82,14 +82,19 @@ where
     // Close politely: flush what is queued (a Goodbye, a refusal) and a Close frame while
     // reading on until the peer answers it; closing with unread input would reset the TCP
     // connection and could destroy the Goodbye before the peer reads it.
-    let _ = stop_writer.send(());
+    // The writer may have ended already; then there is nothing to stop.
+    let _ended = stop_writer.send(());
     let flush = async {
         if !writer.is_terminated() {
-            let _ = writer.await;
+            if let Err(error) = writer.await {
+                tracing::debug!(%error, "closing: the last frames were not delivered");
+            }
         }
     };
     let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let _ = tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await;
+    if tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await.is_err() {
+        tracing::debug!("the peer did not finish closing within {CLOSE_GRACE:?}");
+    }
     result
 }
 
@@ -100,7 +105,7 @@ async fn read_frames<S>(
     stream: &mut SplitStream<WebSocketStream<S>>,
     to_node: QueueSender,
     silence: Duration,
-    max_message_bytes: usize,
+    limits: &Limits,
 ) -> Result<(), WebsocketError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -111,7 +116,7 @@ where
             Ok(None) => return Ok(()),
             Ok(Some(frame)) => frame.map_err(frame::read_error)?,
         };
-        if let Some(message) = frame::decode(frame, max_message_bytes)? {
+        if let Some(message) = frame::decode(frame, limits)? {
             if to_node.send(message).await.is_err() {
                 return Ok(());
             }

@@ -8,130 +8,15 @@ use std::time::Duration;
 
 use ankurah_core::ankql::parse_selection;
 use ankurah_core::model::View;
-use ankurah_core::proto::{
-    Delta, ErrorKind, Hello, Message, Request, Response, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
-};
+use ankurah_core::proto::{Delta, Message, Request, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
-use ankurah_core::{Event, LiveQuery, LocalConnector, Node, NodeId, PermissiveAgent, SystemId};
-use common::{
-    album, create, ctx, eventually, memory_server_node, state_of, Album, AlbumView, Client, Server,
-};
+use ankurah_core::{Event, LocalConnector, Node, PermissiveAgent, SystemId};
+use common::raw::{ask, goodbye, hello, send, until_closed, Reply};
+use common::{album, create, ctx, eventually, memory_server_node, state_of};
+use common::{Album, AlbumView, Client, Fixture, Server};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Raw = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A server with two well-behaved clients, `b` watching every album.
-struct Fixture {
-    server: Server,
-    storage: Arc<MemoryStorage>,
-    a: Client,
-    b: Client,
-    albums_on_b: LiveQuery<AlbumView>,
-}
-
-impl Fixture {
-    async fn new() -> Fixture {
-        let storage = Arc::new(MemoryStorage::new());
-        let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
-        node.system.create().await.unwrap();
-        let server = Server::start(node, "127.0.0.1:0").await;
-        let (a, b) = (
-            Client::connect(&server.url()).await,
-            Client::connect(&server.url()).await,
-        );
-        let albums_on_b = b.ctx().query_wait::<AlbumView>("year > 0").await.unwrap();
-        Fixture {
-            server,
-            storage,
-            a,
-            b,
-            albums_on_b,
-        }
-    }
-
-    /// A raw connection that has said a correct `Hello`.
-    async fn greeted(&self) -> Raw {
-        greeted_on(&self.server).await
-    }
-
-    async fn raw(&self) -> Raw {
-        raw(&self.server).await
-    }
-
-    /// The good clients are still connected and still sync through the server.
-    async fn still_works(&self) {
-        assert!(self.a.is_connected() && self.b.is_connected());
-        let before = self.albums_on_b.peek().len();
-        create(&self.a.node, "Still here", 2024).await;
-        eventually("b sees a's new album", async || {
-            self.albums_on_b.peek().len() == before + 1
-        })
-        .await;
-        eventually("only the good clients remain", async || {
-            self.server.node.peer_count() == 2
-        })
-        .await;
-    }
-}
-
-async fn raw(server: &Server) -> Raw {
-    tokio_tungstenite::connect_async(server.url())
-        .await
-        .expect("the server accepts")
-        .0
-}
-
-/// A raw connection to `server` that has said a correct `Hello`.
-async fn greeted_on(server: &Server) -> Raw {
-    let mut raw = raw(server).await;
-    send(
-        &mut raw,
-        &Message::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            system_id: server.node.system.system_id(),
-            node_id: NodeId::new(),
-            durable: false,
-        }),
-    )
-    .await;
-    raw
-}
-
-async fn send(raw: &mut Raw, message: &Message) {
-    raw.send(Frame::Binary(message.encode().into()))
-        .await
-        .expect("the server reads");
-}
-
-/// Everything the server sends until it closes the connection (within 10 s).
-async fn until_closed(raw: &mut Raw) -> Vec<Message> {
-    let read = async {
-        let mut messages = Vec::new();
-        while let Some(Ok(frame)) = raw.next().await {
-            if let Frame::Binary(bytes) = frame {
-                messages.push(Message::decode(&bytes).expect("the server sends valid messages"));
-            }
-        }
-        messages
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .expect("the server closes the connection")
-}
-
-fn goodbye(messages: &[Message]) -> &str {
-    messages
-        .iter()
-        .find_map(|m| match m {
-            Message::Goodbye { reason } => Some(reason.as_str()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no Goodbye in {messages:?}"))
-}
 
 #[tokio::test]
 async fn a_garbage_frame_gets_a_goodbye() {
@@ -161,17 +46,7 @@ async fn a_text_frame_gets_a_goodbye() {
 async fn another_protocol_version_is_refused() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.raw().await;
-    let system = fixture.server.node.system.system_id();
-    send(
-        &mut raw,
-        &Message::Hello(Hello {
-            protocol_version: 99,
-            system_id: system,
-            node_id: NodeId::new(),
-            durable: false,
-        }),
-    )
-    .await;
+    send(&mut raw, &hello(fixture.server.node.system.system_id(), 99)).await;
     let messages = until_closed(&mut raw).await;
     assert!(
         matches!(messages[0], Message::Hello(_)),
@@ -186,13 +61,7 @@ async fn another_protocol_version_is_refused() {
 async fn another_system_is_refused() {
     let fixture = Fixture::new().await;
     let mut raw = fixture.raw().await;
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        system_id: Some(SystemId::new()),
-        node_id: NodeId::new(),
-        durable: false,
-    };
-    send(&mut raw, &Message::Hello(hello)).await;
+    send(&mut raw, &hello(Some(SystemId::new()), PROTOCOL_VERSION)).await;
     let reason = goodbye(&until_closed(&mut raw).await).to_string();
     assert!(reason.contains("system"), "{reason}");
     fixture.still_works().await;
@@ -262,39 +131,11 @@ async fn an_event_filed_under_another_collection_is_refused() {
     events[0].collection = "bogus".into();
 
     let mut raw = fixture.greeted().await;
-    send(
-        &mut raw,
-        &Message::Request {
-            id: 1,
-            request: Request::Commit { events },
-        },
-    )
-    .await;
-    let answer = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match raw.next().await {
-                Some(Ok(Frame::Binary(bytes))) => match Message::decode(&bytes).unwrap() {
-                    Message::Response { id: 1, response } => return Some(response),
-                    Message::Goodbye { reason } => panic!("refused outright: {reason}"),
-                    _ => {}
-                },
-                Some(Ok(_)) => {}
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .expect("the server answers");
-    match answer {
-        Some(Response::Error(error)) => {
-            assert_eq!(error.kind, ErrorKind::InvalidEvent);
-            assert!(
-                error
-                    .message
-                    .contains("belongs to collection `bogus`, not `album`"),
-                "{error}"
-            )
-        }
+    match ask(&mut raw, 1, Request::Commit { events }).await {
+        Reply::Refused(reason) => assert!(
+            reason.contains("belongs to collection `bogus`, not `album`"),
+            "{reason}"
+        ),
         other => panic!("expected an error, got {other:?}"),
     }
     drop(raw);
@@ -367,7 +208,7 @@ async fn a_client_that_stops_reading_is_disconnected() {
         server.silence_limit(Duration::from_secs(1))
     })
     .await;
-    let mut raw = greeted_on(&server).await;
+    let mut raw = server.greeted().await;
     let subscribe = Message::Request {
         id: 1,
         request: Request::Subscribe {

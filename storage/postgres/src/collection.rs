@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use ankurah_core::ankql::Selection;
 use ankurah_core::storage::{StorageCollection, StoredState};
-use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, StorageError};
+use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, Limits, StorageError};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use parking_lot::Mutex;
 use tokio_postgres::IsolationLevel;
 
-use crate::engine::{backend, execute, query, Shared};
+use crate::engine::{commit_writes, engine_error, execute, query, Shared};
 use crate::layout::{quote, Columns, Table, CATALOG_COLUMNS};
 use crate::merge::{self, Resolution};
 use crate::sql;
@@ -47,9 +47,9 @@ impl StorageCollection for PostgresCollection {
             .ensure_columns(&self.collection, &row.columns())
             .await?;
         let mut client = self.shared.client().await?;
-        let txn = client.transaction().await.map_err(backend)?;
+        let txn = client.transaction().await.map_err(engine_error)?;
         write_states(&txn, &self.collection.table, &[row], None).await?;
-        txn.commit().await.map_err(backend)
+        commit_writes(txn).await
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
@@ -63,6 +63,7 @@ impl StorageCollection for PostgresCollection {
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         let table = &self.collection.table;
         let mut client = self.shared.client().await?;
         // One snapshot for the column list and the rows: a column another process adds is
@@ -73,7 +74,7 @@ impl StorageCollection for PostgresCollection {
             .read_only(true)
             .start()
             .await
-            .map_err(backend)?;
+            .map_err(engine_error)?;
         let columns = catalog_columns(&txn, table).await?;
         let select = sql::select(table, &columns, selection);
         if txn.statement_cache.size() >= CACHED_STATEMENTS {
@@ -137,7 +138,7 @@ impl StorageCollection for PostgresCollection {
 }
 
 fn bytes(row: &tokio_postgres::Row, column: usize) -> Result<&[u8], StorageError> {
-    row.try_get(column).map_err(backend)
+    row.try_get(column).map_err(engine_error)
 }
 
 fn decode_state(row: &tokio_postgres::Row) -> Result<EntityState, StorageError> {
@@ -158,7 +159,7 @@ pub(crate) async fn catalog_columns(
         .iter()
         .map(|r| r.try_get::<_, &str>(0))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(backend)?;
+        .map_err(engine_error)?;
     Ok(Columns::from_names(names))
 }
 

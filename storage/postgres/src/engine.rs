@@ -8,7 +8,9 @@ use std::sync::Arc;
 use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, EntityId, Event, StorageError, SystemId};
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction,
+};
 use parking_lot::Mutex;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
@@ -58,7 +60,7 @@ impl PostgresStorage {
     /// engines can share a database this way; tests use a schema each and drop it after.
     pub async fn open_in_schema(url: &str, schema: &str) -> Result<Self, StorageError> {
         check_schema(schema)?;
-        let config: tokio_postgres::Config = url.parse().map_err(backend)?;
+        let config: tokio_postgres::Config = url.parse().map_err(engine_error)?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -66,7 +68,7 @@ impl PostgresStorage {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager).build().map_err(backend)?;
+        let pool = Pool::builder(manager).build().map_err(engine_error)?;
         let shared = Shared {
             pool,
             schema: schema.to_owned(),
@@ -86,7 +88,7 @@ impl PostgresStorage {
 
 impl Shared {
     pub(crate) async fn client(&self) -> Result<Object, StorageError> {
-        self.pool.get().await.map_err(backend)
+        self.pool.get().await.map_err(engine_error)
     }
 
     fn meta(&self) -> String {
@@ -101,12 +103,10 @@ impl Shared {
             .first()
             .map(|r| r.try_get(0))
             .transpose()
-            .map_err(backend)?
+            .map_err(engine_error)?
             .unwrap_or_default();
         if encoding != "UTF8" {
-            return Err(StorageError::Backend(format!(
-                "the database encoding is {encoding}; Ankurah needs UTF8 (LIKE's `_` is one character, strings compare by code point)"
-            )));
+            return Err(StorageError::engine(ENGINE, NotUtf8(encoding.to_owned())));
         }
         self.ddl(&layout::create_schema(&self.schema)).await?;
         let insert = format!(
@@ -142,17 +142,17 @@ impl Shared {
         rows.first()
             .map(|r| r.try_get(0))
             .transpose()
-            .map_err(backend)
+            .map_err(engine_error)
     }
 
     /// Runs DDL statements in a transaction holding the cross-process DDL lock.
     async fn ddl(&self, statements: &str) -> Result<(), StorageError> {
         let mut client = self.client().await?;
-        let txn = client.transaction().await.map_err(backend)?;
+        let txn = client.transaction().await.map_err(engine_error)?;
         txn.batch_execute(&format!("{DDL_LOCK}; {statements}"))
             .await
-            .map_err(backend)?;
-        txn.commit().await.map_err(backend)
+            .map_err(engine_error)?;
+        txn.commit().await.map_err(engine_error)
     }
 
     /// The collection's tables, created on first use.
@@ -174,7 +174,7 @@ impl Shared {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
-            .map_err(backend)?;
+            .map_err(engine_error)?;
         let collection = Arc::new(Collection {
             table,
             columns: Mutex::new(columns),
@@ -291,14 +291,14 @@ impl StorageEngine for PostgresStorage {
             prepared.push((collection, events, rows));
         }
         let mut client = self.shared.client().await?;
-        let txn = client.transaction().await.map_err(backend)?;
+        let txn = client.transaction().await.map_err(engine_error)?;
         for (collection, events, _) in &prepared {
             insert_events(&txn, &collection.table, events).await?;
         }
         for (collection, events, rows) in &prepared {
             write_states(&txn, &collection.table, rows, Some(events)).await?;
         }
-        txn.commit().await.map_err(backend)
+        commit_writes(txn).await
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
@@ -322,18 +322,55 @@ impl StorageEngine for PostgresStorage {
     }
 }
 
-/// A driver or pool error as [`StorageError::Backend`], with its causes (the driver's own
-/// message for a database error is just "db error"; the cause says what happened).
-pub(crate) fn backend(error: impl std::error::Error) -> StorageError {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// The engine's name in its errors.
+const ENGINE: &str = "postgres";
+
+/// A driver or pool error as [`StorageError::Engine`], with the SQLSTATE of the server's
+/// error when there is one anywhere in its chain (a pool error wraps the driver's).
+pub(crate) fn engine_error(error: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+    let code = sqlstate(&error).map(str::to_owned);
+    StorageError::Engine {
+        engine: ENGINE,
+        code,
+        source: Box::new(error),
     }
-    StorageError::Backend(message)
 }
+
+/// The SQLSTATE the server answered with, if `error` or one of its causes is its answer.
+fn sqlstate<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a str> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(code) = error
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+        {
+            return Some(code.code());
+        }
+        next = error.source();
+    }
+    None
+}
+
+/// Commits a transaction that writes data. When the server refused the COMMIT it says why
+/// (a SQLSTATE) and nothing was written: an [`StorageError::Engine`] error. When it never
+/// answered (the connection broke), the transaction may or may not be durable: a
+/// [`StorageError::Flush`].
+pub(crate) async fn commit_writes(txn: Transaction<'_>) -> Result<(), StorageError> {
+    match txn.commit().await {
+        Ok(()) => Ok(()),
+        Err(error) if error.code().is_some() => Err(engine_error(error)),
+        Err(error) => Err(StorageError::Flush {
+            engine: ENGINE,
+            earlier: false,
+            source: Arc::new(error),
+        }),
+    }
+}
+
+/// The database's encoding is not one Ankurah can work with.
+#[derive(Debug, thiserror::Error)]
+#[error("the database encoding is {0}; Ankurah needs UTF8 (LIKE's `_` is one character, strings compare by code point)")]
+struct NotUtf8(String);
 
 /// Runs a statement, prepared once per connection.
 pub(crate) async fn query(
@@ -341,8 +378,8 @@ pub(crate) async fn query(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>, StorageError> {
-    let statement = client.prepare_cached(sql).await.map_err(backend)?;
-    client.query(&statement, params).await.map_err(backend)
+    let statement = client.prepare_cached(sql).await.map_err(engine_error)?;
+    client.query(&statement, params).await.map_err(engine_error)
 }
 
 /// Runs a statement, prepared once per connection; returns the number of rows affected.
@@ -351,6 +388,9 @@ pub(crate) async fn execute(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64, StorageError> {
-    let statement = client.prepare_cached(sql).await.map_err(backend)?;
-    client.execute(&statement, params).await.map_err(backend)
+    let statement = client.prepare_cached(sql).await.map_err(engine_error)?;
+    client
+        .execute(&statement, params)
+        .await
+        .map_err(engine_error)
 }

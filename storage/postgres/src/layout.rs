@@ -296,13 +296,13 @@ impl Columns {
     pub(crate) fn of(&self, property: &str) -> Vec<(ValueType, String)> {
         KINDS
             .into_iter()
-            .filter_map(|kind| {
-                Some((
-                    kind,
-                    property_column(property, kind)
-                        .ok()
-                        .filter(|c| self.contains(c))?,
-                ))
+            .filter_map(|kind| match property_column(property, kind) {
+                Ok(column) => self.contains(&column).then_some((kind, column)),
+                // Never written either (writes refuse such names): it reads as missing.
+                Err(error) => {
+                    tracing::debug!(%error, ?kind, "no column can hold this property");
+                    None
+                }
             })
             .collect()
     }

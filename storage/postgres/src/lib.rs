@@ -41,10 +41,21 @@
 //! commit finds that another process changed an entity since this one read it, it stores
 //! the join of both states, so no event's effect is lost. [`merge`] tells how.
 //!
+//! ## Errors
+//!
+//! What the server or the driver reports is a [`StorageError::Engine`] keeping the driver's
+//! error, with the server's SQLSTATE in [`StorageError::code`]. A data commit whose COMMIT
+//! got no answer (the connection broke) may or may not have happened: that is a
+//! [`StorageError::Flush`].
+//!
+//! [`StorageError::Engine`]: ankurah_core::StorageError::Engine
+//! [`StorageError::code`]: ankurah_core::StorageError::code
+//! [`StorageError::Flush`]: ankurah_core::StorageError::Flush
+//!
 //! ## Testing
 //!
 //! The tests of this crate need a server: they read `ANKURAH_POSTGRES_URL` and print why
-//! they skip when it is unset. Each test opens its own schema with
+//! they skip when it is unset, except in CI (`CI` set), where an unset URL fails them. Each test opens its own schema with
 //! [`PostgresStorage::open_in_schema`] and drops it, so tests run in parallel and leave
 //! nothing behind.
 

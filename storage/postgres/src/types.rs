@@ -58,8 +58,10 @@ pub(crate) struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// Checks that every property fits a column and flattens the state.
+    /// Checks that every property fits a column (and nests no deeper than converting it to
+    /// `jsonb` may recurse) and flattens the state.
     pub(crate) fn new(source: &'a StoredState) -> Result<Self, StorageError> {
+        source.check_depth()?;
         let mut values = Vec::new();
         for (property, value) in &source.values {
             if let Some(kind) = value.value_type() {

@@ -27,7 +27,8 @@ conformance_tests!(
     ankql_cases,
     ordering_and_limits,
     system_id_round_trip,
-    names
+    names,
+    nesting_depth,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use ankurah_core::storage::ordered::planner::{self, KeyRange};
 use ankurah_core::storage::ordered::query::{self, Entries, IndexedStates};
 use ankurah_core::storage::ordered::record::Record;
 use ankurah_core::storage::{StorageCollection, StoredState};
-use ankurah_core::{CollectionId, StorageError};
+use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction};
 
@@ -32,7 +32,7 @@ impl RedbCollection {
         RedbCollection { storage, id }
     }
 
-    /// Runs `read` on a blocking thread with the collection's events; no events when the
+    /// Runs `read` where blocking is allowed, with the collection's events; no events when the
     /// collection never held one.
     async fn read_events(
         &self,
@@ -49,13 +49,15 @@ impl RedbCollection {
             .await
     }
 
-    /// Runs `query` on a blocking thread after creating the indexes `selection` could use,
-    /// on a snapshot taken once they exist.
+    /// Runs `query` where blocking is allowed, after creating the indexes `selection` could
+    /// use, on a snapshot taken once they exist. A selection too deep to walk safely is
+    /// refused first.
     async fn query<R: Send + 'static>(
         &self,
         selection: &Selection,
         query: impl FnOnce(&Snapshot, &Selection) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
         let (id, selection) = (self.id.clone(), selection.clone());
         self.storage
             .blocking(move |storage| {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ankurah_core::event::Event;
 use ankurah_core::id::{EventId, SystemId};
 use ankurah_core::storage::ordered::record::{entry_change, Record};
-use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use ankurah_core::storage::{self, CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, EntityId, StorageError};
 use async_trait::async_trait;
 use parking_lot::{FairMutex, FairMutexGuard, Mutex};
@@ -21,7 +21,7 @@ use tempfile::TempDir;
 
 use crate::collection::RedbCollection;
 use crate::layout::{self, Stage};
-use crate::{engine_error, table_error};
+use crate::{engine_error, flush_error, table_error, ENGINE};
 
 /// How many states one step of an index build reads inside one write transaction: other
 /// writers wait for a step at most, never for a whole build.
@@ -109,19 +109,14 @@ impl RedbStorage {
         })
     }
 
-    /// Runs `work` on a blocking thread: redb calls block on the disk and on redb's single
-    /// writer, and must not stall the async workers.
+    /// Runs `work` where blocking is allowed ([`storage::blocking`]): redb calls block on the
+    /// disk and on redb's single writer, and must not stall the async workers.
     pub(crate) async fn blocking<R: Send + 'static>(
         &self,
         work: impl FnOnce(&RedbStorage) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
         let storage = self.clone();
-        match tokio::task::spawn_blocking(move || work(&storage)).await {
-            Ok(result) => result,
-            // The work panicked: carry the panic to the caller, as running it inline would.
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(error) => Err(engine_error(error)),
-        }
+        storage::blocking(ENGINE, move || work(&storage)).await
     }
 
     /// A read transaction: a consistent snapshot of the whole database.
@@ -152,6 +147,8 @@ impl RedbStorage {
         states: &[StoredState],
         durable: Durable,
     ) -> Result<usize, StorageError> {
+        // Encoding a value for an index recurses into it.
+        states.iter().try_for_each(StoredState::check_depth)?;
         let mut touched: BTreeMap<&CollectionId, Touched<'_>> = BTreeMap::new();
         for event in events {
             let name = collection.unwrap_or(&event.collection);
@@ -298,7 +295,7 @@ struct Write<'a> {
 impl Write<'_> {
     /// Commits, then hands the turn to the next writer.
     fn commit(self) -> Result<(), StorageError> {
-        self.txn.commit().map_err(engine_error)
+        self.txn.commit().map_err(flush_error)
     }
 }
 

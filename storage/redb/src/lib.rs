@@ -37,13 +37,19 @@
 //!    all of them are there or none.
 //! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
 //!    `set_system_id`, the outbox) commits with `Durability::Immediate`: it is on disk when
-//!    it returns.
+//!    it returns. A commit that fails is [`StorageError::Flush`]: it may or may not survive a
+//!    crash.
 //! 3. **No panics on bad data.** Stored bytes that do not decode, and tables whose key or
 //!    value types are not those of [`layout`], give [`StorageError::Decode`]; a database
 //!    written with another layout version is refused with [`StorageError::FormatVersion`]
 //!    naming both versions. Every collection and property name is accepted.
-//! 4. **Off the async workers.** redb's calls block, so every call runs on a blocking thread
-//!    (`tokio::task::spawn_blocking`).
+//! 4. **Off the async workers.** redb's calls block, so every call runs where blocking
+//!    stalls no async worker ([`ankurah_core::storage::blocking`]: on a multi-thread runtime
+//!    the calling thread becomes a blocking one for the call, on a current-thread runtime the
+//!    call goes to a blocking thread).
+//! 5. **Bounded nesting.** States and query values nested deeper than
+//!    [`Limits::DEPTH_CEILING`](ankurah_core::Limits::DEPTH_CEILING) are refused with
+//!    [`StorageError::LimitExceeded`] before anything encodes them.
 //!
 //! ## Queries and indexes
 //!
@@ -74,16 +80,27 @@ pub mod layout;
 
 pub use engine::RedbStorage;
 
+use std::sync::Arc;
+
 use ankurah_core::{DecodeError, StorageError};
 use redb::TableError;
 
 /// The engine's name in its errors.
 const ENGINE: &str = "redb";
 
-/// A failed call of redb (or of the file system or runtime under it). Every engine error of
-/// this crate is made here.
+/// A failed call of redb (or of the file system under it), keeping its error.
 fn engine_error(error: impl std::error::Error + Send + Sync + 'static) -> StorageError {
-    StorageError::Backend(format!("{ENGINE}: {error}"))
+    StorageError::engine(ENGINE, error)
+}
+
+/// A commit that failed: redb may have failed while making it durable, so whether it
+/// survives a crash is unknown.
+fn flush_error(error: redb::CommitError) -> StorageError {
+    StorageError::Flush {
+        engine: ENGINE,
+        earlier: false,
+        source: Arc::new(error),
+    }
 }
 
 /// A table that could not be opened. One that exists with other key or value types than

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ankurah_core::event::Event;
-use ankurah_core::storage::{StorageEngine, StoredState};
+use ankurah_core::storage::StoredState;
 use ankurah_core::testing::damage::{self, assert_decode, collection_id, BadEntry, INDEXED};
 use ankurah_storage_redb::{layout, RedbStorage};
 use redb::{Database, TableDefinition, WriteTransaction};
@@ -110,10 +110,7 @@ async fn garbage_in_the_catalog_gives_decode_errors() {
         insert(txn, layout::CATALOG, index_name().as_bytes(), 7);
     });
     let storage = reopen(&path);
-    let albums = storage
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = damage::albums(&storage).await;
     assert_decode(
         albums
             .fetch_states(&"year > 0".parse().expect("query"))
@@ -135,10 +132,7 @@ async fn garbage_in_the_catalog_gives_decode_errors() {
         .concat();
         insert(txn, layout::CATALOG, key.as_slice(), 1);
     });
-    let albums = reopen(&path)
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = damage::albums(&reopen(&path)).await;
     assert_decode(
         albums.fetch_states(&"".parse().expect("query")).await,
         "a catalogued property name that is not UTF-8",
@@ -156,10 +150,7 @@ async fn tables_of_other_types_give_decode_errors() {
         insert(txn, other, b"not an id".as_slice(), 1);
     });
     let storage = reopen(&path);
-    let albums = storage
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = damage::albums(&storage).await;
     assert_decode(
         albums.get_state(made[0].1.state.entity_id).await,
         "get_state",

@@ -5,17 +5,16 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
 use ankurah_core::event::Event;
 use ankurah_core::id::EntityId;
 use ankurah_core::storage::{CommitBatch, StorageEngine, StoredState};
-use ankurah_core::testing::genesis;
+use ankurah_core::testing::{child, genesis};
 use ankurah_core::value::Value;
 use ankurah_core::CollectionId;
 use ankurah_storage_redb::RedbStorage;
 
-const CHILD: &str = "ANKURAH_REDB_CRASH_CHILD";
 const COLLECTION: &str = "crash";
 
 fn batch(made: &[(Event, StoredState)]) -> CommitBatch {
@@ -79,30 +78,31 @@ fn crash_after_commits(path: &Path) -> ! {
     })
 }
 
+/// Where the child keeps its database: a path the parent chose, handed down in the
+/// environment.
+const CHILD_PATH: &str = "ANKURAH_REDB_CRASH_PATH";
+
 #[test]
 fn reported_commits_survive_an_abort() {
-    if let Some(path) = std::env::var_os(CHILD) {
+    const TEST: &str = "reported_commits_survive_an_abort";
+    if child::is_child(TEST) {
+        let path = std::env::var_os(CHILD_PATH).expect("the parent names the database");
         crash_after_commits(Path::new(&path));
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("ankurah.redb");
-    let output = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            "reported_commits_survive_an_abort",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(CHILD, &path)
-        .output()
-        .expect("the child runs");
+    std::env::set_var(CHILD_PATH, &path);
+    let outcome = child::run(TEST, Duration::from_secs(120));
     assert!(
-        !output.status.success(),
+        outcome.status.is_some_and(|status| !status.success()),
         "the child aborts: {}",
-        String::from_utf8_lossy(&output.stderr)
+        outcome.output
     );
-    let reported: Vec<EntityId> = String::from_utf8_lossy(&output.stdout)
+    let reported: Vec<EntityId> = outcome
+        .output
         .lines()
-        .filter_map(|line| line.strip_prefix("durable "))
+        // The harness may have begun a line ("test ... ") that the child's first report ends.
+        .filter_map(|line| line.split_once("durable ").map(|(_, id)| id.trim()))
         .map(|id| id.parse().expect("an entity id"))
         .collect();
     assert_eq!(reported.len(), 20 + 64, "the child reported every commit");

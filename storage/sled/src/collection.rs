@@ -1,8 +1,6 @@
 //! [`SledCollection`]: the handle on one collection, and its records and indexes as the shared
 //! query functions read them.
 
-use std::collections::BTreeSet;
-
 use ankurah_core::ankql::Selection;
 use ankurah_core::event::Event;
 use ankurah_core::id::{EntityId, EventId};
@@ -11,15 +9,16 @@ use ankurah_core::storage::ordered::planner::{self, KeyRange};
 use ankurah_core::storage::ordered::query::{self, Entries, IndexedStates};
 use ankurah_core::storage::ordered::record::Record;
 use ankurah_core::storage::{StorageCollection, StoredState};
-use ankurah_core::{CollectionId, StorageError};
+use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
-use crate::backend_error;
-use crate::engine::SledStorage;
+use crate::engine::{Indexes, SledStorage};
+use crate::engine_error;
 use crate::layout;
 
 /// One collection of a [`SledStorage`]; its name was validated when the handle was made.
-#[derive(Debug)]
+/// Cloning is cheap: a clone goes to the blocking thread that runs each call.
+#[derive(Debug, Clone)]
 pub(crate) struct SledCollection {
     storage: SledStorage,
     id: CollectionId,
@@ -35,26 +34,16 @@ impl SledCollection {
             .storage
             .tree()
             .get(layout::state_key(&self.id, id))
-            .map_err(backend_error)?;
+            .map_err(engine_error)?;
         Ok(bytes.map(|bytes| Record::decode(&bytes)).transpose()?)
-    }
-
-    /// Runs `query` on this collection's records and complete indexes.
-    fn view<R>(&self, query: impl FnOnce(&View<'_>) -> R) -> R {
-        self.storage.read(|catalog| {
-            query(&View {
-                collection: self,
-                indexed: catalog.get(&self.id),
-            })
-        })
     }
 }
 
 /// A collection's records and complete indexes as the query functions read them, while the
-/// catalog lock excludes writers.
+/// collection's lock is held shared (so no write is half done).
 struct View<'a> {
     collection: &'a SledCollection,
-    indexed: Option<&'a BTreeSet<String>>,
+    indexes: &'a Indexes,
 }
 
 impl IndexedStates for View<'_> {
@@ -65,17 +54,14 @@ impl IndexedStates for View<'_> {
     }
 
     fn is_indexed(&self, property: &str) -> bool {
-        self.indexed.is_some_and(|set| set.contains(property))
+        self.indexes.is_ready(property)
     }
 
     fn records(&self) -> Result<Entries<'_, Record<'static>>, StorageError> {
-        let states = self
-            .collection
-            .storage
-            .tree()
-            .scan_prefix(layout::state_prefix(&self.collection.id));
+        let prefix = layout::state_prefix(&self.collection.id);
+        let states = self.collection.storage.tree().scan_prefix(prefix);
         Ok(Box::new(states.map(|item| {
-            let (_, bytes) = item.map_err(backend_error)?;
+            let (_, bytes) = item.map_err(engine_error)?;
             Ok(Record::decode(&bytes)?)
         })))
     }
@@ -91,12 +77,12 @@ impl IndexedStates for View<'_> {
         descending: bool,
     ) -> Result<Entries<'_, IndexKey>, StorageError> {
         let prefix = layout::index_prefix(&self.collection.id, property);
-        let keys = self.collection.storage.tree().range(
-            [&prefix[..], &range.start[..]].concat()..[&prefix[..], &range.end[..]].concat(),
-        );
+        let start = [&prefix[..], &range.start[..]].concat();
+        let end = [&prefix[..], &range.end[..]].concat();
+        let keys = self.collection.storage.tree().range(start..end);
         let skip = prefix.len();
         let entries = keys.map(move |item| {
-            let (key, _) = item.map_err(backend_error)?;
+            let (key, _) = item.map_err(engine_error)?;
             Ok(IndexKey { key, skip })
         });
         Ok(match descending {
@@ -118,32 +104,64 @@ impl AsRef<[u8]> for IndexKey {
     }
 }
 
+impl SledCollection {
+    /// Runs `query` on a blocking thread after creating the indexes `selection` could use,
+    /// with the collection's indexes and its lock held shared. A selection too deep to walk
+    /// safely is refused first.
+    async fn query<R: Send + 'static>(
+        &self,
+        selection: &Selection,
+        query: impl FnOnce(&View<'_>, &Selection) -> Result<R, StorageError> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
+        let (this, selection) = (self.clone(), selection.clone());
+        self.storage
+            .blocking(move |storage| {
+                storage.ensure_indexes(&this.id, &planner::indexable_properties(&selection))?;
+                let indexes = storage.indexes(&this.id);
+                let indexes = indexes.read();
+                let view = View {
+                    collection: &this,
+                    indexes: &indexes,
+                };
+                query(&view, &selection)
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl StorageCollection for SledCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
         self.storage
-            .store(Some(&self.id), &[], std::slice::from_ref(state))
+            .store(Some(self.id.clone()), Vec::new(), vec![state.clone()])
             .await
             .map(drop)
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
-        Ok(self.record(id)?.map(|record| record.state.into_owned()))
+        let this = self.clone();
+        self.storage
+            .blocking(move |_| Ok(this.record(id)?.map(|record| record.state.into_owned())))
+            .await
     }
 
     async fn fetch_ids(
         &self,
         selection: &Selection,
     ) -> Result<Option<Vec<EntityId>>, StorageError> {
-        self.storage
-            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        self.view(|view| query::fetch_ids(view, selection))
+        self.query(selection, |view, selection| {
+            query::fetch_ids(view, selection)
+        })
+        .await
     }
 
     async fn fetch_states(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
-        self.storage
-            .ensure_indexes(&self.id, &planner::indexable_properties(selection))?;
-        let matched = self.view(|view| query::fetch_records(view, selection))?;
+        let matched = self
+            .query(selection, |view, selection| {
+                query::fetch_records(view, selection)
+            })
+            .await?;
         Ok(matched
             .into_iter()
             .map(|record| record.state.into_owned())
@@ -153,7 +171,7 @@ impl StorageCollection for SledCollection {
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
         Ok(self
             .storage
-            .store(Some(&self.id), std::slice::from_ref(event), &[])
+            .store(Some(self.id.clone()), vec![event.clone()], Vec::new())
             .await?
             == 1)
     }
@@ -166,26 +184,37 @@ impl StorageCollection for SledCollection {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let tree = self.storage.tree();
-        let mut events = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(bytes) = tree
-                .get(layout::event_key(&self.id, entity, id))
-                .map_err(backend_error)?
-            {
-                events.push(Event::decode(&bytes)?);
-            }
-        }
-        Ok(events)
+        let collection = self.id.clone();
+        self.storage
+            .blocking(move |storage| {
+                let mut events = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(bytes) = storage
+                        .tree()
+                        .get(layout::event_key(&collection, entity, id))
+                        .map_err(engine_error)?
+                    {
+                        events.push(Event::decode(&bytes)?);
+                    }
+                }
+                Ok(events)
+            })
+            .await
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
         let prefix = layout::history_prefix(&self.id, id);
-        let mut events = Vec::new();
-        for item in self.storage.tree().scan_prefix(&prefix) {
-            let (_, bytes) = item.map_err(backend_error)?;
-            events.push(Event::decode(&bytes)?);
-        }
-        Ok(events)
+        self.storage
+            .blocking(move |storage| {
+                storage
+                    .tree()
+                    .scan_prefix(&prefix)
+                    .map(|item| {
+                        let (_, bytes) = item.map_err(engine_error)?;
+                        Ok(Event::decode(&bytes)?)
+                    })
+                    .collect()
+            })
+            .await
     }
 }

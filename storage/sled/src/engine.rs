@@ -5,21 +5,79 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ankurah_core::event::Event;
 use ankurah_core::id::SystemId;
 use ankurah_core::storage::ordered::record::Record;
-use ankurah_core::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use ankurah_core::storage::{self, CommitBatch, StorageCollection, StorageEngine, StoredState};
 use ankurah_core::{CollectionId, StorageError};
 use async_trait::async_trait;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tempfile::TempDir;
 
 use crate::collection::SledCollection;
-use crate::{backend_error, index, layout};
+use crate::{engine_error, flush_error, index, layout, ENGINE};
 
-/// The indexed properties of each collection.
-pub(crate) type Catalog = HashMap<CollectionId, BTreeSet<String>>;
+/// How long [`SledStorage::open`] waits for the lock of a directory that is in use.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens the sled database at `path` as [`SledStorage::open`] does, for tools and tests that
+/// read the raw tree. Waits up to [`LOCK_WAIT`] while the directory's lock is held, as it is
+/// for a moment after a handle of this process is dropped (sled lets go once its background
+/// work on that handle ends); then fails with [`StorageError::Engine`].
+pub fn open_database(path: impl AsRef<Path>) -> Result<sled::Db, StorageError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::open(path.as_ref()) {
+            Err(sled::Error::Io(error))
+                if Instant::now() < deadline
+                    && error.to_string().contains("could not acquire lock") =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened.map_err(engine_error),
+        }
+    }
+}
+
+/// How many states one step of an index build reads while it holds its collection's lock.
+const BUILD_STEP: usize = 1024;
+
+/// The indexes of one collection, by the stage of their life.
+#[derive(Debug, Default)]
+pub(crate) struct Indexes {
+    /// Complete and maintained by every write: queries use them.
+    ready: BTreeSet<String>,
+    /// Being filled: writes maintain them, queries do not use them yet.
+    filling: BTreeSet<String>,
+    /// Claimed by a build that is clearing what a build cut short by a crash left behind:
+    /// neither writes nor queries touch them.
+    clearing: BTreeSet<String>,
+}
+
+impl Indexes {
+    /// Whether queries may use the index on `property`.
+    pub(crate) fn is_ready(&self, property: &str) -> bool {
+        self.ready.contains(property)
+    }
+
+    /// The indexes that writes maintain.
+    fn maintained(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ready.iter().chain(&self.filling).map(String::as_str)
+    }
+
+    fn is_claimed(&self, property: &str) -> bool {
+        self.ready.contains(property)
+            || self.filling.contains(property)
+            || self.clearing.contains(property)
+    }
+}
+
+/// A collection's indexes behind the lock that orders its reads and writes: writes (commits,
+/// steps of an index build) hold it exclusively, so index upkeep reads the very values it
+/// replaces, and queries hold it shared, so they see whole commits only.
+pub(crate) type Guarded = Arc<RwLock<Indexes>>;
 
 /// Embedded storage on [sled](https://docs.rs/sled): see the [crate docs](crate).
 ///
@@ -31,10 +89,9 @@ pub struct SledStorage {
 
 struct Inner {
     tree: sled::Tree,
-    /// The index catalog. Its lock also orders reads and writes: writers (commits, index
-    /// builds) hold it exclusively, so index upkeep reads the very values it replaces, and
-    /// queries hold it shared, so they see whole commits only.
-    catalog: RwLock<Catalog>,
+    /// Every collection's [`Guarded`] indexes. This lock is shared by all collections, so it
+    /// is held only to find or add an entry, never across a sled call.
+    collections: Mutex<HashMap<CollectionId, Guarded>>,
     /// Kept open until the tree is dropped (fields drop in order).
     _db: sled::Db,
     /// The directory of [`SledStorage::new_test`], deleted last.
@@ -43,44 +100,57 @@ struct Inner {
 
 impl fmt::Debug for SledStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut collections: Vec<_> = self.inner.collections.lock().keys().cloned().collect();
+        collections.sort();
         f.debug_struct("SledStorage")
-            .field("catalog", &*self.inner.catalog.read())
+            .field("collections", &collections)
             .finish_non_exhaustive()
     }
 }
+
+/// [`SledStorage::new_test`] found no temporary directory to use.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create a temporary directory")]
+struct NoTempDir(#[source] std::io::Error);
 
 impl SledStorage {
     /// Opens (or creates, with its parent directories) the database at `path`.
     ///
     /// Fails with [`StorageError::FormatVersion`] when the directory was written by a build
-    /// with another [`layout::FORMAT_VERSION`], and with [`StorageError::Backend`] when sled
-    /// cannot open it (for instance while another process holds it).
+    /// with another [`layout::FORMAT_VERSION`], and with [`StorageError::Engine`] when sled
+    /// cannot open it (for instance while another process holds it; see [`open_database`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
-        Self::with_db(sled::open(path).map_err(backend_error)?, None)
+        Self::with_db(open_database(path)?, None)
     }
 
     /// A database in a fresh temporary directory, deleted when the last clone is dropped.
     pub fn new_test() -> Result<Self, StorageError> {
-        let dir = tempfile::tempdir().map_err(|e| {
-            StorageError::Backend(format!("cannot create a temporary directory: {e}"))
-        })?;
-        let db = sled::open(dir.path()).map_err(backend_error)?;
+        let dir = tempfile::tempdir().map_err(|e| StorageError::engine(ENGINE, NoTempDir(e)))?;
+        let db = sled::open(dir.path()).map_err(engine_error)?;
         Self::with_db(db, Some(dir))
     }
 
     fn with_db(db: sled::Db, temp: Option<TempDir>) -> Result<Self, StorageError> {
-        let tree = db.open_tree(layout::TREE).map_err(backend_error)?;
+        let tree = db.open_tree(layout::TREE).map_err(engine_error)?;
         layout::check_format_version(&tree)?;
-        let mut catalog = Catalog::new();
+        let mut collections = HashMap::<CollectionId, Indexes>::new();
         for item in tree.scan_prefix(layout::catalog_prefix()) {
-            let (key, _) = item.map_err(backend_error)?;
+            let (key, _) = item.map_err(engine_error)?;
             let (collection, property) = layout::parse_catalog_key(&key)?;
-            catalog.entry(collection).or_default().insert(property);
+            collections
+                .entry(collection)
+                .or_default()
+                .ready
+                .insert(property);
         }
+        let collections = collections
+            .into_iter()
+            .map(|(id, indexes)| (id, Arc::new(RwLock::new(indexes))))
+            .collect();
         Ok(SledStorage {
             inner: Arc::new(Inner {
                 tree,
-                catalog: RwLock::new(catalog),
+                collections: Mutex::new(collections),
                 _db: db,
                 _temp: temp,
             }),
@@ -91,34 +161,62 @@ impl SledStorage {
         &self.inner.tree
     }
 
-    /// Runs `read` with the catalog, excluding writers meanwhile.
-    pub(crate) fn read<R>(&self, read: impl FnOnce(&Catalog) -> R) -> R {
-        read(&self.inner.catalog.read())
+    /// Runs `work` where blocking is allowed ([`storage::blocking`]): sled calls block (on
+    /// disk, and on sled's process-wide lock, which a batch in any database takes exclusively
+    /// behind running flushes), and must not stall the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&SledStorage) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let storage = self.clone();
+        storage::blocking(ENGINE, move || work(&storage)).await
     }
 
-    /// Writes events and states in one atomic batch, with the index entries of the states,
-    /// and returns once they are durable. Events already stored are skipped (ids name
-    /// immutable events); the result is the number of events that were new. A state replaces
-    /// the entity's previous one; of several states of one entity, the last wins.
-    /// `collection` overrides the collection that states and events name (a collection
-    /// handle writes into its own).
+    /// The indexes of `collection`, with the lock that orders its reads and writes.
+    pub(crate) fn indexes(&self, collection: &CollectionId) -> Guarded {
+        self.inner
+            .collections
+            .lock()
+            .entry(collection.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Flushes everything written so far with sled's blocking flush (its async flush can
+    /// hang with several databases in one process, sled issues 1241 and 1308).
+    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+        self.inner.tree.flush().map_err(flush_error)?;
+        Ok(())
+    }
+
+    /// Writes events and states like [`write_batch`](Self::write_batch) and returns once they
+    /// are durable.
     pub(crate) async fn store(
         &self,
-        collection: Option<&CollectionId>,
-        events: &[Event],
-        states: &[StoredState],
+        collection: Option<CollectionId>,
+        events: Vec<Event>,
+        states: Vec<StoredState>,
     ) -> Result<usize, StorageError> {
-        let added = self.write_batch(collection, events, states)?;
-        self.inner.tree.flush_async().await.map_err(backend_error)?;
-        Ok(added)
+        self.blocking(move |storage| {
+            let added = storage.write_batch(collection.as_ref(), &events, &states)?;
+            storage.flush()?;
+            Ok(added)
+        })
+        .await
     }
 
+    /// Writes events and states in one atomic batch, with the index entries of the states.
+    /// Events already stored are skipped (ids name immutable events); the result is the
+    /// number of events that were new. A state replaces the entity's previous one; of several
+    /// states of one entity, the last wins. `collection` overrides the collection that states
+    /// and events name (a collection handle writes into its own). Blocks.
     fn write_batch(
         &self,
         collection: Option<&CollectionId>,
         events: &[Event],
         states: &[StoredState],
     ) -> Result<usize, StorageError> {
+        states.iter().try_for_each(StoredState::check_depth)?;
         let events: Vec<_> = events
             .iter()
             .map(|e| (collection.unwrap_or(&e.collection), e))
@@ -128,74 +226,132 @@ impl SledStorage {
             .map(|s| (collection.unwrap_or(&s.state.collection), s))
             .map(|(c, s)| (layout::state_key(c, s.state.entity_id), (c, s)))
             .collect();
-        for name in events
+        let touched: BTreeSet<&CollectionId> = events
             .iter()
-            .map(|(c, _)| c)
-            .chain(states.values().map(|(c, _)| c))
-        {
+            .map(|(c, _)| *c)
+            .chain(states.values().map(|(c, _)| *c))
+            .collect();
+        for name in &touched {
             layout::validate_name(name.as_str())?;
         }
+        // Locked in name order, the order every writer takes them in.
+        let locks: Vec<_> = touched.iter().map(|c| self.indexes(c)).collect();
+        let guards: Vec<_> = locks.iter().map(|lock| lock.write()).collect();
+        let indexes: HashMap<&CollectionId, &Indexes> = touched
+            .into_iter()
+            .zip(guards.iter().map(|g| &**g))
+            .collect();
         let tree = &self.inner.tree;
-        let catalog = self.inner.catalog.write();
         let mut batch = sled::Batch::default();
         let mut added = BTreeSet::new();
         for (collection, event) in events {
             let key = layout::event_key(collection, event.entity_id, event.id);
-            if !tree.contains_key(&key).map_err(backend_error)? && added.insert(key.clone()) {
+            if !tree.contains_key(&key).map_err(engine_error)? && added.insert(key.clone()) {
                 batch.insert(key, event.encode());
             }
         }
         for (key, (collection, stored)) in states {
             let new = Record::of(stored);
+            let mut maintained = indexes[collection].maintained().peekable();
             // The record being replaced matters only for the index entries it leaves behind.
-            if let Some(properties) = catalog.get(collection).filter(|p| !p.is_empty()) {
+            if maintained.peek().is_some() {
                 let old = tree
                     .get(&key)
-                    .map_err(backend_error)?
+                    .map_err(engine_error)?
                     .map(|bytes| Record::decode(&bytes))
                     .transpose()?;
-                let properties = properties.iter().map(String::as_str);
-                index::update(&mut batch, collection, properties, old.as_ref(), Some(&new));
+                index::update(&mut batch, collection, maintained, old.as_ref(), Some(&new));
             }
             batch.insert(key, new.encode());
         }
-        tree.apply_batch(batch).map_err(backend_error)?;
+        tree.apply_batch(batch).map_err(engine_error)?;
         Ok(added.len())
     }
 
-    /// Creates the indexes of `properties` in `collection` that do not exist yet. Not
-    /// flushed: entries and catalog key are one batch, so a crash loses the index whole and
-    /// the next query builds it again.
+    /// Creates the indexes of `properties` in `collection` that nobody has begun to build.
+    /// Blocks for as long as the builds take, but holds the collection's lock only for one
+    /// [`BUILD_STEP`] at a time, so commits and queries go on meanwhile (queries use an index
+    /// once it is complete). Not flushed: until the catalog key of an index is on disk, a
+    /// restart forgets the index and the next query builds it again.
     pub(crate) fn ensure_indexes(
         &self,
         collection: &CollectionId,
         properties: &BTreeSet<&str>,
     ) -> Result<(), StorageError> {
-        let missing = |catalog: &Catalog| -> Vec<String> {
-            let known = catalog.get(collection);
+        let lock = self.indexes(collection);
+        let unclaimed = |indexes: &Indexes| -> Vec<String> {
             properties
                 .iter()
-                .filter(|p| {
-                    layout::validate_name(p).is_ok()
-                        && !known.is_some_and(|known| known.contains(**p))
+                .filter(|p| !indexes.is_claimed(p))
+                .filter(|p| match layout::validate_name(p) {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::debug!(%collection, %error, "property not indexed; its queries scan");
+                        false
+                    }
                 })
                 .map(|p| p.to_string())
                 .collect()
         };
-        if self.read(missing).is_empty() {
+        if unclaimed(&lock.read()).is_empty() {
             return Ok(());
         }
-        let mut catalog = self.inner.catalog.write();
-        for property in missing(&catalog) {
-            self.inner
-                .tree
-                .apply_batch(index::build(&self.inner.tree, collection, &property)?)
-                .map_err(backend_error)?;
-            catalog
-                .entry(collection.clone())
-                .or_default()
-                .insert(property);
+        let claimed = {
+            let mut indexes = lock.write();
+            let claimed = unclaimed(&indexes);
+            indexes.clearing.extend(claimed.iter().cloned());
+            claimed
+        };
+        for (built, property) in claimed.iter().enumerate() {
+            if let Err(error) = self.build_index(&lock, collection, property) {
+                // Unclaimed, a later query tries again, starting by clearing what this left.
+                let mut indexes = lock.write();
+                for property in &claimed[built..] {
+                    indexes.clearing.remove(property);
+                    indexes.filling.remove(property);
+                }
+                return Err(error);
+            }
         }
+        Ok(())
+    }
+
+    /// Builds the index on `property`, claimed in `lock`: clears its key range, then has
+    /// writes maintain it while it is filled one step at a time, then catalogs it.
+    fn build_index(
+        &self,
+        lock: &RwLock<Indexes>,
+        collection: &CollectionId,
+        property: &str,
+    ) -> Result<(), StorageError> {
+        let tree = &self.inner.tree;
+        // Nobody reads or writes the range of a claimed index: no lock needed.
+        while let Some(batch) = index::clear_step(tree, collection, property, BUILD_STEP)? {
+            tree.apply_batch(batch).map_err(engine_error)?;
+        }
+        {
+            let mut indexes = lock.write();
+            indexes.clearing.remove(property);
+            indexes.filling.insert(property.to_owned());
+        }
+        // Each step holds the lock, so no write changes a state between its read and the
+        // entry written for it; writes between steps maintain the index themselves.
+        let mut from = layout::state_prefix(collection);
+        loop {
+            let step = lock.write();
+            let (batch, next) = index::fill_step(tree, collection, property, &from, BUILD_STEP)?;
+            tree.apply_batch(batch).map_err(engine_error)?;
+            drop(step);
+            match next {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        let mut indexes = lock.write();
+        tree.insert(layout::catalog_key(collection, property), &[])
+            .map_err(engine_error)?;
+        indexes.filling.remove(property);
+        indexes.ready.insert(property.to_owned());
         Ok(())
     }
 }
@@ -211,9 +367,7 @@ impl StorageEngine for SledStorage {
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.store(None, &batch.events, &batch.states)
-            .await
-            .map(drop)
+        self.store(None, batch.events, batch.states).await.map(drop)
     }
 
     /// A flush costs a few times a commit's writes, and sled's flush covers everything
@@ -223,32 +377,38 @@ impl StorageEngine for SledStorage {
     }
 
     async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.write_batch(None, &batch.events, &batch.states)
+        self.blocking(move |storage| storage.write_batch(None, &batch.events, &batch.states))
+            .await
             .map(drop)
     }
 
     async fn sync(&self) -> Result<(), StorageError> {
-        self.inner.tree.flush_async().await.map_err(backend_error)?;
-        Ok(())
+        self.blocking(SledStorage::flush).await
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         let bytes = self
-            .inner
-            .tree
-            .get(layout::meta_key(layout::META_SYSTEM_ID))
-            .map_err(backend_error)?;
+            .blocking(|storage| {
+                storage
+                    .tree()
+                    .get(layout::meta_key(layout::META_SYSTEM_ID))
+                    .map_err(engine_error)
+            })
+            .await?;
         Ok(bytes
             .map(|bytes| SystemId::from_slice(&bytes))
             .transpose()?)
     }
 
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
-        let tree = &self.inner.tree;
-        tree.insert(layout::meta_key(layout::META_SYSTEM_ID), &id.to_bytes())
-            .map_err(backend_error)?;
-        tree.flush_async().await.map_err(backend_error)?;
-        Ok(())
+        self.blocking(move |storage| {
+            storage
+                .tree()
+                .insert(layout::meta_key(layout::META_SYSTEM_ID), &id.to_bytes())
+                .map_err(engine_error)?;
+            storage.flush()
+        })
+        .await
     }
 
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
@@ -268,22 +428,27 @@ impl StorageEngine for SledStorage {
     }
 
     async fn outbox(&self) -> Result<Vec<Event>, StorageError> {
-        self.inner
-            .tree
-            .scan_prefix(layout::outbox_prefix())
-            .map(|entry| {
-                let (_, bytes) = entry.map_err(backend_error)?;
-                Ok(Event::decode(&bytes)?)
-            })
-            .collect()
+        self.blocking(|storage| {
+            storage
+                .tree()
+                .scan_prefix(layout::outbox_prefix())
+                .map(|entry| {
+                    let (_, bytes) = entry.map_err(engine_error)?;
+                    Ok(Event::decode(&bytes)?)
+                })
+                .collect()
+        })
+        .await
     }
 }
 
 impl SledStorage {
     /// Applies a batch atomically and returns once it is on disk.
     async fn apply_and_flush(&self, batch: sled::Batch) -> Result<(), StorageError> {
-        self.inner.tree.apply_batch(batch).map_err(backend_error)?;
-        self.inner.tree.flush_async().await.map_err(backend_error)?;
-        Ok(())
+        self.blocking(move |storage| {
+            storage.tree().apply_batch(batch).map_err(engine_error)?;
+            storage.flush()
+        })
+        .await
     }
 }

@@ -5,7 +5,7 @@
 use ankurah_core::storage::ordered::record::{entry_change, Record};
 use ankurah_core::{CollectionId, StorageError};
 
-use crate::backend_error;
+use crate::engine_error;
 use crate::layout;
 
 /// Adds to `batch` the index changes of one entity whose state goes from `old` to `new`
@@ -31,19 +31,54 @@ pub(crate) fn update<'p>(
     }
 }
 
-/// The batch that creates the index on (collection, property): an entry per live state, and
-/// the catalog key that makes writers maintain it from then on.
-pub(crate) fn build(
+/// A step of clearing the entries of the index on (collection, property): a batch removing
+/// up to `limit` of them, `None` once none is left.
+pub(crate) fn clear_step(
     tree: &sled::Tree,
     collection: &CollectionId,
     property: &str,
-) -> Result<sled::Batch, StorageError> {
+    limit: usize,
+) -> Result<Option<sled::Batch>, StorageError> {
     let mut batch = sled::Batch::default();
-    for item in tree.scan_prefix(layout::state_prefix(collection)) {
-        let (_, bytes) = item.map_err(backend_error)?;
+    let mut found = false;
+    for key in tree
+        .scan_prefix(layout::index_prefix(collection, property))
+        .keys()
+        .take(limit)
+    {
+        batch.remove(key.map_err(engine_error)?);
+        found = true;
+    }
+    Ok(found.then_some(batch))
+}
+
+/// A step of filling the index on (collection, property): the batch of the entries of up
+/// to `limit` states of the collection, from state key `from` on, and the key the next step
+/// starts from (`None` when no state is left).
+pub(crate) fn fill_step(
+    tree: &sled::Tree,
+    collection: &CollectionId,
+    property: &str,
+    from: &[u8],
+    limit: usize,
+) -> Result<(sled::Batch, Option<Vec<u8>>), StorageError> {
+    let prefix = layout::state_prefix(collection);
+    let mut batch = sled::Batch::default();
+    let mut last = None;
+    let mut read = 0;
+    for item in tree.range(from..).take(limit) {
+        let (key, bytes) = item.map_err(engine_error)?;
+        if !key.starts_with(&prefix) {
+            return Ok((batch, None));
+        }
         let record = Record::decode(&bytes)?;
         update(&mut batch, collection, [property], None, Some(&record));
+        read += 1;
+        last = Some(key);
     }
-    batch.insert(layout::catalog_key(collection, property), &[]);
-    Ok(batch)
+    // The least key after the last one read.
+    let next = last
+        .filter(|_| read == limit)
+        .map(|key| [&key[..], &[0]].concat());
+    Ok((batch, next))
 }

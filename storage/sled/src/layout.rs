@@ -28,8 +28,10 @@
 //!   when the tree is created and checked on every open; `M system_id` holds the 16 bytes of
 //!   the system id once one is set.
 //! - A catalog key says that the index on (collection, property) exists and is complete: it
-//!   is written in the same batch as the index's initial entries, and every later write of a
-//!   state maintains the entries of every catalogued property of its collection.
+//!   is written once the index's entries are, and every write of a state maintains the
+//!   entries of every catalogued property of its collection (and of an index being built).
+//!   A build that a crash cut short leaves entries without a catalog key; the next build of
+//!   that index removes them first.
 //! - A state record is a [`Record`] (the core envelope of the entity state and its property
 //!   values, so queries filter without loading property backends).
 //! - The outbox holds the events an ephemeral node committed that no durable peer has
@@ -55,7 +57,7 @@ use ankurah_core::error::{DecodeError, StorageError};
 use ankurah_core::id::{EntityId, EventId};
 use ankurah_core::CollectionId;
 
-use crate::backend_error;
+use crate::engine_error;
 
 /// Version of this layout. Stored under `M format_version`; an engine refuses to open a tree
 /// written with another version. Version 2 files events under their entity (version 1 kept
@@ -195,7 +197,7 @@ pub fn index_prefix(collection: &CollectionId, property: &str) -> Vec<u8> {
 /// Writes [`FORMAT_VERSION`] into a new tree, or checks the one an existing tree holds.
 pub(crate) fn check_format_version(tree: &sled::Tree) -> Result<(), StorageError> {
     let key = meta_key(META_FORMAT_VERSION);
-    let found = match tree.get(&key).map_err(backend_error)? {
+    let found = match tree.get(&key).map_err(engine_error)? {
         Some(bytes) => match <[u8; 4]>::try_from(bytes.as_ref()) {
             Ok(version) if u32::from_be_bytes(version) == FORMAT_VERSION => return Ok(()),
             Ok(version) => u32::from_be_bytes(version).to_string(),
@@ -203,7 +205,7 @@ pub(crate) fn check_format_version(tree: &sled::Tree) -> Result<(), StorageError
         },
         None if tree.is_empty() => {
             tree.insert(key, &FORMAT_VERSION.to_be_bytes())
-                .map_err(backend_error)?;
+                .map_err(engine_error)?;
             return Ok(());
         }
         None => "none (the tree holds data without a version)".to_owned(),

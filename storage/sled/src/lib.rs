@@ -34,7 +34,8 @@
 //!    the index entries they change, are one sled batch: after a crash, either all of them are
 //!    there or none.
 //! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
-//!    `set_system_id`) waits for sled to flush before it returns.
+//!    `set_system_id`) waits for sled to flush before it returns. A flush that fails is
+//!    [`StorageError::Flush`]: what it covered may or may not survive a crash.
 //! 3. **No panics on bad data.** Stored bytes that do not decode give
 //!    [`StorageError::Decode`]; a directory written with
 //!    another layout version is refused with
@@ -57,6 +58,21 @@
 //! over the live entities, as [`MemoryStorage`](ankurah_core::storage::MemoryStorage) gives.
 //!
 //! The on-disk layout, key by key, is documented in [`layout`].
+//!
+//! ## Concurrency
+//!
+//! sled's calls block, on disk and on a lock sled shares among all databases of a process
+//! (a batch takes it exclusively, behind running flushes), so the engine makes them where
+//! blocking stalls no async worker: on a multi-thread Tokio runtime the calling thread
+//! becomes a blocking one for the call, on a current-thread runtime the call goes to a
+//! blocking thread. Flushes use sled's blocking `flush`: its `flush_async` can hang with
+//! several databases in one process (sled issues 1241 and 1308).
+//!
+//! Each collection has its own lock: a commit holds the locks of the collections it writes,
+//! a query holds its collection's shared, so neither waits for work on other collections.
+//! The first query that needs an index builds it in steps of a thousand states, each
+//! holding the collection's lock only for its step, while the writes in between keep the
+//! entries of the entities they change current; queries use the index once it is complete.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -65,10 +81,25 @@ mod engine;
 mod index;
 pub mod layout;
 
-pub use engine::SledStorage;
+pub use engine::{open_database, SledStorage, LOCK_WAIT};
+
+use std::sync::Arc;
 
 use ankurah_core::StorageError;
 
-fn backend_error(error: sled::Error) -> StorageError {
-    StorageError::Backend(format!("sled: {error}"))
+/// The engine's name in its errors.
+const ENGINE: &str = "sled";
+
+/// A failed sled call, keeping sled's error.
+fn engine_error(error: sled::Error) -> StorageError {
+    StorageError::engine(ENGINE, error)
+}
+
+/// A failed flush: what it covered may or may not be on disk.
+fn flush_error(error: sled::Error) -> StorageError {
+    StorageError::Flush {
+        engine: ENGINE,
+        earlier: false,
+        source: Arc::new(error),
+    }
 }

@@ -7,13 +7,13 @@ use std::path::Path;
 use ankurah_core::event::Event;
 use ankurah_core::storage::{CommitBatch, StorageEngine, StoredState};
 use ankurah_core::testing::damage::{self, collection_id, BadEntry, COLLECTION, INDEXED};
-use ankurah_core::testing::genesis;
-use ankurah_core::{CollectionId, StorageError};
-use ankurah_storage_sled::{layout, SledStorage};
+use ankurah_core::testing::{edit, genesis};
+use ankurah_core::{CollectionId, EntityId, StorageError};
+use ankurah_storage_sled::{layout, open_database, SledStorage};
 
 /// Edits the closed database at `path` with sled directly.
 fn tamper(path: &Path, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(path).expect("open the raw database");
+    let db = open_database(path).expect("open the raw database");
     edit(&db.open_tree(layout::TREE).expect("the data tree"));
     db.flush().expect("flush");
 }
@@ -77,6 +77,57 @@ async fn broken_index_entries_give_decode_errors() {
     }
 }
 
+/// An index build that a crash cut short leaves entries without a catalog key, which
+/// nobody maintains after the restart. The next build removes them first, so an entry of a
+/// value since changed does not survive into the new index.
+#[tokio::test]
+async fn entries_of_an_interrupted_build_are_cleared_by_the_next() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let made = populate(dir.path()).await;
+    tamper(dir.path(), |tree| {
+        tree.remove(layout::catalog_key(&collection_id(), INDEXED))
+            .expect("write");
+    });
+    let storage = reopen(dir.path());
+    let albums = damage::albums(&storage).await;
+    let (event, state) = edit(&made[0].1, &[(INDEXED.to_owned(), 2010.into())]);
+    storage
+        .commit(CommitBatch {
+            events: vec![event],
+            states: vec![state],
+        })
+        .await
+        .expect("an edit the leftover entries miss");
+    let ids: Vec<EntityId> = [1, 2, 0]
+        .iter()
+        .map(|&i| made[i].1.state.entity_id)
+        .collect();
+    let selection = "year > 0 ORDER BY year".parse().expect("a query");
+    assert_eq!(
+        albums.fetch_ids(&selection).await.expect("ids"),
+        Some(ids.clone()),
+        "from the rebuilt index"
+    );
+    let states = albums.fetch_states(&selection).await.expect("states");
+    assert_eq!(states.iter().map(|s| s.entity_id).collect::<Vec<_>>(), ids);
+}
+
+/// A directory that stays in use is refused once the wait for its lock is over, with sled's
+/// error kept.
+#[tokio::test]
+async fn a_directory_in_use_is_refused_after_the_lock_wait() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let _holder = SledStorage::open(dir.path()).expect("open");
+    match SledStorage::open(dir.path()) {
+        Err(error @ StorageError::Engine { engine: "sled", .. }) => {
+            let source = std::error::Error::source(&error).expect("sled's error");
+            assert!(source.is::<sled::Error>(), "{source:?}");
+            assert!(error.to_string().contains("lock"), "{error}");
+        }
+        other => panic!("expected an engine error, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn garbage_system_id_gives_a_decode_error() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -137,10 +188,7 @@ async fn names_that_cannot_be_keys_are_refused_without_writing() {
         storage.commit(batch).await,
         Err(StorageError::InvalidName { .. })
     ));
-    let albums = storage
-        .collection(&collection_id())
-        .await
-        .expect("collection");
+    let albums = damage::albums(&storage).await;
     assert_eq!(
         albums
             .get_state(good.1.state.entity_id)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ankurah_core::id::EntityId;
 use ankurah_core::testing::index_model::{self, COLLECTION, PROPERTIES};
 use ankurah_core::CollectionId;
-use ankurah_storage_sled::{layout, SledStorage};
+use ankurah_storage_sled::{layout, open_database, SledStorage};
 
 #[tokio::test]
 async fn indexed_queries_match_the_reference_engine() {
@@ -25,7 +25,7 @@ async fn indexed_queries_match_the_reference_engine() {
 /// Every property was queried, so each has an index; each index holds one entry per live
 /// entity (NULL for those without the property) and none for deleted entities.
 fn check_index_entries(path: &FsPath, live: &BTreeSet<EntityId>) {
-    let db = sled::open(path).expect("open the raw database");
+    let db = open_database(path).expect("open the raw database");
     let tree = db.open_tree(layout::TREE).expect("the data tree");
     let collection = CollectionId::from(COLLECTION);
     for property in PROPERTIES {

@@ -145,6 +145,12 @@ fn main() {
         only(and(and(cmp("cover", Eq, b"ab".to_vec()), cmp("live", Eq, true)), cmp("live", NotEq, false)))
     );
 
+    // Chains are the balanced trees AnkQL text parses to.
+    assert_eq!(
+        selection!(Album: year = 1 OR year = 2 OR year = 3 OR year = 4 OR year = 5),
+        "year = 1 OR year = 2 OR year = 3 OR year = 4 OR year = 5".parse::<Selection>().unwrap()
+    );
+
     // ORDER BY and LIMIT, with and without a predicate.
     let limit = 5u64;
     assert_eq!(

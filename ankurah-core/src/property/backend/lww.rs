@@ -6,9 +6,10 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::encoding;
-use crate::error::EventError;
+use crate::error::{DecodeError, EventError};
 use crate::id::EventId;
-use crate::value::Value;
+use crate::limits::{LimitExceeded, Limits};
+use crate::value::{Value, JSON_DEPTH};
 
 /// Per-property `(value, writer)` registers. A write wins over another iff its event id is
 /// greater; since ids are HLC-ordered, a causal descendant always wins.
@@ -33,6 +34,18 @@ struct Register {
 impl LWWBackend {
     /// The name of this backend in events and states.
     pub const NAME: &'static str = "lww";
+
+    /// `Ok` if no Json value in encoded operations nests deeper than `limit`. Measured on
+    /// the bytes, without decoding them, so a node can vet what a peer sends at little cost.
+    pub fn check_operations_depth(operations: &[u8], limit: usize) -> Result<(), LimitExceeded> {
+        check_json_nesting(operations, OPERATIONS_WRAPPING, limit)
+    }
+
+    /// `Ok` if no Json value in an encoded state nests deeper than `limit` (as
+    /// [`Self::check_operations_depth`]).
+    pub fn check_state_depth(state: &[u8], limit: usize) -> Result<(), LimitExceeded> {
+        check_json_nesting(state, STATE_WRAPPING, limit)
+    }
 
     /// Loads a state produced by [`Self::to_state_buffer`].
     pub fn from_state_buffer(bytes: &[u8]) -> Result<Self, EventError> {
@@ -83,11 +96,13 @@ impl LWWBackend {
 
     /// Applies an event's operations with `writer` as the register's writer id.
     pub fn apply_operations(&self, operations: &[u8], writer: EventId) -> Result<(), EventError> {
-        let writes: BTreeMap<String, Value> = encoding::decode("lww operations", operations)
-            .map_err(|e| EventError::BadOperations {
-                backend: Self::NAME,
-                id: writer,
-                reason: e.to_string(),
+        let writes: BTreeMap<String, Value> =
+            decode("lww operations", operations, OPERATIONS_WRAPPING).map_err(|reason| {
+                EventError::BadOperations {
+                    backend: Self::NAME,
+                    id: writer,
+                    reason,
+                }
             })?;
         let mut inner = self.inner.write();
         for (property, value) in writes {
@@ -141,8 +156,48 @@ fn join_register(registers: &mut BTreeMap<String, Register>, property: String, i
 }
 
 fn decode_state(bytes: &[u8]) -> Result<BTreeMap<String, Register>, EventError> {
-    encoding::decode("lww state", bytes).map_err(|e| EventError::BadState {
+    decode("lww state", bytes, STATE_WRAPPING).map_err(|reason| EventError::BadState {
         backend: LWWBackend::NAME,
-        reason: e.to_string(),
+        reason,
     })
+}
+
+/// Levels of MessagePack above each value: the property map and the value's variant in
+/// operations (`{"meta": {"Json": …}}`), and the register between them in a state
+/// (`{"meta": {"value": {"Json": …}, "writer": …}}`). A Json value nesting `n` deep thus
+/// makes the payload nest exactly `n` plus this (other values nest no deeper than this), so
+/// bounding the payload's nesting bounds its Json exactly.
+const OPERATIONS_WRAPPING: usize = 2;
+const STATE_WRAPPING: usize = 3;
+
+/// Decodes a payload, refusing Json nested deeper than [`Limits::DEPTH_CEILING`] before
+/// decoding recurses into it; the error is the reason for the caller's [`EventError`].
+fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+    wrapping: usize,
+) -> Result<T, String> {
+    let limit = Limits::DEPTH_CEILING;
+    encoding::decode_nested(what, bytes, limit + wrapping).map_err(|e| match e {
+        DecodeError::LimitExceeded { exceeded, .. } => {
+            json_depth_exceeded(exceeded, wrapping, limit).to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// `Ok` if the payload (version byte, then MessagePack) holds no Json deeper than `limit`.
+fn check_json_nesting(bytes: &[u8], wrapping: usize, limit: usize) -> Result<(), LimitExceeded> {
+    let body = bytes.get(1..).unwrap_or_default();
+    encoding::check_nesting(body, limit + wrapping)
+        .map_err(|exceeded| json_depth_exceeded(exceeded, wrapping, limit))
+}
+
+/// A payload's nesting over its limit, told as the depth of the Json value inside.
+fn json_depth_exceeded(exceeded: LimitExceeded, wrapping: usize, limit: usize) -> LimitExceeded {
+    LimitExceeded {
+        what: JSON_DEPTH,
+        limit,
+        found: exceeded.found.saturating_sub(wrapping),
+    }
 }

@@ -6,6 +6,7 @@
 
 mod lww;
 mod yrs;
+mod yrs_update;
 
 pub use lww::LWWBackend;
 pub use yrs::YrsBackend;

@@ -8,8 +8,10 @@ use yrs::block::ClientID;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Map, Options, ReadTxn, StateVector, Text, Transact, Update};
 
+use super::yrs_update::check_update;
 use crate::error::{EventError, PropertyError};
 use crate::id::EventId;
+use crate::limits::Limits;
 use crate::value::Value;
 
 /// Name of the map that records which text properties were ever set, so that an empty string
@@ -81,9 +83,11 @@ fn encode(txn: &impl ReadTxn, since: &StateVector) -> Vec<u8> {
     update
 }
 
-/// Decodes and applies a yrs update. yrs is third-party code fed with outside bytes, so a
-/// panic inside it is turned into an error instead of taking the node down.
+/// Decodes and applies a yrs update. yrs is third-party code fed with outside bytes, so the
+/// update is vetted first (see [`check_update`]) and a panic inside yrs is turned into an
+/// error instead of taking the node down.
 fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
+    check_update(bytes, Limits::DEPTH_CEILING)?;
     catch_unwind(AssertUnwindSafe(|| {
         let update = Update::decode_v1(bytes).map_err(|e| e.to_string())?;
         doc.transact_mut()
@@ -95,6 +99,7 @@ fn apply_update(doc: &Doc, bytes: &[u8]) -> Result<(), String> {
 
 /// Checks that bytes decode as a yrs update, without integrating them.
 fn decodes(bytes: &[u8]) -> Result<(), String> {
+    check_update(bytes, Limits::DEPTH_CEILING)?;
     catch_unwind(|| {
         Update::decode_v1(bytes)
             .map(drop)
@@ -299,9 +304,9 @@ impl YrsBackend {
     }
 
     /// A copy for a transaction: it writes under this replica's client id unless another
-    /// transaction holds it. Give it back with [`Self::release`] once the transaction's
+    /// transaction holds it. Give it back with [`Self::return_client`] once the transaction's
     /// edits are joined into this replica or discarded.
-    pub(crate) fn lease(&self) -> Self {
+    pub(crate) fn lend_client(&self) -> Self {
         let mut lender = self.lender.lock();
         let client = match lender.lent {
             Some(_) => None,
@@ -315,7 +320,7 @@ impl YrsBackend {
     }
 
     /// Takes back the client id lent to `copy`, if it is still this replica's to lend.
-    pub(crate) fn release(&self, copy: &YrsBackend) {
+    pub(crate) fn return_client(&self, copy: &YrsBackend) {
         let client = copy.inner.lock().client;
         let mut lender = self.lender.lock();
         if lender.lent.is_some() && lender.lent == client {
@@ -325,7 +330,7 @@ impl YrsBackend {
 
     /// Stops lending the current client id: the replica was reset to a state that may lack
     /// edits written under it, so its clock there could repeat.
-    pub(crate) fn retire(&self) {
+    pub(crate) fn retire_client(&self) {
         *self.lender.lock() = Lender::default();
     }
 

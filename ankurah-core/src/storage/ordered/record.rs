@@ -17,12 +17,17 @@ use crate::ankql::Filterable;
 use crate::encoding;
 use crate::error::DecodeError;
 use crate::id::EntityId;
+use crate::limits::Limits;
 use crate::state::EntityState;
 use crate::storage::StoredState;
 use crate::value::Value;
 
 /// Length of the entity id that ends an index entry.
 const ID_LEN: usize = 16;
+
+/// MessagePack levels above each value of a [`Record`]: the record's map, the values map and
+/// the value's variant (`{"values": {"meta": {"Json": …}}}`); the state nests less deep.
+const VALUE_WRAPPING: usize = 3;
 
 /// A stored state: the entity state and the property values derived from it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,9 +52,15 @@ impl<'a> Record<'a> {
         encoding::encode(self)
     }
 
-    /// Reads stored bytes; corrupt ones give an error.
+    /// Reads stored bytes; corrupt ones give an error, and so do Json values nested deeper
+    /// than [`Limits::DEPTH_CEILING`] (which nothing stored exceeds), refused before decoding
+    /// recurses into them.
     pub fn decode(bytes: &[u8]) -> Result<Record<'static>, DecodeError> {
-        encoding::decode("stored state", bytes)
+        encoding::decode_nested(
+            "stored state",
+            bytes,
+            Limits::DEPTH_CEILING + VALUE_WRAPPING,
+        )
     }
 
     /// Whether the entity was deleted (it then has no index entries).

@@ -4,6 +4,10 @@
 use ankurah_core::EntityId;
 use ankurah_storage_postgres::PostgresStorage;
 
+/// How to run these tests.
+const HOW: &str =
+    "point it at a server, e.g. ANKURAH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test";
+
 /// A schema of one test's own, dropped with this value (also when the test panics).
 pub struct Scratch {
     url: String,
@@ -12,6 +16,7 @@ pub struct Scratch {
 
 impl Scratch {
     /// A fresh schema name, or `None` (after saying why) when `ANKURAH_POSTGRES_URL` is unset.
+    /// In CI (`CI` set) an unset URL fails the test instead: there these tests must run.
     pub fn new(test: &str) -> Option<Scratch> {
         Self::named(
             test,
@@ -26,8 +31,11 @@ impl Scratch {
                 url,
                 schema: schema.to_owned(),
             }),
+            Err(_) if std::env::var_os("CI").is_some() => panic!(
+                "{test}: ANKURAH_POSTGRES_URL is not set, and in CI (CI is set) the PostgreSQL tests must run, not skip: {HOW}"
+            ),
             Err(_) => {
-                eprintln!("skipping {test}: ANKURAH_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+                eprintln!("skipping {test}: ANKURAH_POSTGRES_URL is not set: {HOW}");
                 None
             }
         }
