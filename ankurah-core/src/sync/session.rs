@@ -400,16 +400,13 @@ impl Node {
         };
         let (node, serving) = (self.clone(), peer.clone());
         let span = tracing::debug_span!("request", id);
-        peer.spawn(tracing::Instrument::instrument(
-            async move {
-                let _slot = slot;
-                let response = node.serve(&serving, request).await;
-                if let Err(error) = serving.respond(id, response).await {
-                    tracing::debug!(%error, "answer not delivered");
-                }
-            },
-            span,
-        ));
+        peer.spawn(tracing::Instrument::instrument(async move {
+            let _slot = slot;
+            let response = node.serve(&serving, request).await;
+            if let Err(error) = serving.respond(id, response).await {
+                tracing::debug!(%error, "answer not delivered");
+            }
+        }, span));
         Ok(())
     }
 
