@@ -95,16 +95,24 @@ pub enum QueueError {
 }
 
 impl QueueSender {
-    fn charge(&self, message: &Message) -> u32 {
-        message.estimated_len().clamp(1, self.budget as usize) as u32
+    fn charge(&self, bytes: usize) -> u32 {
+        bytes.clamp(1, self.budget as usize) as u32
     }
 
     /// Queues `message`, waiting for room.
     pub async fn send(&self, message: Message) -> Result<(), QueueError> {
+        let len = message.estimated_len();
+        self.send_sized(message, len).await
+    }
+
+    /// Queues `message`, counting it as `len` bytes: a connector that decoded it from a
+    /// frame knows its true size, which an estimate from its byte buffers can understate
+    /// (a selection is not one).
+    pub async fn send_sized(&self, message: Message, len: usize) -> Result<(), QueueError> {
         let bytes = self
             .bytes
             .clone()
-            .acquire_many_owned(self.charge(&message))
+            .acquire_many_owned(self.charge(len))
             .await
             .map_err(|_| QueueError::Closed)?;
         self.sender
@@ -139,7 +147,7 @@ impl QueueSender {
         let bytes = self
             .bytes
             .clone()
-            .try_acquire_many_owned(self.charge(&message))
+            .try_acquire_many_owned(self.charge(message.estimated_len()))
             .map_err(|_| QueueError::Full)?;
         self.sender
             .try_send(Queued {
@@ -238,6 +246,20 @@ mod tests {
         );
         drop(tx);
         assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_message_counts_as_the_size_it_is_sent_with() {
+        let limits = Limits {
+            max_queued_bytes: 10_000,
+            ..Limits::default()
+        };
+        let (tx, mut rx) = queue(&limits);
+        // A small message decoded from a large frame holds the frame's share of the budget.
+        tx.send_sized(goodbye(1), 9_000).await.unwrap();
+        assert_eq!(tx.try_send(goodbye(2_000)), Err(QueueError::Full));
+        rx.recv().await.unwrap();
+        tx.try_send(goodbye(2_000)).unwrap();
     }
 
     #[tokio::test]

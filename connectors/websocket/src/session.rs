@@ -116,8 +116,9 @@ where
             Ok(None) => return Ok(()),
             Ok(Some(frame)) => frame.map_err(frame::read_error)?,
         };
+        let len = frame.len();
         if let Some(message) = frame::decode(frame, limits)? {
-            if to_node.send(message).await.is_err() {
+            if to_node.send_sized(message, len).await.is_err() {
                 return Ok(());
             }
         }
