@@ -236,16 +236,6 @@ impl Node {
         selection: Selection,
         known: Vec<(EntityId, Clock)>,
     ) -> Result<Response, RemoteError> {
-        {
-            let subscriptions = peer.subscriptions.lock();
-            if !subscriptions.contains_key(&subscription) {
-                within(
-                    "subscriptions of one peer",
-                    subscriptions.len() + 1,
-                    peer.limits.max_subscriptions_per_peer,
-                )?;
-            }
-        }
         within(
             "known heads in one Subscribe",
             known.len(),
@@ -268,18 +258,28 @@ impl Node {
                 changed.wake.notify_one();
             })
         };
-        let (node, subscriber, pending, heads) =
-            (self.clone(), peer.clone(), changed.clone(), known.clone());
-        peer.spawn(async move {
-            node.push_updates(&subscriber, subscription, &pending, &heads)
-                .await
-        });
         let subscribed = Subscription {
             _query: query.clone(),
             _guard: guard,
-            changed,
+            changed: changed.clone(),
         };
-        peer.subscriptions.lock().insert(subscription, subscribed);
+        {
+            // Counted and taken in one step: concurrent Subscribes cannot both pass the limit.
+            let mut subscriptions = peer.subscriptions.lock();
+            if !subscriptions.contains_key(&subscription) {
+                within(
+                    "subscriptions of one peer",
+                    subscriptions.len() + 1,
+                    peer.limits.max_subscriptions_per_peer,
+                )?;
+            }
+            subscriptions.insert(subscription, subscribed);
+        }
+        let (node, subscriber, heads) = (self.clone(), peer.clone(), known.clone());
+        peer.spawn(async move {
+            node.push_updates(&subscriber, subscription, &changed, &heads)
+                .await
+        });
         query.load(self).await.map_err(|e| RemoteError::from(&e))?;
         let mut initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
         // Entities the subscriber holds that no longer match (changed or deleted while it was
