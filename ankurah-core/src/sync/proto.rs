@@ -145,7 +145,7 @@ pub enum ErrorKind {
     InvalidQuery,
     /// An event breaks an invariant, or its ancestors are unknown to both peers.
     InvalidEvent,
-    /// The request exceeds one of the answering node's [`Limits`](crate::Limits).
+    /// The request exceeds one of the answering node's [`Limits`].
     LimitExceeded,
     /// The answering node is too busy with this peer's earlier requests; retry later.
     Overloaded,
