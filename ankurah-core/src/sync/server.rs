@@ -180,12 +180,13 @@ impl Node {
         events: Vec<Event>,
     ) -> Result<(), PeerError> {
         let span = tracing::debug_span!("commit", events = events.len());
-        let _entered = span.enter();
         let outcome = match peer.limits.check_events(&events) {
-            Ok(()) => self.apply(&peer.cx, events, Staging::Whole).await,
+            Ok(()) => {
+                let applying = self.apply(&peer.cx, events, Staging::Whole);
+                tracing::Instrument::instrument(applying, span).await
+            }
             Err(error) => Err(error.into()),
         };
-        drop(_entered);
         let answer = match outcome {
             Ok(outcome) if outcome.waiting.is_empty() => Ok(()),
             Ok(outcome) => {
