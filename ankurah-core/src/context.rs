@@ -11,6 +11,7 @@ use crate::node::Node;
 use crate::node_error::RetrievalError;
 use crate::policy::ContextData;
 use crate::signals::{Subscribe, SubscriptionGuard};
+use crate::sourced::Sourced;
 use crate::transaction::Transaction;
 use crate::value::Value;
 
@@ -52,18 +53,26 @@ impl Context {
     }
 
     /// The entity `id` of `V`'s collection. Errors if it does not exist or was deleted.
+    ///
+    /// On a connected ephemeral node the answer reflects the durable peer, and the node
+    /// follows the entity from then on (so a view held stays current); offline it is the
+    /// local copy. [`Context::get_sourced`] says which.
     pub async fn get<V: View>(&self, id: EntityId) -> Result<V, RetrievalError> {
+        Ok(self.get_sourced(id).await?.value)
+    }
+
+    /// [`Context::get`], with where the answer came from.
+    pub async fn get_sourced<V: View>(&self, id: EntityId) -> Result<Sourced<V>, RetrievalError> {
         let collection = V::Model::collection();
-        let mut entity = self.node.load_entity(&collection, id).await?;
-        if entity.is_none() && !self.node.is_durable() {
-            // Not cached here: ask the durable peer, if one is connected.
-            self.node.remote_get(&collection, vec![id]).await?;
-            entity = self.node.load_entity(&collection, id).await?;
-        }
-        let entity = entity.ok_or_else(|| RetrievalError::NotFound {
-            collection: collection.to_string(),
-            id,
-        })?;
+        let source = self.node.read_through_get(&collection, id).await?;
+        let entity = self
+            .node
+            .load_entity(&collection, id)
+            .await?
+            .ok_or_else(|| RetrievalError::NotFound {
+                collection: collection.to_string(),
+                id,
+            })?;
         if entity.is_deleted() {
             return Err(RetrievalError::Deleted {
                 collection: collection.to_string(),
@@ -74,7 +83,10 @@ impl Context {
             .inner
             .policy
             .check_read(&self.cx, &collection, &entity)?;
-        Ok(V::from_entity(entity))
+        Ok(Sourced {
+            value: V::from_entity(entity),
+            source,
+        })
     }
 
     /// A live query: registered at once, first result loaded in the background (see
@@ -148,20 +160,29 @@ impl Context {
 
     /// The entities of `V`'s collection matching an AnkQL query (text, text with `?`
     /// arguments, or a [`Selection`]), ordered and limited as it says.
+    ///
+    /// On a connected ephemeral node the answer reflects the durable peer (entities changed
+    /// or deleted there since this node saw them are brought up to date first); offline it
+    /// is what the local store holds. [`Context::fetch_sourced`] says which.
     pub async fn fetch<V: View>(
         &self,
         query: impl IntoSelection,
     ) -> Result<Vec<V>, RetrievalError> {
+        Ok(self.fetch_sourced(query).await?.value)
+    }
+
+    /// [`Context::fetch`], with where the answer came from.
+    pub async fn fetch_sourced<V: View>(
+        &self,
+        query: impl IntoSelection,
+    ) -> Result<Sourced<Vec<V>>, RetrievalError> {
         let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
-        if !self.node.is_durable() {
-            // Refresh the local cache from the durable peer (if connected), then answer locally.
-            self.node.remote_fetch(&collection, &selection).await?;
-        }
+        let source = self.node.read_through_fetch(&collection, &selection).await?;
         let entities = self.node.fetch_entities(&collection, &selection).await?;
         // Entities the policy hides are left out, as rows hidden by row-level security.
-        Ok(entities
+        let value = entities
             .into_iter()
             .filter(|entity| {
                 self.node
@@ -171,7 +192,8 @@ impl Context {
                     .is_ok()
             })
             .map(V::from_entity)
-            .collect())
+            .collect();
+        Ok(Sourced { value, source })
     }
 }
 

@@ -252,6 +252,17 @@ impl Entity {
     }
 
     /// Errors unless this is a fork of a transaction that is still open.
+    /// `Ok` unless the entity was deleted: reading `property` of it is then an error.
+    pub(crate) fn check_alive(&self, property: &str) -> Result<(), PropertyError> {
+        if self.is_deleted() {
+            return Err(PropertyError::Deleted {
+                property: property.to_owned(),
+                id: self.id,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_editable(&self) -> Result<(), PropertyError> {
         self.max_write_depth().map(drop)
     }
@@ -434,6 +445,16 @@ impl EntitySet {
                 Ok(loaded)
             }
         }
+    }
+
+    /// Every resident entity: those something holds (a view, a live query, a transaction,
+    /// or the recently loaded ones kept here).
+    pub(crate) fn alive(&self) -> Vec<Arc<Entity>> {
+        self.entities
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// Makes `entity` resident (after its creation was stored).

@@ -120,6 +120,10 @@ pub enum PropertyError {
     /// The handle's transaction is gone or the entity is read-only.
     #[error("cannot edit: {0}")]
     NotEditable(String),
+    /// The entity was deleted (here or on another node): a deleted entity has no values.
+    /// Views say so through `is_deleted()`.
+    #[error("property `{property}` of entity {id}: the entity was deleted")]
+    Deleted { property: String, id: EntityId },
     /// The value is over one of the node's [`Limits`](crate::Limits) (e.g. Json nested deeper
     /// than `max_depth`), so peers would refuse it: it is refused when set.
     #[error("property `{property}`: {exceeded}")]

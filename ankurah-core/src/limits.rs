@@ -36,6 +36,10 @@ pub struct Limits {
     pub max_ids_per_request: usize,
     /// Most live subscriptions one peer may hold open on a node.
     pub max_subscriptions_per_peer: usize,
+    /// Most entities one peer may follow on a node (see `Request::Follow`): a client
+    /// follows the entities resident in it, at most its `NodeConfig::resident_entities`
+    /// plus those its application holds.
+    pub max_followed_per_peer: usize,
     /// Most requests of one peer a node works on at once; more are refused as overloaded.
     pub max_requests_per_peer: usize,
     /// Most messages queued for one peer that it has not read yet; a peer that lets its
@@ -75,6 +79,7 @@ impl Default for Limits {
             max_transaction_bytes: 16 * 1024 * 1024,
             max_ids_per_request: 100_000,
             max_subscriptions_per_peer: 1_000,
+            max_followed_per_peer: 100_000,
             max_requests_per_peer: 16,
             max_queued_messages: 1_024,
             max_queued_bytes: 64 * 1024 * 1024,

@@ -46,6 +46,13 @@ pub trait View: Clone + Send + Sync + 'static {
     fn id(&self) -> EntityId {
         self.entity().id()
     }
+
+    /// Whether the entity was deleted, here or (once the deletion reached this node) on
+    /// another node. The view stays valid; reading a field of a deleted entity returns
+    /// [`PropertyError::Deleted`].
+    fn is_deleted(&self) -> bool {
+        self.entity().is_deleted()
+    }
 }
 
 /// Views are signals: a subscriber hears of every committed transaction that changes the

@@ -7,6 +7,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +28,7 @@ use crate::policy::{AccessDenied, ContextData, PolicyAgent};
 use crate::reactor::Reactor;
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::sync::proto::{Message, Request};
-use crate::sync::{Peer, Rejection};
+use crate::sync::{Followers, Following, Peer, Rejection};
 use crate::system::SystemManager;
 
 /// Tunables of a node.
@@ -76,6 +77,12 @@ pub(crate) struct NodeInner {
     /// Bumped whenever a peer connects or disconnects.
     pub(crate) peers_changed: watch::Sender<u64>,
     pub(crate) rejections: broadcast::Sender<Rejection>,
+    /// On a durable node: the entities peers follow (see [`crate::sync`]).
+    pub(crate) followers: Arc<Followers>,
+    /// On an ephemeral node: the entities it follows on its durable peer.
+    pub(crate) following: Following,
+    /// Set by [`Node::shutdown`]: commits are refused from then on.
+    pub(crate) shut_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Node {
@@ -144,6 +151,9 @@ impl Node {
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
             rejections: broadcast::channel(64).0,
+            followers: Arc::default(),
+            following: Following::default(),
+            shut_down: AtomicBool::new(false),
         };
         let inner = Arc::new(inner);
         let weak = Arc::downgrade(&inner);
@@ -222,6 +232,7 @@ impl Node {
         cx: &ContextData,
         changes: Vec<LocalChange>,
     ) -> Result<Vec<Event>, MutationError> {
+        self.check_open().await?;
         let lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
         for change in &changes {
@@ -261,6 +272,23 @@ impl Node {
             return Err(e);
         }
         Ok(events)
+    }
+
+    /// `Ok` if this node takes commits: it was not shut down and, if durable, belongs to a
+    /// system.
+    async fn check_open(&self) -> Result<(), MutationError> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(MutationError::ShutDown);
+        }
+        self.check_system().await
+    }
+
+    /// `Ok` unless this is a durable node without a system.
+    async fn check_system(&self) -> Result<(), MutationError> {
+        if self.inner.durable && !self.system.is_ready().await? {
+            return Err(MutationError::NoSystem);
+        }
+        Ok(())
     }
 
     /// Stores events and staged entities in one atomic commit, then publishes them. Takes
@@ -325,6 +353,7 @@ impl Node {
         for entity in entities {
             entity.notify_changed();
         }
+        self.inner.followers.notify(entities);
         self.inner.reactor.notify(self, entities).await;
     }
 
@@ -383,6 +412,7 @@ impl Node {
         events: Vec<Event>,
         staging: Staging,
     ) -> Result<ApplyOutcome, MutationError> {
+        self.check_system().await?;
         let max_depth = self.limits().depth_limit();
         for event in &events {
             event.validate()?;

@@ -59,6 +59,18 @@ pub enum RetrievalError {
     },
 }
 
+impl RetrievalError {
+    /// Whether the durable peer could not answer now (it went away, was busy, or its
+    /// storage failed): the local store answers instead.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            RetrievalError::Peer(error) => error.is_transient(),
+            RetrievalError::Remote(error) => error.is_transient(),
+            _ => false,
+        }
+    }
+}
+
 /// Why a write (`create`, `edit`, `delete`, `commit`) failed.
 #[derive(Debug, Error)]
 pub enum MutationError {
@@ -93,6 +105,16 @@ pub enum MutationError {
     /// Talking to a peer failed.
     #[error(transparent)]
     Peer(PeerError),
+    /// The node was shut down ([`Node::shutdown`](crate::Node::shutdown)); it takes no
+    /// more commits.
+    #[error("the node was shut down and takes no more commits")]
+    ShutDown,
+    /// A durable node takes commits only once it belongs to a system.
+    #[error(
+        "this durable node has no system yet: call `node.system.create().await` once, when \
+         the system is new (a node opened on existing storage finds its system there)"
+    )]
+    NoSystem,
 }
 
 impl From<RetrievalError> for MutationError {

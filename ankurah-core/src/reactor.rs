@@ -202,6 +202,14 @@ impl Reactor {
         }
     }
 
+    /// Leaves out the entities some live query holds in its result: the query keeps them
+    /// current already.
+    pub(crate) fn not_in_results(&self, mut entities: Vec<Arc<Entity>>) -> Vec<Arc<Entity>> {
+        let index = self.index.lock();
+        entities.retain(|e| !index.members.contains_key(&e.id()));
+        entities
+    }
+
     /// Records the membership of a query's result (for routing removals).
     fn set_members(&self, query: QueryId, removed: &[EntityId], added: &[EntityId]) {
         let mut index = self.index.lock();

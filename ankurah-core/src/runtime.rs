@@ -63,6 +63,11 @@ where
     }
 }
 
+/// Waits for `duration`.
+pub(crate) async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
 /// `Some(output)` if `future` completes within `duration`, `None` otherwise.
 pub(crate) async fn timeout<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
     tokio::time::timeout(duration, future).await.ok()

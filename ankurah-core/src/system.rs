@@ -72,6 +72,21 @@ impl SystemManager {
         *self.id.borrow()
     }
 
+    /// Whether a durable node belongs to a system: created in this run, or found in its
+    /// storage (a node reopened on existing storage need not call `create` to take commits).
+    pub(crate) async fn is_ready(&self) -> Result<bool, StorageError> {
+        if self.system_id().is_some() {
+            return Ok(true);
+        }
+        match self.storage.system_id().await? {
+            Some(id) => {
+                self.id.send_replace(Some(id));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Records a system id learned from a durable peer (ephemeral nodes).
     pub(crate) fn join(&self, id: SystemId) {
         self.id.send_replace(Some(id));

@@ -24,6 +24,7 @@ use serde_bytes::ByteBuf;
 async fn one_entity() -> (Node, Arc<MemoryStorage>, Vec<Event>) {
     let storage = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx.create(&album("a", "b", 1)).await.unwrap().id();
@@ -32,8 +33,10 @@ async fn one_entity() -> (Node, Arc<MemoryStorage>, Vec<Event>) {
     (node, storage, events)
 }
 
-fn fresh_node() -> Node {
-    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
+async fn fresh_node() -> Node {
+    let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    node.system.create().await.unwrap();
+    node
 }
 
 #[tokio::test]
@@ -69,7 +72,7 @@ async fn truncated_and_garbage_encodings_are_errors() {
 async fn events_breaking_invariants_are_rejected() {
     let (_, _, events) = one_entity().await;
     let genesis = &events[0];
-    let receiver = fresh_node();
+    let receiver = fresh_node().await;
 
     // Not newer than its parent.
     let mut stale = genesis.clone();
@@ -167,7 +170,7 @@ async fn events_with_unknown_parents_wait_for_them() {
     let all = common::stored_events(storage.as_ref(), events[0].entity_id).await;
     assert_eq!(all.len(), 3);
 
-    let receiver = fresh_node();
+    let receiver = fresh_node().await;
     let outcome = receiver
         .apply_events(DEFAULT_CONTEXT, vec![all[2].clone()])
         .await
@@ -453,6 +456,7 @@ fn raw_messages_decode_as_built() {
                 order_by: vec![],
                 limit: None,
             },
+            known: vec![],
         },
     };
     assert_eq!(decoded, expected);
@@ -487,7 +491,7 @@ fn raw_messages_decode_as_built() {
 #[test]
 fn query_text_nested_too_deep_is_a_parse_error() {
     on_worker_stack(|| async {
-        let node = fresh_node();
+        let node = fresh_node().await;
         let ctx = node.context(DEFAULT_CONTEXT).unwrap();
         for nots in [2_000, 100_000] {
             let error = parse_selection(&deep_text(nots), &[]).unwrap_err();
@@ -506,7 +510,7 @@ fn query_text_nested_too_deep_is_a_parse_error() {
         assert!(parse_selection(&parens, &[]).is_err());
         // At the limit it parses; a node's configured limit is the one that applies.
         assert!(parse_selection(&deep_text(63), &[]).is_ok());
-        let (tight, _) = node_with(limits(8));
+        let (tight, _) = node_with(limits(8)).await;
         let ctx = tight.context(DEFAULT_CONTEXT).unwrap();
         assert!(ctx.fetch::<common::AlbumView>(deep_text(7)).await.is_ok());
         let fetched = ctx.fetch::<common::AlbumView>(deep_text(8)).await;
@@ -535,6 +539,7 @@ fn chains_of_100_000_conditions_parse_evaluate_print_and_travel() {
                 request: Request::Fetch {
                     collection: "album".into(),
                     selection,
+                    known: Vec::new(),
                 },
             };
             assert_eq!(Message::decode(&message.encode()).unwrap(), message);
@@ -632,13 +637,14 @@ async fn event_with_lww(operations: Vec<u8>) -> Event {
 }
 
 /// A durable node on memory storage under these limits.
-fn node_with(limits: Limits) -> (Node, Arc<MemoryStorage>) {
+async fn node_with(limits: Limits) -> (Node, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
     let config = NodeConfig {
         limits,
         ..NodeConfig::default()
     };
     let node = Node::with_config(storage.clone(), PermissiveAgent::new(), true, config);
+    node.system.create().await.unwrap();
     (node, storage)
 }
 
@@ -650,7 +656,7 @@ fn json_arrays(depth: usize) -> serde_json::Value {
 /// Hands `event` to a fresh node under `limits` and returns why the node refused it, after
 /// checking that nothing of it was stored.
 async fn refused(event: Event, limits: Limits) -> MutationError {
-    let (node, storage) = node_with(limits);
+    let (node, storage) = node_with(limits).await;
     let id = event.entity_id;
     let err = node
         .apply_events(DEFAULT_CONTEXT, vec![event])
@@ -714,14 +720,14 @@ fn events_writing_json_nested_too_deep_are_refused_and_nothing_is_stored() {
                     "{depth}: {err}"
                 );
             } else {
-                let (unlimited, _) = node_with(limits(usize::MAX));
+                let (unlimited, _) = node_with(limits(usize::MAX)).await;
                 let applied = unlimited.apply_events(DEFAULT_CONTEXT, vec![event]).await;
                 assert!(applied.is_ok(), "{applied:?}");
             }
         }
         // At the limit the value is applied and reads back.
         let event = event_with_lww(raw::lww_operations("meta", 64)).await;
-        let (receiver, storage) = node_with(Limits::default());
+        let (receiver, storage) = node_with(Limits::default()).await;
         receiver
             .apply_events(DEFAULT_CONTEXT, vec![event.clone()])
             .await

@@ -79,6 +79,17 @@ struct Replica {
 }
 
 impl Replica {
+    async fn new() -> Self {
+        let storage = Arc::new(MemoryStorage::new());
+        let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+        node.system.create().await.unwrap();
+        Replica {
+            node,
+            storage,
+            waiting: Default::default(),
+        }
+    }
+
     async fn events(&self, id: EntityId) -> Vec<Event> {
         common::stored_events(self.storage.as_ref(), id).await
     }
@@ -121,16 +132,10 @@ async fn deliver(events: &[Event], to: &Replica, rng: &mut impl Rng, all: bool) 
 }
 
 async fn run(ops: Vec<Op>) {
-    let replicas: Vec<Replica> = (0..NODES)
-        .map(|_| {
-            let storage = Arc::new(MemoryStorage::new());
-            Replica {
-                node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
-                storage,
-                waiting: Default::default(),
-            }
-        })
-        .collect();
+    let mut replicas: Vec<Replica> = Vec::new();
+    for _ in 0..NODES {
+        replicas.push(Replica::new().await);
+    }
     let ctx = replicas[0].node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx
@@ -211,12 +216,7 @@ async fn run(ops: Vec<Op>) {
     }
     // A fresh replica fed every event once, in id order, holds the same bytes; and a state
     // loaded from bytes re-encodes to them.
-    let storage = Arc::new(MemoryStorage::new());
-    let fresh = Replica {
-        node: Node::new_durable(storage.clone(), PermissiveAgent::new()),
-        storage,
-        waiting: Default::default(),
-    };
+    let fresh = Replica::new().await;
     fresh
         .node
         .apply_events(DEFAULT_CONTEXT, all.clone())
@@ -279,6 +279,8 @@ async fn concurrent_lww_writes_resolve_by_event_id_everywhere() {
     let b_storage = Arc::new(MemoryStorage::new());
     let a = Node::new_durable(a_storage.clone(), PermissiveAgent::new());
     let b = Node::new_durable(b_storage.clone(), PermissiveAgent::new());
+    a.system.create().await.unwrap();
+    b.system.create().await.unwrap();
     let (actx, bctx) = (
         a.context(DEFAULT_CONTEXT).unwrap(),
         b.context(DEFAULT_CONTEXT).unwrap(),

@@ -27,7 +27,7 @@ use ankurah_core::property::backend::{LWWBackend, YrsBackend};
 use ankurah_core::proto::{Delta, Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::testing::{self, child, wire};
 use ankurah_core::{
-    DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId, Value,
+    Clock, DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId, Value,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -140,6 +140,14 @@ fn corpus() -> Corpus {
         request(Request::Get {
             collection: "album".into(),
             ids: vec![EntityId::new(), lww_genesis.entity_id],
+            known: vec![(lww_genesis.entity_id, Clock::default())],
+        }),
+        request(Request::Follow {
+            collection: "album".into(),
+            known: vec![(lww_genesis.entity_id, Clock::default())],
+        }),
+        request(Request::Unfollow {
+            ids: vec![lww_genesis.entity_id],
         }),
         request(Request::Subscribe {
             subscription: 9,
@@ -191,6 +199,7 @@ fn corpus() -> Corpus {
         messages.push(request(Request::Fetch {
             collection: "album".into(),
             selection,
+            known: Vec::new(),
         }));
     }
 

@@ -25,9 +25,10 @@ use serde_bytes::ByteBuf;
 
 const SLEEP: Duration = Duration::from_secs(1);
 
-fn context() -> (Context, Arc<MemoryStorage>) {
+async fn context() -> (Context, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     (node.context(DEFAULT_CONTEXT).unwrap(), storage)
 }
 
@@ -69,7 +70,7 @@ impl Sleeper {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_listener_harms_no_commit_and_no_other_listener() {
-    let (ctx, _) = context();
+    let (ctx, _) = context().await;
     let all = ctx.query_wait::<AlbumView>("year > 0").await.unwrap();
     let recent = ctx.query_wait::<AlbumView>("year > 1000").await.unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
@@ -105,7 +106,7 @@ async fn a_panicking_listener_harms_no_commit_and_no_other_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_live_query_listener_delays_no_commit_and_no_other_listener() {
-    let (ctx, _) = context();
+    let (ctx, _) = context().await;
     let all = ctx.query_wait::<AlbumView>("year > 0").await.unwrap();
     let recent = ctx.query_wait::<AlbumView>("year > 1000").await.unwrap();
     // Two sleepers: had they run on the two async workers, nothing would move for 1 s.
@@ -138,7 +139,7 @@ async fn a_slow_live_query_listener_delays_no_commit_and_no_other_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_view_listener_delays_no_commit_and_no_other_listener() {
-    let (ctx, _) = context();
+    let (ctx, _) = context().await;
     let id = create(&ctx, "a", 2000).await;
     let view = ctx.get::<AlbumView>(id).await.unwrap();
     let sleeper = Sleeper::new();
@@ -173,7 +174,7 @@ async fn a_slow_view_listener_delays_no_commit_and_no_other_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_far_behind_gets_its_backlog_merged_and_still_ends_up_right() {
-    let (ctx, _) = context();
+    let (ctx, _) = context().await;
     let all = ctx.query_wait::<AlbumView>("year > 0").await.unwrap();
     let (entered, started) = mpsc::channel::<()>();
     let (release, gate) = mpsc::channel::<()>();
@@ -243,7 +244,7 @@ fn corrupt_album() -> StoredState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_query_whose_load_fails_says_so_and_recovers() {
-    let (ctx, storage) = context();
+    let (ctx, storage) = context().await;
     let albums = storage.collection(&Album::collection()).await.unwrap();
     let corrupt = corrupt_album();
     albums.set_state(&corrupt).await.unwrap();

@@ -362,6 +362,7 @@ async fn a_commit_with_ancestors_nobody_has_is_refused_whole_and_harms_no_later_
     // History made elsewhere: an album with three events, and a second, unrelated album.
     let origin_storage = Arc::new(MemoryStorage::new());
     let origin = Node::new_durable(origin_storage.clone(), PermissiveAgent::new());
+    origin.system.create().await.unwrap();
     let octx = ctx(&origin);
     let trx = octx.begin();
     let first = trx.create(&album("a", "b", 1)).await.unwrap().id();
@@ -424,6 +425,7 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
     // Events made elsewhere: a creation and two edits, each the parent of the next.
     let origin_storage = Arc::new(MemoryStorage::new());
     let origin = Node::new_durable(origin_storage.clone(), PermissiveAgent::new());
+    origin.system.create().await.unwrap();
     let octx = ctx(&origin);
     let trx = octx.begin();
     let id = trx.create(&album("a", "b", 1)).await.unwrap().id();

@@ -34,6 +34,7 @@ async fn text_state_len(storage: &MemoryStorage, id: EntityId) -> usize {
 async fn typing_one_character_per_transaction() {
     let storage = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     let trx = node.context(DEFAULT_CONTEXT).unwrap().begin();
     let id = trx.create(&album("", "a", 2000)).await.unwrap().id();
     trx.commit().await.unwrap();
@@ -46,6 +47,7 @@ async fn typing_one_character_per_transaction() {
     // A node that loads the entity from storage continues under one id of its own.
     drop(node);
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     type_characters(&node, id, 1000).await;
     let retyped = text_state_len(&storage, id).await;
     assert!(retyped < 2300, "{retyped} bytes for 2000 characters");
@@ -55,6 +57,7 @@ async fn typing_one_character_per_transaction() {
 async fn concurrent_transactions_write_under_different_ids() {
     let storage = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx.create(&album("ab", "a", 2000)).await.unwrap().id();
@@ -74,6 +77,7 @@ async fn concurrent_transactions_write_under_different_ids() {
 
     // A node reading the stored state agrees.
     let replica = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    replica.system.create().await.unwrap();
     let again = replica
         .context(DEFAULT_CONTEXT)
         .unwrap()

@@ -14,12 +14,12 @@ use ankurah_core::{
 use async_trait::async_trait;
 use common::{album, stored_events, stored_state, Album, AlbumView, NoNickelback};
 
-fn node() -> (Node, Arc<MemoryStorage>) {
+async fn node() -> (Node, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
-    (
-        Node::new_durable(storage.clone(), PermissiveAgent::new()),
-        storage,
-    )
+    let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
+    node.system.create().await.unwrap();
+    (node, storage)
 }
 
 async fn event_count(storage: &dyn StorageEngine, id: EntityId) -> usize {
@@ -28,7 +28,7 @@ async fn event_count(storage: &dyn StorageEngine, id: EntityId) -> usize {
 
 #[tokio::test]
 async fn many_entities_become_visible_together() {
-    let (node, storage) = node();
+    let (node, storage) = node().await;
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let mut ids = Vec::new();
@@ -57,7 +57,7 @@ async fn many_entities_become_visible_together() {
 
 #[tokio::test]
 async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
-    let (node, _) = node();
+    let (node, _) = node().await;
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx
@@ -98,7 +98,7 @@ async fn edits_are_invisible_until_commit_and_dropped_transactions_vanish() {
 
 #[tokio::test]
 async fn views_are_read_only() {
-    let (node, _) = node();
+    let (node, _) = node().await;
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx.create(&album("x", "y", 1)).await.unwrap().id();
@@ -113,6 +113,7 @@ async fn views_are_read_only() {
 async fn a_refused_change_stores_nothing_of_the_transaction() {
     let storage = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(storage.clone(), NoNickelback);
+    node.system.create().await.unwrap();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let ok = trx.create(&album("Fine", "Muse", 2001)).await.unwrap().id();
@@ -178,6 +179,7 @@ impl StorageEngine for Failing {
 async fn a_failed_storage_commit_changes_nothing() {
     let storage = Arc::new(Failing::default());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx
@@ -211,6 +213,7 @@ async fn a_failed_storage_commit_changes_nothing() {
 async fn a_failed_flush_refuses_every_later_commit_with_its_cause() {
     let storage = Arc::new(Failing::default());
     let node = Node::new_durable(storage.clone(), PermissiveAgent::new());
+    node.system.create().await.unwrap();
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     trx.create(&album("Showbiz", "Muse", 1999)).await.unwrap();
@@ -253,7 +256,7 @@ async fn a_failed_flush_refuses_every_later_commit_with_its_cause() {
 
 #[tokio::test]
 async fn deleted_entities_stay_deleted_and_refuse_edits() {
-    let (node, storage) = node();
+    let (node, storage) = node().await;
     let ctx = node.context(DEFAULT_CONTEXT).unwrap();
     let trx = ctx.begin();
     let id = trx.create(&album("Gone", "X", 1990)).await.unwrap().id();

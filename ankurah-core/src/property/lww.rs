@@ -42,6 +42,7 @@ impl<T: Property> ActiveType<T> for LWW<T> {
     }
 
     fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {
+        entity.check_alive(property)?;
         T::from_value(entity.lww.get(property).unwrap_or(Value::Null))
             .map_err(|e| named(property, e))
     }

@@ -63,6 +63,7 @@ impl<T: Property> ActiveType<T> for YrsString<T> {
     }
 
     fn peek(entity: &Entity, property: &str) -> Result<T, PropertyError> {
+        entity.check_alive(property)?;
         let value = entity.yrs.get(property).map_or(Value::Null, Value::String);
         T::from_value(value).map_err(|e| named(property, e))
     }

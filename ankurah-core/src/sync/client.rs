@@ -16,7 +16,21 @@ use crate::reactor::Query;
 use crate::state::EntityState;
 use crate::sync::error::PeerError;
 use crate::sync::proto::{runs, Delta, RemoteError, Request, Response};
+use crate::sourced::ReadSource;
 use crate::sync::session::Peer;
+
+/// Where a read-through answer came from: the durable peer if it answered, the local
+/// store if it could not answer now; a refusal is the caller's error.
+fn answered(read: Result<(), RetrievalError>) -> Result<ReadSource, RetrievalError> {
+    match read {
+        Ok(()) => Ok(ReadSource::Durable),
+        Err(error) if error.is_transient() => {
+            tracing::debug!(%error, "read answered from the local store");
+            Ok(ReadSource::Local)
+        }
+        Err(error) => Err(error),
+    }
+}
 
 /// A commit the durable peer refused after it had been applied locally; the local change
 /// was undone. Delivered by [`Node::rejections`] when no caller was waiting for the commit.
@@ -83,6 +97,7 @@ impl Node {
             let request = Request::Get {
                 collection: collection.clone(),
                 ids: ids.clone(),
+                known: Vec::new(),
             };
             let found = match peer.request(request).await? {
                 Response::Deltas(deltas) => deltas,
@@ -154,7 +169,7 @@ impl Node {
     /// Applies what a durable peer sent: states are joined into local entities (keeping
     /// outbox events on top); events are applied once their ancestors are here, which are
     /// asked of the same peer.
-    async fn apply_deltas(
+    pub(crate) async fn apply_deltas(
         &self,
         peer: &Arc<Peer>,
         deltas: Vec<Delta>,
@@ -225,49 +240,66 @@ impl Node {
         self.store_and_publish(lock, Vec::new(), changed).await
     }
 
-    /// Reads entities from the durable peer into the local store.
-    pub(crate) async fn remote_get(
+    /// Brings entity `id` up to date from the durable peer, which follows it from now on
+    /// (see [`crate::sync`]), and says where the answer comes from. An entity followed
+    /// already is current: nothing is asked.
+    pub(crate) async fn read_through_get(
         &self,
         collection: &CollectionId,
-        ids: Vec<EntityId>,
-    ) -> Result<(), RetrievalError> {
-        self.remote_read(Request::Get {
-            collection: collection.clone(),
-            ids,
-        })
-        .await
+        id: EntityId,
+    ) -> Result<ReadSource, RetrievalError> {
+        if self.is_durable() {
+            return Ok(ReadSource::Durable);
+        }
+        let Some(peer) = self.durable_peer() else {
+            return Ok(ReadSource::Local);
+        };
+        let local = self.load_entity(collection, id).await?;
+        if local.is_some() && self.inner.following.is_current(&id, peer.id) {
+            return Ok(ReadSource::Durable);
+        }
+        let head = local.map(|e| e.head()).unwrap_or_default();
+        answered(self.follow_on(&peer, collection, vec![(id, head)]).await)
     }
 
-    /// Runs a query on the durable peer and stores the results locally.
-    pub(crate) async fn remote_fetch(
+    /// Brings what `selection` matches up to date from the durable peer: its answer, and
+    /// the entities matching here (so that those changed or deleted there are current
+    /// too), as deltas against the heads held here. Says where the answer comes from.
+    pub(crate) async fn read_through_fetch(
         &self,
         collection: &CollectionId,
         selection: &Selection,
-    ) -> Result<(), RetrievalError> {
-        self.remote_read(Request::Fetch {
+    ) -> Result<ReadSource, RetrievalError> {
+        if self.is_durable() {
+            return Ok(ReadSource::Durable);
+        }
+        let Some(peer) = self.durable_peer() else {
+            return Ok(ReadSource::Local);
+        };
+        let known = self
+            .fetch_entities(collection, selection)
+            .await?
+            .iter()
+            .map(|e| (e.id(), e.head()))
+            .collect();
+        let request = Request::Fetch {
             collection: collection.clone(),
             selection: selection.clone(),
-        })
-        .await
-    }
-
-    /// Asks the durable peer and applies its answer. Without a peer, or if it went away or
-    /// is busy, the local store answers alone; a refusal is the caller's error.
-    async fn remote_read(&self, request: Request) -> Result<(), RetrievalError> {
-        let Some(peer) = self.durable_peer() else {
-            return Ok(());
+            known,
         };
-        match peer.request(request).await {
-            Ok(Response::Deltas(deltas)) => Ok(self.apply_deltas(&peer, deltas).await?),
+        let read = match peer.request(request).await {
+            Ok(Response::Deltas(deltas)) => self
+                .apply_deltas(&peer, deltas)
+                .await
+                .map_err(RetrievalError::from),
             Ok(other) => {
-                Err(PeerError::Protocol(format!("unexpected answer to a read: {other:?}")).into())
-            }
-            Err(error) if error.is_transient() => {
-                tracing::debug!(%error, "read answered from the local store");
-                Ok(())
+                Err(PeerError::Protocol(format!("unexpected answer to Fetch: {other:?}")).into())
             }
             Err(error) => Err(error.into()),
-        }
+        };
+        // What the answer made resident is followed from now on.
+        self.inner.following.wake();
+        answered(read)
     }
 
     /// Opens (or reopens) the remote side of a local live query.
@@ -318,6 +350,7 @@ impl Node {
                 tracing::warn!(%error, query = query.id, "live query not resubscribed");
             }
         }
+        self.follow_resident(peer).await;
     }
 
     /// Sends the outbox in commits within the peer's limits, oldest first (an event's

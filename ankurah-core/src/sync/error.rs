@@ -91,7 +91,9 @@ impl From<MutationError> for RetrievalError {
             MutationError::Rejected(e) => RetrievalError::Remote(e),
             other @ (MutationError::Deleted { .. }
             | MutationError::AlreadyCommitted
-            | MutationError::Property(_)) => {
+            | MutationError::Property(_)
+            | MutationError::ShutDown
+            | MutationError::NoSystem) => {
                 RetrievalError::Remote(RemoteError::new(ErrorKind::Internal, other))
             }
         }
@@ -127,7 +129,11 @@ impl From<&MutationError> for RemoteError {
             MutationError::LimitExceeded(_) => ErrorKind::LimitExceeded,
             MutationError::Retrieval(e) => return RemoteError::from(e.as_ref()),
             MutationError::Rejected(remote) => remote.kind,
-            MutationError::AlreadyCommitted | MutationError::Peer(_) => ErrorKind::Internal,
+            // A node shutting down may take the commit after its restart.
+            MutationError::ShutDown => ErrorKind::Overloaded,
+            MutationError::AlreadyCommitted | MutationError::Peer(_) | MutationError::NoSystem => {
+                ErrorKind::Internal
+            }
         };
         RemoteError::new(kind, error)
     }

@@ -13,6 +13,8 @@
 //! - the **server side** (`server.rs`, a durable node): each request answered, a commit applied whole or
 //!   not at all — its missing ancestors asked of the committer and of nobody else — and
 //!   subscription updates pushed as coalesced deltas;
+//! - **following** (`follow.rs`): the entities resident on an ephemeral node that no live
+//!   query holds are followed on the durable peer, which pushes their changes;
 //! - **deltas** (`delta.rs`): the events a peer lacks given the heads it holds, or the state when smaller.
 //!
 //! Errors cross the wire with a kind ([`proto::ErrorKind`]) and come back as the asking
@@ -21,6 +23,7 @@
 mod client;
 mod delta;
 mod error;
+mod follow;
 pub mod proto;
 mod queue;
 mod server;
@@ -30,4 +33,5 @@ pub use client::Rejection;
 pub use error::PeerError;
 pub use proto::{ErrorKind, RemoteError};
 pub use queue::{queue, QueueError, QueueReceiver, QueueSender};
+pub(crate) use follow::{Followers, Following};
 pub(crate) use session::Peer;

@@ -31,6 +31,10 @@ use crate::state::EntityState;
 /// Major protocol version; peers with another one refuse each other.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The subscription id of updates for followed entities (query subscriptions are numbered
+/// from 1).
+pub const FOLLOWED: u64 = 0;
+
 /// Largest encoded message a node accepts (connectors enforce it on frames).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -80,16 +84,33 @@ pub enum Message {
 /// What a node asks of a peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
-    /// The states of these entities.
+    /// These entities, as deltas against the heads the asker holds for some of them
+    /// (`known`; an entity whose head it names is left out when unchanged). A deleted
+    /// entity comes with its tombstone; an unknown one is left out.
     Get {
         collection: CollectionId,
         ids: Vec<EntityId>,
+        #[serde(default)]
+        known: Vec<(EntityId, Clock)>,
     },
-    /// The states of the entities matching a selection.
+    /// The entities matching a selection, as deltas against `known`; entities named in
+    /// `known` that no longer match (changed or deleted) come too, so the asker's copies
+    /// of them are current and its own evaluation of the selection agrees.
     Fetch {
         collection: CollectionId,
         selection: Selection,
+        #[serde(default)]
+        known: Vec<(EntityId, Clock)>,
     },
+    /// These entities now (as deltas against the heads held; an empty head for one the
+    /// asker does not hold), and their changes pushed from now on as
+    /// [`Message::Update`]s with subscription [`FOLLOWED`], until `Unfollow`.
+    Follow {
+        collection: CollectionId,
+        known: Vec<(EntityId, Clock)>,
+    },
+    /// Stop pushing the changes of these followed entities.
+    Unfollow { ids: Vec<EntityId> },
     /// Matching entities now (as deltas against `known`) and pushed updates from now on.
     Subscribe {
         subscription: u64,
@@ -120,6 +141,8 @@ pub enum Response {
     Events(Vec<Event>),
     /// The subscription is closed.
     Unsubscribed,
+    /// The entities are no longer followed.
+    Unfollowed,
     /// The request was refused or failed; nothing of it took effect.
     Error(RemoteError),
 }
@@ -217,7 +240,10 @@ impl Message {
                 ..
             } => ITEM_OVERHEAD + events.iter().map(Event::estimated_len).sum::<usize>(),
             Message::Request {
-                request: Request::Subscribe { known, .. },
+                request:
+                    Request::Subscribe { known, .. }
+                    | Request::Follow { known, .. }
+                    | Request::Fetch { known, .. },
                 ..
             } => {
                 ITEM_OVERHEAD * 4
@@ -227,7 +253,18 @@ impl Message {
                         .sum::<usize>()
             }
             Message::Request {
-                request: Request::Get { ids, .. },
+                request: Request::Get { ids, known, .. },
+                ..
+            } => {
+                ITEM_OVERHEAD
+                    + ID_BYTES * ids.len()
+                    + known
+                        .iter()
+                        .map(|(_, head)| ID_BYTES * (1 + head.len()))
+                        .sum::<usize>()
+            }
+            Message::Request {
+                request: Request::Unfollow { ids },
                 ..
             } => ITEM_OVERHEAD + ID_BYTES * ids.len(),
             Message::Request {
@@ -280,14 +317,19 @@ impl Message {
                     selection.check_depth(limit)
                 }
                 Request::Commit { events } => check_events(events, limit),
-                Request::Get { .. } | Request::Unsubscribe { .. } | Request::GetEvents { .. } => {
-                    Ok(())
-                }
+                Request::Get { .. }
+                | Request::Follow { .. }
+                | Request::Unfollow { .. }
+                | Request::Unsubscribe { .. }
+                | Request::GetEvents { .. } => Ok(()),
             },
             Message::Response { response, .. } | Message::Part { response, .. } => match response {
                 Response::Deltas(deltas) => check_deltas(deltas, limit),
                 Response::Events(events) => check_events(events, limit),
-                Response::Committed | Response::Unsubscribed | Response::Error(_) => Ok(()),
+                Response::Committed
+                | Response::Unsubscribed
+                | Response::Unfollowed
+                | Response::Error(_) => Ok(()),
             },
             Message::Update { deltas, .. } => check_deltas(deltas, limit),
             Message::Hello(_) | Message::Goodbye { .. } => Ok(()),
@@ -313,7 +355,7 @@ impl Response {
             Response::Deltas(deltas) => deltas.iter().map(Delta::estimated_len).sum(),
             Response::Events(events) => events.iter().map(Event::estimated_len).sum(),
             Response::Error(error) => ITEM_OVERHEAD + error.message.len(),
-            Response::Committed | Response::Unsubscribed => ITEM_OVERHEAD,
+            Response::Committed | Response::Unsubscribed | Response::Unfollowed => ITEM_OVERHEAD,
         }
     }
 

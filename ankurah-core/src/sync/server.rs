@@ -24,7 +24,7 @@ use crate::reactor::Query;
 use crate::signals::SubscriptionGuard;
 use crate::sync::delta::KnownHeads;
 use crate::sync::error::PeerError;
-use crate::sync::proto::{Delta, ErrorKind, RemoteError, Request, Response};
+use crate::sync::proto::{ErrorKind, RemoteError, Request, Response};
 use crate::sync::session::Peer;
 
 /// A peer's subscription served by this node. Dropping it (unsubscribe, resubscribe under
@@ -37,8 +37,7 @@ pub(crate) struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.changed.closed.store(true, Ordering::Release);
-        self.changed.wake.notify_one();
+        self.changed.close();
     }
 }
 
@@ -46,10 +45,24 @@ impl Drop for Subscription {
 /// that reads slowly gets the latest state of each entity once, however often it changed,
 /// so what waits for it is bounded by the entities, not by the number of commits.
 #[derive(Default)]
-struct Changed {
+pub(crate) struct Changed {
     entities: Mutex<BTreeMap<EntityId, Arc<Entity>>>,
     wake: Notify,
     closed: AtomicBool,
+}
+
+impl Changed {
+    /// Records a changed entity and wakes the task sending updates.
+    pub(crate) fn push(&self, entity: &Arc<Entity>) {
+        self.entities.lock().insert(entity.id(), entity.clone());
+        self.wake.notify_one();
+    }
+
+    /// Ends the updates: the task sending them returns.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
 }
 
 impl Node {
@@ -90,37 +103,44 @@ impl Node {
     async fn try_serve(&self, peer: &Arc<Peer>, request: Request) -> Result<Response, RemoteError> {
         let cx = &peer.cx;
         match request {
-            Request::Get { collection, ids } => {
+            Request::Get {
+                collection,
+                ids,
+                known,
+            } => {
                 within("ids in one Get", ids.len(), peer.limits.max_ids_per_request)?;
-                let mut deltas = Vec::new();
+                let known = known_heads(known, peer)?;
+                let mut entities = Vec::new();
                 for id in ids {
                     let entity = self
                         .load_entity(&collection, id)
                         .await
                         .map_err(|e| RemoteError::from(&e))?;
-                    if let Some(entity) = entity {
-                        if self.can_read(cx, &entity) {
-                            deltas.push(Delta::State(entity.to_state()));
-                        }
-                    }
+                    entities.extend(entity.filter(|e| self.can_read(cx, e)));
                 }
-                Ok(Response::Deltas(deltas))
+                Ok(Response::Deltas(self.deltas(&entities, &known).await))
             }
             Request::Fetch {
                 collection,
                 selection,
+                known,
             } => {
+                let known = known_heads(known, peer)?;
                 let entities = self
                     .fetch_entities(&collection, &selection)
                     .await
                     .map_err(|e| RemoteError::from(&e))?;
-                Ok(Response::Deltas(
-                    entities
-                        .iter()
-                        .filter(|e| self.can_read(cx, e))
-                        .map(|e| Delta::State(e.to_state()))
-                        .collect(),
-                ))
+                let entities = self
+                    .with_stale(&collection, entities, &known, cx)
+                    .await?;
+                Ok(Response::Deltas(self.deltas(&entities, &known).await))
+            }
+            Request::Follow { collection, known } => {
+                self.serve_follow(peer, collection, known).await
+            }
+            Request::Unfollow { ids } => {
+                within("ids in one Unfollow", ids.len(), peer.limits.max_ids_per_request)?;
+                Ok(self.serve_unfollow(peer, ids))
             }
             Request::Subscribe {
                 subscription,
@@ -162,7 +182,7 @@ impl Node {
         }
     }
 
-    fn can_read(&self, cx: &ContextData, entity: &Entity) -> bool {
+    pub(crate) fn can_read(&self, cx: &ContextData, entity: &Entity) -> bool {
         self.inner
             .policy
             .check_read(cx, entity.collection(), entity)
@@ -237,26 +257,17 @@ impl Node {
         selection: Selection,
         known: Vec<(EntityId, Clock)>,
     ) -> Result<Response, RemoteError> {
-        within(
-            "known heads in one Subscribe",
-            known.len(),
-            peer.limits.max_ids_per_request,
-        )?;
-        let known: KnownHeads = Arc::new(Mutex::new(known.into_iter().collect()));
+        let known = known_heads(known, peer)?;
         let query = self.inner.reactor.register(collection.clone(), selection);
         let changed = Arc::new(Changed::default());
         let guard = {
             let changed = changed.clone();
             query.changesets.listen_inline(move |set| {
-                let mut entities = changed.entities.lock();
                 for change in &set.changes {
                     if change.kind() != ChangeKind::Initial {
-                        let entity = change.entity();
-                        entities.insert(entity.id(), entity.clone());
+                        changed.push(change.entity());
                     }
                 }
-                drop(entities);
-                changed.wake.notify_one();
             })
         };
         let subscribed = Subscription {
@@ -282,10 +293,22 @@ impl Node {
                 .await
         });
         query.load(self).await.map_err(|e| RemoteError::from(&e))?;
-        let mut initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
-        // Entities the subscriber holds that no longer match (changed or deleted while it was
-        // away) are sent too: once its copy is current, they leave its result.
-        let matching: HashSet<EntityId> = initial.iter().map(|e| e.id()).collect();
+        let initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
+        let initial = self.with_stale(&collection, initial, &known, &peer.cx).await?;
+        Ok(Response::Deltas(self.deltas(&initial, &known).await))
+    }
+
+    /// The readable entities of an answer to a query: its `result`, and the entities the
+    /// asker holds (`known`) that are not in it (changed or deleted while it was away):
+    /// once its copies are current, they leave its result there too.
+    async fn with_stale(
+        &self,
+        collection: &CollectionId,
+        mut result: Vec<Arc<Entity>>,
+        known: &KnownHeads,
+        cx: &ContextData,
+    ) -> Result<Vec<Arc<Entity>>, RemoteError> {
+        let matching: HashSet<EntityId> = result.iter().map(|e| e.id()).collect();
         let stale: Vec<EntityId> = known
             .lock()
             .keys()
@@ -294,19 +317,19 @@ impl Node {
             .collect();
         for id in stale {
             let entity = self
-                .load_entity(&collection, id)
+                .load_entity(collection, id)
                 .await
                 .map_err(|e| RemoteError::from(&e))?;
-            initial.extend(entity);
+            result.extend(entity);
         }
-        initial.retain(|e| self.can_read(&peer.cx, e));
-        Ok(Response::Deltas(self.deltas(&initial, &known).await))
+        result.retain(|e| self.can_read(cx, e));
+        Ok(result)
     }
 
     /// Sends a subscription's coalesced changes as they come, until it is closed or the
     /// peer is gone. Sending waits while the peer's queue is full; changes meanwhile
     /// coalesce.
-    async fn push_updates(
+    pub(crate) async fn push_updates(
         &self,
         peer: &Arc<Peer>,
         subscription: u64,
@@ -367,8 +390,18 @@ fn unresolved(missing: &[(CollectionId, EntityId, EventId)]) -> Result<(), Mutat
     }
 }
 
+/// The heads a peer says it holds, within its limit on ids per request.
+fn known_heads(known: Vec<(EntityId, Clock)>, peer: &Peer) -> Result<KnownHeads, RemoteError> {
+    within(
+        "known heads in one request",
+        known.len(),
+        peer.limits.max_ids_per_request,
+    )?;
+    Ok(Arc::new(Mutex::new(known.into_iter().collect())))
+}
+
 /// `count` within `limit`, or the peer's error saying which limit.
-fn within(what: &'static str, count: usize, limit: usize) -> Result<(), RemoteError> {
+pub(crate) fn within(what: &'static str, count: usize, limit: usize) -> Result<(), RemoteError> {
     LimitExceeded::check(what, count, limit)
         .map_err(|e| RemoteError::new(ErrorKind::LimitExceeded, e))
 }
@@ -377,6 +410,8 @@ fn request_kind(request: &Request) -> &'static str {
     match request {
         Request::Get { .. } => "Get",
         Request::Fetch { .. } => "Fetch",
+        Request::Follow { .. } => "Follow",
+        Request::Unfollow { .. } => "Unfollow",
         Request::Subscribe { .. } => "Subscribe",
         Request::Unsubscribe { .. } => "Unsubscribe",
         Request::Commit { .. } => "Commit",

@@ -32,6 +32,7 @@ use crate::sync::proto::{
     pieces, Delta, ErrorKind, Hello, Message, RemoteError, Request, Response, PROTOCOL_VERSION,
 };
 use crate::sync::queue::{QueueError, QueueReceiver, QueueSender};
+use crate::sync::follow::Followed;
 use crate::sync::server::Subscription;
 
 /// How many rounds of asking a peer for missing ancestors one batch of events may take.
@@ -54,6 +55,8 @@ pub(crate) struct Peer {
     awaiting: Mutex<HashMap<u64, Awaiting>>,
     /// Queries this peer subscribed to here, by its subscription id.
     pub(crate) subscriptions: Mutex<HashMap<u64, Subscription>>,
+    /// The entities this peer follows here, once it followed any.
+    pub(crate) followed: Mutex<Option<Arc<Followed>>>,
     /// Slots for the peer's requests being worked on.
     in_flight: Arc<Semaphore>,
     /// The session's background work; `None` once the session ended.
@@ -303,6 +306,7 @@ impl Node {
                 next_request: AtomicU64::new(1),
                 awaiting: Mutex::new(HashMap::new()),
                 subscriptions: Mutex::new(HashMap::new()),
+                followed: Mutex::new(None),
                 tasks: Mutex::new(Some(TaskSet::default())),
                 stalled: Notify::new(),
             });
@@ -498,6 +502,7 @@ impl Drop for Registration {
         // tasks are aborted (they hold the peer, so they would otherwise keep it alive).
         self.peer.awaiting.lock().clear();
         self.peer.subscriptions.lock().clear();
+        drop(self.peer.followed.lock().take());
         drop(self.peer.tasks.lock().take());
     }
 }

@@ -112,6 +112,7 @@ pub fn fetch_frame(id: u64, collection: &str, predicate: &[u8]) -> Vec<u8> {
                 predicate: marker_predicate(),
                 ..parse_selection("", &[]).expect("the empty query parses")
             },
+            known: Vec::new(),
         },
     };
     splice(&message.encode(), &body(&marker_predicate()), predicate)

@@ -269,6 +269,7 @@ async fn never_reading_fetcher(
         let fetch = Request::Fetch {
             collection: "album".into(),
             selection: selection.clone(),
+            known: Vec::new(),
         };
         raw::frame(id, fetch)
     });

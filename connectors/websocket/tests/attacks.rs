@@ -331,6 +331,7 @@ fn fetch_every_album() -> Request {
     Request::Fetch {
         collection: "album".into(),
         selection: parse_selection("year > 0", &[]).unwrap(),
+        known: Vec::new(),
     }
 }
 
