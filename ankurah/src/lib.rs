@@ -55,6 +55,9 @@ pub use ankurah_core::{Context, IntoSelection, Node, NodeConfig, Transaction};
 pub use ankurah_core::{changes, signals};
 pub use ankurah_core::{LiveQuery, LiveQueryGuard};
 
+// Where a read's answer came from, and a safe exit.
+pub use ankurah_core::{ReadSource, Shutdown, Sourced, SHUTDOWN_GRACE};
+
 // Sync between nodes (network connectors live in their own crates, e.g. `ankurah-websocket`).
 pub use ankurah_core::{proto, ErrorKind, LocalConnector, PeerError, Rejection, RemoteError};
 

@@ -31,6 +31,7 @@ async fn concurrent_commits_are_durable_published_once_and_in_full() {
             Arc::new(SledStorage::open(dir.path()).unwrap()),
             PermissiveAgent::new(),
         );
+        node.system.create().await.unwrap();
         let ctx = node.context(DEFAULT_CONTEXT).unwrap();
         let trx = ctx.begin();
         shared_id = trx

@@ -147,13 +147,13 @@ async fn create<M: Model>(ctx: &Context, model: &M) -> EntityId {
 #[tokio::test]
 async fn every_field_type_survives_reopening_sled() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let open = || {
+    let open = async || {
         let storage = ankurah_storage_sled::SledStorage::open(dir.path()).expect("sled opens");
-        Node::new_durable(Arc::new(storage), PermissiveAgent::new())
-            .context(DEFAULT_CONTEXT)
-            .expect("permissive")
+        let node = Node::new_durable(Arc::new(storage), PermissiveAgent::new());
+        node.system.create().await.expect("a system");
+        node.context(DEFAULT_CONTEXT).expect("permissive")
     };
-    let ctx = open();
+    let ctx = open().await;
     let artist = Ref::new(
         create(
             &ctx,
@@ -167,7 +167,7 @@ async fn every_field_type_survives_reopening_sled() {
     let id = create(&ctx, &stored).await;
     drop(ctx);
 
-    let ctx = open();
+    let ctx = open().await;
     let view: EverythingView = ctx.get(id).await.expect("the entity is still there");
     assert_eq!(Everything::read(&view).unwrap(), stored);
     let found: Vec<EverythingView> = ctx

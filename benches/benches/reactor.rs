@@ -19,10 +19,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-fn context() -> Context {
-    Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
-        .context(DEFAULT_CONTEXT)
-        .expect("permissive")
+async fn context() -> Context {
+    let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    node.system.create().await.expect("a system");
+    node.context(DEFAULT_CONTEXT).expect("permissive")
 }
 
 /// Commits that each touch one entity, with 0 or 10,000 other live queries registered: the
@@ -32,7 +32,7 @@ fn many_queries(c: &mut Criterion) {
     let mut group = c.benchmark_group("reactor");
     for queries in [0usize, 10_000] {
         let (ctx, view, _live) = rt.block_on(async {
-            let ctx = context();
+            let ctx = context().await;
             let trx = ctx.begin();
             let id = trx.create(&album(1)).await.expect("create");
             let id = id.id();
@@ -79,7 +79,7 @@ fn many_queries(c: &mut Criterion) {
 fn callback_latency(c: &mut Criterion) {
     let rt = runtime();
     let (ctx, view, live) = rt.block_on(async {
-        let ctx = context();
+        let ctx = context().await;
         let trx = ctx.begin();
         let id = trx
             .create(&Album {

@@ -18,11 +18,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-fn context() -> Context {
+async fn context() -> Context {
     let node = Node::new_durable(
         Arc::new(SledStorage::new_test().expect("a temporary sled")),
         PermissiveAgent::new(),
     );
+    node.system.create().await.expect("a system");
     node.context(DEFAULT_CONTEXT).expect("permissive")
 }
 
@@ -40,7 +41,7 @@ fn commits(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("sled commit");
     group.throughput(Throughput::Elements(100));
-    let ctx = rt.block_on(async { context() });
+    let ctx = rt.block_on(async { context().await });
     let mut n = 0;
     group.bench_function("100 albums per transaction", |b| {
         b.to_async(&rt).iter(|| {
@@ -92,7 +93,7 @@ fn fetches(c: &mut Criterion) {
     let rt = runtime();
     for size in [11_000usize, 100_000] {
         let ctx = rt.block_on(async {
-            let ctx = context();
+            let ctx = context().await;
             fill(&ctx, size).await;
             // First use creates the index; the benchmark measures steady state.
             ctx.fetch::<AlbumView>("year = 1950").await.expect("fetch");

@@ -1,7 +1,17 @@
 //! Shared fixtures of the benchmarks: the models and data sets they run on.
 
-use ankurah::Model;
+use std::sync::Arc;
+
+use ankurah::storage::StorageEngine;
+use ankurah::{Context, Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
 use serde::{Deserialize, Serialize};
+
+/// A context on a new durable node of a new system on `storage`.
+pub async fn durable_context<S: StorageEngine>(storage: Arc<S>) -> Context {
+    let node = Node::new_durable(storage, PermissiveAgent::new());
+    node.system.create().await.expect("a system");
+    node.context(DEFAULT_CONTEXT).expect("permissive")
+}
 
 /// The album of the documentation: a collaborative-text title and LWW fields.
 #[derive(Model, Debug, Clone, Serialize, Deserialize)]

@@ -65,9 +65,7 @@ async fn commit_singles(ctx: &Context, count: usize) {
 
 /// Commit rates and fetch latencies on one engine.
 async fn suite<S: StorageEngine>(label: &str, storage: Arc<S>, entities: usize) {
-    let ctx = Node::new_durable(storage.clone(), PermissiveAgent::new())
-        .context(DEFAULT_CONTEXT)
-        .expect("permissive");
+    let ctx = ankurah_bench::durable_context(storage.clone()).await;
     let elapsed = create_albums(&ctx, entities).await;
     println!(
         "{label}: albums, 100 per transaction: {:.0}/s",
@@ -221,9 +219,7 @@ async fn main() {
     {
         // Dropped before the engines are measured: kept alive, it slowed sled's background
         // work after the bulk load into the fetch measurements of 100,000 entities.
-        let memory = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new())
-            .context(DEFAULT_CONTEXT)
-            .expect("permissive");
+        let memory = ankurah_bench::durable_context(Arc::new(MemoryStorage::new())).await;
         println!(
             "Ankurah alone (MemoryStorage): albums, 100 per transaction: {:.0}/s",
             per_second(entities, create_albums(&memory, entities).await)

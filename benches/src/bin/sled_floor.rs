@@ -9,9 +9,8 @@ use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ankurah::policy::DEFAULT_CONTEXT;
 use ankurah::storage::{MemoryStorage, StorageEngine};
-use ankurah::{CollectionId, Node, PermissiveAgent};
+use ankurah::CollectionId;
 use ankurah_bench::album;
 use ankurah_storage_sled::layout;
 
@@ -22,9 +21,7 @@ fn per_second(count: usize, elapsed: Duration) -> f64 {
 /// Encoded sizes of one album's creation event and state.
 async fn album_sizes() -> (usize, usize) {
     let storage = Arc::new(MemoryStorage::new());
-    let ctx = Node::new_durable(storage.clone(), PermissiveAgent::new())
-        .context(DEFAULT_CONTEXT)
-        .expect("permissive");
+    let ctx = ankurah_bench::durable_context(storage.clone()).await;
     let trx = ctx.begin();
     let id = trx.create(&album(1)).await.expect("create").id();
     trx.commit().await.expect("commit");

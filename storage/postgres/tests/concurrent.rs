@@ -92,6 +92,7 @@ async fn concurrent_commits_lose_no_events_and_store_the_join() {
     // The reference: one replica applying every event, in any order, through the core.
     let memory = Arc::new(MemoryStorage::new());
     let node = Node::new_durable(memory.clone(), PermissiveAgent::new());
+    node.system.create().await.expect("a system");
     node.apply_events(DEFAULT_CONTEXT, events.clone())
         .await
         .expect("the reference applies every event");
