@@ -179,7 +179,10 @@ impl Context {
         let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
         let collection = V::Model::collection();
-        let source = self.node.read_through_fetch(&collection, &selection).await?;
+        let source = self
+            .node
+            .read_through_fetch(&collection, &selection)
+            .await?;
         let entities = self.node.fetch_entities(&collection, &selection).await?;
         // Entities the policy hides are left out, as rows hidden by row-level security.
         let value = entities

@@ -27,7 +27,8 @@ use ankurah_core::property::backend::{LWWBackend, YrsBackend};
 use ankurah_core::proto::{Delta, Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::testing::{self, child, wire};
 use ankurah_core::{
-    Clock, DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId, Value,
+    Clock, DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId,
+    Value,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;

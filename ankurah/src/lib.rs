@@ -66,8 +66,7 @@ pub use ankurah_core::{CollectionId, EntityId, EventId, NodeId, SystemId, Value,
 
 // Errors.
 pub use ankurah_core::{
-    AccessDenied, LimitExceeded, Limits, MutationError, PropertyError, RetrievalError,
-    StorageError,
+    AccessDenied, LimitExceeded, Limits, MutationError, PropertyError, RetrievalError, StorageError,
 };
 
 // The macros, documented here where their examples can use this crate.

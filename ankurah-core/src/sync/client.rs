@@ -13,10 +13,10 @@ use crate::id::{EntityId, EventId};
 use crate::node::{Node, Staging};
 use crate::node_error::{MutationError, RetrievalError};
 use crate::reactor::Query;
+use crate::sourced::ReadSource;
 use crate::state::EntityState;
 use crate::sync::error::PeerError;
 use crate::sync::proto::{runs, Delta, RemoteError, Request, Response};
-use crate::sourced::ReadSource;
 use crate::sync::session::Peer;
 
 /// Where a read-through answer came from: the durable peer if it answered, the local
@@ -255,7 +255,7 @@ impl Node {
             return Ok(ReadSource::Local);
         };
         let local = self.load_entity(collection, id).await?;
-        if local.is_some() && self.inner.following.is_current(&id, peer.id) {
+        if local.is_some() && self.inner.following.is_current(&id, &peer) {
             return Ok(ReadSource::Durable);
         }
         let head = local.map(|e| e.head()).unwrap_or_default();

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
-use crate::id::{EntityId, NodeId};
+use crate::id::EntityId;
 use crate::node::Node;
 use crate::node_error::RetrievalError;
 use crate::sync::delta::KnownHeads;
@@ -99,8 +99,8 @@ impl Drop for Followed {
     }
 }
 
-/// On an ephemeral node: the entities it follows, on which durable peer (a session's
-/// follows end with it), and whether that peer has answered for them (from then on they are
+/// On an ephemeral node: the entities it follows, in which session with a durable peer
+/// (follows end with their session), and whether that peer has answered for them (from then on they are
 /// current here).
 #[derive(Default)]
 pub(crate) struct Following {
@@ -111,17 +111,18 @@ pub(crate) struct Following {
 
 #[derive(Clone, Copy)]
 struct Follow {
-    peer: NodeId,
+    /// The session ([`Peer::session`]) it was made in.
+    session: u64,
     current: bool,
 }
 
 impl Following {
-    /// Whether `id` is followed on `peer` and its copy here is current.
-    pub(crate) fn is_current(&self, id: &EntityId, peer: NodeId) -> bool {
+    /// Whether `id` is followed in `peer`'s session and its copy here is current.
+    pub(crate) fn is_current(&self, id: &EntityId, peer: &Peer) -> bool {
         self.ids
             .lock()
             .get(id)
-            .is_some_and(|f| f.peer == peer && f.current)
+            .is_some_and(|f| f.session == peer.session && f.current)
     }
 
     /// Asks the follower to look at the resident entities now.
@@ -175,7 +176,9 @@ impl Node {
                 .map_err(|e| crate::sync::proto::RemoteError::from(&e))?;
             entities.extend(entity.filter(|e| self.can_read(&peer.cx, e)));
         }
-        Ok(Response::Deltas(self.deltas(&entities, &followed.known).await))
+        Ok(Response::Deltas(
+            self.deltas(&entities, &followed.known).await,
+        ))
     }
 
     /// Serves a peer's `Unfollow`.
@@ -227,9 +230,12 @@ impl Node {
             let (new, gone) = {
                 let mut ids = following.ids.lock();
                 // Follows made on an earlier session's peer ended with it.
-                ids.retain(|_, f| f.peer == peer.id);
-                let gone: Vec<EntityId> =
-                    ids.keys().filter(|id| !held.contains(id)).copied().collect();
+                ids.retain(|_, f| f.session == peer.session);
+                let gone: Vec<EntityId> = ids
+                    .keys()
+                    .filter(|id| !held.contains(id))
+                    .copied()
+                    .collect();
                 let candidates: Vec<Arc<Entity>> = resident
                     .into_iter()
                     .filter(|e| !e.is_deleted() && !ids.contains_key(&e.id()))
@@ -295,7 +301,7 @@ impl Node {
                 following.insert(
                     *id,
                     Follow {
-                        peer: peer.id,
+                        session: peer.session,
                         current: false,
                     },
                 );
@@ -308,15 +314,14 @@ impl Node {
         match peer.request(request).await? {
             Response::Deltas(deltas) => self.apply_deltas(peer, deltas).await?,
             other => {
-                return Err(PeerError::Protocol(format!(
-                    "unexpected answer to Follow: {other:?}"
-                ))
-                .into())
+                return Err(
+                    PeerError::Protocol(format!("unexpected answer to Follow: {other:?}")).into(),
+                )
             }
         }
         let mut following = self.inner.following.ids.lock();
         for id in ids {
-            if let Some(follow) = following.get_mut(&id).filter(|f| f.peer == peer.id) {
+            if let Some(follow) = following.get_mut(&id).filter(|f| f.session == peer.session) {
                 follow.current = true;
             }
         }

@@ -31,7 +31,7 @@ mod session;
 
 pub use client::Rejection;
 pub use error::PeerError;
+pub(crate) use follow::{Followers, Following};
 pub use proto::{ErrorKind, RemoteError};
 pub use queue::{queue, QueueError, QueueReceiver, QueueSender};
-pub(crate) use follow::{Followers, Following};
 pub(crate) use session::Peer;

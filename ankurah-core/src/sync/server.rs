@@ -130,16 +130,18 @@ impl Node {
                     .fetch_entities(&collection, &selection)
                     .await
                     .map_err(|e| RemoteError::from(&e))?;
-                let entities = self
-                    .with_stale(&collection, entities, &known, cx)
-                    .await?;
+                let entities = self.with_stale(&collection, entities, &known, cx).await?;
                 Ok(Response::Deltas(self.deltas(&entities, &known).await))
             }
             Request::Follow { collection, known } => {
                 self.serve_follow(peer, collection, known).await
             }
             Request::Unfollow { ids } => {
-                within("ids in one Unfollow", ids.len(), peer.limits.max_ids_per_request)?;
+                within(
+                    "ids in one Unfollow",
+                    ids.len(),
+                    peer.limits.max_ids_per_request,
+                )?;
                 Ok(self.serve_unfollow(peer, ids))
             }
             Request::Subscribe {
@@ -294,7 +296,9 @@ impl Node {
         });
         query.load(self).await.map_err(|e| RemoteError::from(&e))?;
         let initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
-        let initial = self.with_stale(&collection, initial, &known, &peer.cx).await?;
+        let initial = self
+            .with_stale(&collection, initial, &known, &peer.cx)
+            .await?;
         Ok(Response::Deltas(self.deltas(&initial, &known).await))
     }
 

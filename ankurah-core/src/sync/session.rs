@@ -28,11 +28,11 @@ use crate::node_error::MutationError;
 use crate::policy::ContextData;
 use crate::runtime::{self, TaskSet};
 use crate::sync::error::PeerError;
+use crate::sync::follow::Followed;
 use crate::sync::proto::{
     pieces, Delta, ErrorKind, Hello, Message, RemoteError, Request, Response, PROTOCOL_VERSION,
 };
 use crate::sync::queue::{QueueError, QueueReceiver, QueueSender};
-use crate::sync::follow::Followed;
 use crate::sync::server::Subscription;
 
 /// How many rounds of asking a peer for missing ancestors one batch of events may take.
@@ -45,6 +45,9 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// One connected peer, as seen from this node.
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
+    /// Unique to this session among all sessions of the process (a peer that reconnects
+    /// starts a new one).
+    pub(crate) session: u64,
     pub(crate) durable: bool,
     /// The identity under which the policy agent checks what this peer sends and reads.
     pub(crate) cx: ContextData,
@@ -296,8 +299,10 @@ impl Node {
                 return Err(refuse(&outgoing, PeerError::Refused(reason)));
             }
             let limits = self.limits().clone();
+            static SESSIONS: AtomicU64 = AtomicU64::new(0);
             let peer = Arc::new(Peer {
                 id: theirs.node_id,
+                session: SESSIONS.fetch_add(1, Ordering::Relaxed),
                 durable: theirs.durable,
                 cx: ContextData::for_principal(format!("peer {}", theirs.node_id)),
                 in_flight: Arc::new(Semaphore::new(limits.max_requests_per_peer.max(1))),
@@ -404,13 +409,16 @@ impl Node {
         };
         let (node, serving) = (self.clone(), peer.clone());
         let span = tracing::debug_span!("request", id);
-        peer.spawn(tracing::Instrument::instrument(async move {
-            let _slot = slot;
-            let response = node.serve(&serving, request).await;
-            if let Err(error) = serving.respond(id, response).await {
-                tracing::debug!(%error, "answer not delivered");
-            }
-        }, span));
+        peer.spawn(tracing::Instrument::instrument(
+            async move {
+                let _slot = slot;
+                let response = node.serve(&serving, request).await;
+                if let Err(error) = serving.respond(id, response).await {
+                    tracing::debug!(%error, "answer not delivered");
+                }
+            },
+            span,
+        ));
         Ok(())
     }
 

@@ -8,8 +8,8 @@
 
 mod model;
 mod mutable;
-mod property;
 mod properties;
+mod property;
 mod view;
 
 use proc_macro2::TokenStream;

@@ -92,7 +92,10 @@ where
         }
     };
     let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    if tokio::time::timeout(CLOSE_GRACE, join(flush, drain)).await.is_err() {
+    if tokio::time::timeout(CLOSE_GRACE, join(flush, drain))
+        .await
+        .is_err()
+    {
         tracing::debug!("the peer did not finish closing within {CLOSE_GRACE:?}");
     }
     result
