@@ -106,10 +106,7 @@ async fn a_client_offline_during_remote_changes_catches_up_when_it_reconnects() 
         ..
     } = a;
     connection.shutdown().await;
-    common::eventually("the server notices", async || {
-        server.node.peer_count() == 1
-    })
-    .await;
+    common::eventually("the server notices", async || server.node.peer_count() == 1).await;
     rename(&b.ctx(), kept, "renamed").await;
     delete(&b.ctx(), gone).await;
     let offline = ctx(&a_node).get_sourced::<AlbumView>(kept).await.unwrap();

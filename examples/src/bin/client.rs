@@ -2,19 +2,22 @@
 //! album live and creates one per line typed.
 //!
 //! ```text
-//! cargo run -p ankurah-examples --bin client [URL]
+//! cargo run -p ankurah-examples --bin client [URL] [--name NAME] [--store DIR]
 //! > Origin of Symmetry 2001        # creates an album (a trailing number is its year)
 //! ```
 //!
-//! URL defaults to ws://127.0.0.1:9797. The client starts even if the server is down: albums
-//! typed while offline wait in the node's outbox and are sent when it connects.
+//! URL defaults to ws://127.0.0.1:9797. Each client keeps its store on disk, in
+//! `ankurah-example-client/NAME` in the system's temporary directory (NAME defaults to
+//! `default`; give a second terminal another name) or in DIR. The client starts even if the server is down: albums typed while offline wait in
+//! the store's outbox. Ctrl-D shuts the node down, waiting for the server to acknowledge
+//! what it has; whatever it could not send is sent on the next start.
 
 use std::sync::Arc;
 
 use ankurah::changes::ChangeSet;
 use ankurah::signals::Subscribe;
-use ankurah::storage::MemoryStorage;
 use ankurah::{Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{ConnectionState, WebsocketClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -31,10 +34,16 @@ pub struct Album {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "ws://127.0.0.1:9797".into());
-    let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    let args = Args::parse()?;
+    let storage = SledStorage::open(&args.store).map_err(|error| {
+        format!(
+            "cannot open the client store {}: {error} (is another client using it? start \
+             this one with --name OTHER)",
+            args.store.display()
+        )
+    })?;
+    let node = Node::new(Arc::new(storage), PermissiveAgent::new());
+    let url = args.url;
     let connection = WebsocketClient::start(node.clone(), &url)?;
     let _status = connection.state().subscribe(|state| {
         if state != ConnectionState::Connecting {
@@ -80,6 +89,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("not saved: {error}");
         }
     }
+    let shutdown = node.shutdown().await?;
+    if shutdown.unsent > 0 {
+        println!(
+            "{} unsent change(s) stay in {}; they are sent on the next start",
+            shutdown.unsent,
+            args.store.display()
+        );
+    }
     connection.shutdown().await;
     Ok(())
+}
+
+/// The command line: `[URL] [--name NAME] [--store DIR]`.
+struct Args {
+    url: String,
+    store: std::path::PathBuf,
+}
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut url = "ws://127.0.0.1:9797".to_string();
+        let mut name = "default".to_string();
+        let mut store = None;
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--name" => name = args.next().ok_or("--name needs a value")?,
+                "--store" => store = Some(args.next().ok_or("--store needs a directory")?.into()),
+                _ if arg.starts_with("ws://") || arg.starts_with("wss://") => url = arg,
+                other => {
+                    return Err(format!(
+                        "unexpected argument `{other}`; usage: client [URL] [--name NAME] [--store DIR]"
+                    ))
+                }
+            }
+        }
+        let store = store.unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("ankurah-example-client")
+                .join(&name)
+        });
+        Ok(Args { url, store })
+    }
 }
