@@ -37,6 +37,69 @@
 //! assert_eq!(recent.len(), 1);
 //! # Ok(()) }
 //! ```
+//!
+//! ## What a client reads
+//!
+//! An ephemeral node (`Node::new`) keeps a local store and talks to a durable peer. While
+//! one is connected:
+//!
+//! - `ctx.get` and `ctx.fetch` reflect the durable peer: the node sends the heads it holds
+//!   and applies the deltas it gets back before answering. A deleted entity makes `get`
+//!   fail with `RetrievalError::Deleted` and is left out of `fetch`.
+//! - Views stay current while held: the node follows, on the durable peer, every entity
+//!   resident in it that no live query holds (the views the application holds, and the
+//!   recently read entities it keeps, [`NodeConfig::resident_entities`]), and stops once
+//!   nothing holds it. A followed entity is current, so `get` answers it without asking. A
+//!   view of an entity deleted anywhere says so ([`View::is_deleted`]); reading its fields
+//!   returns `PropertyError::Deleted`.
+//! - Live queries get their first result from the durable peer and every change after it,
+//!   with `Remove` for entities deleted or no longer matching.
+//!
+//! Offline, all of them answer from the local store, which holds what the node last heard
+//! plus its own commits; commits wait in the outbox and are sent on reconnect.
+//! [`Context::get_sourced`] and [`Context::fetch_sourced`] say which it was
+//! ([`ReadSource`]). Before the process exits, [`Node::shutdown`] waits for the durable peer
+//! to acknowledge the outbox and flushes what is left to disk for the next start.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use ankurah::{storage::MemoryStorage, LocalConnector, Model, Node, PermissiveAgent, ReadSource, View, DEFAULT_CONTEXT};
+//! # #[derive(Model, Debug, Clone)]
+//! # pub struct Album { pub name: String, pub year: i32 }
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+//! server.system.create().await?;
+//! let client = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+//! let connection = LocalConnector::new(&server, &client);
+//! client.system.wait_system_ready().await;
+//! client.wait_durable_peer().await;
+//! let (sctx, cctx) = (server.context(DEFAULT_CONTEXT)?, client.context(DEFAULT_CONTEXT)?);
+//!
+//! let trx = sctx.begin();
+//! let id = trx.create(&Album { name: "Showbiz".into(), year: 1999 }).await?.id();
+//! trx.commit().await?;
+//!
+//! let read = cctx.get_sourced::<AlbumView>(id).await?; // asks the server
+//! assert_eq!(read.source, ReadSource::Durable);
+//! let view = read.value;
+//!
+//! let trx = sctx.begin();
+//! sctx.get::<AlbumView>(id).await?.delete(&trx)?;
+//! trx.commit().await?;
+//! while !view.is_deleted() {
+//!     // The deletion reaches the view the client holds, with no live query open.
+//!     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+//! }
+//! assert!(cctx.get::<AlbumView>(id).await.is_err());
+//!
+//! connection.disconnect();
+//! # while client.peer_count() > 0 { tokio::time::sleep(std::time::Duration::from_millis(1)).await; }
+//! let offline = cctx.fetch_sourced::<AlbumView>("").await?; // the local store answers
+//! assert_eq!(offline.source, ReadSource::Local);
+//! client.shutdown().await?;
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
