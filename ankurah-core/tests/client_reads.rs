@@ -38,16 +38,9 @@ async fn client(server: &Node) -> (Node, Arc<MemoryStorage>, LocalConnector) {
     (client, storage, connection)
 }
 
-/// Polls `check` for up to a second: the bound within which a client's held views must
-/// follow remote changes.
+/// Held views must follow remote changes within a second.
 async fn within_a_second(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("not within a second: {what}");
+    ankurah_core::testing::within(Duration::from_secs(1), what, check).await
 }
 
 async fn set_name(ctx: &Context, id: EntityId, name: &str) {

@@ -18,6 +18,19 @@ use crate::limits::Limits;
 use crate::storage::StoredState;
 use crate::value::Value;
 
+/// Polls `check` until it holds, for at most `limit` (a bound the behaviour under test
+/// promises, e.g. "views follow remote changes within a second"); panics naming `what`.
+pub async fn within(limit: std::time::Duration, what: &str, check: impl Fn() -> bool) {
+    let deadline = crate::runtime::Instant::now() + limit;
+    while !check() {
+        assert!(
+            crate::runtime::Instant::now() < deadline,
+            "not within {limit:?}: {what}"
+        );
+        crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Creates a real entity through the property backends, as a transaction would: string
 /// values go to the collaborative-text backend when `text` is true, everything else to LWW.
 /// Returns the genesis event and the resulting stored state.

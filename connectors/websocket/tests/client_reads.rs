@@ -11,16 +11,9 @@ use ankurah_core::{Context, EntityId, PropertyError, ReadSource, RetrievalError}
 use ankurah_websocket::WebsocketClient;
 use common::{ctx, memory_server_node, Album, AlbumView, Client, Server};
 
-/// Polls `check` for up to a second: the bound within which held views follow remote
-/// changes.
+/// Held views must follow remote changes within a second.
 async fn within_a_second(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("not within a second: {what}");
+    ankurah_core::testing::within(Duration::from_secs(1), what, check).await
 }
 
 async fn rename(ctx: &Context, id: EntityId, name: &str) {
