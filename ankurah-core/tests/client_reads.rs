@@ -11,8 +11,8 @@ use std::time::Duration;
 use ankurah_core::model::{Mutable, View};
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{
-    Context, EntityId, LocalConnector, MutationError, Node, PermissiveAgent, PropertyError,
-    ReadSource, RetrievalError, DEFAULT_CONTEXT,
+    Context, EntityId, Limits, LocalConnector, MutationError, Node, NodeConfig, PermissiveAgent,
+    PropertyError, ReadSource, RetrievalError, DEFAULT_CONTEXT,
 };
 use common::{album, Album, AlbumView};
 use rand::rngs::StdRng;
@@ -179,6 +179,51 @@ async fn a_fetch_brings_entities_that_stopped_matching_up_to_date() {
     let older = ctx(&a).fetch::<AlbumView>("year < 2000").await.unwrap();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].year().unwrap(), 1999);
+}
+
+#[tokio::test]
+async fn a_fetch_matching_more_than_one_request_may_name_brings_all_of_them_up_to_date() {
+    // The server takes at most two known heads per request; the client keeps nothing
+    // resident, so that only its reads can bring its store up to date.
+    let tight = Limits {
+        max_ids_per_request: 2,
+        ..Limits::default()
+    };
+    let server = Node::with_config(
+        Arc::new(MemoryStorage::new()),
+        PermissiveAgent::new(),
+        true,
+        NodeConfig {
+            limits: tight.clone(),
+            ..NodeConfig::default()
+        },
+    );
+    server.system.create().await.unwrap();
+    let a = Node::with_config(
+        Arc::new(MemoryStorage::new()),
+        PermissiveAgent::new(),
+        false,
+        NodeConfig {
+            limits: tight,
+            resident_entities: 0,
+            ..NodeConfig::default()
+        },
+    );
+    let _ca = LocalConnector::new(&server, &a);
+    a.wait_durable_peer().await;
+    let (b, _, _cb) = client(&server).await;
+    let trx = ctx(&a).begin();
+    let mut ids = Vec::new();
+    for year in 2001..2006 {
+        ids.push(trx.create(&album("x", "a", year)).await.unwrap().id());
+    }
+    trx.commit().await.unwrap();
+    assert_eq!(ctx(&a).fetch::<AlbumView>("").await.unwrap().len(), 5);
+    for id in &ids[1..] {
+        delete(&ctx(&b), *id).await;
+    }
+    let left = ctx(&a).fetch::<AlbumView>("").await.unwrap();
+    assert_eq!(left.iter().map(|v| v.id()).collect::<Vec<_>>(), ids[..1]);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::ankql::Selection;
+use crate::clock::Clock;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
@@ -276,27 +277,44 @@ impl Node {
         let Some(peer) = self.durable_peer() else {
             return Ok(ReadSource::Local);
         };
-        let known = self
+        let mut known: Vec<(EntityId, Clock)> = self
             .fetch_entities(collection, selection)
             .await?
             .iter()
             .map(|e| (e.id(), e.head()))
             .collect();
-        let request = Request::Fetch {
+        // Heads beyond what one request may carry are brought up to date by `Get`s.
+        let limit = peer.limits.max_ids_per_request.max(1);
+        let rest = known.split_off(known.len().min(limit));
+        let mut requests = vec![Request::Fetch {
             collection: collection.clone(),
             selection: selection.clone(),
             known,
-        };
-        let read = match peer.request(request).await {
-            Ok(Response::Deltas(deltas)) => self
-                .apply_deltas(&peer, deltas)
-                .await
-                .map_err(RetrievalError::from),
-            Ok(other) => {
-                Err(PeerError::Protocol(format!("unexpected answer to Fetch: {other:?}")).into())
+        }];
+        for chunk in rest.chunks(limit) {
+            requests.push(Request::Get {
+                collection: collection.clone(),
+                ids: chunk.iter().map(|(id, _)| *id).collect(),
+                known: chunk.to_vec(),
+            });
+        }
+        let mut read = Ok(());
+        for request in requests {
+            read = match peer.request(request).await {
+                Ok(Response::Deltas(deltas)) => self
+                    .apply_deltas(&peer, deltas)
+                    .await
+                    .map_err(RetrievalError::from),
+                Ok(other) => Err(PeerError::Protocol(format!(
+                    "unexpected answer to a read: {other:?}"
+                ))
+                .into()),
+                Err(error) => Err(error.into()),
+            };
+            if read.is_err() {
+                break;
             }
-            Err(error) => Err(error.into()),
-        };
+        }
         // What the answer made resident is followed from now on.
         self.inner.following.wake();
         answered(read)
