@@ -79,7 +79,7 @@ impl Default for Limits {
             max_transaction_bytes: 16 * 1024 * 1024,
             max_ids_per_request: 100_000,
             max_subscriptions_per_peer: 1_000,
-            max_followed_per_peer: 100_000,
+            max_followed_per_peer: 50_000,
             max_requests_per_peer: 16,
             max_queued_messages: 1_024,
             max_queued_bytes: 64 * 1024 * 1024,
