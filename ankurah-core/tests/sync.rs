@@ -460,3 +460,108 @@ async fn a_commit_whose_ancestors_are_unknown_fetches_them_from_the_sender() {
     drop(to_server);
     session.await.unwrap().unwrap();
 }
+
+/// The next message from the server that is not a request of its own.
+async fn next_from(from_server: &mut QueueReceiver) -> Message {
+    tokio::time::timeout(Duration::from_secs(10), from_server.recv())
+        .await
+        .expect("the server sends within the bound")
+        .expect("the session is open")
+}
+
+#[tokio::test]
+async fn a_followed_entity_is_pushed_until_unfollowed_and_follows_are_bounded() {
+    let server = Node::with_config(
+        Arc::new(MemoryStorage::new()),
+        PermissiveAgent::new(),
+        true,
+        ankurah_core::NodeConfig {
+            limits: ankurah_core::Limits {
+                max_followed_per_peer: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    server.system.create().await.unwrap();
+    let sctx = ctx(&server);
+    let trx = sctx.begin();
+    let id = trx.create(&album("a", "b", 1)).await.unwrap().id();
+    trx.commit().await.unwrap();
+    let (to_server, mut from_server, _session) = raw_peer(&server).await;
+    let follow = |id: u64, ids: Vec<EntityId>| Message::Request {
+        id,
+        request: Request::Follow {
+            collection: "album".into(),
+            known: ids
+                .into_iter()
+                .map(|e| (e, ankurah_core::Clock::default()))
+                .collect(),
+        },
+    };
+
+    to_server.send(follow(1, vec![id])).await.unwrap();
+    match next_from(&mut from_server).await {
+        Message::Response {
+            id: 1,
+            response: Response::Deltas(deltas),
+        } => assert_eq!(deltas.len(), 1, "the state of the followed entity"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let view = sctx.get::<AlbumView>(id).await.unwrap();
+    let trx = sctx.begin();
+    trx.edit::<Album>(&view).unwrap().year().set(&2).unwrap();
+    trx.commit().await.unwrap();
+    match next_from(&mut from_server).await {
+        Message::Update {
+            subscription: ankurah_core::proto::FOLLOWED,
+            deltas,
+        } => assert_eq!(deltas.len(), 1),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Over the limit: refused, and nothing of the request is followed.
+    to_server
+        .send(follow(2, vec![EntityId::new(), EntityId::new()]))
+        .await
+        .unwrap();
+    match next_from(&mut from_server).await {
+        Message::Response {
+            id: 2,
+            response: Response::Error(error),
+        } => assert_eq!(error.kind, ErrorKind::LimitExceeded, "{error}"),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let unfollow = Message::Request {
+        id: 3,
+        request: Request::Unfollow { ids: vec![id] },
+    };
+    to_server.send(unfollow).await.unwrap();
+    assert!(matches!(
+        next_from(&mut from_server).await,
+        Message::Response {
+            id: 3,
+            response: Response::Unfollowed
+        }
+    ));
+    let trx = sctx.begin();
+    trx.edit::<Album>(&view).unwrap().year().set(&3).unwrap();
+    trx.commit().await.unwrap();
+    // An update would be on its way by now; the next message must be the answer to a
+    // later request.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let get = Message::Request {
+        id: 4,
+        request: Request::Get {
+            collection: "album".into(),
+            ids: vec![id],
+            known: vec![],
+        },
+    };
+    to_server.send(get).await.unwrap();
+    assert!(matches!(
+        next_from(&mut from_server).await,
+        Message::Response { id: 4, .. }
+    ));
+}
