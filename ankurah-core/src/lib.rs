@@ -47,6 +47,7 @@ pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod system;
+pub mod temporal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transaction;

@@ -28,6 +28,8 @@
 //! | text             | string                   | `col op $1` (the column is `COLLATE "C"`: code-point order) |
 //! | text             | number                   | superset `col ~ '[0-9]'`, re-checked (the evaluator parses the text) |
 //! | text             | LIKE                     | an anchored regular expression (`_` is one character, see below) |
+//! | date, timestamptz, interval | its own kind, or ISO-8601 text that parses as one (in Rust, with the evaluator's parser) | `col op $1` |
+//! | text, jsonb      | date, timestamp, duration | superset, re-checked (the evaluator parses the text) |
 //! | jsonb (or a path into it) | anything        | `CASE jsonb_typeof(..)` per JSON type; numbers as `numeric`, exact below 2^53 |
 //!
 //! Other pairs (a boolean against a number, bytes against text, ...) are unknown, as in
@@ -46,7 +48,7 @@ use ankurah_core::{EntityId, Value, ValueType};
 use tokio_postgres::types::ToSql;
 
 use crate::layout::{quote, Columns, Table};
-use crate::types::{escape, escape_json};
+use crate::types::{escape, escape_json, PgDate, PgInterval, PgTimestamp};
 
 /// A value bound to a statement.
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
@@ -511,6 +513,8 @@ impl Translator<'_> {
     }
 
     fn comparison(&mut self, path: &Path, op: ComparisonOp, value: &Value) -> Cond {
+        // A Json scalar literal is the plain value it spells, as everywhere.
+        let value = &*value.canonical();
         match self.operand(path) {
             Operand::Columns(columns) => {
                 let conds: Vec<Cond> = columns
@@ -558,9 +562,14 @@ impl Translator<'_> {
             (ValueType::String, Value::I64(_) | Value::F64(_)) => {
                 Cond::superset(format!("{column} ~ '[0-9]'"))
             }
-            (ValueType::String, Value::EntityId(_)) => {
-                Cond::superset(format!("{column} IS NOT NULL"))
-            }
+            // The evaluator parses the text; only rows with a value can match.
+            (
+                ValueType::String,
+                Value::EntityId(_) | Value::Date(_) | Value::Timestamp(_) | Value::Duration(_),
+            ) => Cond::superset(format!("{column} IS NOT NULL")),
+            (ValueType::Date, _) => self.cmp(column, op, PgDate(value.as_date()?)),
+            (ValueType::Timestamp, _) => self.cmp(column, op, PgTimestamp(value.as_timestamp()?)),
+            (ValueType::Duration, _) => self.cmp(column, op, PgInterval(value.as_duration()?)),
             (ValueType::Bytes, Value::Bytes(b)) => self.cmp(column, op, b.clone()),
             (ValueType::EntityId, Value::EntityId(id)) => {
                 self.cmp(column, op, id.to_bytes().to_vec())
@@ -647,7 +656,9 @@ impl Translator<'_> {
                 ]),
                 None => Cond::unknown(),
             },
-            Value::EntityId(_) => Cond::superset(format!("jsonb_typeof({expr}) = 'string'")),
+            Value::EntityId(_) | Value::Date(_) | Value::Timestamp(_) | Value::Duration(_) => {
+                Cond::superset(format!("jsonb_typeof({expr}) = 'string'"))
+            }
             Value::Json(json) => {
                 let document = format!(
                     "CASE WHEN jsonb_typeof({expr}) IN ('object', 'array') THEN {expr} END"
