@@ -51,6 +51,7 @@ pub mod temporal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transaction;
+mod typecheck;
 pub mod value;
 
 pub use changes::{ChangeKind, ChangeSet, ItemChange};

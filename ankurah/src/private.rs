@@ -25,13 +25,18 @@ pub use ankurah_core::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The descriptor of property `name` of type `T` stored by active type `A`.
-pub const fn descriptor<T: Property, A: ActiveType<T>>(name: &'static str) -> PropertyDescriptor {
+/// The descriptor of property `name` of type `T` (written `type_name`) stored by active
+/// type `A`.
+pub const fn descriptor<T: Property, A: ActiveType<T>>(
+    name: &'static str,
+    type_name: &'static str,
+) -> PropertyDescriptor {
     PropertyDescriptor {
         name,
         backend: A::BACKEND,
         value_type: T::VALUE_TYPE,
         optional: T::OPTIONAL,
+        type_name,
     }
 }
 

@@ -102,7 +102,9 @@ impl From<&RetrievalError> for RemoteError {
     fn from(error: &RetrievalError) -> Self {
         let kind = match error {
             RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => ErrorKind::NotFound,
-            RetrievalError::UnknownProperty { .. } | RetrievalError::Parse(_) => {
+            RetrievalError::UnknownProperty { .. }
+            | RetrievalError::InvalidQuery { .. }
+            | RetrievalError::Parse(_) => {
                 ErrorKind::InvalidQuery
             }
             RetrievalError::AccessDenied(_) => ErrorKind::AccessDenied,

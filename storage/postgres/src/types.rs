@@ -177,63 +177,56 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 
 type SqlError = Box<dyn std::error::Error + Sync + Send>;
 
-/// A [`Value::Date`] bound as a Postgres `date` (binary: days since 2000-01-01).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PgDate(pub(crate) i32);
+/// A value bound as a Postgres type in its binary format, written by `$write`.
+macro_rules! binary_param {
+    ($(#[$doc:meta])* $name:ident($inner:ty) as $pg:ident, |$value:ident, $out:ident| $write:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name(pub(crate) $inner);
 
-impl ToSql for PgDate {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, SqlError> {
-        let days = self.0.checked_sub(PG_EPOCH_DAYS).ok_or("date out of range")?;
-        out.put_i32(days);
-        Ok(IsNull::No)
-    }
+        impl ToSql for $name {
+            fn to_sql(&self, _: &Type, $out: &mut BytesMut) -> Result<IsNull, SqlError> {
+                let $value = self.0;
+                $write;
+                Ok(IsNull::No)
+            }
 
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::DATE
-    }
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::$pg
+            }
 
-    to_sql_checked!();
+            to_sql_checked!();
+        }
+    };
 }
 
-/// A [`Value::Timestamp`] bound as a Postgres `timestamptz` (binary: microseconds since
-/// 2000-01-01T00:00:00Z). Postgres refuses instants outside its range (4713 BC to 294276 AD).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PgTimestamp(pub(crate) i64);
+binary_param!(
+    /// A [`Value::Date`] bound as a Postgres `date` (binary: days since 2000-01-01).
+    PgDate(i32) as DATE,
+    |days, out| out.put_i32(days.checked_sub(PG_EPOCH_DAYS).ok_or("date out of range")?)
+);
 
-impl ToSql for PgTimestamp {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, SqlError> {
+binary_param!(
+    /// A [`Value::Timestamp`] bound as a Postgres `timestamptz` (binary: microseconds since
+    /// 2000-01-01T00:00:00Z). Postgres refuses instants outside its range (4713 BC to
+    /// 294276 AD).
+    PgTimestamp(i64) as TIMESTAMPTZ,
+    |micros, out| {
         let offset = i64::from(PG_EPOCH_DAYS) * MICROS_PER_DAY;
-        let micros = self.0.checked_sub(offset).ok_or("timestamp out of range")?;
+        out.put_i64(micros.checked_sub(offset).ok_or("timestamp out of range")?)
+    }
+);
+
+binary_param!(
+    /// A [`Value::Duration`] bound as a Postgres `interval` of microseconds only (binary:
+    /// microseconds, days, months), which Postgres orders by length.
+    PgInterval(i64) as INTERVAL,
+    |micros, out| {
         out.put_i64(micros);
-        Ok(IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::TIMESTAMPTZ
-    }
-
-    to_sql_checked!();
-}
-
-/// A [`Value::Duration`] bound as a Postgres `interval` of microseconds only (binary:
-/// microseconds, days, months), which Postgres orders by length.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PgInterval(pub(crate) i64);
-
-impl ToSql for PgInterval {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, SqlError> {
-        out.put_i64(self.0);
         out.put_i32(0);
-        out.put_i32(0);
-        Ok(IsNull::No)
+        out.put_i32(0)
     }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::INTERVAL
-    }
-
-    to_sql_checked!();
-}
+);
 
 #[cfg(test)]
 mod tests {
