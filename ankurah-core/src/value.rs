@@ -103,8 +103,17 @@ impl ValueType {
             (ValueType::Json, _) | (_, Value::Null) => true,
             (ValueType::Bool, Value::Bool(_)) => true,
             (ValueType::I64 | ValueType::F64, _) => literal.as_number().is_some(),
-            // A stored string is parsed to compare with numbers, ids and dates.
-            (ValueType::String, literal) => !matches!(literal, Value::Bool(_) | Value::Bytes(_)),
+            // A stored string is parsed to compare with numbers, ids, dates and times.
+            (
+                ValueType::String,
+                Value::String(_)
+                | Value::I64(_)
+                | Value::F64(_)
+                | Value::EntityId(_)
+                | Value::Date(_)
+                | Value::Timestamp(_)
+                | Value::Duration(_),
+            ) => true,
             (ValueType::Bytes, Value::Bytes(_)) => true,
             (ValueType::EntityId, Value::EntityId(_)) => true,
             (ValueType::EntityId, Value::String(s)) => s.parse::<EntityId>().is_ok(),
@@ -498,6 +507,92 @@ mod tests {
             Value::String("é".into()).compare(&Value::String("z".into())),
             Some(Ordering::Greater)
         );
+    }
+
+    #[test]
+    fn json_scalars_compare_as_plain_values() {
+        let open = Value::Json(serde_json::json!("Open"));
+        assert_eq!(open.compare(&"Open".into()), Some(Ordering::Equal));
+        assert_eq!(Value::from("Open").compare(&open), Some(Ordering::Equal));
+        assert_eq!(
+            Value::Json(serde_json::json!(2010)).compare(&Value::String("2000".into())),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(Value::Json(serde_json::Value::Null).compare(&Value::Null), None);
+        assert_eq!(open.sort_cmp(&"Open".into()), Ordering::Equal);
+        let object = Value::Json(serde_json::json!({"a": 1}));
+        assert_eq!(object.canonical().as_ref(), &object);
+    }
+
+    #[test]
+    fn dates_and_times_compare_with_iso_text() {
+        let due = Value::Date(crate::temporal::parse_date("2026-12-04").unwrap());
+        assert_eq!(due.compare(&"2026-12-05".into()), Some(Ordering::Less));
+        assert_eq!(Value::from(" 2026-12-04").compare(&due), Some(Ordering::Equal));
+        assert_eq!(due.compare(&"soon".into()), None);
+        assert_eq!(due.compare(&Value::I64(1)), None);
+        let at = Value::Timestamp(0);
+        assert_eq!(
+            at.compare(&"1970-01-01T01:00:00+01:00".into()),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(at.compare(&due), None);
+        assert_eq!(
+            Value::Duration(3_600_000_000).compare(&"PT1H".into()),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(due.to_string(), "'2026-12-04'");
+    }
+
+    /// `ValueType::compares_with` is exactly "some value of the type compares": checked over
+    /// sample values of every type against sample literals of every kind.
+    #[test]
+    fn compares_with_agrees_with_compare() {
+        let id = EntityId::from_bytes([1; 16]);
+        let samples: Vec<(ValueType, Vec<Value>)> = vec![
+            (ValueType::Bool, vec![true.into()]),
+            (ValueType::I64, vec![1.into()]),
+            (ValueType::F64, vec![1.5.into()]),
+            (
+                ValueType::String,
+                vec![
+                    "x".into(),
+                    "1".into(),
+                    id.to_string().into(),
+                    "2026-12-04".into(),
+                    "PT1H".into(),
+                ],
+            ),
+            (ValueType::Bytes, vec![vec![1u8].into()]),
+            (ValueType::EntityId, vec![id.into()]),
+            (ValueType::Date, vec![Value::Date(5)]),
+            (ValueType::Timestamp, vec![Value::Timestamp(5)]),
+            (ValueType::Duration, vec![Value::Duration(5)]),
+        ];
+        let literals: Vec<Value> = vec![
+            true.into(),
+            2.into(),
+            2.5.into(),
+            "x".into(),
+            "7".into(),
+            id.to_string().into(),
+            "2026-12-04".into(),
+            "2026-12-04T10:00:00Z".into(),
+            "PT1H".into(),
+            vec![1u8].into(),
+            id.into(),
+            serde_json::json!({"a": 1}).into(),
+            serde_json::json!("x").into(),
+            Value::Date(1),
+            Value::Timestamp(1),
+            Value::Duration(1),
+        ];
+        for (kind, values) in &samples {
+            for literal in &literals {
+                let some = values.iter().any(|v| v.compare(literal).is_some());
+                assert_eq!(kind.compares_with(literal), some, "{kind:?} vs {literal:?}");
+            }
+        }
     }
 
     #[test]
