@@ -188,12 +188,47 @@ async fn impossible_queries_are_errors(ctx: &Context) {
     assert!(ctx.query::<ItemView>("owner.nme = 'bob'").is_err());
 }
 
+/// Live queries on an enum and a date follow new entities, as the reactor files queries
+/// by value: a typed and a text query see the same items.
+async fn live_queries_follow(ctx: &Context) {
+    use ankurah::signals::Peek;
+    let text = ctx
+        .query_wait::<ItemView>("status = 'Open' AND due < '2026-12-04'")
+        .await
+        .expect("a live query");
+    let cutoff = date("2026-12-04");
+    let typed = ctx
+        .query_wait::<ItemView>(selection!(Item: status = {Status::Open} AND due < {cutoff}))
+        .await
+        .expect("a live query");
+    assert_eq!((text.peek().len(), typed.peek().len()), (2, 2));
+    let trx = ctx.begin();
+    let view = ctx.fetch::<ItemView>("title = 'b'").await.expect("fetch");
+    let edit = view[0].edit(&trx).expect("edit");
+    edit.status().set(&Status::Open).expect("set");
+    edit.due().set(&date("2026-12-02")).expect("set");
+    trx.commit().await.expect("commit");
+    // Listeners run off the commit path: wait (up to 10 s) for the change to reach them.
+    for _ in 0..1000 {
+        if (text.peek().len(), typed.peek().len()) == (3, 3) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "live queries hold {} and {} items, not 3",
+        text.peek().len(),
+        typed.peek().len()
+    );
+}
+
 #[tokio::test]
 async fn one_meaning_on_memory_storage() {
     let ctx = context(Arc::new(MemoryStorage::new())).await;
     fill(&ctx).await;
     queries_agree(&ctx).await;
     impossible_queries_are_errors(&ctx).await;
+    live_queries_follow(&ctx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,6 +239,7 @@ async fn one_meaning_on_sled() {
     queries_agree(&ctx).await;
     queries_agree(&ctx).await;
     impossible_queries_are_errors(&ctx).await;
+    live_queries_follow(&ctx).await;
 }
 
 #[test]

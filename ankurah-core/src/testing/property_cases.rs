@@ -92,6 +92,8 @@ pub fn cases() -> Vec<Case> {
         case("status IN ('Closed', 'Gone')", vec![], &["b"]),
         case("status > 'Closed'", vec![], &["a", "c"]),
         case("status = 'Open' ORDER BY year DESC", vec![], &["c", "a"]),
+        case("status LIKE 'O%'", vec![], &["a", "c"]),
+        case("status IS NOT NULL ORDER BY status, year DESC", vec![], &["b", "c", "a"]),
         // Data enums: unit variants as names, data variants as Json, compared structurally.
         case("kind = 'Open'", vec![], &["a"]),
         case("kind = ?", vec![json!({"Closed": {"reason": "dup"}}).into()], &["b"]),
