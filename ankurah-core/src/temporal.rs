@@ -148,14 +148,15 @@ impl<'a> Text<'a> {
         Some(micros * 10i64.pow(6u32.saturating_sub(written as u32)))
     }
 
-    /// `YYYY-MM-DD`, the year optionally signed with four or more digits.
+    /// `YYYY-MM-DD`, the year optionally signed with four to seven digits (every date a
+    /// [`Value::Date`](crate::value::Value::Date) holds, and no more, so nothing overflows).
     fn date(&mut self) -> Option<i64> {
         let year = match self.peek() {
             Some(sign @ (b'+' | b'-')) => {
                 self.at += 1;
                 let start = self.at;
                 let year = self.number()?;
-                if self.at - start < 4 {
+                if !(4..=7).contains(&(self.at - start)) {
                     return None;
                 }
                 if sign == b'-' {
@@ -393,6 +394,11 @@ mod tests {
         }
         assert_eq!(format_date(parse_date("-0044-03-15").unwrap()), "-0044-03-15");
         assert_eq!(format_date(parse_date("+12345-06-07").unwrap()), "+12345-06-07");
+        // Years past seven digits are refused before any arithmetic could overflow.
+        assert_eq!(parse_date("+999999999999999999-01-01"), None);
+        assert_eq!(parse_timestamp("-999999999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(parse_date("+9999999-12-31"), None); // beyond the i32 days of a Date
+        assert_eq!(parse_duration("P999999999999999999W"), None);
     }
 
     #[test]

@@ -121,12 +121,18 @@ pub fn cases() -> Vec<Case> {
         case("due IS NULL", vec![], &["c", "d"]),
         case("due > 'soon'", vec![], &[]),
         case("due IS NOT NULL ORDER BY due", vec![], &["e", "a", "b"]),
+        // Literals beyond what an engine can store still compare with every stored date.
+        case("due < '+1000000-01-01'", vec![], &["a", "b"]),
+        // `e` holds text, compared with the text literal as text.
+        case("due > '-5000-01-01'", vec![], &["a", "b", "e"]),
+        case("due = '+1000000-01-01'", vec![], &[]),
         // Timestamps: RFC 3339 with any offset, a date alone is midnight UTC.
         case("at >= '2026-12-01T10:00:00Z'", vec![], &["a", "c"]),
         case("at < '2026-12-01T11:00:00+01:00'", vec![], &["b"]),
         case("at = '2026-12-01T09:59:59.500Z'", vec![], &["b"]),
         case("at > '2026-12-01'", vec![], &["a", "b", "c"]),
         case("at > ?", vec![timestamp("2026-12-01T12:00:00Z")], &["c"]),
+        case("at > '-5000-01-01T00:00:00Z'", vec![], &["a", "b", "c"]),
         case("at IS NOT NULL ORDER BY at DESC", vec![], &["c", "a", "b"]),
         // Durations: ISO-8601 lengths.
         case("took > 'PT1H'", vec![], &["b"]),

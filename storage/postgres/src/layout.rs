@@ -18,7 +18,9 @@
 //! `"{property}:{kind}"` in the kind's native type: `"year:int" bigint`,
 //! `"rating:float" double precision`, `"name:text" text COLLATE "C"`, `"due:date" date`,
 //! `"at:timestamp" timestamptz`, `"took:duration" interval` (microseconds only, no days or
-//! months, so intervals order as their lengths), ... A typed model gives
+//! months, so intervals order as their lengths), ... Postgres stores dates and instants from
+//! 4714 BC on (dates to 5874897 AD): committing a value outside fails with Postgres' error,
+//! while a query literal outside compares with every stored value as the evaluator says. A typed model gives
 //! each property one kind, hence one column; a property whose type changed over time (an
 //! `i32` field that became `f64`) gets a second column, and each row fills at most one of
 //! them. Keeping kinds apart lets every comparison run on a native column with the

@@ -41,6 +41,7 @@
 //! across kinds, integers against floats, or Json by its text is left to the evaluator.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::RangeInclusive;
 
 use ankurah_core::ankql::{ComparisonOp, Direction, OrderItem, Path, Predicate, Selection};
 use ankurah_core::value::Number;
@@ -351,6 +352,41 @@ fn float_vs_int(op: ComparisonOp, i: i64) -> Bound<f64> {
     }
 }
 
+/// The dates Postgres stores, in days from 1970-01-01: 4714-11-24 BC to 5874897-12-31. A date
+/// literal outside cannot be bound, and compares with every stored one the same way.
+const PG_DATES: RangeInclusive<i64> = -2_440_588..=2_145_042_905;
+
+/// The instants Postgres stores, in microseconds since the Unix epoch: from 4714-11-24 BC
+/// (every larger `i64` is within its range).
+const PG_TIMESTAMPS: RangeInclusive<i64> = -210_866_803_200_000_000..=i64::MAX;
+
+/// `column op literal` over a column whose values all lie in `range`: a literal outside it
+/// makes the answer constant.
+fn within(op: ComparisonOp, literal: i64, range: RangeInclusive<i64>) -> Bound<i64> {
+    use ComparisonOp::*;
+    let below = literal < *range.start();
+    if below || literal > *range.end() {
+        let holds = match op {
+            Eq => false,
+            NotEq => true,
+            Gt | GtEq => below,
+            Lt | LtEq => !below,
+        };
+        return if holds { Bound::Always } else { Bound::Never };
+    }
+    Bound::Cmp(op, literal)
+}
+
+impl<T> Bound<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Bound<U> {
+        match self {
+            Bound::Cmp(op, value) => Bound::Cmp(op, f(value)),
+            Bound::Always => Bound::Always,
+            Bound::Never => Bound::Never,
+        }
+    }
+}
+
 /// Below this magnitude a number literal cannot fall between a JSON number's stored decimal
 /// and the `f64` the evaluator reads from it (2^53: every integer is a float), so `numeric`
 /// comparison is exact.
@@ -567,8 +603,17 @@ impl Translator<'_> {
                 ValueType::String,
                 Value::EntityId(_) | Value::Date(_) | Value::Timestamp(_) | Value::Duration(_),
             ) => Cond::superset(format!("{column} IS NOT NULL")),
-            (ValueType::Date, _) => self.cmp(column, op, PgDate(value.as_date()?)),
-            (ValueType::Timestamp, _) => self.cmp(column, op, PgTimestamp(value.as_timestamp()?)),
+            (ValueType::Date, _) => {
+                let bound = within(op, i64::from(value.as_date()?), PG_DATES).map(|days| {
+                    // Within the range, which lies within i32.
+                    PgDate(days as i32)
+                });
+                self.bounded(column, &format!("{column} IS NOT NULL"), bound)
+            }
+            (ValueType::Timestamp, _) => {
+                let bound = within(op, value.as_timestamp()?, PG_TIMESTAMPS).map(PgTimestamp);
+                self.bounded(column, &format!("{column} IS NOT NULL"), bound)
+            }
             (ValueType::Duration, _) => self.cmp(column, op, PgInterval(value.as_duration()?)),
             (ValueType::Bytes, Value::Bytes(b)) => self.cmp(column, op, b.clone()),
             (ValueType::EntityId, Value::EntityId(id)) => {
@@ -861,6 +906,16 @@ mod tests {
             Gt => ordering.is_gt(),
             GtEq => ordering.is_ge(),
         }
+    }
+
+    #[test]
+    fn date_literals_beyond_postgres_make_constant_answers() {
+        assert_eq!(within(Lt, -3_000_000, PG_DATES), Bound::Never);
+        assert_eq!(within(GtEq, -3_000_000, PG_DATES), Bound::Always);
+        assert_eq!(within(Gt, i64::from(i32::MAX), PG_DATES), Bound::Never);
+        assert_eq!(within(NotEq, i64::from(i32::MAX), PG_DATES), Bound::Always);
+        assert_eq!(within(Eq, 5, PG_DATES), Bound::Cmp(Eq, 5));
+        assert_eq!(within(Lt, i64::MAX, PG_TIMESTAMPS), Bound::Cmp(Lt, i64::MAX));
     }
 
     #[test]
