@@ -178,7 +178,10 @@ pub use ankurah_derive::Property;
 /// literals (`"Muse"`, not `'Muse'`), and a Rust value is bound with `{expr}` where text takes a
 /// `?` argument. A capture is evaluated as written (`{name}` moves a `String`, `{&name}` does
 /// not); `IN {iterable}` binds every item; `LIMIT {n}` takes a `u64`. Numbers of any type
-/// compare with any numeric property, as in text.
+/// compare with any numeric property, as in text. Other properties take values of their own
+/// type: `status = {Status::Open}` for a `#[derive(Property)]` enum, `due < {date}` for a
+/// `chrono::NaiveDate` (where text writes `due < '2026-12-04'`), and so on; the query means
+/// what the same query written as text means.
 ///
 /// ```
 /// use ankurah::{selection, Model};
