@@ -444,6 +444,23 @@ mod tests {
     }
 
     proptest! {
+        /// Query text reaches the parsers from outside: any input gives an answer, no panic
+        /// (overflow included), and what parses prints back to the same value.
+        #[test]
+        fn parsers_take_any_text(text in "[-+0-9:.,TZPWDHMSz ]{0,40}", other in any::<String>()) {
+            for text in [&text, &other] {
+                if let Some(days) = parse_date(text) {
+                    prop_assert_eq!(parse_date(&format_date(days)), Some(days));
+                }
+                if let Some(micros) = parse_timestamp(text) {
+                    prop_assert_eq!(parse_timestamp(&format_timestamp(micros)), Some(micros));
+                }
+                if let Some(micros) = parse_duration(text) {
+                    prop_assert_eq!(parse_duration(&format_duration(micros)), Some(micros));
+                }
+            }
+        }
+
         #[test]
         fn civil_round_trips(days in -100_000_000i64..100_000_000) {
             let (y, m, d) = civil_from_days(days);
