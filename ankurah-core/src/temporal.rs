@@ -392,8 +392,14 @@ mod tests {
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
-        assert_eq!(format_date(parse_date("-0044-03-15").unwrap()), "-0044-03-15");
-        assert_eq!(format_date(parse_date("+12345-06-07").unwrap()), "+12345-06-07");
+        assert_eq!(
+            format_date(parse_date("-0044-03-15").unwrap()),
+            "-0044-03-15"
+        );
+        assert_eq!(
+            format_date(parse_date("+12345-06-07").unwrap()),
+            "+12345-06-07"
+        );
         // Years past seven digits are refused before any arithmetic could overflow.
         assert_eq!(parse_date("+999999999999999999-01-01"), None);
         assert_eq!(parse_timestamp("-999999999999999999-01-01T00:00:00Z"), None);
@@ -435,7 +441,9 @@ mod tests {
         assert_eq!(d("P2DT3H"), Some(2 * MICROS_PER_DAY + 3 * hour));
         assert_eq!(d("-PT0.25S"), Some(-250_000));
         assert_eq!(d("PT0S"), Some(0));
-        for bad in ["P", "PT", "P1M", "P1Y", "PT1", "1H", "PT1S2M", "PT0.5H", "P1H"] {
+        for bad in [
+            "P", "PT", "P1M", "P1Y", "PT1", "1H", "PT1S2M", "PT0.5H", "P1H",
+        ] {
             assert_eq!(d(bad), None, "{bad}");
         }
         assert_eq!(format_duration(hour * 3 / 2), "PT1H30M");

@@ -128,7 +128,9 @@ impl ValueType {
     pub fn literal_hint(&self) -> &'static str {
         match self {
             ValueType::Bool => "TRUE or FALSE (no quotes)",
-            ValueType::I64 | ValueType::F64 => "a number such as 42 or 1.5, or a string holding one",
+            ValueType::I64 | ValueType::F64 => {
+                "a number such as 42 or 1.5, or a string holding one"
+            }
             ValueType::String => "a single-quoted string such as 'text'",
             ValueType::Bytes => "a bytes value bound as an argument (`?`)",
             ValueType::EntityId => "an entity id as a string such as '01J...' (26 characters)",
@@ -326,9 +328,8 @@ impl Value {
         let (this, other) = (&*this, &*other);
         match (this, other) {
             (Value::Date(a), Value::Date(b)) => a.cmp(b),
-            (Value::Timestamp(a), Value::Timestamp(b)) | (Value::Duration(a), Value::Duration(b)) => {
-                a.cmp(b)
-            }
+            (Value::Timestamp(a), Value::Timestamp(b))
+            | (Value::Duration(a), Value::Duration(b)) => a.cmp(b),
             (Value::Json(a), Value::Json(b)) => a.to_string().cmp(&b.to_string()),
             (Value::I64(_) | Value::F64(_), Value::I64(_) | Value::F64(_)) => {
                 let (a, b) = (this.as_number(), other.as_number());
@@ -518,7 +519,10 @@ mod tests {
             Value::Json(serde_json::json!(2010)).compare(&Value::String("2000".into())),
             Some(Ordering::Greater)
         );
-        assert_eq!(Value::Json(serde_json::Value::Null).compare(&Value::Null), None);
+        assert_eq!(
+            Value::Json(serde_json::Value::Null).compare(&Value::Null),
+            None
+        );
         assert_eq!(open.sort_cmp(&"Open".into()), Ordering::Equal);
         let object = Value::Json(serde_json::json!({"a": 1}));
         assert_eq!(object.canonical().as_ref(), &object);
@@ -528,7 +532,10 @@ mod tests {
     fn dates_and_times_compare_with_iso_text() {
         let due = Value::Date(crate::temporal::parse_date("2026-12-04").unwrap());
         assert_eq!(due.compare(&"2026-12-05".into()), Some(Ordering::Less));
-        assert_eq!(Value::from(" 2026-12-04").compare(&due), Some(Ordering::Equal));
+        assert_eq!(
+            Value::from(" 2026-12-04").compare(&due),
+            Some(Ordering::Equal)
+        );
         assert_eq!(due.compare(&"soon".into()), None);
         assert_eq!(due.compare(&Value::I64(1)), None);
         let at = Value::Timestamp(0);

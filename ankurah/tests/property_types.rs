@@ -72,7 +72,8 @@ fn at(text: &str) -> DateTime<Utc> {
 async fn context<S: StorageEngine>(storage: Arc<S>) -> Context {
     let node = Node::new_durable(storage, PermissiveAgent::new());
     node.system.create().await.expect("a new system");
-    node.context(DEFAULT_CONTEXT).expect("the permissive agent allows it")
+    node.context(DEFAULT_CONTEXT)
+        .expect("the permissive agent allows it")
 }
 
 async fn fill(ctx: &Context) {
@@ -95,7 +96,14 @@ async fn fill(ctx: &Context) {
         took: (title != "c").then(|| TimeDelta::minutes(i64::from(points) * 30)),
     };
     for entity in [
-        item("a", Status::Open, Resolution::Pending, 1, "2026-12-01", "2026-12-01T10:00:00Z"),
+        item(
+            "a",
+            Status::Open,
+            Resolution::Pending,
+            1,
+            "2026-12-01",
+            "2026-12-01T10:00:00Z",
+        ),
         item(
             "b",
             Status::Closed,
@@ -106,7 +114,14 @@ async fn fill(ctx: &Context) {
             "2026-12-05",
             "2026-12-01T09:30:00.25Z",
         ),
-        item("c", Status::Open, Resolution::Pending, 5, "2026-12-03", "2026-12-02T00:00:00+01:00"),
+        item(
+            "c",
+            Status::Open,
+            Resolution::Pending,
+            5,
+            "2026-12-03",
+            "2026-12-02T00:00:00+01:00",
+        ),
     ] {
         trx.create(&entity).await.expect("create");
     }
@@ -135,23 +150,87 @@ async fn queries_agree(ctx: &Context) {
     let noon = at("2026-12-01T10:00:00Z");
     let hour = TimeDelta::hours(1);
     let cases: Vec<(&str, ankurah::ankql::Selection, &[&str])> = vec![
-        ("status = 'Open'", selection!(Item: status = {open}), &["a", "c"]),
-        ("status != 'Open'", selection!(Item: status != {Status::Open}), &["b"]),
-        ("status IN ('Closed')", selection!(Item: status IN ({Status::Closed})), &["b"]),
-        ("maybe = 'Closed'", selection!(Item: maybe = {Status::Closed}), &["a"]),
-        ("maybe IS NULL", selection!(Item: maybe IS NULL), &["b", "c"]),
-        ("resolution = 'Pending'", selection!(Item: resolution = {Resolution::Pending}), &["a", "c"]),
-        ("resolution.Closed.reason = 'dup'", selection!(Item: resolution = {dup}), &["b"]),
-        ("points > 2", selection!(Item: points > {Points(2)}), &["b", "c"]),
-        ("points <= '3'", selection!(Item: points <= {Points(3)}), &["a", "b"]),
-        ("due_text < '2026-12-04'", selection!(Item: due_text < {Due("2026-12-04".into())}), &["a", "c"]),
-        ("meta.label = 'B'", selection!(Item: meta.label = "B"), &["b"]),
-        ("due < '2026-12-04'", selection!(Item: due < {cutoff}), &["a", "c"]),
-        ("due >= '2026-12-05'", selection!(Item: due >= {date("2026-12-05")}), &["b"]),
-        ("at >= '2026-12-01T10:00:00Z'", selection!(Item: at >= {noon}), &["a", "c"]),
-        ("at < '2026-12-01T11:00:00+01:00'", selection!(Item: at < {noon}), &["b"]),
+        (
+            "status = 'Open'",
+            selection!(Item: status = {open}),
+            &["a", "c"],
+        ),
+        (
+            "status != 'Open'",
+            selection!(Item: status != {Status::Open}),
+            &["b"],
+        ),
+        (
+            "status IN ('Closed')",
+            selection!(Item: status IN ({Status::Closed})),
+            &["b"],
+        ),
+        (
+            "maybe = 'Closed'",
+            selection!(Item: maybe = {Status::Closed}),
+            &["a"],
+        ),
+        (
+            "maybe IS NULL",
+            selection!(Item: maybe IS NULL),
+            &["b", "c"],
+        ),
+        (
+            "resolution = 'Pending'",
+            selection!(Item: resolution = {Resolution::Pending}),
+            &["a", "c"],
+        ),
+        (
+            "resolution.Closed.reason = 'dup'",
+            selection!(Item: resolution = {dup}),
+            &["b"],
+        ),
+        (
+            "points > 2",
+            selection!(Item: points > {Points(2)}),
+            &["b", "c"],
+        ),
+        (
+            "points <= '3'",
+            selection!(Item: points <= {Points(3)}),
+            &["a", "b"],
+        ),
+        (
+            "due_text < '2026-12-04'",
+            selection!(Item: due_text < {Due("2026-12-04".into())}),
+            &["a", "c"],
+        ),
+        (
+            "meta.label = 'B'",
+            selection!(Item: meta.label = "B"),
+            &["b"],
+        ),
+        (
+            "due < '2026-12-04'",
+            selection!(Item: due < {cutoff}),
+            &["a", "c"],
+        ),
+        (
+            "due >= '2026-12-05'",
+            selection!(Item: due >= {date("2026-12-05")}),
+            &["b"],
+        ),
+        (
+            "at >= '2026-12-01T10:00:00Z'",
+            selection!(Item: at >= {noon}),
+            &["a", "c"],
+        ),
+        (
+            "at < '2026-12-01T11:00:00+01:00'",
+            selection!(Item: at < {noon}),
+            &["b"],
+        ),
         ("took > 'PT1H'", selection!(Item: took > {hour}), &["b"]),
-        ("year > '2000'", selection!(Item: year > 2000), &["a", "b", "c"]),
+        (
+            "year > '2000'",
+            selection!(Item: year > 2000),
+            &["a", "b", "c"],
+        ),
         ("done = false", selection!(Item: done = false), &["b", "c"]),
     ];
     for (text, typed, expected) in cases {
@@ -233,7 +312,10 @@ async fn one_meaning_on_memory_storage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_meaning_on_sled() {
-    let ctx = context(Arc::new(SledStorage::new_test().expect("a temporary database"))).await;
+    let ctx = context(Arc::new(
+        SledStorage::new_test().expect("a temporary database"),
+    ))
+    .await;
     fill(&ctx).await;
     // Twice: the first run creates the indexes, the second reads through them.
     queries_agree(&ctx).await;
@@ -266,14 +348,19 @@ fn declared_types_and_values() {
         .find(|d| d.name == "owner")
         .expect("owner is stored");
     assert_eq!(owner.type_name, "Option<Ref<User>>");
-    assert_eq!(Status::Open.to_value().unwrap(), Value::String("Open".into()));
+    assert_eq!(
+        Status::Open.to_value().unwrap(),
+        Value::String("Open".into())
+    );
     assert_eq!(Points(3).to_value().unwrap(), Value::I64(3));
     assert_eq!(
         Status::from_value(Value::Json(serde_json::json!("Closed"))).unwrap(),
         Status::Closed
     );
     assert!(matches!(
-        Resolution::Closed { reason: "x".into() }.to_value().unwrap(),
+        Resolution::Closed { reason: "x".into() }
+            .to_value()
+            .unwrap(),
         Value::Json(_)
     ));
 }

@@ -65,9 +65,8 @@ impl Property for DateTime<Utc> {
 
     fn from_value(value: Value) -> Result<Self, PropertyError> {
         match value {
-            Value::Timestamp(micros) => DateTime::from_timestamp_micros(micros).ok_or_else(|| {
-                out_of_range(format!("{micros} µs is out of chrono's range"))
-            }),
+            Value::Timestamp(micros) => DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| out_of_range(format!("{micros} µs is out of chrono's range"))),
             Value::Null => Err(PropertyError::Missing(String::new())),
             other => Err(invalid_type("timestamp", &other)),
         }

@@ -104,9 +104,7 @@ impl From<&RetrievalError> for RemoteError {
             RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => ErrorKind::NotFound,
             RetrievalError::UnknownProperty { .. }
             | RetrievalError::InvalidQuery { .. }
-            | RetrievalError::Parse(_) => {
-                ErrorKind::InvalidQuery
-            }
+            | RetrievalError::Parse(_) => ErrorKind::InvalidQuery,
             RetrievalError::AccessDenied(_) => ErrorKind::AccessDenied,
             RetrievalError::Storage(_) => ErrorKind::Storage,
             RetrievalError::State(_) => ErrorKind::Storage,

@@ -61,8 +61,8 @@ fn type_name(ty: &syn::Type) -> String {
     while let Some(c) = chars.next() {
         let next = chars.peek().copied();
         let last = out.chars().last();
-        let glued = matches!(last, Some('<' | ':' | '&'))
-            || matches!(next, Some('<' | '>' | ':' | ','));
+        let glued =
+            matches!(last, Some('<' | ':' | '&')) || matches!(next, Some('<' | '>' | ':' | ','));
         if !(c == ' ' && glued) {
             out.push(c);
         }

@@ -31,8 +31,8 @@ const SHAPE_KEEPING: &[&str] = &[
 
 /// Built-in scalar types a newtype can wrap and keep that type's declared value type.
 const SCALARS: &[&str] = &[
-    "bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32",
-    "f64", "String",
+    "bool", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "f32", "f64",
+    "String",
 ];
 
 /// Whether every `#[serde(..)]` in `attrs` only renames (see [`SHAPE_KEEPING`]).
@@ -81,8 +81,7 @@ fn declared_type(input: &DeriveInput) -> TokenStream {
                         if path.qself.is_none()
                             && keeps_shape(&field.attrs)
                             && path.path.segments.last().is_some_and(|s| {
-                                s.arguments.is_none()
-                                    && SCALARS.iter().any(|name| s.ident == name)
+                                s.arguments.is_none() && SCALARS.iter().any(|name| s.ident == name)
                             }) =>
                     {
                         let ty = &field.ty;

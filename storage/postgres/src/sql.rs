@@ -915,7 +915,10 @@ mod tests {
         assert_eq!(within(Gt, i64::from(i32::MAX), PG_DATES), Bound::Never);
         assert_eq!(within(NotEq, i64::from(i32::MAX), PG_DATES), Bound::Always);
         assert_eq!(within(Eq, 5, PG_DATES), Bound::Cmp(Eq, 5));
-        assert_eq!(within(Lt, i64::MAX, PG_TIMESTAMPS), Bound::Cmp(Lt, i64::MAX));
+        assert_eq!(
+            within(Lt, i64::MAX, PG_TIMESTAMPS),
+            Bound::Cmp(Lt, i64::MAX)
+        );
     }
 
     #[test]
