@@ -200,21 +200,11 @@ impl Context {
     }
 }
 
-/// Refuses queries naming properties the model does not have, listing the ones it has.
+/// Refuses queries the model proves can never match: unknown properties (listing the ones
+/// it has), paths into properties without inner values (such as a `Ref`), and values of a
+/// type the property never compares with (see [`crate::typecheck`]).
 pub(crate) fn check_properties<M: Model>(selection: &Selection) -> Result<(), RetrievalError> {
-    let known = M::properties();
-    match selection
-        .properties()
-        .into_iter()
-        .find(|p| !known.iter().any(|d| d.name == p))
-    {
-        None => Ok(()),
-        Some(property) => Err(RetrievalError::UnknownProperty {
-            collection: M::collection().to_string(),
-            property,
-            known: known.iter().map(|d| d.name).collect::<Vec<_>>().join(", "),
-        }),
-    }
+    crate::typecheck::check_selection(M::collection().as_str(), M::properties(), selection)
 }
 
 /// Anything that names a query: AnkQL text, text with `?` arguments, or a [`Selection`].

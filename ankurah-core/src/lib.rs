@@ -49,9 +49,11 @@ pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod system;
+pub mod temporal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transaction;
+mod typecheck;
 pub mod value;
 
 pub use changes::{ChangeKind, ChangeSet, ItemChange};

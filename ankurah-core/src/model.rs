@@ -92,6 +92,8 @@ pub struct PropertyDescriptor {
     pub value_type: ValueType,
     /// Whether it may be NULL (`Option<T>`).
     pub optional: bool,
+    /// The field's Rust type as written (`Ref<User>`, `Option<i32>`), named in errors.
+    pub type_name: &'static str,
 }
 
 // Following a reference needs a context: it lives here, above the data layer.

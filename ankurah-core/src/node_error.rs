@@ -26,6 +26,11 @@ pub enum RetrievalError {
         property: String,
         known: String,
     },
+    /// The model proves the query can never match (a path into a property without inner
+    /// values, a value of a type the property never compares with); `reason` names the
+    /// property, its type and the fix (see "Typed checks" in the [`crate::ankql`] docs).
+    #[error("query on collection `{collection}` can never match: {reason}")]
+    InvalidQuery { collection: String, reason: String },
     /// The query text did not parse.
     #[error(transparent)]
     Parse(#[from] crate::ankql::ParseError),

@@ -585,10 +585,14 @@ enum ValueKey {
     Str(String),
     Bytes(Vec<u8>),
     Id([u8; 16]),
+    Date(i32),
+    Timestamp(i64),
+    Duration(i64),
 }
 
 /// Every key a value can be equal under: a string that reads as a number also equals that
-/// number, and one that reads as an id equals that id.
+/// number, one that reads as an id that id, one that reads as a date, a timestamp or a
+/// duration that value; a Json scalar is its plain value.
 fn value_keys(value: &Value) -> Vec<ValueKey> {
     fn number(f: f64) -> ValueKey {
         if f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) {
@@ -597,8 +601,11 @@ fn value_keys(value: &Value) -> Vec<ValueKey> {
             ValueKey::Float(f.to_bits())
         }
     }
-    match value {
+    match &*value.canonical() {
         Value::Null | Value::Json(_) => Vec::new(),
+        Value::Date(days) => vec![ValueKey::Date(*days)],
+        Value::Timestamp(micros) => vec![ValueKey::Timestamp(*micros)],
+        Value::Duration(micros) => vec![ValueKey::Duration(*micros)],
         Value::Bool(b) => vec![ValueKey::Bool(*b)],
         Value::I64(i) => vec![ValueKey::Int(*i)],
         Value::F64(f) if f.is_nan() => Vec::new(),
@@ -615,6 +622,10 @@ fn value_keys(value: &Value) -> Vec<ValueKey> {
             if let Ok(id) = s.parse::<EntityId>() {
                 keys.push(ValueKey::Id(id.to_bytes()));
             }
+            let string = Value::String(s.clone());
+            keys.extend(string.as_date().map(ValueKey::Date));
+            keys.extend(string.as_timestamp().map(ValueKey::Timestamp));
+            keys.extend(string.as_duration().map(ValueKey::Duration));
             keys
         }
     }

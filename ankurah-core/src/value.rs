@@ -1,6 +1,36 @@
 //! [`Value`]: the query-time representation of a property value, and the comparison rules
 //! of AnkQL (DESIGN §4) that every evaluator and every storage pushdown must share.
+//!
+//! # How property types become query values
+//!
+//! Every stored property is one `Value`, the same on every engine: what the evaluator
+//! compares, what an ordered engine's index key encodes, and what fills a Postgres column.
+//!
+//! | Rust type                                   | `Value`                      | compares with                         |
+//! |---------------------------------------------|------------------------------|---------------------------------------|
+//! | `bool`                                      | `Bool`                       | booleans (a string never equals one)  |
+//! | integers, `f32`, `f64`                      | `I64`, `F64`                 | numbers, strings that parse as one    |
+//! | `String`                                    | `String`                     | strings; numbers, ids, dates by parsing the stored text |
+//! | `Vec<u8>`                                   | `Bytes`                      | bytes                                 |
+//! | `EntityId`, `Ref<M>`                        | `EntityId`                   | ids, strings that parse as one        |
+//! | `chrono::NaiveDate` (feature `chrono`)      | `Date`                       | dates, ISO-8601 date strings          |
+//! | `chrono::DateTime<Utc>`                     | `Timestamp`                  | timestamps, RFC 3339 strings          |
+//! | `chrono::TimeDelta`                         | `Duration`                   | durations, ISO-8601 duration strings  |
+//! | `Json`                                      | `Json`                       | by path, dynamically                  |
+//! | `#[derive(Property)]` type                  | its serde JSON form, scalars unwrapped (below) | as that value           |
+//! | `Option<T>`                                 | as `T`, `None` is `Null`     |                                       |
+//!
+//! A `#[derive(Property)]` type is serialized with serde to JSON, and a JSON scalar becomes
+//! the plain value it spells ([`Value::from_json`]): a unit enum variant is its (serde) name,
+//! `Value::String("Open")`, so `status = 'Open'` selects it; a newtype is its inner value
+//! (`struct Year(i32)` is an `I64`, ordered and ranged as numbers; a newtype of a string is
+//! a `String`); structs, data enums (`{"Closed": {"reason": …}}`) and sequences stay `Json`,
+//! compared structurally (equal or not) and reachable by dotted paths. The same rule makes
+//! a `Json` property holding a scalar compare as that scalar: everywhere a value is compared,
+//! encoded or sorted, a `Json` scalar is first replaced by its plain value
+//! ([`Value::canonical`]), so `Json("Open")` and `String("Open")` are one value on every engine.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -21,6 +51,12 @@ pub enum Value {
     Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
     EntityId(EntityId),
     Json(serde_json::Value),
+    /// A calendar date: days since 1970-01-01 (proleptic Gregorian), see [`crate::temporal`].
+    Date(i32),
+    /// An instant: microseconds since 1970-01-01T00:00:00Z.
+    Timestamp(i64),
+    /// A length of time in microseconds.
+    Duration(i64),
 }
 
 /// The type of a [`Value`], used in descriptors and error messages.
@@ -33,6 +69,12 @@ pub enum ValueType {
     Bytes,
     EntityId,
     Json,
+    /// [`Value::Date`].
+    Date,
+    /// [`Value::Timestamp`].
+    Timestamp,
+    /// [`Value::Duration`].
+    Duration,
 }
 
 impl ValueType {
@@ -46,6 +88,56 @@ impl ValueType {
             ValueType::Bytes => "bytes",
             ValueType::EntityId => "entity id",
             ValueType::Json => "json",
+            ValueType::Date => "date",
+            ValueType::Timestamp => "timestamp",
+            ValueType::Duration => "duration",
+        }
+    }
+
+    /// Whether some value of this type can compare with `literal` under [`Value::compare`]
+    /// (NULL aside, which compares with nothing): `false` means a comparison of a property
+    /// of this type with `literal` can never be true. `Json` holds anything, so always.
+    pub fn compares_with(&self, literal: &Value) -> bool {
+        let literal = literal.canonical();
+        match (self, &*literal) {
+            (ValueType::Json, _) | (_, Value::Null) => true,
+            (ValueType::Bool, Value::Bool(_)) => true,
+            (ValueType::I64 | ValueType::F64, _) => literal.as_number().is_some(),
+            // A stored string is parsed to compare with numbers, ids, dates and times.
+            (
+                ValueType::String,
+                Value::String(_)
+                | Value::I64(_)
+                | Value::F64(_)
+                | Value::EntityId(_)
+                | Value::Date(_)
+                | Value::Timestamp(_)
+                | Value::Duration(_),
+            ) => true,
+            (ValueType::Bytes, Value::Bytes(_)) => true,
+            (ValueType::EntityId, Value::EntityId(_)) => true,
+            (ValueType::EntityId, Value::String(s)) => s.parse::<EntityId>().is_ok(),
+            (ValueType::Date, _) => literal.as_date().is_some(),
+            (ValueType::Timestamp, _) => literal.as_timestamp().is_some(),
+            (ValueType::Duration, _) => literal.as_duration().is_some(),
+            _ => false,
+        }
+    }
+
+    /// How a literal of this type is written in AnkQL text, for error messages.
+    pub fn literal_hint(&self) -> &'static str {
+        match self {
+            ValueType::Bool => "TRUE or FALSE (no quotes)",
+            ValueType::I64 | ValueType::F64 => {
+                "a number such as 42 or 1.5, or a string holding one"
+            }
+            ValueType::String => "a single-quoted string such as 'text'",
+            ValueType::Bytes => "a bytes value bound as an argument (`?`)",
+            ValueType::EntityId => "an entity id as a string such as '01J...' (26 characters)",
+            ValueType::Json => "any value",
+            ValueType::Date => "an ISO-8601 date such as '2026-12-04'",
+            ValueType::Timestamp => "an RFC 3339 timestamp such as '2026-12-01T10:00:00Z'",
+            ValueType::Duration => "an ISO-8601 duration such as 'PT1H30M' or 'P2D'",
         }
     }
 }
@@ -62,7 +154,53 @@ impl Value {
             Value::Bytes(_) => ValueType::Bytes,
             Value::EntityId(_) => ValueType::EntityId,
             Value::Json(_) => ValueType::Json,
+            Value::Date(_) => ValueType::Date,
+            Value::Timestamp(_) => ValueType::Timestamp,
+            Value::Duration(_) => ValueType::Duration,
         })
+    }
+
+    /// The value as queries compare it: a `Json` scalar becomes the plain value it spells
+    /// ([`Value::from_json`]; JSON `null` is NULL), anything else stays. Every comparison,
+    /// sort, index key and pushed-down condition goes through this, so a `Json("Open")`
+    /// stored by one writer and a `String("Open")` literal are the same value everywhere.
+    pub fn canonical(&self) -> Cow<'_, Value> {
+        match self {
+            Value::Json(json) if !json.is_object() && !json.is_array() => {
+                Cow::Owned(Value::from_json(json))
+            }
+            other => Cow::Borrowed(other),
+        }
+    }
+
+    /// The date this value compares as against a date: a date, or a string holding an
+    /// ISO-8601 date (see [`crate::temporal::parse_date`]).
+    pub fn as_date(&self) -> Option<i32> {
+        match self {
+            Value::Date(days) => Some(*days),
+            Value::String(s) => crate::temporal::parse_date(s),
+            _ => None,
+        }
+    }
+
+    /// The instant (microseconds since the epoch) this value compares as against a
+    /// timestamp: a timestamp, or a string holding an RFC 3339 / ISO-8601 one.
+    pub fn as_timestamp(&self) -> Option<i64> {
+        match self {
+            Value::Timestamp(micros) => Some(*micros),
+            Value::String(s) => crate::temporal::parse_timestamp(s),
+            _ => None,
+        }
+    }
+
+    /// The length (microseconds) this value compares as against a duration: a duration, or
+    /// a string holding an ISO-8601 one.
+    pub fn as_duration(&self) -> Option<i64> {
+        match self {
+            Value::Duration(micros) => Some(*micros),
+            Value::String(s) => crate::temporal::parse_duration(s),
+            _ => None,
+        }
     }
 
     /// A short description for error messages.
@@ -125,13 +263,32 @@ impl Value {
             Value::I64(i) => Some(Number::I64(*i)),
             Value::F64(f) if !f.is_nan() => Some(Number::F64(*f)),
             Value::String(s) => parse_number(s),
+            Value::Json(json) if json.is_number() || json.is_string() => {
+                Value::from_json(json).as_number()
+            }
             _ => None,
         }
     }
 
     /// AnkQL comparison. `None` means *unknown*: NULL on either side, incomparable types, or
-    /// a string that does not parse as a number compared with a number.
+    /// a string that does not parse as a number (a date, a timestamp, a duration, an id)
+    /// compared with one. `Json` scalars compare as their plain values ([`Value::canonical`]).
     pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        use Value::*;
+        let (this, other) = (self.canonical(), other.canonical());
+        match (&*this, &*other) {
+            (Date(a), _) => Some(a.cmp(&other.as_date()?)),
+            (_, Date(b)) => Some(this.as_date()?.cmp(b)),
+            (Timestamp(a), _) => Some(a.cmp(&other.as_timestamp()?)),
+            (_, Timestamp(b)) => Some(this.as_timestamp()?.cmp(b)),
+            (Duration(a), _) => Some(a.cmp(&other.as_duration()?)),
+            (_, Duration(b)) => Some(this.as_duration()?.cmp(b)),
+            _ => this.compare_plain(&other),
+        }
+    }
+
+    /// [`Value::compare`] of canonical values other than dates and times.
+    fn compare_plain(&self, other: &Value) -> Option<Ordering> {
         use Value::*;
         match (self, other) {
             (Null, _) | (_, Null) => None,
@@ -150,7 +307,8 @@ impl Value {
     }
 
     /// The total order used by ORDER BY: NULL after every value; values of different kinds
-    /// ordered by kind (bool, number, string, bytes, id, json), numbers numerically.
+    /// ordered by kind (bool, number, string, bytes, id, json, date, timestamp, duration),
+    /// numbers numerically; `Json` scalars as their plain values.
     pub fn sort_cmp(&self, other: &Value) -> Ordering {
         fn rank(v: &Value) -> u8 {
             match v {
@@ -160,13 +318,21 @@ impl Value {
                 Value::Bytes(_) => 3,
                 Value::EntityId(_) => 4,
                 Value::Json(_) => 5,
-                Value::Null => 6,
+                Value::Date(_) => 6,
+                Value::Timestamp(_) => 7,
+                Value::Duration(_) => 8,
+                Value::Null => 9,
             }
         }
-        match (self, other) {
+        let (this, other) = (self.canonical(), other.canonical());
+        let (this, other) = (&*this, &*other);
+        match (this, other) {
+            (Value::Date(a), Value::Date(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b))
+            | (Value::Duration(a), Value::Duration(b)) => a.cmp(b),
             (Value::Json(a), Value::Json(b)) => a.to_string().cmp(&b.to_string()),
             (Value::I64(_) | Value::F64(_), Value::I64(_) | Value::F64(_)) => {
-                let (a, b) = (self.as_number(), other.as_number());
+                let (a, b) = (this.as_number(), other.as_number());
                 match (a, b) {
                     (Some(a), Some(b)) => a.compare(&b).unwrap_or(Ordering::Equal),
                     // NaN sorts after every other number.
@@ -175,8 +341,8 @@ impl Value {
                     (None, None) => Ordering::Equal,
                 }
             }
-            _ if rank(self) == rank(other) => self.compare(other).unwrap_or(Ordering::Equal),
-            _ => rank(self).cmp(&rank(other)),
+            _ if rank(this) == rank(other) => this.compare(other).unwrap_or(Ordering::Equal),
+            _ => rank(this).cmp(&rank(other)),
         }
     }
 }
@@ -282,6 +448,13 @@ impl fmt::Display for Value {
             }
             Value::EntityId(id) => write!(f, "'{id}'"),
             Value::Json(j) => write!(f, "'{}'", j.to_string().replace('\'', "''")),
+            Value::Date(days) => write!(f, "'{}'", crate::temporal::format_date(*days)),
+            Value::Timestamp(micros) => {
+                write!(f, "'{}'", crate::temporal::format_timestamp(*micros))
+            }
+            Value::Duration(micros) => {
+                write!(f, "'{}'", crate::temporal::format_duration(*micros))
+            }
         }
     }
 }
@@ -335,6 +508,98 @@ mod tests {
             Value::String("é".into()).compare(&Value::String("z".into())),
             Some(Ordering::Greater)
         );
+    }
+
+    #[test]
+    fn json_scalars_compare_as_plain_values() {
+        let open = Value::Json(serde_json::json!("Open"));
+        assert_eq!(open.compare(&"Open".into()), Some(Ordering::Equal));
+        assert_eq!(Value::from("Open").compare(&open), Some(Ordering::Equal));
+        assert_eq!(
+            Value::Json(serde_json::json!(2010)).compare(&Value::String("2000".into())),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Value::Json(serde_json::Value::Null).compare(&Value::Null),
+            None
+        );
+        assert_eq!(open.sort_cmp(&"Open".into()), Ordering::Equal);
+        let object = Value::Json(serde_json::json!({"a": 1}));
+        assert_eq!(object.canonical().as_ref(), &object);
+    }
+
+    #[test]
+    fn dates_and_times_compare_with_iso_text() {
+        let due = Value::Date(crate::temporal::parse_date("2026-12-04").unwrap());
+        assert_eq!(due.compare(&"2026-12-05".into()), Some(Ordering::Less));
+        assert_eq!(
+            Value::from(" 2026-12-04").compare(&due),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(due.compare(&"soon".into()), None);
+        assert_eq!(due.compare(&Value::I64(1)), None);
+        let at = Value::Timestamp(0);
+        assert_eq!(
+            at.compare(&"1970-01-01T01:00:00+01:00".into()),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(at.compare(&due), None);
+        assert_eq!(
+            Value::Duration(3_600_000_000).compare(&"PT1H".into()),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(due.to_string(), "'2026-12-04'");
+    }
+
+    /// `ValueType::compares_with` is exactly "some value of the type compares": checked over
+    /// sample values of every type against sample literals of every kind.
+    #[test]
+    fn compares_with_agrees_with_compare() {
+        let id = EntityId::from_bytes([1; 16]);
+        let samples: Vec<(ValueType, Vec<Value>)> = vec![
+            (ValueType::Bool, vec![true.into()]),
+            (ValueType::I64, vec![1.into()]),
+            (ValueType::F64, vec![1.5.into()]),
+            (
+                ValueType::String,
+                vec![
+                    "x".into(),
+                    "1".into(),
+                    id.to_string().into(),
+                    "2026-12-04".into(),
+                    "PT1H".into(),
+                ],
+            ),
+            (ValueType::Bytes, vec![vec![1u8].into()]),
+            (ValueType::EntityId, vec![id.into()]),
+            (ValueType::Date, vec![Value::Date(5)]),
+            (ValueType::Timestamp, vec![Value::Timestamp(5)]),
+            (ValueType::Duration, vec![Value::Duration(5)]),
+        ];
+        let literals: Vec<Value> = vec![
+            true.into(),
+            2.into(),
+            2.5.into(),
+            "x".into(),
+            "7".into(),
+            id.to_string().into(),
+            "2026-12-04".into(),
+            "2026-12-04T10:00:00Z".into(),
+            "PT1H".into(),
+            vec![1u8].into(),
+            id.into(),
+            serde_json::json!({"a": 1}).into(),
+            serde_json::json!("x").into(),
+            Value::Date(1),
+            Value::Timestamp(1),
+            Value::Duration(1),
+        ];
+        for (kind, values) in &samples {
+            for literal in &literals {
+                let some = values.iter().any(|v| v.compare(literal).is_some());
+                assert_eq!(kind.compares_with(literal), some, "{kind:?} vs {literal:?}");
+            }
+        }
     }
 
     #[test]

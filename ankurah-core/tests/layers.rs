@@ -21,6 +21,7 @@ const DATA_LAYER: &[&str] = &[
     "signals",
     "state.rs",
     "storage",
+    "temporal.rs",
     "value.rs",
 ];
 

@@ -104,7 +104,9 @@
 #![warn(missing_docs)]
 
 // Modules, for what the names below do not cover (custom storage engines, policy agents).
-pub use ankurah_core::{ankql, error, event, model, policy, property, state, storage, value};
+pub use ankurah_core::{
+    ankql, error, event, model, policy, property, state, storage, temporal, value,
+};
 
 // Modelling data.
 pub use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
@@ -153,7 +155,8 @@ pub use ankurah_core::{
 /// # Field types
 ///
 /// `String`, `bool`, every integer type, `f32`, `f64`, `Vec<u8>`, [`EntityId`], [`Ref<M>`](Ref),
-/// [`Json`], types with `#[derive(Property)]`, and `Option<T>` of these. `u64`, `usize` and
+/// [`Json`], types with `#[derive(Property)]`, with the `chrono` feature `chrono::NaiveDate`,
+/// `chrono::DateTime<Utc>` and `chrono::TimeDelta`, and `Option<T>` of these. `u64`, `usize` and
 /// `isize` values are stored as 64-bit signed integers; writing a larger one is an error.
 ///
 /// # Attributes
@@ -191,9 +194,23 @@ pub use ankurah_core::{
 #[doc(inline)]
 pub use ankurah_derive::Model;
 
-/// Makes a serde type a property value, stored as one JSON document ([`ValueType::Json`]):
-/// structs and enums alike. Queries can compare it as a whole or reach inside with a dotted
-/// path (`meta.label`).
+/// Makes a serde type a property value, stored as its serde JSON form. What a query compares
+/// it as is what serde writes, with JSON scalars unwrapped (see the [`value`] module docs),
+/// the same on every storage engine:
+///
+/// - a unit-only enum is its variant name, a `String`: `status = 'Open'` selects
+///   `Status::Open`, and so does `selection!(Item: status = {Status::Open})`;
+/// - a newtype is its inner value: `struct Year(i32)` compares and ranges as a number,
+///   `struct Sku(String)` as a string;
+/// - structs and enums with data stay Json: compared as a whole (equal or not) and reachable
+///   by dotted paths (`meta.label`, `status.Closed.reason`);
+/// - `Option<T>` of any of these is NULL when `None`.
+///
+/// The declared [`ValueType`] that query checks use is `String` for a unit-only enum, the
+/// inner type's for a newtype of a built-in scalar, and Json (checked when the query runs)
+/// otherwise; serde attributes that change the shape (`tag`, `untagged`, `into`, ...) make it
+/// Json. For dates and times use `chrono`'s types directly (feature `chrono`): they are
+/// first-class properties, ordered natively on every engine.
 ///
 /// ```
 /// use ankurah::{Model, Property};
@@ -226,7 +243,10 @@ pub use ankurah_derive::Property;
 /// literals (`"Muse"`, not `'Muse'`), and a Rust value is bound with `{expr}` where text takes a
 /// `?` argument. A capture is evaluated as written (`{name}` moves a `String`, `{&name}` does
 /// not); `IN {iterable}` binds every item; `LIMIT {n}` takes a `u64`. Numbers of any type
-/// compare with any numeric property, as in text.
+/// compare with any numeric property, as in text. Other properties take values of their own
+/// type: `status = {Status::Open}` for a `#[derive(Property)]` enum, `due < {date}` for a
+/// `chrono::NaiveDate` (where text writes `due < '2026-12-04'`), and so on; the query means
+/// what the same query written as text means.
 ///
 /// ```
 /// use ankurah::{selection, Model};

@@ -25,13 +25,18 @@ pub use ankurah_core::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The descriptor of property `name` of type `T` stored by active type `A`.
-pub const fn descriptor<T: Property, A: ActiveType<T>>(name: &'static str) -> PropertyDescriptor {
+/// The descriptor of property `name` of type `T` (written `type_name`) stored by active
+/// type `A`.
+pub const fn descriptor<T: Property, A: ActiveType<T>>(
+    name: &'static str,
+    type_name: &'static str,
+) -> PropertyDescriptor {
     PropertyDescriptor {
         name,
         backend: A::BACKEND,
         value_type: T::VALUE_TYPE,
         optional: T::OPTIONAL,
+        type_name,
     }
 }
 
@@ -54,34 +59,55 @@ pub fn debug_entity(
     s.finish()
 }
 
-// ---- #[derive(Property)]: serde types stored as one Json value ----
+// ---- #[derive(Property)]: serde types stored as their JSON form, scalars unwrapped ----
 
-/// `Property::to_value` of a `#[derive(Property)]` type.
+/// `Property::to_value` of a `#[derive(Property)]` type: its serde JSON form, with a scalar
+/// as the plain value it spells (`"Open"` → `Value::String`, `7` → `Value::I64`), so that
+/// every engine compares it as that value. JSON `null`, objects, arrays and integers beyond
+/// `i64` stay `Json` (they round-trip exactly; queries still compare them by
+/// [`Value::canonical`]).
 pub fn to_json<T: Serialize>(value: &T) -> Result<Value, PropertyError> {
-    serde_json::to_value(value)
-        .map(Value::Json)
-        .map_err(|e| PropertyError::InvalidValue {
-            property: String::new(),
-            reason: e.to_string(),
-        })
+    let json = serde_json::to_value(value).map_err(|e| PropertyError::InvalidValue {
+        property: String::new(),
+        reason: e.to_string(),
+    })?;
+    Ok(match json {
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_f64() => {
+            Value::from_json(&serde_json::Value::Number(n))
+        }
+        other => Value::Json(other),
+    })
 }
 
-/// `Property::from_value` of a `#[derive(Property)]` type; the handle fills in the property name.
+/// `Property::from_value` of a `#[derive(Property)]` type: what [`to_json`] wrote, a plain
+/// scalar or Json, read back through serde. The handle fills in the property name.
 pub fn from_json<T: DeserializeOwned>(value: Value) -> Result<T, PropertyError> {
-    match value {
-        Value::Json(json) => {
-            serde_json::from_value(json).map_err(|e| PropertyError::InvalidValue {
+    let json = match value {
+        Value::Json(json) => json,
+        Value::Bool(b) => serde_json::Value::Bool(b),
+        Value::String(s) => serde_json::Value::String(s),
+        Value::I64(i) => serde_json::Value::from(i),
+        Value::F64(f) => serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| PropertyError::InvalidValue {
                 property: String::new(),
-                reason: e.to_string(),
+                reason: format!("{f} is not a JSON number"),
+            })?,
+        Value::Null => return Err(PropertyError::Missing(String::new())),
+        other => {
+            return Err(PropertyError::InvalidType {
+                property: String::new(),
+                expected: "json",
+                found: other.type_name().to_owned(),
             })
         }
-        Value::Null => Err(PropertyError::Missing(String::new())),
-        other => Err(PropertyError::InvalidType {
-            property: String::new(),
-            expected: "json",
-            found: other.type_name().to_owned(),
-        }),
-    }
+    };
+    serde_json::from_value(json).map_err(|e| PropertyError::InvalidValue {
+        property: String::new(),
+        reason: e.to_string(),
+    })
 }
 
 // ---- selection!: properties and values checked by the type system ----
@@ -381,4 +407,34 @@ impl<M> ValueFor<Ref<M>> for EntityId {
     fn into_query_value(self) -> Value {
         Value::EntityId(self)
     }
+}
+
+/// Dates, instants and durations compare only with their own type in typed queries.
+#[cfg(feature = "chrono")]
+mod time {
+    use super::{QueryType, Value, ValueFor};
+    use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+    macro_rules! time_values {
+        ($($t:ty),*) => {$(
+            impl QueryType for $t {
+                type Base = Self;
+            }
+
+            #[diagnostic::do_not_recommend]
+            impl ValueFor<$t> for $t {
+                fn into_query_value(self) -> Value {
+                    Value::from(self)
+                }
+            }
+
+            #[diagnostic::do_not_recommend]
+            impl ValueFor<$t> for &$t {
+                fn into_query_value(self) -> Value {
+                    Value::from(*self)
+                }
+            }
+        )*};
+    }
+    time_values!(NaiveDate, DateTime<Utc>, TimeDelta);
 }

@@ -23,7 +23,8 @@
 //! - Keywords are case-insensitive. Identifiers are `[A-Za-z_][A-Za-z0-9_]*`, or any text in
 //!   double quotes (`"weird name"`, `""` for a quote) — needed for names that are keywords.
 //!   A segment after a dot may also be all digits (`meta.list.0`, an array index) or a keyword.
-//! - Strings are single-quoted with `''` for a quote; integers are `i64` and may carry a `-`;
+//! - Strings are single-quoted with `''` for a quote (double quotes are for names); integers
+//!   are `i64` and may carry a `-`;
 //!   floats are written `1.5`, `-0.25` or `1e3`.
 //! - `?` is replaced by the next of the arguments given to [`parse_selection`]; `LIMIT` takes a
 //!   non-negative integer or a `?` bound to one, `LIKE` a string or a `?` bound to one.
@@ -41,6 +42,21 @@
 //! `LIKE` is case-sensitive, `%` matches any run of characters, `_` one character, and `\`
 //! makes the next character literal. ORDER BY puts NULL last ascending and first descending;
 //! ties, and queries without ORDER BY, are ordered by entity id.
+//!
+//! Dates, timestamps and durations (the `chrono` property types) are written as ISO-8601
+//! strings and compare as the value they spell, as numeric strings do with numbers:
+//! `due < '2026-12-04'`, `at >= '2026-12-01T10:00:00Z'`, `took > 'PT1H'` (see
+//! [`crate::temporal`]). A string that does not parse is not a match. How each property type
+//! becomes a query value, `#[derive(Property)]` enums and newtypes included, is tabled in the
+//! [`crate::value`] module docs.
+//!
+//! # Typed checks
+//!
+//! Text is parsed without a model, but `Context::fetch` and the live-query calls check it
+//! against the model before running it: an unknown property, a dotted path into a property
+//! without inner values (a `Ref`, a number), or a literal that never compares with the
+//! property's type (`done = 'false'` on a `bool`, `year > 'abc'`) is an error naming the
+//! property, its type and the fix, never an empty answer. Paths into Json stay dynamic.
 //!
 //! # Example
 //!

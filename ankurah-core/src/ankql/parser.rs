@@ -311,7 +311,17 @@ impl Parser<'_> {
         };
         match value.and_then(accept) {
             Some(accepted) => self.advance().map(|_| accepted),
-            None => Err(self.expected(what)),
+            None => {
+                let mut error = self.expected(what);
+                // `"t"` lexes as a quoted name, as in SQL; the user most likely meant a string.
+                let quoted = self.source(self.token.span.clone()).starts_with('"');
+                if quoted && matches!(self.token.kind, TokenKind::Ident(_)) {
+                    error.message.push_str(
+                        " (strings use single quotes, 'like this'; double quotes are for names)",
+                    );
+                }
+                Err(error)
+            }
         }
     }
 
@@ -635,6 +645,11 @@ mod tests {
         );
         assert_eq!(error("a IS 1", &[]), "expected `NULL` after `IS` at 5");
         assert_eq!(error("a IN ()", &[]), "expected a value after `(` at 6");
+        assert_eq!(
+            error("title = \"t\"", &[]),
+            "expected a value after `=` (strings use single quotes, 'like this'; double \
+             quotes are for names) at 8"
+        );
         assert_eq!(error("a 1", &[]), "expected an operator after `a` at 2");
         assert_eq!(error("= 1", &[]), "expected a condition at 0");
         assert_eq!(

@@ -9,6 +9,8 @@ pub mod backend;
 mod json;
 mod lww;
 mod reference;
+#[cfg(feature = "chrono")]
+mod time;
 mod yrs;
 
 pub use json::Json;
@@ -62,11 +64,13 @@ use crate::value::{Value, ValueType};
 /// A Rust type that can be stored as a property value.
 ///
 /// Implemented for `String`, `bool`, integers, floats, `Vec<u8>`, [`EntityId`], [`Json`],
-/// `Option<T>` of those, and (through `#[derive(Property)]`) any serde type.
+/// [`Ref`], with the `chrono` feature `chrono::NaiveDate`, `chrono::DateTime<Utc>` and
+/// `chrono::TimeDelta`, `Option<T>` of those, and (through `#[derive(Property)]`) any serde
+/// type. How each becomes a query [`Value`] is tabled in the [`crate::value`] module docs.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored as a model property",
     label = "not a property type",
-    note = "property types: String, bool, integers, f32, f64, Vec<u8>, EntityId, Json, Ref<M>, Option<T> of these, and serde types with #[derive(Property)]",
+    note = "property types: String, bool, integers, f32, f64, Vec<u8>, EntityId, Json, Ref<M>, chrono's NaiveDate, DateTime<Utc> and TimeDelta (feature `chrono`), Option<T> of these, and serde types with #[derive(Property)]",
     note = "a field that should not be stored can be marked #[model(ephemeral)]"
 )]
 pub trait Property: Sized {

@@ -104,9 +104,9 @@ impl From<&RetrievalError> for RemoteError {
     fn from(error: &RetrievalError) -> Self {
         let kind = match error {
             RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => ErrorKind::NotFound,
-            RetrievalError::UnknownProperty { .. } | RetrievalError::Parse(_) => {
-                ErrorKind::InvalidQuery
-            }
+            RetrievalError::UnknownProperty { .. }
+            | RetrievalError::InvalidQuery { .. }
+            | RetrievalError::Parse(_) => ErrorKind::InvalidQuery,
             RetrievalError::AccessDenied(_) => ErrorKind::AccessDenied,
             RetrievalError::Storage(_) => ErrorKind::Storage,
             RetrievalError::State(_) => ErrorKind::Storage,

@@ -364,9 +364,11 @@ pub fn malformed() -> Vec<(&'static str, usize)> {
     ]
 }
 
+/// Runs every case of a table over its fixture with the evaluator, twice, with ids ascending
+/// and descending in fixture order, which shows that no expected result depends on the ids
+/// a runner assigns. Panics listing the failing cases.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn check_table(fixture: &[Fixture], cases: &[Case]) {
     use crate::ankql::{parse_selection, Filterable};
     use crate::id::EntityId;
 
@@ -389,6 +391,46 @@ mod tests {
         }
     }
 
+    for reversed in [false, true] {
+        let id =
+            |i: u128| EntityId::from_bytes(if reversed { u128::MAX - i } else { i }.to_be_bytes());
+        let entities = || {
+            fixture
+                .iter()
+                .zip(0..)
+                .map(|(fixture, i)| Entity { id: id(i), fixture })
+        };
+        let mut failures = Vec::new();
+        for case in cases {
+            let selection = parse_selection(case.query, &case.args)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.query));
+            assert_eq!(
+                case.ordered,
+                !selection.order_by.is_empty(),
+                "{}",
+                case.query
+            );
+            let got: Vec<&str> = selection
+                .apply(entities().collect())
+                .iter()
+                .map(|e| e.fixture.name.as_str())
+                .collect();
+            failures.extend(case.mismatch(got));
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failing cases:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ankql::parse_selection;
+
     #[test]
     fn fixture_names_are_unique_and_listed() {
         let names: Vec<String> = fixture().into_iter().map(|f| f.name).collect();
@@ -396,45 +438,9 @@ mod tests {
         assert!(cases().len() >= 70 && malformed().len() >= 15);
     }
 
-    /// Runs every case twice, with ids ascending and descending in fixture order, which shows
-    /// that no expected result depends on the ids a runner assigns.
     #[test]
     fn every_case_selects_its_expected_entities() {
-        let fixture = fixture();
-        for reversed in [false, true] {
-            let id = |i: u128| {
-                EntityId::from_bytes(if reversed { u128::MAX - i } else { i }.to_be_bytes())
-            };
-            let entities = || {
-                fixture
-                    .iter()
-                    .zip(0..)
-                    .map(|(fixture, i)| Entity { id: id(i), fixture })
-            };
-            let mut failures = Vec::new();
-            for case in cases() {
-                let selection = parse_selection(case.query, &case.args)
-                    .unwrap_or_else(|e| panic!("{}: {e}", case.query));
-                assert_eq!(
-                    case.ordered,
-                    !selection.order_by.is_empty(),
-                    "{}",
-                    case.query
-                );
-                let got: Vec<&str> = selection
-                    .apply(entities().collect())
-                    .iter()
-                    .map(|e| e.fixture.name.as_str())
-                    .collect();
-                failures.extend(case.mismatch(got));
-            }
-            assert!(
-                failures.is_empty(),
-                "{} failing cases:\n{}",
-                failures.len(),
-                failures.join("\n")
-            );
-        }
+        check_table(&fixture(), &cases());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
-use super::{ankql_cases, delete, edit, genesis};
+use super::{ankql_cases, delete, edit, genesis, property_cases};
 use crate::ankql::{
     parse_selection, ComparisonOp, Direction, OrderItem, Path, Predicate, Selection,
 };
@@ -38,6 +38,7 @@ pub async fn run_all(engine: &dyn StorageEngine) {
     atomic_commit(engine).await;
     deleted_entities(engine).await;
     ankql_cases(engine).await;
+    property_types(engine).await;
     ordering_and_limits(engine).await;
     system_id_round_trip(engine).await;
     names(engine).await;
@@ -406,63 +407,84 @@ pub async fn deleted_entities(engine: &dyn StorageEngine) {
 /// Every case of [`ankql_cases::cases`] over [`ankql_cases::fixture`], with the fixture's
 /// strings stored by LWW and again as collaborative text.
 pub async fn ankql_cases(engine: &dyn StorageEngine) {
+    let (fixture, cases) = (ankql_cases::fixture(), ankql_cases::cases());
     for text in [false, true] {
-        let name = fresh(if text { "ankql_text" } else { "ankql" });
-        let fixture = ankql_cases::fixture();
-        let made: Vec<_> = fixture
-            .iter()
-            .map(|f| genesis(&name, &f.properties, text))
-            .collect();
-        commit(engine, &made).await;
-        let names: HashMap<EntityId, &str> = made
-            .iter()
-            .zip(&fixture)
-            .map(|((_, s), f)| (s.state.entity_id, f.name.as_str()))
-            .collect();
-        let collection = open(engine, &name).await;
-        let mut failures = Vec::new();
-        for case in ankql_cases::cases() {
-            let selection = parse_selection(case.query, &case.args)
-                .unwrap_or_else(|e| panic!("{}: {e}", case.query));
-            let got: Vec<&str> = match collection.fetch_states(&selection).await {
-                Ok(states) => states
-                    .iter()
-                    .map(|s| {
-                        names
-                            .get(&s.entity_id)
-                            .copied()
-                            .unwrap_or("<unknown entity>")
-                    })
-                    .collect(),
-                Err(e) => {
-                    failures.push(format!("{}: {e}", case.query));
-                    continue;
-                }
-            };
-            failures.extend(case.mismatch(got));
-            // Where the engine answers from its indexes alone, that answer must agree too.
-            match collection.fetch_ids(&selection).await {
-                Ok(Some(ids)) => {
-                    let got = ids
-                        .iter()
-                        .map(|id| names.get(id).copied().unwrap_or("<unknown entity>"))
-                        .collect();
-                    failures.extend(
-                        case.mismatch(got)
-                            .map(|m| format!("(ids from an index) {m}")),
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => failures.push(format!("{} (ids): {e}", case.query)),
-            }
-        }
-        assert!(
-            failures.is_empty(),
-            "{} AnkQL cases failed (text = {text}):\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        run_table(engine, "ankql", &fixture, &cases, text).await;
     }
+}
+
+/// Every case of [`property_cases::cases`]: derived property values (unit and data enums,
+/// newtypes, structs), Json scalars, dates, timestamps and durations, compared with text
+/// and with typed values, must mean the same on every engine.
+pub async fn property_types(engine: &dyn StorageEngine) {
+    let (fixture, cases) = (property_cases::fixture(), property_cases::cases());
+    run_table(engine, "property_types", &fixture, &cases, false).await;
+}
+
+/// Stores `fixture` in a fresh collection (strings as collaborative text when `text`) and
+/// checks every case, through `fetch_states` and, where the engine answers from its indexes
+/// alone, `fetch_ids`.
+async fn run_table(
+    engine: &dyn StorageEngine,
+    table: &str,
+    fixture: &[ankql_cases::Fixture],
+    cases: &[ankql_cases::Case],
+    text: bool,
+) {
+    let name = fresh(&format!("{table}{}", if text { "_text" } else { "" }));
+    let made: Vec<_> = fixture
+        .iter()
+        .map(|f| genesis(&name, &f.properties, text))
+        .collect();
+    commit(engine, &made).await;
+    let names: HashMap<EntityId, &str> = made
+        .iter()
+        .zip(fixture)
+        .map(|((_, s), f)| (s.state.entity_id, f.name.as_str()))
+        .collect();
+    let collection = open(engine, &name).await;
+    let mut failures = Vec::new();
+    for case in cases {
+        let selection = parse_selection(case.query, &case.args)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.query));
+        let got: Vec<&str> = match collection.fetch_states(&selection).await {
+            Ok(states) => states
+                .iter()
+                .map(|s| {
+                    names
+                        .get(&s.entity_id)
+                        .copied()
+                        .unwrap_or("<unknown entity>")
+                })
+                .collect(),
+            Err(e) => {
+                failures.push(format!("{}: {e}", case.query));
+                continue;
+            }
+        };
+        failures.extend(case.mismatch(got));
+        // Where the engine answers from its indexes alone, that answer must agree too.
+        match collection.fetch_ids(&selection).await {
+            Ok(Some(ids)) => {
+                let got = ids
+                    .iter()
+                    .map(|id| names.get(id).copied().unwrap_or("<unknown entity>"))
+                    .collect();
+                failures.extend(
+                    case.mismatch(got)
+                        .map(|m| format!("(ids from an index) {m}")),
+                );
+            }
+            Ok(None) => {}
+            Err(e) => failures.push(format!("{} (ids): {e}", case.query)),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} {table} cases failed (text = {text}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// ORDER BY and LIMIT with many ties: equal numbers of both types, NULLs, several keys,
@@ -813,6 +835,7 @@ macro_rules! storage_conformance_tests {
             atomic_commit,
             deleted_entities,
             ankql_cases,
+            property_types,
             ordering_and_limits,
             system_id_round_trip,
             names,

@@ -32,7 +32,9 @@ pub const COLLECTION: &str = "things";
 pub const PROPERTIES: [&str; 4] = ["a", "b", "c", "d"];
 
 /// Values of every type, with the cases the encoding must get right: equal numbers of both
-/// types, integers beyond 2^53, signed zeros, NaN, strings with NUL, numeric strings.
+/// types, integers beyond 2^53, signed zeros, NaN, strings with NUL, numeric strings, Json
+/// scalars (which compare as plain values), dates, instants and durations, and the ISO-8601
+/// text that compares with them.
 fn random_value(rng: &mut StdRng) -> Value {
     let big = 1i64 << 53;
     let id = EntityId::from_bytes([7; 16]);
@@ -66,6 +68,17 @@ fn random_value(rng: &mut StdRng) -> Value {
         Value::EntityId(id),
         Value::Json(serde_json::json!({"k": 1})),
         Value::Json(serde_json::json!([1, "x"])),
+        Value::Json(serde_json::json!("a")),
+        Value::Json(serde_json::json!(1)),
+        Value::Json(serde_json::Value::Null),
+        Value::Date(0),
+        Value::Date(-1),
+        Value::Timestamp(0),
+        Value::Timestamp(86_400_000_000),
+        Value::Duration(3_600_000_000),
+        Value::String("1970-01-01".into()),
+        Value::String("1970-01-02T00:00:00Z".into()),
+        Value::String("PT1H".into()),
     ];
     pool.choose(rng).expect("the pool is not empty").clone()
 }

@@ -1,5 +1,5 @@
 //! Test support shared by every storage engine's tests (feature `testing`): the AnkQL case
-//! table, builders for real events and states, the storage conformance suite, the
+//! tables ([`ankql_cases`], [`property_cases`] for typed values), builders for real events and states, the storage conformance suite, the
 //! model-based test of indexes ([`index_model`]), the checks of damaged storage
 //! ([`damage`]), and for the fuzz and attack tests hostile bytes ([`wire`]) and tests run in
 //! a child process ([`child`]).
@@ -9,6 +9,7 @@ pub mod child;
 pub mod conformance;
 pub mod damage;
 pub mod index_model;
+pub mod property_cases;
 pub mod wire;
 
 use crate::collection::CollectionId;

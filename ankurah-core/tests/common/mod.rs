@@ -29,18 +29,21 @@ static PROPERTIES: [PropertyDescriptor; 3] = [
         backend: "yrs",
         value_type: ValueType::String,
         optional: false,
+        type_name: "String",
     },
     PropertyDescriptor {
         name: "artist",
         backend: "lww",
         value_type: ValueType::String,
         optional: false,
+        type_name: "String",
     },
     PropertyDescriptor {
         name: "year",
         backend: "lww",
         value_type: ValueType::I64,
         optional: false,
+        type_name: "i32",
     },
 ];
 

@@ -17,7 +17,8 @@ pub(super) fn impls(model: &Model) -> TokenStream {
     let count = model.stored().count();
     let descriptors = model.stored().map(|(Field { name, ty, .. }, backend)| {
         let (active, at) = (active_type(backend, ty), private_at(ty.span()));
-        quote_spanned!(ty.span()=> #at::descriptor::<#ty, #active<#ty>>(#name))
+        let type_name = type_name(ty);
+        quote_spanned!(ty.span()=> #at::descriptor::<#ty, #active<#ty>>(#name, #type_name))
     });
     // Named `_entity` when there is nothing to write, so it is not an unused variable.
     let entity = if count == 0 {
@@ -49,4 +50,22 @@ pub(super) fn impls(model: &Model) -> TokenStream {
             }
         }
     }
+}
+
+/// A type as written, without the spaces token printing puts around `<`, `>` and `::`
+/// (`Option<Ref<User>>`, not `Option < Ref < User > >`), for error messages.
+fn type_name(ty: &syn::Type) -> String {
+    let printed = quote!(#ty).to_string();
+    let mut out = String::with_capacity(printed.len());
+    let mut chars = printed.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let last = out.chars().last();
+        let glued =
+            matches!(last, Some('<' | ':' | '&')) || matches!(next, Some('<' | '>' | ':' | ','));
+        if !(c == ' ' && glued) {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -16,7 +16,11 @@
 //!
 //! **Property columns.** A property gets one column per kind of value it has held, named
 //! `"{property}:{kind}"` in the kind's native type: `"year:int" bigint`,
-//! `"rating:float" double precision`, `"name:text" text COLLATE "C"`, ... A typed model gives
+//! `"rating:float" double precision`, `"name:text" text COLLATE "C"`, `"due:date" date`,
+//! `"at:timestamp" timestamptz`, `"took:duration" interval` (microseconds only, no days or
+//! months, so intervals order as their lengths), ... Postgres stores dates and instants from
+//! 4714 BC on (dates to 5874897 AD): committing a value outside fails with Postgres' error,
+//! while a query literal outside compares with every stored value as the evaluator says. A typed model gives
 //! each property one kind, hence one column; a property whose type changed over time (an
 //! `i32` field that became `f64`) gets a second column, and each row fills at most one of
 //! them. Keeping kinds apart lets every comparison run on a native column with the
@@ -58,7 +62,7 @@ pub(crate) const DDL_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('ankura
 const MAX_IDENTIFIER: usize = 63;
 
 /// Every kind of property value, in the order their columns are listed.
-const KINDS: [ValueType; 7] = [
+const KINDS: [ValueType; 10] = [
     ValueType::Bool,
     ValueType::I64,
     ValueType::F64,
@@ -66,6 +70,9 @@ const KINDS: [ValueType; 7] = [
     ValueType::Bytes,
     ValueType::EntityId,
     ValueType::Json,
+    ValueType::Date,
+    ValueType::Timestamp,
+    ValueType::Duration,
 ];
 
 /// The suffix naming a kind's column.
@@ -78,6 +85,9 @@ fn suffix(kind: ValueType) -> &'static str {
         ValueType::Bytes => "bytes",
         ValueType::EntityId => "id",
         ValueType::Json => "json",
+        ValueType::Date => "date",
+        ValueType::Timestamp => "timestamp",
+        ValueType::Duration => "duration",
     }
 }
 
@@ -90,6 +100,9 @@ pub(crate) fn sql_type(kind: ValueType) -> &'static str {
         ValueType::String => "text",
         ValueType::Bytes | ValueType::EntityId => "bytea",
         ValueType::Json => "jsonb",
+        ValueType::Date => "date",
+        ValueType::Timestamp => "timestamptz",
+        ValueType::Duration => "interval",
     }
 }
 

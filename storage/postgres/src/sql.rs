@@ -28,6 +28,8 @@
 //! | text             | string                   | `col op $1` (the column is `COLLATE "C"`: code-point order) |
 //! | text             | number                   | superset `col ~ '[0-9]'`, re-checked (the evaluator parses the text) |
 //! | text             | LIKE                     | an anchored regular expression (`_` is one character, see below) |
+//! | date, timestamptz, interval | its own kind, or ISO-8601 text that parses as one (in Rust, with the evaluator's parser) | `col op $1` |
+//! | text, jsonb      | date, timestamp, duration | superset, re-checked (the evaluator parses the text) |
 //! | jsonb (or a path into it) | anything        | `CASE jsonb_typeof(..)` per JSON type; numbers as `numeric`, exact below 2^53 |
 //!
 //! Other pairs (a boolean against a number, bytes against text, ...) are unknown, as in
@@ -39,6 +41,7 @@
 //! across kinds, integers against floats, or Json by its text is left to the evaluator.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::RangeInclusive;
 
 use ankurah_core::ankql::{ComparisonOp, Direction, OrderItem, Path, Predicate, Selection};
 use ankurah_core::value::Number;
@@ -46,7 +49,7 @@ use ankurah_core::{EntityId, Value, ValueType};
 use tokio_postgres::types::ToSql;
 
 use crate::layout::{quote, Columns, Table};
-use crate::types::{escape, escape_json};
+use crate::types::{escape, escape_json, PgDate, PgInterval, PgTimestamp};
 
 /// A value bound to a statement.
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
@@ -349,6 +352,41 @@ fn float_vs_int(op: ComparisonOp, i: i64) -> Bound<f64> {
     }
 }
 
+/// The dates Postgres stores, in days from 1970-01-01: 4714-11-24 BC to 5874897-12-31. A date
+/// literal outside cannot be bound, and compares with every stored one the same way.
+const PG_DATES: RangeInclusive<i64> = -2_440_588..=2_145_042_905;
+
+/// The instants Postgres stores, in microseconds since the Unix epoch: from 4714-11-24 BC
+/// (every larger `i64` is within its range).
+const PG_TIMESTAMPS: RangeInclusive<i64> = -210_866_803_200_000_000..=i64::MAX;
+
+/// `column op literal` over a column whose values all lie in `range`: a literal outside it
+/// makes the answer constant.
+fn within(op: ComparisonOp, literal: i64, range: RangeInclusive<i64>) -> Bound<i64> {
+    use ComparisonOp::*;
+    let below = literal < *range.start();
+    if below || literal > *range.end() {
+        let holds = match op {
+            Eq => false,
+            NotEq => true,
+            Gt | GtEq => below,
+            Lt | LtEq => !below,
+        };
+        return if holds { Bound::Always } else { Bound::Never };
+    }
+    Bound::Cmp(op, literal)
+}
+
+impl<T> Bound<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Bound<U> {
+        match self {
+            Bound::Cmp(op, value) => Bound::Cmp(op, f(value)),
+            Bound::Always => Bound::Always,
+            Bound::Never => Bound::Never,
+        }
+    }
+}
+
 /// Below this magnitude a number literal cannot fall between a JSON number's stored decimal
 /// and the `f64` the evaluator reads from it (2^53: every integer is a float), so `numeric`
 /// comparison is exact.
@@ -511,6 +549,8 @@ impl Translator<'_> {
     }
 
     fn comparison(&mut self, path: &Path, op: ComparisonOp, value: &Value) -> Cond {
+        // A Json scalar literal is the plain value it spells, as everywhere.
+        let value = &*value.canonical();
         match self.operand(path) {
             Operand::Columns(columns) => {
                 let conds: Vec<Cond> = columns
@@ -558,9 +598,23 @@ impl Translator<'_> {
             (ValueType::String, Value::I64(_) | Value::F64(_)) => {
                 Cond::superset(format!("{column} ~ '[0-9]'"))
             }
-            (ValueType::String, Value::EntityId(_)) => {
-                Cond::superset(format!("{column} IS NOT NULL"))
+            // The evaluator parses the text; only rows with a value can match.
+            (
+                ValueType::String,
+                Value::EntityId(_) | Value::Date(_) | Value::Timestamp(_) | Value::Duration(_),
+            ) => Cond::superset(format!("{column} IS NOT NULL")),
+            (ValueType::Date, _) => {
+                let bound = within(op, i64::from(value.as_date()?), PG_DATES).map(|days| {
+                    // Within the range, which lies within i32.
+                    PgDate(days as i32)
+                });
+                self.bounded(column, &format!("{column} IS NOT NULL"), bound)
             }
+            (ValueType::Timestamp, _) => {
+                let bound = within(op, value.as_timestamp()?, PG_TIMESTAMPS).map(PgTimestamp);
+                self.bounded(column, &format!("{column} IS NOT NULL"), bound)
+            }
+            (ValueType::Duration, _) => self.cmp(column, op, PgInterval(value.as_duration()?)),
             (ValueType::Bytes, Value::Bytes(b)) => self.cmp(column, op, b.clone()),
             (ValueType::EntityId, Value::EntityId(id)) => {
                 self.cmp(column, op, id.to_bytes().to_vec())
@@ -647,7 +701,9 @@ impl Translator<'_> {
                 ]),
                 None => Cond::unknown(),
             },
-            Value::EntityId(_) => Cond::superset(format!("jsonb_typeof({expr}) = 'string'")),
+            Value::EntityId(_) | Value::Date(_) | Value::Timestamp(_) | Value::Duration(_) => {
+                Cond::superset(format!("jsonb_typeof({expr}) = 'string'"))
+            }
             Value::Json(json) => {
                 let document = format!(
                     "CASE WHEN jsonb_typeof({expr}) IN ('object', 'array') THEN {expr} END"
@@ -850,6 +906,19 @@ mod tests {
             Gt => ordering.is_gt(),
             GtEq => ordering.is_ge(),
         }
+    }
+
+    #[test]
+    fn date_literals_beyond_postgres_make_constant_answers() {
+        assert_eq!(within(Lt, -3_000_000, PG_DATES), Bound::Never);
+        assert_eq!(within(GtEq, -3_000_000, PG_DATES), Bound::Always);
+        assert_eq!(within(Gt, i64::from(i32::MAX), PG_DATES), Bound::Never);
+        assert_eq!(within(NotEq, i64::from(i32::MAX), PG_DATES), Bound::Always);
+        assert_eq!(within(Eq, 5, PG_DATES), Bound::Cmp(Eq, 5));
+        assert_eq!(
+            within(Lt, i64::MAX, PG_TIMESTAMPS),
+            Bound::Cmp(Lt, i64::MAX)
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ankurah_core::storage::StoredState;
+use ankurah_core::temporal::MICROS_PER_DAY;
 use ankurah_core::{encoding, EntityId, StorageError, Value, ValueType};
-use tokio_postgres::types::ToSql;
+use bytes::{BufMut, BytesMut};
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 use crate::layout::{property_column, quote, sql_type, Columns};
 use crate::sql::{Param, Params};
@@ -164,8 +166,67 @@ fn array(kind: ValueType, rows: &[&Row<'_>], column: &str) -> Param {
         ValueType::Bytes => typed!(Bytes, |b: &Vec<u8>| b.clone()),
         ValueType::EntityId => typed!(EntityId, |id: &EntityId| id.to_bytes().to_vec()),
         ValueType::Json => typed!(Json, escape_json),
+        ValueType::Date => typed!(Date, |d: &i32| PgDate(*d)),
+        ValueType::Timestamp => typed!(Timestamp, |t: &i64| PgTimestamp(*t)),
+        ValueType::Duration => typed!(Duration, |d: &i64| PgInterval(*d)),
     }
 }
+
+/// Days from 1970-01-01, where [`Value::Date`] counts from, to 2000-01-01, where Postgres does.
+const PG_EPOCH_DAYS: i32 = 10_957;
+
+type SqlError = Box<dyn std::error::Error + Sync + Send>;
+
+/// A value bound as a Postgres type in its binary format, written by `$write`.
+macro_rules! binary_param {
+    ($(#[$doc:meta])* $name:ident($inner:ty) as $pg:ident, |$value:ident, $out:ident| $write:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name(pub(crate) $inner);
+
+        impl ToSql for $name {
+            fn to_sql(&self, _: &Type, $out: &mut BytesMut) -> Result<IsNull, SqlError> {
+                let $value = self.0;
+                $write;
+                Ok(IsNull::No)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::$pg
+            }
+
+            to_sql_checked!();
+        }
+    };
+}
+
+binary_param!(
+    /// A [`Value::Date`] bound as a Postgres `date` (binary: days since 2000-01-01).
+    PgDate(i32) as DATE,
+    |days, out| out.put_i32(days.checked_sub(PG_EPOCH_DAYS).ok_or("date out of range")?)
+);
+
+binary_param!(
+    /// A [`Value::Timestamp`] bound as a Postgres `timestamptz` (binary: microseconds since
+    /// 2000-01-01T00:00:00Z). Postgres refuses instants outside its range (4713 BC to
+    /// 294276 AD).
+    PgTimestamp(i64) as TIMESTAMPTZ,
+    |micros, out| {
+        let offset = i64::from(PG_EPOCH_DAYS) * MICROS_PER_DAY;
+        out.put_i64(micros.checked_sub(offset).ok_or("timestamp out of range")?)
+    }
+);
+
+binary_param!(
+    /// A [`Value::Duration`] bound as a Postgres `interval` of microseconds only (binary:
+    /// microseconds, days, months), which Postgres orders by length.
+    PgInterval(i64) as INTERVAL,
+    |micros, out| {
+        out.put_i64(micros);
+        out.put_i32(0);
+        out.put_i32(0)
+    }
+);
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,7 @@ conformance_tests!(
     atomic_commit,
     deleted_entities,
     ankql_cases,
+    property_types,
     ordering_and_limits,
     system_id_round_trip,
     names,

@@ -45,8 +45,9 @@ use redb::{Database, ReadableTable, TableDefinition};
 use crate::{engine_error, table_error};
 
 /// Version of this layout. Stored under `format_version` in [`META`]; an engine refuses to
-/// open a database written with another version.
-pub const FORMAT_VERSION: u32 = 1;
+/// open a database written with another version. Version 2 has the index value encoding
+/// with dates, times and durations, and Json scalars keyed as plain values.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Engine-wide entries, by name.
 pub const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");

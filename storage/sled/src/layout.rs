@@ -61,8 +61,9 @@ use crate::engine_error;
 
 /// Version of this layout. Stored under `M format_version`; an engine refuses to open a tree
 /// written with another version. Version 2 files events under their entity (version 1 kept
-/// a separate history key per event).
-pub const FORMAT_VERSION: u32 = 2;
+/// a separate history key per event). Version 3 has the index value encoding with dates,
+/// times and durations, and Json scalars keyed as plain values.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The sled tree holding all of Ankurah's data.
 pub const TREE: &str = "ankurah";

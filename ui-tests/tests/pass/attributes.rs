@@ -38,9 +38,9 @@ fn main() {
     assert_eq!(
         <Album as Model>::properties(),
         [
-            PropertyDescriptor { name: "name", backend: "yrs", value_type: ValueType::String, optional: false },
-            PropertyDescriptor { name: "artist", backend: "lww", value_type: ValueType::String, optional: false },
-            PropertyDescriptor { name: "year", backend: "lww", value_type: ValueType::I64, optional: true },
+            PropertyDescriptor { name: "name", backend: "yrs", value_type: ValueType::String, optional: false, type_name: "String" },
+            PropertyDescriptor { name: "artist", backend: "lww", value_type: ValueType::String, optional: false, type_name: "String" },
+            PropertyDescriptor { name: "year", backend: "lww", value_type: ValueType::I64, optional: true, type_name: "Option<i32>" },
         ]
     );
     assert!(<Marker as Model>::properties().is_empty());

@@ -248,13 +248,19 @@ fn constrain(predicate: &Predicate, property: &str) -> Option<Constraint> {
 /// [`Value::compare`].
 fn compared(op: ComparisonOp, literal: &Value) -> Vec<KeyRange> {
     let mut ranges = Vec::new();
+    let literal = &*literal.canonical();
     match literal {
         Value::Null => {}
         Value::F64(f) if f.is_nan() => {}
-        Value::I64(_) | Value::F64(_) | Value::EntityId(_) => {
+        Value::I64(_)
+        | Value::F64(_)
+        | Value::EntityId(_)
+        | Value::Date(_)
+        | Value::Timestamp(_)
+        | Value::Duration(_) => {
             ranges.extend(around(op, literal));
-            // A stored string compares with a number or an id by parsing, so its byte
-            // order says nothing about the outcome: every string is a candidate.
+            // A stored string compares with a number, an id or a date by parsing, so its
+            // byte order says nothing about the outcome: every string is a candidate.
             let string = encode_string_prefix("");
             ranges.push(starting_with(string));
         }
@@ -265,6 +271,15 @@ fn compared(op: ComparisonOp, literal: &Value) -> Vec<KeyRange> {
             }
             if let Ok(id) = text.parse::<EntityId>() {
                 ranges.extend(around(op, &Value::EntityId(id)));
+            }
+            // ISO-8601 text also compares with the dates, timestamps and durations it spells.
+            let parsed = [
+                literal.as_date().map(Value::Date),
+                literal.as_timestamp().map(Value::Timestamp),
+                literal.as_duration().map(Value::Duration),
+            ];
+            for value in parsed.iter().flatten() {
+                ranges.extend(around(op, value));
             }
         }
         Value::Bool(_) | Value::Bytes(_) => ranges.extend(around(op, literal)),

@@ -19,8 +19,14 @@
 //! | `04`   | string               | UTF-8 bytes, `00` escaped as `00 FF`, ended by `00 00`         |
 //! | `05`   | bytes                | escaped and ended like strings                               |
 //! | `06`   | entity id            | 16 bytes                                                     |
-//! | `07`   | json                 | its compact text, escaped and ended like strings              |
-//! | `08`   | NULL                 | nothing                                                      |
+//! | `07`   | json                 | its compact text, escaped and ended like strings (objects and arrays only) |
+//! | `08`   | date                 | days since 1970-01-01 (i32, sign-flipped, 4 bytes BE)         |
+//! | `09`   | timestamp            | microseconds since the epoch (i64, sign-flipped, 8 bytes BE)  |
+//! | `0A`   | duration             | microseconds (i64, sign-flipped, 8 bytes BE)                  |
+//! | `0B`   | NULL                 | nothing                                                      |
+//!
+//! A value is encoded as queries compare it ([`Value::canonical`]): a Json scalar as the plain
+//! value it spells, so `Json("Open")` and `String("Open")` share one key.
 //!
 //! No tag is `FF`, which makes `FF` an upper bound of every encoded value. This encoding is
 //! part of the on-disk format of the engines that store it (sled, redb): changing it means
@@ -43,15 +49,21 @@ pub mod tag {
     pub const BYTES: u8 = 0x05;
     /// An entity id.
     pub const ENTITY_ID: u8 = 0x06;
-    /// JSON text.
+    /// JSON text of an object or array.
     pub const JSON: u8 = 0x07;
+    /// A date.
+    pub const DATE: u8 = 0x08;
+    /// A timestamp.
+    pub const TIMESTAMP: u8 = 0x09;
+    /// A duration.
+    pub const DURATION: u8 = 0x0A;
     /// NULL (missing or `None`), after everything.
-    pub const NULL: u8 = 0x08;
+    pub const NULL: u8 = 0x0B;
 }
 
 /// Encodes a value so that byte order is [`Value::sort_cmp`] order.
 pub fn encode_value(value: &Value) -> Vec<u8> {
-    match value {
+    match &*value.canonical() {
         Value::Null => vec![tag::NULL],
         Value::Bool(b) => vec![tag::BOOL, u8::from(*b)],
         Value::I64(i) => encode_integer(*i),
@@ -61,7 +73,20 @@ pub fn encode_value(value: &Value) -> Vec<u8> {
         Value::Bytes(b) => escaped(tag::BYTES, b),
         Value::EntityId(id) => [&[tag::ENTITY_ID][..], &id.to_bytes()].concat(),
         Value::Json(json) => escaped(tag::JSON, json.to_string().as_bytes()),
+        Value::Date(days) => [&[tag::DATE][..], &((*days as u32) ^ 1 << 31).to_be_bytes()].concat(),
+        Value::Timestamp(micros) => signed(tag::TIMESTAMP, *micros),
+        Value::Duration(micros) => signed(tag::DURATION, *micros),
     }
+}
+
+/// A tag and an `i64` whose unsigned big-endian order is its numeric order.
+fn signed(kind: u8, i: i64) -> Vec<u8> {
+    [&[kind][..], &((i as u64) ^ 1 << 63).to_be_bytes()].concat()
+}
+
+/// Reads what [`signed`] wrote after the tag.
+fn read_signed(rest: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(rest.try_into().ok()?) ^ 1 << 63) as i64)
 }
 
 /// Decodes what [`encode_value`] wrote. Equal numbers share one encoding, so a number comes
@@ -96,6 +121,9 @@ pub fn decode_value(bytes: &[u8]) -> Option<Value> {
         tag::STRING => Value::String(String::from_utf8(unescape(rest)?).ok()?),
         tag::BYTES => Value::Bytes(unescape(rest)?),
         tag::JSON => Value::Json(serde_json::from_slice(&unescape(rest)?).ok()?),
+        tag::DATE => Value::Date((u32::from_be_bytes(rest.try_into().ok()?) ^ 1 << 31) as i32),
+        tag::TIMESTAMP => Value::Timestamp(read_signed(rest)?),
+        tag::DURATION => Value::Duration(read_signed(rest)?),
         _ => return None,
     })
 }
@@ -204,6 +232,12 @@ mod tests {
                 .prop_map(Value::Bytes),
             any::<[u8; 16]>().prop_map(|b| Value::EntityId(EntityId::from_bytes(b))),
             "[a\0\"]{0,3}".prop_map(|s| Value::Json(serde_json::json!({ "k": s }))),
+            "[a\0]{0,2}".prop_map(|s| Value::Json(serde_json::json!(s))),
+            (-3i64..3).prop_map(|i| Value::Json(serde_json::json!(i))),
+            Just(Value::Json(serde_json::Value::Null)),
+            any::<i32>().prop_map(Value::Date),
+            any::<i64>().prop_map(Value::Timestamp),
+            any::<i64>().prop_map(Value::Duration),
         ]
     }
 
