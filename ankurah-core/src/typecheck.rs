@@ -89,6 +89,24 @@ fn described(property: &PropertyDescriptor) -> String {
     )
 }
 
+/// A literal as AnkQL text, cut after [`Shown::MAX`] characters (a Json document in a query
+/// may be large).
+struct Shown<'a>(&'a Value);
+
+impl Shown<'_> {
+    const MAX: usize = 60;
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        match text.char_indices().nth(Self::MAX) {
+            Some((at, _)) => write!(f, "{}…", &text[..at]),
+            None => f.write_str(&text),
+        }
+    }
+}
+
 /// `word` with its indefinite article.
 fn a(word: &str) -> String {
     let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -167,7 +185,8 @@ impl Checker<'_> {
         if kind.compares_with(literal) {
             return Ok(());
         }
-        let why = match &*literal.canonical() {
+        let literal = Shown(literal);
+        let why = match &*literal.0.canonical() {
             Value::String(_) if kind == ValueType::Bool => {
                 format!("{literal} is a string, which never equals a bool")
             }
@@ -285,5 +304,8 @@ mod tests {
             let error = check(query).expect_err(query);
             assert!(error.contains(expected), "{query}: {error}");
         }
+        let long = format!("done = '{}'", "x".repeat(500));
+        let error = check(&long).expect_err("a string is not a bool");
+        assert!(error.len() < 300 && error.contains("xxx…"), "{error}");
     }
 }
