@@ -50,8 +50,9 @@ pub(crate) fn check_selection(
     while let Some(predicate) = stack.pop() {
         match predicate {
             Predicate::True | Predicate::False => {}
+            // Right first, so the leftmost mistake is reported.
             Predicate::And(left, right) | Predicate::Or(left, right) => {
-                stack.extend([&**left, &**right]);
+                stack.extend([&**right, &**left]);
             }
             Predicate::Not(inner) => stack.push(inner),
             Predicate::Comparison { path, value, .. } => {
@@ -300,6 +301,7 @@ mod tests {
             ("year LIKE '1%'", "LIKE matches strings only"),
             ("ORDER BY owner.name", "queries do not follow references"),
             ("nope = 1", "unknown property `nope`"),
+            ("nope = 1 AND zilch = 2 OR done = 'x'", "unknown property `nope`"),
         ] {
             let error = check(query).expect_err(query);
             assert!(error.contains(expected), "{query}: {error}");
