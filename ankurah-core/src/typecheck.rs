@@ -50,8 +50,9 @@ pub(crate) fn check_selection(
     while let Some(predicate) = stack.pop() {
         match predicate {
             Predicate::True | Predicate::False => {}
+            // Right first, so the leftmost mistake is reported.
             Predicate::And(left, right) | Predicate::Or(left, right) => {
-                stack.extend([&**left, &**right]);
+                stack.extend([&**right, &**left]);
             }
             Predicate::Not(inner) => stack.push(inner),
             Predicate::Comparison { path, value, .. } => {
@@ -87,6 +88,24 @@ fn described(property: &PropertyDescriptor) -> String {
         a(property.value_type.name()),
         property.type_name
     )
+}
+
+/// A literal as AnkQL text, cut after [`Shown::MAX`] characters (a Json document in a query
+/// may be large).
+struct Shown<'a>(&'a Value);
+
+impl Shown<'_> {
+    const MAX: usize = 60;
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        match text.char_indices().nth(Self::MAX) {
+            Some((at, _)) => write!(f, "{}…", &text[..at]),
+            None => f.write_str(&text),
+        }
+    }
 }
 
 /// `word` with its indefinite article.
@@ -167,7 +186,8 @@ impl Checker<'_> {
         if kind.compares_with(literal) {
             return Ok(());
         }
-        let why = match &*literal.canonical() {
+        let literal = Shown(literal);
+        let why = match &*literal.0.canonical() {
             Value::String(_) if kind == ValueType::Bool => {
                 format!("{literal} is a string, which never equals a bool")
             }
@@ -281,9 +301,13 @@ mod tests {
             ("year LIKE '1%'", "LIKE matches strings only"),
             ("ORDER BY owner.name", "queries do not follow references"),
             ("nope = 1", "unknown property `nope`"),
+            ("nope = 1 AND zilch = 2 OR done = 'x'", "unknown property `nope`"),
         ] {
             let error = check(query).expect_err(query);
             assert!(error.contains(expected), "{query}: {error}");
         }
+        let long = format!("done = '{}'", "x".repeat(500));
+        let error = check(&long).expect_err("a string is not a bool");
+        assert!(error.len() < 300 && error.contains("xxx…"), "{error}");
     }
 }

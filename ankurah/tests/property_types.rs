@@ -29,6 +29,22 @@ pub enum Resolution {
 #[derive(Property, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub struct Points(i32);
 
+/// Renamed variants are still plain names.
+#[derive(Property, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    High,
+    #[serde(rename = "meh")]
+    Low,
+}
+
+/// An internally tagged enum serializes as an object: Json.
+#[derive(Property, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+#[serde(tag = "kind")]
+pub enum Tagged {
+    A,
+}
+
 #[derive(Property, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Due(String);
 

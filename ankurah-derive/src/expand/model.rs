@@ -61,11 +61,30 @@ fn type_name(ty: &syn::Type) -> String {
     while let Some(c) = chars.next() {
         let next = chars.peek().copied();
         let last = out.chars().last();
-        let glued =
-            matches!(last, Some('<' | ':' | '&')) || matches!(next, Some('<' | '>' | ':' | ','));
+        let glued = matches!(last, Some('<' | ':' | '&'))
+            || matches!(next, Some('<' | '>' | ':' | ',' | ';'));
         if !(c == ' ' && glued) {
             out.push(c);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_name;
+
+    #[test]
+    fn type_names_read_as_written() {
+        for written in [
+            "Option<Ref<User>>",
+            "std::collections::HashMap<String, i32>",
+            "[u8; 4]",
+            "(i32, String)",
+            "Vec<u8>",
+        ] {
+            let ty: syn::Type = syn::parse_str(written).expect("a type");
+            assert_eq!(type_name(&ty), written);
+        }
+    }
 }
