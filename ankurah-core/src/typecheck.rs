@@ -301,7 +301,10 @@ mod tests {
             ("year LIKE '1%'", "LIKE matches strings only"),
             ("ORDER BY owner.name", "queries do not follow references"),
             ("nope = 1", "unknown property `nope`"),
-            ("nope = 1 AND zilch = 2 OR done = 'x'", "unknown property `nope`"),
+            (
+                "nope = 1 AND zilch = 2 OR done = 'x'",
+                "unknown property `nope`",
+            ),
         ] {
             let error = check(query).expect_err(query);
             assert!(error.contains(expected), "{query}: {error}");
