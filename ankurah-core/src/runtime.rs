@@ -68,6 +68,11 @@ pub(crate) async fn timeout<F: Future>(duration: Duration, future: F) -> Option<
     tokio::time::timeout(duration, future).await.ok()
 }
 
+/// Resolves after `duration`.
+pub(crate) async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
 /// Background tasks that belong to one owner (a peer session) and end with it: dropping
 /// the set aborts whatever is still running.
 #[derive(Debug, Default)]
