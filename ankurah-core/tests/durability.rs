@@ -92,12 +92,16 @@ impl StorageEngine for Gated {
     }
 }
 
-fn config(durability: Durability) -> NodeConfig {
-    NodeConfig {
+/// A durable node on a [`Gated`] engine, flushing in the background after 20 ms.
+fn durable_node(durability: Durability) -> (Node, Arc<Gated>) {
+    let storage = Gated::new();
+    let config = NodeConfig {
         durability,
         flush_delay: Duration::from_millis(20),
         ..NodeConfig::default()
-    }
+    };
+    let node = Node::with_config(storage.clone(), PermissiveAgent::new(), true, config);
+    (node, storage)
 }
 
 fn ctx(node: &Node) -> Context {
@@ -138,13 +142,7 @@ fn names(query: &ankurah_core::LiveQuery<AlbumView>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flushed_commit_is_seen_locally_before_it_is_durable_and_returns_after() {
-    let storage = Gated::new();
-    let node = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        true,
-        config(Durability::Flushed),
-    );
+    let (node, storage) = durable_node(Durability::Flushed);
     let ctx = ctx(&node);
     let live = ctx.query_wait::<AlbumView>("year = 2000").await.unwrap();
     let commit = spawn_commit(&ctx, "flushed", None);
@@ -162,13 +160,7 @@ async fn a_flushed_commit_is_seen_locally_before_it_is_durable_and_returns_after
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buffered_commit_returns_at_once_and_is_flushed_in_the_background() {
-    let storage = Gated::new();
-    let node = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        true,
-        config(Durability::Buffered),
-    );
+    let (node, storage) = durable_node(Durability::Buffered);
     let ctx = ctx(&node);
     let live = ctx.query_wait::<AlbumView>("year = 2000").await.unwrap();
     spawn_commit(&ctx, "buffered", None).await.unwrap();
@@ -182,26 +174,14 @@ async fn a_buffered_commit_returns_at_once_and_is_flushed_in_the_background() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_commit_level_overrides_the_nodes() {
     // A buffered node: a commit asking for `Flushed` waits for the flush.
-    let storage = Gated::new();
-    let node = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        true,
-        config(Durability::Buffered),
-    );
+    let (node, storage) = durable_node(Durability::Buffered);
     let commit = spawn_commit(&ctx(&node), "flushed", Some(Durability::Flushed));
     assert!(still_running(&commit).await, "waits for the flush");
     storage.open();
     commit.await.unwrap();
 
     // A flushed node: a commit asking for `Buffered` does not.
-    let storage = Gated::new();
-    let node = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        true,
-        config(Durability::Flushed),
-    );
+    let (node, storage) = durable_node(Durability::Flushed);
     spawn_commit(&ctx(&node), "buffered", Some(Durability::Buffered))
         .await
         .unwrap();
@@ -214,13 +194,7 @@ async fn the_per_commit_level_overrides_the_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_never_sees_a_buffered_commit_before_it_is_durable() {
-    let storage = Gated::new();
-    let server = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        true,
-        config(Durability::Buffered),
-    );
+    let (server, storage) = durable_node(Durability::Buffered);
     storage.open();
     server.system.create().await.unwrap();
     let client = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
