@@ -154,11 +154,7 @@ impl GroupCommit {
 
     /// Has the background flusher flush everything written within `delay`, starting it on
     /// first use. It holds the storage, not the node, and ends when the node is gone.
-    pub(crate) fn flush_later(
-        self: &Arc<Self>,
-        storage: &Arc<dyn StorageEngine>,
-        delay: Duration,
-    ) {
+    pub(crate) fn flush_later(self: &Arc<Self>, storage: &Arc<dyn StorageEngine>, delay: Duration) {
         if !self.flusher.started.swap(true, Ordering::AcqRel) {
             crate::runtime::spawn(flusher(self.clone(), storage.clone(), delay));
         }

@@ -98,7 +98,10 @@ impl Transaction {
             change.fork.seal();
         }
         let node = self.ctx.node();
-        match node.commit_local(self.ctx.data(), changes, durability).await? {
+        match node
+            .commit_local(self.ctx.data(), changes, durability)
+            .await?
+        {
             Some(unsent) => node.forward_commit(unsent, durability).await,
             None => Ok(()),
         }

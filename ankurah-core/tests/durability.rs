@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ankurah_core::collection::CollectionId;
 use ankurah_core::event::Event;
 use ankurah_core::id::{EventId, SystemId};
@@ -21,6 +20,7 @@ use ankurah_core::{
     Context, Durability, LocalConnector, Node, NodeConfig, PermissiveAgent, StorageError,
     DEFAULT_CONTEXT,
 };
+use async_trait::async_trait;
 use common::{album, eventually, AlbumView};
 use tokio::sync::watch;
 
@@ -150,7 +150,10 @@ async fn a_flushed_commit_is_seen_locally_before_it_is_durable_and_returns_after
         names(&live) == ["flushed"]
     })
     .await;
-    assert_eq!(ctx.fetch::<AlbumView>("year = 2000").await.unwrap().len(), 1);
+    assert_eq!(
+        ctx.fetch::<AlbumView>("year = 2000").await.unwrap().len(),
+        1
+    );
     assert!(still_running(&commit).await, "commit waits for the flush");
     assert_eq!(storage.syncs(), 0);
     storage.open();
@@ -217,7 +220,10 @@ async fn a_peer_never_sees_a_buffered_commit_before_it_is_durable() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(names(&remote).is_empty(), "the client got an undurable commit");
+    assert!(
+        names(&remote).is_empty(),
+        "the client got an undurable commit"
+    );
 
     storage.open();
     eventually("the client holds it once it is durable", || {
@@ -251,12 +257,18 @@ async fn an_ephemeral_node_flushes_only_the_outbox_of_commits_not_acknowledged()
         .unwrap();
     assert_eq!(storage.syncs(), 0);
     assert!(storage.outbox().await.unwrap().is_empty());
-    let on_server = ctx(&server).fetch::<AlbumView>("year = 2000").await.unwrap();
+    let on_server = ctx(&server)
+        .fetch::<AlbumView>("year = 2000")
+        .await
+        .unwrap();
     assert_eq!(on_server.len(), 1);
 
     // Offline: the commit waits until its outbox entry is durable.
     link.disconnect();
-    eventually("the client knows it is offline", || client.peer_count() == 0).await;
+    eventually("the client knows it is offline", || {
+        client.peer_count() == 0
+    })
+    .await;
     let commit = spawn_commit(&ctx(&client), "offline", None);
     assert!(still_running(&commit).await, "waits for the outbox flush");
     storage.open();

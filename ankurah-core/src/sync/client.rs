@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
+use crate::durability::Durability;
 use crate::entity::Entity;
 use crate::event::Event;
 use crate::id::{EntityId, EventId};
-use crate::durability::Durability;
 use crate::node::{Node, Staging, Unsent};
 use crate::node_error::{MutationError, RetrievalError};
 use crate::reactor::Query;
@@ -49,7 +49,8 @@ impl Node {
                         Ok(()) => {}
                         Err(MutationError::Rejected(error)) => {
                             // Nobody may be listening for rejections; then there is nobody to tell.
-                            let _unheard = node.inner.rejections.send(Rejection { events: ids, error });
+                            let _unheard =
+                                node.inner.rejections.send(Rejection { events: ids, error });
                         }
                         Err(error) => {
                             tracing::error!(%error, "a buffered commit was not forwarded or kept durably")
