@@ -12,8 +12,11 @@
 //!   no peer ever holds a change that a crash of this node could take back. (An ephemeral
 //!   node forwards its commits to a durable peer before they are durable locally: the peer is
 //!   where they become durable.)
-//! - Everything written is flushed within [`NodeConfig::flush_delay`] by the node's
-//!   background flusher, at whatever level it was committed.
+//! - On a durable node, everything written is flushed within [`NodeConfig::flush_delay`] by
+//!   the node's background flusher, at whatever level it was committed. An ephemeral node
+//!   schedules no flush of its cache: its outbox is flushed (with everything written before
+//!   it) when a commit was not acknowledged by a durable peer, and what the cache holds is
+//!   on a durable peer, read again from there if a crash loses it.
 //!
 //! # What each level survives
 //!
@@ -25,7 +28,7 @@
 //! | `Buffered`, durable node         | survives (1)  | lost if within the delay  |
 //! | `Flushed`, ephemeral, acknowledged | survives on the durable peer | survives on the durable peer |
 //! | `Flushed`, ephemeral, offline    | survives (outbox, sent later) | survives (outbox)  |
-//! | `Buffered`, ephemeral            | survives (1)  | lost if within the delay (2) |
+//! | `Buffered`, ephemeral            | survives (1) (2) | survives once acknowledged or its outbox flushed (2) |
 //! | any level on `MemoryStorage`     | lost          | lost                      |
 //!
 //! (1) With sled and redb a write sits in the engine's in-process buffers until it is
@@ -34,8 +37,10 @@
 //! OS crash or power loss of the database host loses it. A crash loses a suffix of buffered
 //! commits, never an earlier commit without the later ones, and never part of a commit.
 //!
-//! (2) Unless the durable peer acknowledged it meanwhile: a buffered commit on an ephemeral
-//! node is forwarded in the background, and once acknowledged it is durable there.
+//! (2) A buffered commit on an ephemeral node is forwarded in the background: once the
+//! durable peer acknowledged it, it is durable there; if it was not acknowledged (offline,
+//! the answer lost), the background task flushes the outbox at once. A crash before either
+//! may lose it.
 //!
 //! An ephemeral node's cache (the states it holds) is never flushed on the latency path: a
 //! `Flushed` commit there returns once the durable peer acknowledged it, and flushes the

@@ -14,6 +14,9 @@
 //! - [`Durability::Buffered`]: not at all; the node's one background flusher flushes
 //!   everything written within [`NodeConfig::flush_delay`](crate::NodeConfig::flush_delay)
 //!   of the first write it has not flushed yet.
+//! - On an ephemeral node, whose writes fill its cache: not at all, and nothing is
+//!   scheduled; the outbox of a commit no durable peer acknowledged is flushed by the commit
+//!   ([`Node::forward_commit`](crate::Node)), and with it everything written before.
 //!
 //! Nothing reaches another node before it is durable: a durable node flushes everything
 //! written before it answers a peer or pushes an update ([`GroupCommit::flush_written`]).
@@ -187,6 +190,29 @@ async fn flusher(commits: Arc<GroupCommit>, storage: Arc<dyn StorageEngine>, del
     }
 }
 
+/// What a written commit waits for once it is published.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Wait {
+    /// Until it is durable ([`Durability::Flushed`] on a durable node).
+    Durable,
+    /// Nothing; the background flusher flushes it within the flush delay
+    /// ([`Durability::Buffered`] on a durable node).
+    Flusher,
+    /// Nothing at all: an ephemeral node's cache, flushed only when an outbox entry must be
+    /// durable (or when the engine flushes on its own). What it holds is on a durable peer
+    /// or comes from one, and is read again from there if a crash loses it.
+    Nothing,
+}
+
+impl From<Durability> for Wait {
+    fn from(durability: Durability) -> Self {
+        match durability {
+            Durability::Flushed => Wait::Durable,
+            Durability::Buffered => Wait::Flusher,
+        }
+    }
+}
+
 /// How far a [`WrittenCommit`] has come.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -204,7 +230,7 @@ pub(crate) struct WrittenCommit {
     node: Node,
     number: u64,
     entities: Vec<Arc<Entity>>,
-    durability: Durability,
+    wait: Wait,
     stage: Stage,
 }
 
@@ -213,13 +239,13 @@ impl WrittenCommit {
         node: &Node,
         number: u64,
         entities: Vec<Arc<Entity>>,
-        durability: Durability,
+        wait: Wait,
     ) -> Self {
         WrittenCommit {
             node: node.clone(),
             number,
             entities,
-            durability,
+            wait,
             stage: Stage::Written,
         }
     }
@@ -242,16 +268,17 @@ impl WrittenCommit {
                 .send_modify(|last| *last = (*last).max(self.number));
             self.stage = Stage::Published;
         }
-        let durable = match self.durability {
-            Durability::Flushed => {
+        let durable = match self.wait {
+            Wait::Durable => {
                 commits
                     .make_durable(inner.storage.as_ref(), self.number)
                     .await
             }
-            Durability::Buffered => {
+            Wait::Flusher => {
                 self.node.flush_later();
                 Ok(())
             }
+            Wait::Nothing => Ok(()),
         };
         self.stage = Stage::Finished;
         durable
@@ -265,7 +292,10 @@ impl Drop for WrittenCommit {
             // Its caller is gone; the flusher makes it durable in time.
             Stage::Published => {
                 self.stage = Stage::Finished;
-                return self.node.flush_later();
+                if self.wait != Wait::Nothing {
+                    self.node.flush_later();
+                }
+                return;
             }
             Stage::Written => {}
         }
@@ -273,7 +303,10 @@ impl Drop for WrittenCommit {
             node: self.node.clone(),
             number: self.number,
             entities: std::mem::take(&mut self.entities),
-            durability: Durability::Buffered,
+            wait: match self.wait {
+                Wait::Nothing => Wait::Nothing,
+                _ => Wait::Flusher,
+            },
             stage: Stage::Written,
         };
         self.stage = Stage::Finished;

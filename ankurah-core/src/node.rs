@@ -20,7 +20,7 @@ use crate::durability::Durability;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{EventError, StorageError};
 use crate::event::Event;
-use crate::group_commit::{GroupCommit, WrittenCommit};
+use crate::group_commit::{GroupCommit, Wait, WrittenCommit};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
@@ -288,13 +288,13 @@ impl Node {
             .map(|(canonical, next, event)| ((canonical, next), event))
             .unzip();
         if self.inner.durable {
-            self.store_at(lock, events, changed, durability).await?;
+            self.store_at(lock, events, changed, durability.into()).await?;
             return Ok(None);
         }
         self.inner.storage.outbox_add(&events).await?;
         // The cache is never flushed on the latency path.
         let stored = self
-            .store_at(lock, events.clone(), changed, Durability::Buffered)
+            .store_at(lock, events.clone(), changed, Wait::Nothing)
             .await;
         match stored {
             Ok(number) => Ok(Some(Unsent { events, number })),
@@ -318,25 +318,23 @@ impl Node {
         events: Vec<Event>,
         changed: Vec<(Option<Arc<Entity>>, Entity)>,
     ) -> Result<(), MutationError> {
-        let durability = match self.inner.durable {
-            true => Durability::Flushed,
-            false => Durability::Buffered,
+        let wait = match self.inner.durable {
+            true => Wait::Durable,
+            false => Wait::Nothing,
         };
-        self.store_at(lock, events, changed, durability)
-            .await
-            .map(drop)
+        self.store_at(lock, events, changed, wait).await.map(drop)
     }
 
     /// Stores events and staged entities in one atomic write, then publishes them. Takes
     /// the commit lock (held since staging) and releases it once the batch is written, so
     /// later commits build on this one; local listeners hear of it in commit order, then it
-    /// waits for `durability` (see [`crate::group_commit`]). Returns the commit's number.
+    /// waits as `wait` says (see [`crate::group_commit`]). Returns the commit's number.
     async fn store_at(
         &self,
         lock: tokio::sync::MutexGuard<'_, ()>,
         events: Vec<Event>,
         changed: Vec<(Option<Arc<Entity>>, Entity)>,
-        durability: Durability,
+        wait: Wait,
     ) -> Result<u64, MutationError> {
         let commits = &self.inner.group_commit;
         if changed.is_empty() && events.is_empty() {
@@ -355,7 +353,7 @@ impl Node {
         let batch = CommitBatch { states, events };
         commits.check()?;
         // Without group commit a flushed commit is written durably under the lock.
-        let durable_now = durability == Durability::Flushed && !storage.group_commit();
+        let durable_now = wait == Wait::Durable && !storage.group_commit();
         if durable_now {
             storage.commit(batch).await?;
         } else {
@@ -365,7 +363,7 @@ impl Node {
         if durable_now {
             commits.durable_through(number);
         }
-        let written = WrittenCommit::new(self, number, self.adopt(changed), durability);
+        let written = WrittenCommit::new(self, number, self.adopt(changed), wait);
         drop(lock);
         written.finish().await?;
         Ok(number)

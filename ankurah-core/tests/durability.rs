@@ -238,16 +238,8 @@ async fn an_ephemeral_node_flushes_only_the_outbox_of_commits_not_acknowledged()
     let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     server.system.create().await.unwrap();
     let storage = Gated::new();
-    let client = Node::with_config(
-        storage.clone(),
-        PermissiveAgent::new(),
-        false,
-        NodeConfig {
-            // The background flush, off the latency path, does not come during the test.
-            flush_delay: Duration::from_secs(3600),
-            ..NodeConfig::default()
-        },
-    );
+    // It schedules no flush of its cache: every sync below is one a commit waited for.
+    let client = Node::new(storage.clone(), PermissiveAgent::new());
     let link = LocalConnector::new(&server, &client);
     client.wait_durable_peer().await;
 
