@@ -235,12 +235,7 @@ pub(crate) struct WrittenCommit {
 }
 
 impl WrittenCommit {
-    pub(crate) fn new(
-        node: &Node,
-        number: u64,
-        entities: Vec<Arc<Entity>>,
-        wait: Wait,
-    ) -> Self {
+    pub(crate) fn new(node: &Node, number: u64, entities: Vec<Arc<Entity>>, wait: Wait) -> Self {
         WrittenCommit {
             node: node.clone(),
             number,

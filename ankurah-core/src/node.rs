@@ -288,7 +288,8 @@ impl Node {
             .map(|(canonical, next, event)| ((canonical, next), event))
             .unzip();
         if self.inner.durable {
-            self.store_at(lock, events, changed, durability.into()).await?;
+            self.store_at(lock, events, changed, durability.into())
+                .await?;
             return Ok(None);
         }
         self.inner.storage.outbox_add(&events).await?;
