@@ -732,7 +732,11 @@ pub async fn buffered_writes(engine: &dyn StorageEngine) {
     };
     engine.write(batch).await.expect("write");
     let collection = open(engine, &name).await;
-    assert_eq!(fetch(&*collection, "").await.len(), 3, "written is readable");
+    assert_eq!(
+        fetch(&*collection, "").await.len(),
+        3,
+        "written is readable"
+    );
     engine.sync().await.expect("sync");
     let edited = edit(&made[0].1, &props(&[("n", 10.into())]));
     commit(engine, std::slice::from_ref(&edited)).await;
