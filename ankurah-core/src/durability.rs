@@ -6,7 +6,10 @@
 //!
 //! - **Local reads and local listeners see a commit as soon as it is written** to storage,
 //!   before it is flushed: entity subscribers, live queries and `get`/`fetch` on the same
-//!   node never wait for the disk.
+//!   node do not wait for the disk. (On an engine without
+//!   [group commit](crate::storage::StorageEngine::group_commit), such as redb and Postgres,
+//!   a `Flushed` commit is written durably in one step, so it is seen once that returns;
+//!   `Buffered` ones are seen at once there too.)
 //! - **Peers are only told about what is durable** on the node that tells them: a durable
 //!   node flushes what it wrote before it answers a peer or pushes a subscription update, so
 //!   no peer ever holds a change that a crash of this node could take back. (An ephemeral
