@@ -158,8 +158,15 @@ impl GroupCommit {
     /// Has the background flusher flush everything written within `delay`, starting it on
     /// first use. It holds the storage, not the node, and ends when the node is gone.
     pub(crate) fn flush_later(self: &Arc<Self>, storage: &Arc<dyn StorageEngine>, delay: Duration) {
-        if !self.flusher.started.swap(true, Ordering::AcqRel) {
-            crate::runtime::spawn(flusher(self.clone(), storage.clone(), delay));
+        if !self.flusher.started.load(Ordering::Acquire) {
+            // A commit's future dropped as its runtime shuts down may end up here without one.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                tracing::warn!("no runtime to flush in: written commits wait for the next flush");
+                return;
+            };
+            if !self.flusher.started.swap(true, Ordering::AcqRel) {
+                drop(runtime.spawn(flusher(self.clone(), storage.clone(), delay)));
+            }
         }
         self.flusher.wake.notify_one();
     }
