@@ -9,9 +9,9 @@
 //! cargo run --release -p ankurah-websocket --example ws_load
 //! ```
 //!
-//! Everything runs twice: with every node on `MemoryStorage` (sync alone, no disk), then on
-//! sled, the default engine (the server flushes each commit before it acknowledges or pushes
-//! it; clients flush nothing on the way). In the sled run the 1,000 fan-out readers keep
+//! Everything runs three times: with every node on `MemoryStorage` (sync alone, no disk),
+//! then on sled, the default engine (the server flushes each commit before it acknowledges or
+//! pushes it; clients flush nothing on the way), then with only the server on sled. In the sled run the 1,000 fan-out readers keep
 //! `MemoryStorage`: sled gives each database megabytes of write buffers and a flusher
 //! thread, which 1,000 databases in one process cannot afford.
 
@@ -47,6 +47,10 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 enum Engine {
     Memory,
     Sled,
+    /// The server on sled, the clients on memory: what the durable server costs alone, as
+    /// if the clients ran in processes of their own (sled's writes wait for flushes of any
+    /// sled database in the process).
+    SledServerOnly,
 }
 
 impl Engine {
@@ -54,19 +58,17 @@ impl Engine {
     fn node(self, durable: bool) -> Result<Node, Error> {
         let (agent, config) = (PermissiveAgent::new(), NodeConfig::default());
         Ok(match self {
-            Engine::Memory => {
-                Node::with_config(Arc::new(MemoryStorage::new()), agent, durable, config)
-            }
-            Engine::Sled => {
+            Engine::Sled | Engine::SledServerOnly if durable || matches!(self, Engine::Sled) => {
                 Node::with_config(Arc::new(SledStorage::new_test()?), agent, durable, config)
             }
+            _ => Node::with_config(Arc::new(MemoryStorage::new()), agent, durable, config),
         })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    for engine in [Engine::Memory, Engine::Sled] {
+    for engine in [Engine::Memory, Engine::Sled, Engine::SledServerOnly] {
         println!("== {engine:?}");
         run(engine).await?;
     }
