@@ -17,10 +17,11 @@ use tokio::sync::{broadcast, watch};
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
 use crate::context::Context;
+use crate::durability::Durability;
 use crate::entity::{Entity, EntitySet};
 use crate::error::{EventError, StorageError};
 use crate::event::Event;
-use crate::group_commit::{GroupCommit, WrittenCommit};
+use crate::group_commit::{GroupCommit, Wait, WrittenCommit};
 use crate::id::{EntityId, EventId, NodeId};
 use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
@@ -41,6 +42,12 @@ pub struct NodeConfig {
     pub resident_entities: usize,
     /// Bounds on what peers and query text may send this node.
     pub limits: Limits,
+    /// How far a commit must have gone before it returns, unless the transaction says
+    /// otherwise ([`Transaction::commit_with`](crate::Transaction::commit_with)); see
+    /// [`crate::durability`] for what each level survives.
+    pub durability: Durability,
+    /// The longest a written change waits for the node's background flusher.
+    pub flush_delay: Duration,
 }
 
 impl Default for NodeConfig {
@@ -49,6 +56,8 @@ impl Default for NodeConfig {
             max_clock_skew: Duration::from_secs(60),
             resident_entities: 10_000,
             limits: Limits::default(),
+            durability: Durability::Flushed,
+            flush_delay: Duration::from_millis(50),
         }
     }
 }
@@ -71,8 +80,8 @@ pub(crate) struct NodeInner {
     config: NodeConfig,
     /// Serializes every change so staging, storing and publishing happen in one order.
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
-    /// Durability and publishing order of commits under group commit.
-    pub(crate) group_commit: GroupCommit,
+    /// Durability and publishing order of commits, shared with the background flusher.
+    pub(crate) group_commit: Arc<GroupCommit>,
     pub(crate) peers: Mutex<HashMap<NodeId, Arc<Peer>>>,
     /// Bumped whenever a peer connects or disconnects.
     pub(crate) peers_changed: watch::Sender<u64>,
@@ -83,6 +92,13 @@ pub(crate) struct NodeInner {
     pub(crate) following: Following,
     /// Set by [`Node::shutdown`]: commits are refused from then on.
     pub(crate) shut_down: AtomicBool,
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        // What the background flusher has not flushed yet, it flushes now.
+        self.group_commit.close();
+    }
 }
 
 impl std::fmt::Debug for Node {
@@ -147,7 +163,7 @@ impl Node {
             reactor: Arc::default(),
             config,
             commit_lock: tokio::sync::Mutex::new(()),
-            group_commit: GroupCommit::default(),
+            group_commit: Arc::default(),
             peers: Mutex::new(HashMap::new()),
             peers_changed: watch::Sender::new(0),
             rejections: broadcast::channel(64).0,
@@ -193,6 +209,28 @@ impl Node {
         &self.inner.config.limits
     }
 
+    /// This node's durability level for commits that choose none
+    /// ([`NodeConfig::durability`]).
+    pub fn durability(&self) -> Durability {
+        self.inner.config.durability
+    }
+
+    /// Makes every change written so far durable (buffered commits included), and returns
+    /// once it is. Fails if the engine's flush fails; the node then refuses further commits.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        self.inner
+            .group_commit
+            .flush_written(self.inner.storage.as_ref())
+            .await
+    }
+
+    /// Has the background flusher flush what was written within the flush delay.
+    pub(crate) fn flush_later(&self) {
+        self.inner
+            .group_commit
+            .flush_later(&self.inner.storage, self.inner.config.flush_delay);
+    }
+
     /// Opens a context acting for `cx`, if the policy agent allows it.
     pub fn context(&self, cx: &ContextData) -> Result<Context, AccessDenied> {
         self.inner.policy.check_context(cx)?;
@@ -224,14 +262,16 @@ impl Node {
     }
 
     /// Stores and publishes the changes of one local transaction, all or nothing, and
-    /// returns the events to forward to a durable peer (none on a durable node). An
-    /// ephemeral node also puts them in its outbox first, so a crash after this point still
-    /// sends them.
+    /// returns what to forward to a durable peer (nothing on a durable node, where the
+    /// commit is `durability` when this returns). An ephemeral node also puts the events in
+    /// its outbox, written with the cache and, like it, not flushed here: the outbox is made
+    /// durable when the commit is not acknowledged ([`Node::forward_commit`]).
     pub(crate) async fn commit_local(
         &self,
         cx: &ContextData,
         changes: Vec<LocalChange>,
-    ) -> Result<Vec<Event>, MutationError> {
+        durability: Durability,
+    ) -> Result<Option<Unsent>, MutationError> {
         self.check_open().await?;
         let lock = self.inner.commit_lock.lock().await;
         let mut staged = Vec::new();
@@ -252,26 +292,33 @@ impl Node {
             staged.push((change.canonical.clone(), next, event));
         }
         if staged.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let (changed, events): (Vec<_>, Vec<Event>) = staged
             .into_iter()
             .map(|(canonical, next, event)| ((canonical, next), event))
             .unzip();
         if self.inner.durable {
-            self.store_and_publish(lock, events, changed).await?;
-            return Ok(Vec::new());
+            self.store_at(lock, events, changed, durability.into())
+                .await?;
+            return Ok(None);
         }
         self.inner.storage.outbox_add(&events).await?;
-        if let Err(e) = self.store_and_publish(lock, events.clone(), changed).await {
-            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-            if let Err(undo) = self.inner.storage.outbox_remove(&ids).await {
-                // The events stay in the outbox and are sent on the next connection.
-                tracing::error!(error = %undo, "a failed commit's events stay in the outbox");
+        // The cache is never flushed on the latency path.
+        let stored = self
+            .store_at(lock, events.clone(), changed, Wait::Nothing)
+            .await;
+        match stored {
+            Ok(number) => Ok(Some(Unsent { events, number })),
+            Err(e) => {
+                let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+                if let Err(undo) = self.inner.storage.outbox_remove(&ids).await {
+                    // The events stay in the outbox and are sent on the next connection.
+                    tracing::error!(error = %undo, "a failed commit's events stay in the outbox");
+                }
+                Err(e)
             }
-            return Err(e);
         }
-        Ok(events)
     }
 
     /// `Ok` if this node takes commits: it was not shut down and, if durable, belongs to a
@@ -291,18 +338,36 @@ impl Node {
         Ok(())
     }
 
-    /// Stores events and staged entities in one atomic commit, then publishes them. Takes
-    /// the commit lock (held since staging) and releases it as soon as later commits may
-    /// build on this one: after publishing, or, with group commit, once the batch is written
-    /// (see [`crate::group_commit`]). Returns once the commit is durable and published.
+    /// Stores and publishes changes received from a peer: flushed before this returns on a
+    /// durable node (its answer says they are durable), written to the cache on an
+    /// ephemeral one.
     pub(crate) async fn store_and_publish(
         &self,
         lock: tokio::sync::MutexGuard<'_, ()>,
         events: Vec<Event>,
         changed: Vec<(Option<Arc<Entity>>, Entity)>,
     ) -> Result<(), MutationError> {
+        let wait = match self.inner.durable {
+            true => Wait::Durable,
+            false => Wait::Nothing,
+        };
+        self.store_at(lock, events, changed, wait).await.map(drop)
+    }
+
+    /// Stores events and staged entities in one atomic write, then publishes them. Takes
+    /// the commit lock (held since staging) and releases it once the batch is written, so
+    /// later commits build on this one; local listeners hear of it in commit order, then it
+    /// waits as `wait` says (see [`crate::group_commit`]). Returns the commit's number.
+    async fn store_at(
+        &self,
+        lock: tokio::sync::MutexGuard<'_, ()>,
+        events: Vec<Event>,
+        changed: Vec<(Option<Arc<Entity>>, Entity)>,
+        wait: Wait,
+    ) -> Result<u64, MutationError> {
+        let commits = &self.inner.group_commit;
         if changed.is_empty() && events.is_empty() {
-            return Ok(());
+            return Ok(commits.written_so_far());
         }
         let storage = &self.inner.storage;
         let states: Vec<StoredState> = changed.iter().map(|(_, next)| stored_state(next)).collect();
@@ -315,18 +380,22 @@ impl Node {
             )?;
         }
         let batch = CommitBatch { states, events };
-        if !storage.group_commit() {
+        commits.check()?;
+        // Without group commit a flushed commit is written durably under the lock.
+        let durable_now = wait == Wait::Durable && !storage.group_commit();
+        if durable_now {
             storage.commit(batch).await?;
-            let entities = self.adopt(changed);
-            self.notify(&entities).await;
-            return Ok(());
+        } else {
+            storage.write(batch).await?;
         }
-        self.inner.group_commit.check()?;
-        storage.write(batch).await?;
-        let written =
-            WrittenCommit::new(self, self.inner.group_commit.written(), self.adopt(changed));
+        let number = commits.written();
+        if durable_now {
+            commits.durable_through(number);
+        }
+        let written = WrittenCommit::new(self, number, self.adopt(changed), wait);
         drop(lock);
-        Ok(written.finish().await?)
+        written.finish().await?;
+        Ok(number)
     }
 
     /// Staged entities replace or join the resident set: later commits and local reads see
@@ -565,6 +634,15 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// A local commit of an ephemeral node, written and in the outbox, to forward to a durable
+/// peer.
+#[derive(Debug)]
+pub(crate) struct Unsent {
+    pub(crate) events: Vec<Event>,
+    /// Its number in the node's commits: flushing through it makes the outbox entry durable.
+    pub(crate) number: u64,
 }
 
 /// One entity changed by a local transaction. Dropping it ends the fork's claim on the

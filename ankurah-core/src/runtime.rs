@@ -63,14 +63,14 @@ where
     }
 }
 
-/// Waits for `duration`.
-pub(crate) async fn sleep(duration: Duration) {
-    tokio::time::sleep(duration).await
-}
-
 /// `Some(output)` if `future` completes within `duration`, `None` otherwise.
 pub(crate) async fn timeout<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
     tokio::time::timeout(duration, future).await.ok()
+}
+
+/// Resolves after `duration`.
+pub(crate) async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
 }
 
 /// Background tasks that belong to one owner (a peer session) and end with it: dropping

@@ -46,10 +46,8 @@ impl Node {
                 "shutting down with unacknowledged events; they are sent on the next connection"
             );
         }
-        self.inner
-            .group_commit
-            .flush_written(storage.as_ref())
-            .await?;
+        self.flush().await?;
+        // The outbox's own writes are made durable by the engine's sync, written commits or not.
         storage.sync().await?;
         Ok(Shutdown { unsent })
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::context::Context;
+use crate::durability::Durability;
 use crate::entity::Entity;
 use crate::model::{Model, Mutable, View};
 use crate::node::LocalChange;
@@ -80,19 +81,30 @@ impl Transaction {
         self.ctx.node().limits().depth_limit()
     }
 
-    /// Stores every change of the transaction atomically and makes them visible together.
+    /// Stores every change of the transaction atomically and makes them visible together,
+    /// at the node's [`Durability`] ([`NodeConfig::durability`](crate::NodeConfig::durability)).
     /// On error nothing was stored.
     pub async fn commit(self) -> Result<(), MutationError> {
+        let durability = self.ctx.node().durability();
+        self.commit_with(durability).await
+    }
+
+    /// [`commit`](Self::commit) at the given [`Durability`] instead of the node's: local
+    /// reads and listeners see the changes once they are written, and this returns once
+    /// they are as durable as asked (see [`crate::durability`]).
+    pub async fn commit_with(self, durability: Durability) -> Result<(), MutationError> {
         let changes = std::mem::take(&mut *self.changes.lock());
         for change in &changes {
             change.fork.seal();
         }
         let node = self.ctx.node();
-        let events = node.commit_local(self.ctx.data(), changes).await?;
-        if events.is_empty() {
-            return Ok(());
+        match node
+            .commit_local(self.ctx.data(), changes, durability)
+            .await?
+        {
+            Some(unsent) => node.forward_commit(unsent, durability).await,
+            None => Ok(()),
         }
-        node.forward_commit(events).await
     }
 
     /// Discards the transaction (the same as dropping it).

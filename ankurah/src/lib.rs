@@ -114,7 +114,7 @@ pub use ankurah_core::property::{ActiveType, Json, Property, Ref, YrsString, LWW
 
 // Nodes, contexts and transactions.
 pub use ankurah_core::policy::{ContextData, PermissiveAgent, PolicyAgent, DEFAULT_CONTEXT};
-pub use ankurah_core::{Context, IntoSelection, Node, NodeConfig, Transaction};
+pub use ankurah_core::{Context, Durability, IntoSelection, Node, NodeConfig, Transaction};
 
 // Live queries and signals.
 pub use ankurah_core::{changes, signals};

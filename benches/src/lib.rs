@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use ankurah::storage::StorageEngine;
-use ankurah::{Context, Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah::{Context, Model, Node, NodeConfig, PermissiveAgent, DEFAULT_CONTEXT};
 use serde::{Deserialize, Serialize};
 
-/// A context on a new durable node of a new system on `storage`.
-pub async fn durable_context<S: StorageEngine>(storage: Arc<S>) -> Context {
-    let node = Node::new_durable(storage, PermissiveAgent::new());
+/// A context on a new durable node (with `config`) of a new system on `storage`.
+pub async fn durable_context<S: StorageEngine>(storage: Arc<S>, config: NodeConfig) -> Context {
+    let node = Node::with_config(storage, PermissiveAgent::new(), true, config);
     node.system.create().await.expect("a system");
     node.context(DEFAULT_CONTEXT).expect("permissive")
 }

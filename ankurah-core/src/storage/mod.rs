@@ -50,7 +50,8 @@ pub trait StorageEngine: Send + Sync + 'static {
         id: &CollectionId,
     ) -> Result<Arc<dyn StorageCollection>, StorageError>;
 
-    /// Writes the events and states of one transaction: all or nothing, durable on return.
+    /// Writes the events and states of one transaction: all or nothing, durable on return,
+    /// together with everything [written](Self::write) before it.
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError>;
 
     /// Whether the node may [`write`](Self::write) commits and make them durable later with
@@ -61,7 +62,9 @@ pub trait StorageEngine: Send + Sync + 'static {
     }
 
     /// Writes one transaction like [`commit`](Self::commit), all or nothing and visible to
-    /// reads at once, but durable only after the next [`sync`](Self::sync).
+    /// reads at once, but durable only after the next [`sync`](Self::sync) (buffered
+    /// commits, an ephemeral node's cache). A crash may lose a suffix of what was written
+    /// and not synced, never part of a batch nor a batch without the ones written before.
     async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
         self.commit(batch).await
     }
@@ -78,12 +81,15 @@ pub trait StorageEngine: Send + Sync + 'static {
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError>;
 
     /// Adds events to the outbox: committed on this ephemeral node, not yet acknowledged by
-    /// a durable peer. Kept across restarts so they are sent on the next connection.
+    /// a durable peer. Kept across restarts so they are sent on the next connection, once
+    /// durable: like [`write`](Self::write), after the next [`sync`](Self::sync) (the node
+    /// syncs when a commit was not acknowledged).
     async fn outbox_add(&self, _events: &[Event]) -> Result<(), StorageError> {
         Err(StorageError::Unsupported("an outbox (ephemeral nodes)"))
     }
 
-    /// Removes acknowledged events from the outbox.
+    /// Removes acknowledged events from the outbox; durable after the next
+    /// [`sync`](Self::sync) (until then a restart may send them again, which is harmless).
     async fn outbox_remove(&self, _ids: &[EventId]) -> Result<(), StorageError> {
         Err(StorageError::Unsupported("an outbox (ephemeral nodes)"))
     }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use crate::ankql::Selection;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
+use crate::durability::Durability;
 use crate::entity::Entity;
 use crate::event::Event;
 use crate::id::{EntityId, EventId};
-use crate::node::{Node, Staging};
+use crate::node::{Node, Staging, Unsent};
 use crate::node_error::{MutationError, RetrievalError};
 use crate::reactor::Query;
 use crate::sourced::ReadSource;
@@ -42,41 +43,86 @@ pub struct Rejection {
 }
 
 impl Node {
-    /// Sends locally committed events to the durable peer. Without one, or if the answer is
-    /// lost or the peer is only busy, they stay in the outbox and `Ok` is returned: they are
-    /// sent again on reconnect. A refusal undoes them locally and is returned.
-    pub(crate) async fn forward_commit(&self, events: Vec<Event>) -> Result<(), MutationError> {
-        let Some(peer) = self.durable_peer() else {
-            return Ok(());
-        };
-        let request = Request::Commit {
-            events: events.clone(),
-        };
-        match peer.request(request).await {
-            Ok(Response::Committed) => {
-                let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-                self.inner.storage.outbox_remove(&ids).await?;
+    /// Sends a local commit to the durable peer. Without one, or if the answer is lost or
+    /// the peer is only busy, its events stay in the outbox, which is made durable before
+    /// `Ok` is returned: they are sent again on reconnect. Acknowledged, nothing is flushed
+    /// here (the commit is durable on the peer). A refusal undoes the commit locally and is
+    /// returned. At [`Durability::Buffered`] all of this happens in the background, and a
+    /// refusal is reported through [`Node::rejections`].
+    pub(crate) async fn forward_commit(
+        &self,
+        unsent: Unsent,
+        durability: Durability,
+    ) -> Result<(), MutationError> {
+        match durability {
+            Durability::Flushed => self.forward(unsent).await,
+            Durability::Buffered => {
+                let node = self.clone();
+                crate::runtime::spawn(async move {
+                    let ids: Vec<EventId> = unsent.events.iter().map(|e| e.id).collect();
+                    match node.forward(unsent).await {
+                        Ok(()) => {}
+                        Err(MutationError::Rejected(error)) => {
+                            // Nobody may be listening for rejections; then there is nobody to tell.
+                            let _unheard =
+                                node.inner.rejections.send(Rejection { events: ids, error });
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "a buffered commit was not forwarded or kept durably")
+                        }
+                    }
+                });
                 Ok(())
             }
-            Ok(other) => {
+        }
+    }
+
+    async fn forward(&self, unsent: Unsent) -> Result<(), MutationError> {
+        let Unsent { events, number } = unsent;
+        let answer = match self.durable_peer() {
+            Some(peer) => {
+                let request = Request::Commit {
+                    events: events.clone(),
+                };
+                Some((peer.request(request).await, peer))
+            }
+            None => None,
+        };
+        let outcome = match answer {
+            None => Ok(()),
+            Some((Ok(Response::Committed), _)) => {
+                let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+                if let Err(error) = self.inner.storage.outbox_remove(&ids).await {
+                    // Durable on the peer; sending them again on reconnect is harmless.
+                    tracing::warn!(%error, "acknowledged events stay in the outbox");
+                }
+                return Ok(());
+            }
+            Some((Ok(other), _)) => {
                 Err(PeerError::Protocol(format!("unexpected answer to Commit: {other:?}")).into())
             }
-            Err(error) if error.is_transient() => {
+            Some((Err(error), _)) if error.is_transient() => {
                 tracing::info!(%error, "commit kept in the outbox for the next connection");
                 Ok(())
             }
-            Err(PeerError::Remote(refusal)) => {
+            Some((Err(PeerError::Remote(refusal)), peer)) => {
                 tracing::warn!(error = %refusal, "the durable peer refused a commit; undoing it");
                 if let Err(error) = self.undo(&peer, &events).await {
                     tracing::error!(%error, "a refused commit could not be undone");
                 }
-                Err(PeerError::Remote(refusal).into())
+                return Err(PeerError::Remote(refusal).into());
             }
-            Err(error) => {
+            Some((Err(error), _)) => {
                 tracing::warn!(%error, "commit kept in the outbox for the next connection");
                 Ok(())
             }
-        }
+        };
+        // Not acknowledged: the outbox (written with the commit) must survive a crash.
+        self.inner
+            .group_commit
+            .make_durable(self.inner.storage.as_ref(), number)
+            .await?;
+        outcome
     }
 
     /// Undoes refused events: each entity becomes its confirmed state (from the durable

@@ -43,6 +43,7 @@ pub async fn run_all(engine: &dyn StorageEngine) {
     system_id_round_trip(engine).await;
     names(engine).await;
     nesting_depth(engine).await;
+    buffered_writes(engine).await;
 }
 
 /// A collection name no other check (or earlier run) uses.
@@ -739,10 +740,79 @@ pub async fn names(engine: &dyn StorageEngine) {
     );
 }
 
+/// A [`write`](StorageEngine::write) (buffered commits, an ephemeral node's cache) is
+/// visible at once, all of it, and a [`sync`](StorageEngine::sync) afterwards succeeds;
+/// then a durable [`commit`](StorageEngine::commit) on top is too.
+pub async fn buffered_writes(engine: &dyn StorageEngine) {
+    let name = fresh("buffered");
+    let made: Vec<_> = (0..3)
+        .map(|i| genesis(&name, &props(&[("n", i.into())]), false))
+        .collect();
+    let batch = CommitBatch {
+        events: made.iter().map(|(e, _)| e.clone()).collect(),
+        states: made.iter().map(|(_, s)| s.clone()).collect(),
+    };
+    engine.write(batch).await.expect("write");
+    let collection = open(engine, &name).await;
+    assert_eq!(
+        fetch(&*collection, "").await.len(),
+        3,
+        "written is readable"
+    );
+    engine.sync().await.expect("sync");
+    let edited = edit(&made[0].1, &props(&[("n", 10.into())]));
+    commit(engine, std::slice::from_ref(&edited)).await;
+    // In entity id order: every entity matches once the first is edited.
+    let mut all = ids(made.iter().map(|(_, s)| &s.state));
+    all.sort();
+    assert_eq!(
+        ids(&fetch(&*collection, "n >= 1").await),
+        all,
+        "a commit builds on what was written"
+    );
+}
+
+/// Writes entities without waiting for the disk ([`write`](StorageEngine::write), and the
+/// outbox), [syncs](StorageEngine::sync), drops the engine and opens it again with `open`:
+/// everything synced is there.
+pub async fn reopen_after_sync<F, Fut>(mut open_engine: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Arc<dyn StorageEngine>>,
+{
+    let name = fresh("synced");
+    let made: Vec<_> = (0..5)
+        .map(|i| genesis(&name, &props(&[("n", i.into())]), false))
+        .collect();
+    {
+        let engine = open_engine().await;
+        let batch = CommitBatch {
+            events: made.iter().map(|(e, _)| e.clone()).collect(),
+            states: made.iter().map(|(_, s)| s.clone()).collect(),
+        };
+        engine.write(batch).await.expect("write");
+        engine.sync().await.expect("sync");
+    }
+    let engine = open_engine().await;
+    let collection = open(&*engine, &name).await;
+    for (event, state) in &made {
+        let id = state.state.entity_id;
+        assert_eq!(
+            collection.get_state(id).await.expect("get_state").as_ref(),
+            Some(&state.state),
+            "a synced write survives"
+        );
+        assert_eq!(
+            collection.dump_entity_events(id).await.expect("dump"),
+            vec![event.clone()]
+        );
+    }
+}
+
 /// Commits entities (with edits, a deletion, and a query run before the restart so that
 /// engines with lazily built indexes have them), drops the engine, opens it again with
-/// `open`, and checks that everything is there and queries answer as before. `open` must
-/// open the same storage each time.
+/// `open`, and checks that everything is there and queries answer as before; then
+/// [`reopen_after_sync`]. `open` must open the same storage each time.
 pub async fn reopen_durability<F, Fut>(mut open_engine: F)
 where
     F: FnMut() -> Fut,
@@ -816,6 +886,8 @@ where
             "`{query}` after reopening"
         );
     }
+    drop((collection, engine));
+    reopen_after_sync(&mut open_engine).await;
 }
 
 /// Declares the conformance suite as tests of the calling crate: one `#[tokio::test]` per
@@ -841,6 +913,7 @@ macro_rules! storage_conformance_tests {
             names,
             outbox,
             nesting_depth,
+            buffered_writes,
         );
 
         #[tokio::test]

@@ -1,5 +1,7 @@
 //! Commit on one ephemeral node → live-query callback on another, both connected to a
 //! durable node in process (`LocalConnector`): the sync path without sockets, for profiling.
+//! Runs with every node on `MemoryStorage`, then on sled (the durable node flushes each
+//! commit before it acknowledges it; the clients flush nothing on the way).
 //!
 //! `cargo run --release -p ankurah-bench --bin local_sync -- [commits]`
 
@@ -10,9 +12,22 @@ use ankurah::changes::ChangeSet;
 use ankurah::policy::DEFAULT_CONTEXT;
 use ankurah::signals::Subscribe;
 use ankurah::storage::MemoryStorage;
-use ankurah::{LocalConnector, Node, PermissiveAgent};
+use ankurah::{LocalConnector, Node, NodeConfig, PermissiveAgent};
 use ankurah_bench::{album, AlbumView};
+use ankurah_storage_sled::SledStorage;
 use tokio::sync::mpsc;
+
+/// A node on a fresh store of the engine `label` names.
+fn node(label: &str, durable: bool) -> Node {
+    let (agent, config) = (PermissiveAgent::new(), NodeConfig::default());
+    match label {
+        "sled" => {
+            let storage = SledStorage::new_test().expect("a temporary sled");
+            Node::with_config(Arc::new(storage), agent, durable, config)
+        }
+        _ => Node::with_config(Arc::new(MemoryStorage::new()), agent, durable, config),
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -20,10 +35,15 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5_000);
-    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    for label in ["memory", "sled"] {
+        run(label, commits).await;
+    }
+}
+
+async fn run(label: &str, commits: usize) {
+    let server = node(label, true);
     server.system.create().await.expect("system");
-    let node = || Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
-    let (writer, reader) = (node(), node());
+    let (writer, reader) = (node(label, false), node(label, false));
     let _links = (
         LocalConnector::new(&server, &writer),
         LocalConnector::new(&server, &reader),
@@ -68,12 +88,12 @@ async fn main() {
     samples.sort();
     commit_times.sort();
     println!(
-        "commit → callback over LocalConnector: p50 {:?}, p99 {:?} ({commits} commits)",
+        "{label}: commit → callback over LocalConnector: p50 {:?}, p99 {:?} ({commits} commits)",
         samples[commits / 2],
         samples[commits * 99 / 100]
     );
     println!(
-        "commit until the durable node acknowledged: p50 {:?}",
+        "{label}: commit until the durable node acknowledged: p50 {:?}",
         commit_times[commits / 2]
     );
 }

@@ -21,7 +21,7 @@ fn per_second(count: usize, elapsed: Duration) -> f64 {
 /// Encoded sizes of one album's creation event and state.
 async fn album_sizes() -> (usize, usize) {
     let storage = Arc::new(MemoryStorage::new());
-    let ctx = ankurah_bench::durable_context(storage.clone()).await;
+    let ctx = ankurah_bench::durable_context(storage.clone(), Default::default()).await;
     let trx = ctx.begin();
     let id = trx.create(&album(1)).await.expect("create").id();
     trx.commit().await.expect("commit");
@@ -36,9 +36,17 @@ async fn album_sizes() -> (usize, usize) {
 
 /// Writes `entities` entities in batches of `per_batch`, each entity as the given keys (a
 /// value of `sizes[i]` bytes under its event key, then its state key), reading `reads` of
-/// those keys first as a commit does, and flushing after every batch; `threads` threads do
-/// this side by side. Returns entities per second.
-fn write(entities: usize, per_batch: usize, sizes: &[usize], reads: usize, threads: usize) -> f64 {
+/// those keys first as a commit does, and flushing after every batch unless `flush` is
+/// false (a buffered commit); `threads` threads do this side by side. Returns entities per
+/// second.
+fn write(
+    entities: usize,
+    per_batch: usize,
+    sizes: &[usize],
+    reads: usize,
+    threads: usize,
+    flush: bool,
+) -> f64 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = sled::open(dir.path()).expect("sled");
     let tree = db.open_tree(layout::TREE).expect("tree");
@@ -53,6 +61,7 @@ fn write(entities: usize, per_batch: usize, sizes: &[usize], reads: usize, threa
                     per_batch,
                     sizes,
                     reads,
+                    flush,
                 )
             });
         }
@@ -69,6 +78,7 @@ fn write_batches(
     per_batch: usize,
     sizes: &[usize],
     reads: usize,
+    flush: bool,
 ) {
     let collection = CollectionId::from("album");
     for _ in 0..batches {
@@ -87,7 +97,9 @@ fn write_batches(
             }
         }
         tree.apply_batch(batch).expect("batch");
-        tree.flush().expect("flush");
+        if flush {
+            tree.flush().expect("flush");
+        }
     }
 }
 
@@ -127,19 +139,27 @@ async fn main() {
     let layout = [event, state];
     println!(
         "sled, batches of 100, event + state keys, 1 read: {:.0} entities/s",
-        write(entities, 100, &layout, 1, 1)
+        write(entities, 100, &layout, 1, 1, true)
+    );
+    println!(
+        "sled, the same not flushed: {:.0} entities/s",
+        write(entities, 100, &layout, 1, 1, false)
     );
     println!(
         "sled, batches of 100, one key of event + state bytes, no reads: {:.0} entities/s",
-        write(entities, 100, &[event + state], 0, 1)
+        write(entities, 100, &[event + state], 0, 1, true)
     );
     println!(
         "sled, one entity per batch, event + state keys: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1, 1)
+        write(entities / 10, 1, &layout, 1, 1, true)
+    );
+    println!(
+        "sled, the same not flushed: {:.0} commits/s",
+        write(entities / 10, 1, &layout, 1, 1, false)
     );
     println!(
         "sled, the same from 32 threads at once: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1, 32)
+        write(entities / 10, 1, &layout, 1, 32, true)
     );
     println!(
         "disk, 4 KiB write + fdatasync: {:.0}/s",

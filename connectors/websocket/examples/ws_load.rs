@@ -9,7 +9,11 @@
 //! cargo run --release -p ankurah-websocket --example ws_load
 //! ```
 //!
-//! All nodes use `MemoryStorage`, so the figures measure sync, not disk writes.
+//! Everything runs three times: with every node on `MemoryStorage` (sync alone, no disk),
+//! then on sled, the default engine (the server flushes each commit before it acknowledges or
+//! pushes it; clients flush nothing on the way), then with only the server on sled. In the sled run the 1,000 fan-out readers keep
+//! `MemoryStorage`: sled gives each database megabytes of write buffers and a flusher
+//! thread, which 1,000 databases in one process cannot afford.
 
 mod common;
 
@@ -20,9 +24,10 @@ use std::time::{Duration, Instant};
 use ankurah_core::signals::Peek;
 use ankurah_core::storage::MemoryStorage;
 use ankurah_core::{
-    ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, PermissiveAgent,
-    DEFAULT_CONTEXT,
+    ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, NodeConfig,
+    PermissiveAgent, DEFAULT_CONTEXT,
 };
+use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketClient;
 use common::{Album, AlbumView, Latencies};
 use tokio::sync::mpsc;
@@ -37,14 +42,46 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The storage engine of a run.
+#[derive(Clone, Copy, Debug)]
+enum Engine {
+    Memory,
+    Sled,
+    /// The server on sled, the clients on memory: what the durable server costs alone, as
+    /// if the clients ran in processes of their own (sled's writes wait for flushes of any
+    /// sled database in the process).
+    SledServerOnly,
+}
+
+impl Engine {
+    /// A node on a fresh store of this engine.
+    fn node(self, durable: bool) -> Result<Node, Error> {
+        let (agent, config) = (PermissiveAgent::new(), NodeConfig::default());
+        Ok(match self {
+            Engine::Sled | Engine::SledServerOnly if durable || matches!(self, Engine::Sled) => {
+                Node::with_config(Arc::new(SledStorage::new_test()?), agent, durable, config)
+            }
+            _ => Node::with_config(Arc::new(MemoryStorage::new()), agent, durable, config),
+        })
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let server = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+    for engine in [Engine::Memory, Engine::Sled, Engine::SledServerOnly] {
+        println!("== {engine:?}");
+        run(engine).await?;
+    }
+    Ok(())
+}
+
+async fn run(engine: Engine) -> Result<(), Error> {
+    let server = engine.node(true)?;
     let url = common::serve(&server).await?;
 
     println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
     for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {
-        let samples = commit_to_callback(&server, url).await?;
+        let samples = commit_to_callback(engine, &server, url).await?;
         println!("  {label:<15} {}", summary(samples));
     }
 
@@ -52,7 +89,7 @@ async fn main() -> Result<(), Error> {
         "one commit → {FAN_OUT_CLIENTS} subscribed WebSocket clients ({FAN_OUT_COMMITS} commits)"
     );
     let started = Instant::now();
-    let samples = fan_out(&server, &url).await?;
+    let samples = fan_out(engine, &server, &url).await?;
     println!(
         "  {}   (whole run incl. connecting: {:.1} s)",
         summary(samples),
@@ -61,7 +98,7 @@ async fn main() -> Result<(), Error> {
 
     let missed = CATCH_UP_ALBUMS * CATCH_UP_EDITS_PER_ALBUM;
     println!("reconnect catch-up: {missed} missed events ({CATCH_UP_ALBUMS} albums × {CATCH_UP_EDITS_PER_ALBUM} edits)");
-    let took = catch_up(&server, &url).await?;
+    let took = catch_up(engine, &server, &url).await?;
     println!(
         "  current again {:.1} ms after reconnecting",
         took.as_secs_f64() * 1e3
@@ -71,8 +108,12 @@ async fn main() -> Result<(), Error> {
 
 /// An ephemeral node connected to `server` over WebSocket (`url`) or in process (`None`);
 /// the node stays connected while the returned link lives.
-async fn client(server: &Node, url: Option<&str>) -> Result<(Node, Box<dyn Any + Send>), Error> {
-    let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+async fn client(
+    engine: Engine,
+    server: &Node,
+    url: Option<&str>,
+) -> Result<(Node, Box<dyn Any + Send>), Error> {
+    let node = engine.node(false)?;
     let link: Box<dyn Any + Send> = match url {
         Some(url) => Box::new(WebsocketClient::new(node.clone(), url).await?),
         None => Box::new(LocalConnector::new(server, &node)),
@@ -141,9 +182,13 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Instant>) {
     while rx.try_recv().is_ok() {}
 }
 
-async fn commit_to_callback(server: &Node, url: Option<&str>) -> Result<Vec<Duration>, Error> {
-    let (writer, _writer_link) = client(server, url).await?;
-    let (reader, _reader_link) = client(server, url).await?;
+async fn commit_to_callback(
+    engine: Engine,
+    server: &Node,
+    url: Option<&str>,
+) -> Result<Vec<Duration>, Error> {
+    let (writer, _writer_link) = client(engine, server, url).await?;
+    let (reader, _reader_link) = client(engine, server, url).await?;
     let id = create(&writer, "Latency", 0).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _guard = arrivals(&reader, ("id = ?", [id]), tx).await?;
@@ -157,13 +202,13 @@ async fn commit_to_callback(server: &Node, url: Option<&str>) -> Result<Vec<Dura
     Ok(samples)
 }
 
-async fn fan_out(server: &Node, url: &str) -> Result<Vec<Duration>, Error> {
-    let (writer, _writer_link) = client(server, Some(url)).await?;
+async fn fan_out(engine: Engine, server: &Node, url: &str) -> Result<Vec<Duration>, Error> {
+    let (writer, _writer_link) = client(engine, server, Some(url)).await?;
     let id = create(&writer, "Fan-out", 0).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut readers = Vec::with_capacity(FAN_OUT_CLIENTS);
     for _ in 0..FAN_OUT_CLIENTS {
-        let (reader, link) = client(server, Some(url)).await?;
+        let (reader, link) = client(Engine::Memory, server, Some(url)).await?;
         let guard = arrivals(&reader, ("id = ?", [id]), tx.clone()).await?;
         readers.push((reader, link, guard));
     }
@@ -179,12 +224,11 @@ async fn fan_out(server: &Node, url: &str) -> Result<Vec<Duration>, Error> {
     Ok(samples)
 }
 
-async fn catch_up(server: &Node, url: &str) -> Result<Duration, Error> {
+async fn catch_up(engine: Engine, server: &Node, url: &str) -> Result<Duration, Error> {
     // Above the years the other scenarios leave behind, so the query sees only these albums.
     const FIRST_YEAR: i32 = 3000;
-    let (writer, _writer_link) = client(server, Some(url)).await?;
-    let storage = Arc::new(MemoryStorage::new());
-    let reader = Node::new(storage, PermissiveAgent::new());
+    let (writer, _writer_link) = client(engine, server, Some(url)).await?;
+    let reader = engine.node(false)?;
     let link = WebsocketClient::new(reader.clone(), url).await?;
     let mut ids = Vec::with_capacity(CATCH_UP_ALBUMS);
     for n in 0..CATCH_UP_ALBUMS {

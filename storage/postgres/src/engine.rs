@@ -259,6 +259,59 @@ impl StorageEngine for PostgresStorage {
     /// state whose row another process changed concurrently is joined with it (see
     /// [`merge`](crate::merge)).
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        self.commit_batch(batch, Flush::Now).await
+    }
+
+    /// Like [`commit`](Self::commit) with `SET LOCAL synchronous_commit = off`: the server
+    /// answers before its WAL reaches the disk (its WAL writer flushes it within three times
+    /// `wal_writer_delay`). Only an OS crash or power loss of the database host loses it.
+    async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        self.commit_batch(batch, Flush::Later).await
+    }
+
+    /// A synchronous commit of a marker row in the meta table: the server flushes its WAL
+    /// through that commit, and with it every asynchronous commit before it.
+    async fn sync(&self) -> Result<(), StorageError> {
+        let mut client = self.shared.client().await?;
+        let txn = client.transaction().await.map_err(engine_error)?;
+        let sql = format!(
+            "INSERT INTO {} (key, value) VALUES ('flushed', now()::text) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            self.shared.meta()
+        );
+        execute(&txn, &sql, &[]).await?;
+        commit_writes(txn).await
+    }
+
+    async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
+        let client = self.shared.client().await?;
+        Ok(self
+            .shared
+            .meta_value(&client, "system_id")
+            .await?
+            .map(|id| id.parse())
+            .transpose()?)
+    }
+
+    async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
+        let client = self.shared.client().await?;
+        let sql = format!(
+            "INSERT INTO {} (key, value) VALUES ('system_id', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            self.shared.meta()
+        );
+        execute(&client, &sql, &[&id.to_string()]).await?;
+        Ok(())
+    }
+}
+
+/// Whether a commit waits for the server's WAL flush.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    Now,
+    Later,
+}
+
+impl PostgresStorage {
+    async fn commit_batch(&self, batch: CommitBatch, flush: Flush) -> Result<(), StorageError> {
         let mut groups: BTreeMap<CollectionId, (Vec<Event>, BTreeMap<EntityId, StoredState>)> =
             BTreeMap::new();
         for event in batch.events {
@@ -292,6 +345,9 @@ impl StorageEngine for PostgresStorage {
         }
         let mut client = self.shared.client().await?;
         let txn = client.transaction().await.map_err(engine_error)?;
+        if flush == Flush::Later {
+            execute(&txn, "SET LOCAL synchronous_commit = off", &[]).await?;
+        }
         for (collection, events, _) in &prepared {
             insert_events(&txn, &collection.table, events).await?;
         }
@@ -299,26 +355,6 @@ impl StorageEngine for PostgresStorage {
             write_states(&txn, &collection.table, rows, Some(events)).await?;
         }
         commit_writes(txn).await
-    }
-
-    async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
-        let client = self.shared.client().await?;
-        Ok(self
-            .shared
-            .meta_value(&client, "system_id")
-            .await?
-            .map(|id| id.parse())
-            .transpose()?)
-    }
-
-    async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
-        let client = self.shared.client().await?;
-        let sql = format!(
-            "INSERT INTO {} (key, value) VALUES ('system_id', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            self.shared.meta()
-        );
-        execute(&client, &sql, &[&id.to_string()]).await?;
-        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! | table                 | columns                                                            |
 //! |-----------------------|--------------------------------------------------------------------|
-//! | `"ankurah:meta"`      | `key text PRIMARY KEY, value text` — rows `format` (the layout version) and `system_id` |
+//! | `"ankurah:meta"`      | `key text PRIMARY KEY, value text` — rows `format` (the layout version), `system_id`, and `flushed` (rewritten synchronously by `sync`) |
 //! | `"{collection}"`      | `id bytea PRIMARY KEY, state bytea, head bytea, deleted boolean`, then one column per property and kind of value |
 //! | `"{collection}:events"` | `id bytea PRIMARY KEY, entity_id bytea, event bytea`, indexed on `(entity_id, id)` |
 //!

@@ -30,6 +30,7 @@ conformance_tests!(
     system_id_round_trip,
     names,
     nesting_depth,
+    buffered_writes,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

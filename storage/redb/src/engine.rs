@@ -60,18 +60,19 @@ impl fmt::Debug for RedbStorage {
 
 /// Whether a write waits until it is on disk.
 ///
-/// Commits are always durable at once. The core's group commit (non-durable writes, then one
-/// sync for many) does not pay off on redb and is left off: redb holds its writer lock
+/// Flushed commits are durable at once. The core's group commit (non-durable writes, then
+/// one sync for many) does not pay off on redb and is left off: redb holds its writer lock
 /// through the fsync of a durable commit, so no write proceeds during a sync and writes and
 /// syncs alternate. Measured with the `load` bench, single-entity commits were slower with
-/// it, one at a time and 32 at once.
+/// it, one at a time and 32 at once. Buffered commits, an ephemeral node's cache and the
+/// outbox are written `Later` and made durable by the next `sync` (an empty durable commit).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Durable {
     /// `Durability::Immediate`: on disk when the commit returns.
     Now,
     /// `Durability::None`: on disk with the next durable commit; a crash before it loses
-    /// this commit and every later one, never an earlier one. Only for index builds, which a
-    /// crash merely makes start over.
+    /// this commit and every later one, never an earlier one. For index builds, which a
+    /// crash merely makes start over, and for writes the node syncs when it needs them.
     Later,
 }
 
@@ -276,7 +277,7 @@ impl RedbStorage {
             + 'static,
     ) -> Result<(), StorageError> {
         self.blocking(move |storage| {
-            let txn = storage.begin_write(Durable::Now)?;
+            let txn = storage.begin_write(Durable::Later)?;
             change(&mut txn.open_table(layout::OUTBOX).map_err(table_error)?)
                 .map_err(engine_error)?;
             txn.commit()
@@ -445,6 +446,21 @@ impl StorageEngine for RedbStorage {
         })
         .await
         .map(drop)
+    }
+
+    async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
+        self.blocking(move |storage| {
+            storage.store(None, &batch.events, &batch.states, Durable::Later)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// A durable commit that changes nothing: redb writes and fsyncs a new root, which makes
+    /// every commit before it durable.
+    async fn sync(&self) -> Result<(), StorageError> {
+        self.blocking(|storage| storage.begin_write(Durable::Now)?.commit())
+            .await
     }
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {

@@ -35,9 +35,11 @@
 //! 1. **Atomic commits.** The events and states of one transaction (`commit`), together with
 //!    the index entries they change, are one redb write transaction: after a crash, either
 //!    all of them are there or none.
-//! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
-//!    `set_system_id`, the outbox) commits with `Durability::Immediate`: it is on disk when
-//!    it returns. A commit that fails is [`StorageError::Flush`]: it may or may not survive a
+//! 2. **Durable on return, or after the next sync.** `commit`, `set_state`, `add_event` and
+//!    `set_system_id` commit with `Durability::Immediate`: on disk when they return. `write`
+//!    (buffered commits, an ephemeral node's cache) and the outbox commit with
+//!    `Durability::None` and are on disk after the next `sync`, a durable commit; a crash
+//!    loses a suffix of them, never part of one. A commit that fails is [`StorageError::Flush`]: it may or may not survive a
 //!    crash.
 //! 3. **No panics on bad data.** Stored bytes that do not decode, and tables whose key or
 //!    value types are not those of [`layout`], give [`StorageError::Decode`]; a database

@@ -416,7 +416,7 @@ impl StorageEngine for SledStorage {
         for event in events {
             batch.insert(layout::outbox_key(event.id), event.encode());
         }
-        self.apply_and_flush(batch).await
+        self.apply(batch).await
     }
 
     async fn outbox_remove(&self, ids: &[ankurah_core::EventId]) -> Result<(), StorageError> {
@@ -424,7 +424,7 @@ impl StorageEngine for SledStorage {
         for id in ids {
             batch.remove(layout::outbox_key(*id));
         }
-        self.apply_and_flush(batch).await
+        self.apply(batch).await
     }
 
     async fn outbox(&self) -> Result<Vec<Event>, StorageError> {
@@ -443,12 +443,9 @@ impl StorageEngine for SledStorage {
 }
 
 impl SledStorage {
-    /// Applies a batch atomically and returns once it is on disk.
-    async fn apply_and_flush(&self, batch: sled::Batch) -> Result<(), StorageError> {
-        self.blocking(move |storage| {
-            storage.tree().apply_batch(batch).map_err(engine_error)?;
-            storage.flush()
-        })
-        .await
+    /// Applies a batch atomically; it is on disk after the next flush.
+    async fn apply(&self, batch: sled::Batch) -> Result<(), StorageError> {
+        self.blocking(move |storage| storage.tree().apply_batch(batch).map_err(engine_error))
+            .await
     }
 }

@@ -33,9 +33,12 @@
 //! 1. **Atomic commits.** The events and states of one transaction (`commit`), together with
 //!    the index entries they change, are one sled batch: after a crash, either all of them are
 //!    there or none.
-//! 2. **Durable on return.** Every write (`commit`, `set_state`, `add_event`,
-//!    `set_system_id`) waits for sled to flush before it returns. A flush that fails is
-//!    [`StorageError::Flush`]: what it covered may or may not survive a crash.
+//! 2. **Durable on return, or after the next sync.** `commit`, `set_state`, `add_event` and
+//!    `set_system_id` wait for sled to flush before they return; `write` (buffered commits,
+//!    an ephemeral node's cache) and the outbox are on disk after the next `sync`, which
+//!    flushes everything written before it. A crash loses a suffix of the unflushed writes,
+//!    never part of a batch. A flush that fails is [`StorageError::Flush`]: what it covered
+//!    may or may not survive a crash.
 //! 3. **No panics on bad data.** Stored bytes that do not decode give
 //!    [`StorageError::Decode`]; a directory written with
 //!    another layout version is refused with
