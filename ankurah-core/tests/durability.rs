@@ -92,8 +92,9 @@ impl StorageEngine for Gated {
     }
 }
 
-/// A durable node on a [`Gated`] engine, flushing in the background after 20 ms.
-fn durable_node(durability: Durability) -> (Node, Arc<Gated>) {
+/// A durable node of a new system on a [`Gated`] engine, flushing in the background after
+/// 20 ms.
+async fn durable_node(durability: Durability) -> (Node, Arc<Gated>) {
     let storage = Gated::new();
     let config = NodeConfig {
         durability,
@@ -101,6 +102,7 @@ fn durable_node(durability: Durability) -> (Node, Arc<Gated>) {
         ..NodeConfig::default()
     };
     let node = Node::with_config(storage.clone(), PermissiveAgent::new(), true, config);
+    node.system.create().await.unwrap();
     (node, storage)
 }
 
@@ -142,7 +144,7 @@ fn names(query: &ankurah_core::LiveQuery<AlbumView>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flushed_commit_is_seen_locally_before_it_is_durable_and_returns_after() {
-    let (node, storage) = durable_node(Durability::Flushed);
+    let (node, storage) = durable_node(Durability::Flushed).await;
     let ctx = ctx(&node);
     let live = ctx.query_wait::<AlbumView>("year = 2000").await.unwrap();
     let commit = spawn_commit(&ctx, "flushed", None);
@@ -163,7 +165,7 @@ async fn a_flushed_commit_is_seen_locally_before_it_is_durable_and_returns_after
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buffered_commit_returns_at_once_and_is_flushed_in_the_background() {
-    let (node, storage) = durable_node(Durability::Buffered);
+    let (node, storage) = durable_node(Durability::Buffered).await;
     let ctx = ctx(&node);
     let live = ctx.query_wait::<AlbumView>("year = 2000").await.unwrap();
     spawn_commit(&ctx, "buffered", None).await.unwrap();
@@ -177,14 +179,14 @@ async fn a_buffered_commit_returns_at_once_and_is_flushed_in_the_background() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_commit_level_overrides_the_nodes() {
     // A buffered node: a commit asking for `Flushed` waits for the flush.
-    let (node, storage) = durable_node(Durability::Buffered);
+    let (node, storage) = durable_node(Durability::Buffered).await;
     let commit = spawn_commit(&ctx(&node), "flushed", Some(Durability::Flushed));
     assert!(still_running(&commit).await, "waits for the flush");
     storage.open();
     commit.await.unwrap();
 
     // A flushed node: a commit asking for `Buffered` does not.
-    let (node, storage) = durable_node(Durability::Flushed);
+    let (node, storage) = durable_node(Durability::Flushed).await;
     spawn_commit(&ctx(&node), "buffered", Some(Durability::Buffered))
         .await
         .unwrap();
@@ -197,9 +199,8 @@ async fn the_per_commit_level_overrides_the_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_never_sees_a_buffered_commit_before_it_is_durable() {
-    let (server, storage) = durable_node(Durability::Buffered);
+    let (server, storage) = durable_node(Durability::Buffered).await;
     storage.open();
-    server.system.create().await.unwrap();
     let client = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     let _link = LocalConnector::new(&server, &client);
     client.wait_durable_peer().await;
