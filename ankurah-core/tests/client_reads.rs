@@ -5,10 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah_core::model::{Mutable, View};
+use ankurah_core::signals::Subscribe;
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{
     Context, EntityId, Limits, LocalConnector, MutationError, Node, NodeConfig, PermissiveAgent,
@@ -76,6 +78,13 @@ async fn a_client_without_live_queries_sees_remote_edits_and_deletes() {
     trx.create(&album("other", "a", 1990)).await.unwrap();
     trx.commit().await.unwrap();
     let held = ctx(&a).get::<AlbumView>(id).await.unwrap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let _signal = {
+        let fired = fired.clone();
+        held.subscribe(move |_: AlbumView| {
+            fired.fetch_add(1, Ordering::SeqCst);
+        })
+    };
 
     // B's commit has been acknowledged: the server has it, so A's reads have it at once.
     set_name(&ctx(&b), id, "edited by b").await;
@@ -86,6 +95,10 @@ async fn a_client_without_live_queries_sees_remote_edits_and_deletes() {
     assert_eq!(names(&fetched), ["edited by b", "other"]);
     within_a_second("the held view shows b's edit", || {
         held.name().ok().as_deref() == Some("edited by b")
+    })
+    .await;
+    within_a_second("the held view's signal fired", || {
+        fired.load(Ordering::SeqCst) > 0
     })
     .await;
 
