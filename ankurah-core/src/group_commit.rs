@@ -176,9 +176,9 @@ impl Drop for WrittenCommit {
             finished: false,
         };
         self.finished = true;
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
+        match crate::runtime::can_spawn() {
+            true => {
+                crate::runtime::spawn(async move {
                     if let Err(error) = rest.run().await {
                         // Its caller is gone; the node refuses later commits (see above).
                         tracing::error!(%error, "a dropped commit could not be made durable");
@@ -186,7 +186,7 @@ impl Drop for WrittenCommit {
                 });
             }
             // No runtime left to publish in: at least let later commits go on.
-            Err(_) => {
+            false => {
                 rest.finished = true;
                 rest.node
                     .inner
