@@ -82,7 +82,41 @@ try {
     for (const line of log) console.log(`    ${line}`);
   }
   await page.close();
-  console.log(`${checks.length + 1 - failed} passed, ${failed} failed`);
+
+  // Node-level checks that return nothing: they reject if they fail.
+  const nodeChecks = ['live_query'];
+  for (const check of nodeChecks) {
+    const { page, log } = await freshPage();
+    const outcome = await page.evaluate(
+      ([name, db]) => window.ankurah[name](db).then(() => 'ok', String),
+      [check, `ankurah-${check}-${Date.now()}`],
+    );
+    if (outcome === 'ok') {
+      console.log(`PASS ${check}`);
+    } else {
+      failed += 1;
+      console.log(`FAIL ${check}: ${outcome}`);
+      for (const line of log) console.log(`    ${line}`);
+    }
+    await page.close();
+  }
+  console.log(`${checks.length + 1 + nodeChecks.length - failed} passed, ${failed} failed`);
+
+  // The benchmark (ANKURAH_BENCH=count): figures for docs/PERFORMANCE.md.
+  const count = Number(process.env.ANKURAH_BENCH ?? 0);
+  if (count > 0) {
+    const { page, log } = await freshPage();
+    const figures = await page.evaluate(
+      ([db, n]) => window.ankurah.bench(db, n).then((r) => r, (e) => `error: ${e}`),
+      [`ankurah-bench-${Date.now()}`, count],
+    );
+    console.log(`BENCH ${figures}`);
+    if (figures.startsWith('error')) {
+      failed += 1;
+      for (const line of log) console.log(`    ${line}`);
+    }
+    await page.close();
+  }
 } catch (error) {
   failed += 1;
   console.log(`FAIL harness: ${error && error.stack || error}`);

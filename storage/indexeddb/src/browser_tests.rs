@@ -81,3 +81,91 @@ pub async fn read_albums(name: String) -> Result<String, JsValue> {
     }
     Ok(lines.join("\n"))
 }
+
+/// A live query on a node on IndexedDB: its listener (drained as a task of its own in the
+/// browser) sees an album committed after the initial result, within a second.
+#[wasm_bindgen]
+pub async fn live_query(name: String) -> Result<(), JsValue> {
+    use ankurah::changes::ChangeSet;
+    use ankurah::signals::Subscribe;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let node = node_on(&name).await?;
+    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
+    let query = ctx
+        .query_wait::<AlbumView>("year >= 2010")
+        .await
+        .map_err(js)?;
+    let added = Arc::new(AtomicUsize::new(0));
+    let seen = added.clone();
+    let _guard = query.subscribe(move |changes: ChangeSet<AlbumView>| {
+        seen.fetch_add(changes.changes.len(), Ordering::SeqCst);
+    });
+    let trx = ctx.begin();
+    trx.create(&Album {
+        name: "Drones".into(),
+        year: 2015,
+    })
+    .await
+    .map_err(js)?;
+    trx.commit().await.map_err(js)?;
+    ankurah_core::testing::within(
+        std::time::Duration::from_secs(1),
+        "the listener sees the album",
+        || added.load(Ordering::SeqCst) == 1,
+    )
+    .await;
+    Ok(())
+}
+
+/// Milliseconds since `start` (`Date.now()`), for the benchmark.
+fn since(start: f64) -> f64 {
+    js_sys::Date::now() - start
+}
+
+/// The browser benchmark behind docs/PERFORMANCE.md: `count` albums created one commit each
+/// through a node on IndexedDB, then 100 range queries of about 10 albums each through the
+/// index, then one query reading every album. Returns the figures as JSON.
+#[wasm_bindgen]
+pub async fn bench(name: String, count: u32) -> Result<String, JsValue> {
+    let node = node_on(&name).await?;
+    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
+    let start = js_sys::Date::now();
+    for i in 0..count {
+        let trx = ctx.begin();
+        let year = i32::try_from(i).map_err(js)?;
+        trx.create(&Album {
+            name: format!("album {i}"),
+            year,
+        })
+        .await
+        .map_err(js)?;
+        trx.commit().await.map_err(js)?;
+    }
+    let commit_ms = since(start);
+    let queries = 100;
+    let start = js_sys::Date::now();
+    for q in 0..queries {
+        let low = (q * 37) % count.max(1);
+        let found = ctx
+            .fetch::<AlbumView>(format!("year >= {low} AND year < {}", low + 10).as_str())
+            .await
+            .map_err(js)?;
+        if found.is_empty() {
+            return Err(js(format!("no album in [{low}, {})", low + 10)));
+        }
+    }
+    let range_ms = since(start);
+    let start = js_sys::Date::now();
+    let all = ctx.fetch::<AlbumView>("year >= 0").await.map_err(js)?;
+    let scan_ms = since(start);
+    if all.len() != count as usize {
+        return Err(js(format!("{} albums of {count}", all.len())));
+    }
+    Ok(format!(
+        "{{\"count\":{count},\"commit_ms_each\":{:.3},\"range_query_ms_each\":{:.3},\"fetch_all_ms\":{:.1}}}",
+        commit_ms / f64::from(count.max(1)),
+        range_ms / f64::from(queries),
+        scan_ms
+    ))
+}
