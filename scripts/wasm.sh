@@ -11,8 +11,12 @@
 #      may keep between runs.
 #   3. npm playwright-core in storage/indexeddb/browser (never a browser download).
 #   4. builds storage/indexeddb for wasm32-unknown-unknown into target/wasm (the native
-#      target dir is not touched), generates the JS bindings, and runs the conformance
-#      suite in headless Chromium.
+#      target dir is not touched) and generates the JS bindings.
+#   5. runs the browser tests in headless Chromium (storage/indexeddb/browser/run.mjs): the
+#      storage conformance suite on IndexedDB, a reload that finds the data again, a live
+#      query, and sync of two browser contexts and a native client through the native
+#      example server (built with the ordinary toolchain), deletes included.
+#      ANKURAH_BENCH=N adds the benchmark of docs/PERFORMANCE.md.
 # Usage: scripts/wasm.sh [setup|build|test|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,7 +84,9 @@ build() {
 }
 
 browser_test() {
-    (cd "$BROWSER_DIR" && timeout 600 node run.mjs)
+    # The native server and client the sync test runs beside two browser contexts.
+    cargo build -q -p ankurah-examples --bin server --bin client
+    (cd "$BROWSER_DIR" && ANKURAH_EXAMPLES="${CARGO_TARGET_DIR:-$ROOT/target}/debug" timeout 600 node run.mjs)
 }
 
 declare -A took

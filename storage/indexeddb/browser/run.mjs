@@ -3,6 +3,7 @@
 // directory on 127.0.0.1, loads a fresh page per check, prints one line per check and
 // exits non-zero if any failed.
 import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -42,6 +43,82 @@ async function freshPage() {
   await page.goto(url);
   await page.waitForFunction(() => window.ankurahReady === true, null, { timeout: 60000 });
   return { page, log };
+}
+
+/// Runs `bin args`, resolving once its output matches `pattern` (within `ms`).
+function startProcess(bin, args, pattern, ms) {
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.output = '';
+  child.waitFor = (pattern, ms) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} from ${bin} within ${ms} ms; it said:\n${child.output}`)), ms);
+    const check = () => {
+      const match = child.output.match(pattern);
+      if (match) { clearTimeout(timer); resolve(match); } else setTimeout(check, 20);
+    };
+    check();
+  });
+  child.stdout.on('data', (data) => { child.output += data; });
+  child.stderr.on('data', (data) => { child.output += data; });
+  return child.waitFor(pattern, ms).then((match) => ({ child, match }));
+}
+
+async function syncTest(examples) {
+  let failures = 0;
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-server-'));
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-client-'));
+  const { child: server, match } = await startProcess(
+    path.join(examples, 'server'), ['127.0.0.1:0', data], /serving on (ws:\/\/\S+)/, 30000);
+  const wsUrl = match[1];
+  const second = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-idb-b-')), {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+  });
+  const pageIn = async (ctx) => {
+    const page = await ctx.newPage();
+    page.on('console', (message) => console.log(`    [browser] ${message.text()}`));
+    await page.goto(url);
+    await page.waitForFunction(() => window.ankurahReady === true, null, { timeout: 60000 });
+    return page;
+  };
+  const call = (page, name, ...args) => page.evaluate(
+    ([name, args]) => window.ankurah[name](...args).then((r) => ({ ok: r ?? null }), (e) => ({ error: String(e) })),
+    [name, args]);
+  const expect = (what, got, want) => {
+    const ok = JSON.stringify(got) === JSON.stringify(want);
+    if (!ok) failures += 1;
+    console.log(`${ok ? 'PASS' : 'FAIL'} sync: ${what}${ok ? '' : `: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`}`);
+  };
+  let client;
+  try {
+    const a = await pageIn(context);
+    const b = await pageIn(second);
+    expect('browser A creates Alpha', await call(a, 'sync_create', 'sync-a', wsUrl, 'Alpha', 2001), { ok: null });
+    expect('browser B creates Beta', await call(b, 'sync_create', 'sync-b', wsUrl, 'Beta', 2002), { ok: null });
+    ({ child: client } = await startProcess(path.join(examples, 'client'), [wsUrl, '--store', store], /Ctrl-D quits/, 30000));
+    client.stdin.write('Gamma 2003\n');
+    await client.waitFor(/Alpha[\s\S]*Beta|Beta[\s\S]*Alpha/, 20000).then(
+      () => expect('the native client sees both browsers\' albums', true, true),
+      (error) => expect(`the native client sees both browsers' albums (${error.message})`, false, true));
+    await client.waitFor(/-- 3 albums/, 20000).catch(() => {});
+    expect('browser A converges', await call(a, 'sync_wait', 'sync-a', wsUrl, 'Alpha,Beta,Gamma', 20), { ok: 'Alpha,Beta,Gamma' });
+    expect('browser B converges', await call(b, 'sync_wait', 'sync-b', wsUrl, 'Alpha,Beta,Gamma', 20), { ok: 'Alpha,Beta,Gamma' });
+    expect('browser A deletes Gamma', await call(a, 'sync_delete', 'sync-a', wsUrl, 'Gamma'), { ok: null });
+    expect('the delete reaches browser B', await call(b, 'sync_wait', 'sync-b', wsUrl, 'Alpha,Beta', 20), { ok: 'Alpha,Beta' });
+    await client.waitFor(/-- 3 albums[\s\S]*Remove:[\s\S]*-- 2 albums/, 20000).then(
+      () => expect('the delete reaches the native client', true, true),
+      (error) => expect(`the delete reaches the native client (${error.message})`, false, true));
+    client.stdin.end();
+  } catch (error) {
+    failures += 1;
+    console.log(`FAIL sync: ${error && error.stack || error}`);
+  } finally {
+    if (client) client.kill();
+    server.kill('SIGINT');
+    await second.close();
+    fs.rmSync(data, { recursive: true, force: true });
+    fs.rmSync(store, { recursive: true, force: true });
+  }
+  return failures;
 }
 
 let failed = 0;
@@ -101,6 +178,11 @@ try {
     await page.close();
   }
   console.log(`${checks.length + 1 + nodeChecks.length - failed} passed, ${failed} failed`);
+
+  // Sync (ANKURAH_EXAMPLES=dir of the native example binaries): two browser contexts and a
+  // native client converge through a native server; a delete made in one browser reaches
+  // the other.
+  if (process.env.ANKURAH_EXAMPLES) failed += await syncTest(process.env.ANKURAH_EXAMPLES);
 
   // The benchmark (ANKURAH_BENCH=count): figures for docs/PERFORMANCE.md.
   const count = Number(process.env.ANKURAH_BENCH ?? 0);

@@ -169,3 +169,80 @@ pub async fn bench(name: String, count: u32) -> Result<String, JsValue> {
         scan_ms
     ))
 }
+
+/// An ephemeral node on the database `name`, connected to the server at `url`.
+async fn client_on(
+    name: &str,
+    url: &str,
+) -> Result<(Node, ankurah_websocket::WebsocketClient), JsValue> {
+    let storage = IndexedDbStorage::open(name).await.map_err(js)?;
+    let node = Node::new(Arc::new(storage), PermissiveAgent::new());
+    let client = ankurah_websocket::WebsocketClient::new(node.clone(), url)
+        .await
+        .map_err(js)?;
+    node.system.wait_system_ready().await;
+    Ok((node, client))
+}
+
+/// Connects a client node on the database `name` to `url` and creates an album `album`
+/// (year `year`); returns once the server acknowledged it.
+#[wasm_bindgen]
+pub async fn sync_create(
+    name: String,
+    url: String,
+    album: String,
+    year: i32,
+) -> Result<(), JsValue> {
+    let (node, _client) = client_on(&name, &url).await?;
+    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
+    let trx = ctx.begin();
+    trx.create(&Album { name: album, year }).await.map_err(js)?;
+    trx.commit().await.map_err(js)
+}
+
+/// Connects a client node on the database `name` to `url` and deletes the albums named
+/// `album`; returns once the server acknowledged it.
+#[wasm_bindgen]
+pub async fn sync_delete(name: String, url: String, album: String) -> Result<(), JsValue> {
+    let (node, _client) = client_on(&name, &url).await?;
+    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
+    let doomed = ctx
+        .fetch::<AlbumView>(format!("name = '{}'", album.replace('\'', "''")).as_str())
+        .await
+        .map_err(js)?;
+    let trx = ctx.begin();
+    for view in &doomed {
+        view.delete(&trx).map_err(js)?;
+    }
+    trx.commit().await.map_err(js)
+}
+
+/// Connects a client node on the database `name` to `url` and waits (up to `seconds`)
+/// until a live query of every album holds exactly `expected` (names sorted, joined by
+/// `,`); returns what it held last.
+#[wasm_bindgen]
+pub async fn sync_wait(
+    name: String,
+    url: String,
+    expected: String,
+    seconds: u32,
+) -> Result<String, JsValue> {
+    use ankurah::signals::Peek;
+    let (node, _client) = client_on(&name, &url).await?;
+    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
+    let query = ctx.query_wait::<AlbumView>("year > 0").await.map_err(js)?;
+    let names = || {
+        let mut names: Vec<String> = query
+            .peek()
+            .iter()
+            .map(|view| view.name().unwrap_or_default())
+            .collect();
+        names.sort();
+        names.join(",")
+    };
+    let deadline = js_sys::Date::now() + f64::from(seconds) * 1000.0;
+    while names() != expected && js_sys::Date::now() < deadline {
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    Ok(names())
+}
