@@ -19,7 +19,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::error::{FrameError, WebsocketError};
-use crate::state::{Backoff, ConnectionState};
+use crate::state::{ConnectionState, Reconnect};
 
 /// An attempt whose connection takes longer than this has failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,44 +123,27 @@ async fn keep_connected(
     url: String,
     state: Variable<ConnectionState>,
     mut stop: watch::Receiver<bool>,
-    mut first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
+    first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
 ) {
-    let mut backoff = Backoff::new();
+    let mut reconnect = Reconnect::new(state, first);
     loop {
-        state.set(ConnectionState::Connecting);
-        let mut connected = false;
-        let result = connect_and_serve(&node, &url, stop.clone(), || {
-            connected = true;
-            state.set(ConnectionState::Connected);
-            if let Some(first) = first.take() {
-                let _ = first.send(Ok(()));
-            }
-        })
-        .await;
+        reconnect.attempt();
+        let result = connect_and_serve(&node, &url, stop.clone(), || reconnect.connected()).await;
         if *stop.borrow() {
             break;
         }
         let error = result
             .err()
             .unwrap_or_else(|| socket_error(&url, "the server closed the connection"));
-        state.set(ConnectionState::Disconnected {
-            reason: error.to_string(),
-        });
-        if let Some(first) = first.take() {
-            let _ = first.send(Err(error));
+        let Some(pause) = reconnect.failed(error) else {
             return;
-        }
-        if connected {
-            backoff.reset();
-        }
-        let pause = backoff.next_pause();
-        let millis = u32::try_from(pause.as_millis()).unwrap_or(u32::MAX);
+        };
         tokio::select! {
-            _ = gloo_timers::future::TimeoutFuture::new(millis) => {}
+            _ = gloo_timers::future::TimeoutFuture::new(u32::try_from(pause.as_millis()).unwrap_or(u32::MAX)) => {}
             _ = stopped(&mut stop) => break,
         }
     }
-    state.set(ConnectionState::Closed);
+    reconnect.closed();
 }
 
 /// What the socket's callbacks report.

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use crate::error::WebsocketError;
 use crate::frame;
 use crate::session::{run_session, stopped, SILENCE_LIMIT};
-use crate::state::{Backoff, ConnectionState};
+use crate::state::{ConnectionState, Reconnect};
 
 /// An attempt whose TCP connection or upgrade takes longer than this has failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,43 +122,27 @@ async fn keep_connected(
     url: String,
     state: Variable<ConnectionState>,
     mut stop: watch::Receiver<bool>,
-    mut first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
+    first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
 ) {
-    let mut backoff = Backoff::new();
+    let mut reconnect = Reconnect::new(state, first);
     loop {
-        state.set(ConnectionState::Connecting);
-        let mut connected = false;
-        let result = connect_and_serve(&node, &url, stop.clone(), || {
-            connected = true;
-            state.set(ConnectionState::Connected);
-            if let Some(first) = first.take() {
-                let _ = first.send(Ok(()));
-            }
-        })
-        .await;
+        reconnect.attempt();
+        let result = connect_and_serve(&node, &url, stop.clone(), || reconnect.connected()).await;
         if *stop.borrow() {
             break;
         }
         let error = result.err().unwrap_or(WebsocketError::Transport(
             tungstenite::Error::ConnectionClosed,
         ));
-        state.set(ConnectionState::Disconnected {
-            reason: error.to_string(),
-        });
-        if let Some(first) = first.take() {
-            let _ = first.send(Err(error));
+        let Some(pause) = reconnect.failed(error) else {
             return;
-        }
-        if connected {
-            backoff.reset();
-        }
-        let pause = backoff.next_pause();
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stopped(&mut stop) => break,
         }
     }
-    state.set(ConnectionState::Closed);
+    reconnect.closed();
 }
 
 /// One connection: open the socket and run the session until it ends (`Ok` only when the
