@@ -17,7 +17,8 @@
 #      query, and sync of two browser contexts and a native client through the native
 #      example server (built with the ordinary toolchain), deletes included.
 #      ANKURAH_BENCH=N adds the benchmark of docs/PERFORMANCE.md.
-# Usage: scripts/wasm.sh [setup|build|test|all]   (default: all)
+# Usage: scripts/wasm.sh [setup|build|test|demo|all]   (default: all; demo builds, then
+# serves the browser demo of examples/browser on http://127.0.0.1:8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -28,6 +29,7 @@ DEB_CARGO=/usr/bin/cargo DEB_RUSTC=/usr/bin/rustc DEB_RUSTDOC=/usr/bin/rustdoc
 WASM_LD=/usr/bin/wasm-ld-22
 CACHE=${ANKURAH_WASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ankurah-wasm}
 BROWSER_DIR=$ROOT/storage/indexeddb/browser
+DEMO_DIR=$ROOT/examples/browser/www
 WASM_TARGET_DIR=${ANKURAH_WASM_TARGET_DIR:-$ROOT/target/wasm}
 CRATE=ankurah_storage_indexeddb
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
@@ -81,6 +83,15 @@ build() {
     "$CACHE/wasm-bindgen-$(wb_version)/bin/wasm-bindgen" --target web --out-dir "$BROWSER_DIR/pkg" \
         "$WASM_TARGET_DIR/$TARGET/release/$CRATE.wasm"
     ls -l "$BROWSER_DIR/pkg/${CRATE}_bg.wasm"
+    wcargo build --release -p ankurah-browser-demo -Zbuild-std=std,panic_abort --target "$TARGET"
+    "$CACHE/wasm-bindgen-$(wb_version)/bin/wasm-bindgen" --target web --out-dir "$DEMO_DIR/pkg" \
+        "$WASM_TARGET_DIR/$TARGET/release/ankurah_browser_demo.wasm"
+}
+
+# Serves the demo page; the example server must run (see the README).
+demo() {
+    echo "demo: http://127.0.0.1:8080/ (start the server: cargo run -p ankurah-examples --bin server)"
+    (cd "$BROWSER_DIR" && node run.mjs --serve "$DEMO_DIR" 8080)
 }
 
 browser_test() {
@@ -101,7 +112,8 @@ case "${1:-all}" in
     setup) phase setup ;;
     build) phase build ;;
     test) phase browser_test ;;
+    demo) phase build; demo ;;
     all) phase setup; phase build; phase browser_test ;;
-    *) echo "usage: $0 [setup|build|test|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [setup|build|test|demo|all]" >&2; exit 2 ;;
 esac
 for name in "${!took[@]}"; do echo "wasm.sh: $name took ${took[$name]}s"; done

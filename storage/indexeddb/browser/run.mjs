@@ -12,19 +12,26 @@ import path from 'node:path';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
-function serve() {
+function serve(root = here, port = 0) {
   const server = http.createServer((req, res) => {
-    const file = path.join(here, path.normalize(new URL(req.url, 'http://x').pathname));
-    if (!file.startsWith(here) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    const file = path.join(root, path.normalize(new URL(req.url, 'http://x').pathname).replace(/\/$/, '/index.html'));
+    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
     fs.createReadStream(file).pipe(res);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
+// `node run.mjs --serve DIR PORT` only serves DIR (the demo page), until interrupted.
+if (process.argv[2] === '--serve') {
+  await serve(path.resolve(process.argv[3]), Number(process.argv[4] ?? 8080));
+  await new Promise(() => {});
+}
+
+const demoDir = path.resolve(here, '../../../examples/browser/www');
 const server = await serve();
 const url = `http://127.0.0.1:${server.address().port}/index.html`;
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-idb-'));
@@ -107,6 +114,23 @@ async function syncTest(examples) {
     await client.waitFor(/-- 3 albums[\s\S]*Remove:[\s\S]*-- 2 albums/, 20000).then(
       () => expect('the delete reaches the native client', true, true),
       (error) => expect(`the delete reaches the native client (${error.message})`, false, true));
+    // The demo page, in browser B: it lists the server's albums and adds one.
+    const demoServer = await serve(demoDir);
+    const demo = await second.newPage();
+    demo.on('console', (message) => console.log(`    [demo] ${message.text()}`));
+    await demo.goto(`http://127.0.0.1:${demoServer.address().port}/index.html?server=${wsUrl}`);
+    await demo.waitForFunction(() => window.demoReady === true, null, { timeout: 60000 });
+    const listed = await demo.waitForFunction(
+      () => document.querySelectorAll('#albums li').length === 2 && document.getElementById('state').textContent === 'Connected',
+      null, { timeout: 20000 }).then(() => true, () => false);
+    expect('the demo page lists the albums, connected', listed, true);
+    await demo.fill('#name', 'Delta');
+    await demo.fill('#year', '2004');
+    await demo.click('button');
+    await client.waitFor(/Add: Delta \(2004\)/, 20000).then(
+      () => expect('an album added on the demo page reaches the native client', true, true),
+      (error) => expect(`an album added on the demo page reaches the native client (${error.message})`, false, true));
+    demoServer.close();
     client.stdin.end();
   } catch (error) {
     failures += 1;
