@@ -153,8 +153,13 @@ try {
   for (const check of checks) {
     const started = Date.now();
     const { page, log } = await freshPage();
+    // A failed check panics, which traps inside the wasm executor: its promise never
+    // settles, so a check that takes too long has failed (its panic is in the log).
     const outcome = await page.evaluate(
-      (name) => window.ankurah.run_check(name).then(() => 'ok', (error) => String(error)),
+      (name) => Promise.race([
+        window.ankurah.run_check(name).then(() => 'ok', (error) => String(error)),
+        new Promise((resolve) => setTimeout(() => resolve('no result within 60 s'), 60000)),
+      ]),
       check,
     );
     const ms = Date.now() - started;
@@ -189,7 +194,10 @@ try {
   for (const check of nodeChecks) {
     const { page, log } = await freshPage();
     const outcome = await page.evaluate(
-      ([name, db]) => window.ankurah[name](db).then(() => 'ok', String),
+      ([name, db]) => Promise.race([
+        window.ankurah[name](db).then(() => 'ok', String),
+        new Promise((resolve) => setTimeout(() => resolve('no result within 60 s'), 60000)),
+      ]),
       [check, `ankurah-${check}-${Date.now()}`],
     );
     if (outcome === 'ok') {
