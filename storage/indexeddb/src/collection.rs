@@ -122,14 +122,22 @@ impl IndexedDbCollection {
 
     async fn query(&self, selection: &Selection) -> Result<Vec<EntityState>, StorageError> {
         selection.check_depth(Limits::DEPTH_CEILING)?;
-        self.storage
-            .ensure_indexes(&self.id, &planner::indexable_properties(selection))
-            .await?;
-        let tx = self.storage.transaction(
-            &[layout::CATALOG, layout::STATES, layout::INDEX],
-            IdbTransactionMode::Readonly,
-        )?;
-        let indexed = catalogued(&tx, &self.id).await?;
+        let wanted = planner::indexable_properties(selection);
+        let read = || {
+            self.storage.transaction(
+                &[layout::CATALOG, layout::STATES, layout::INDEX],
+                IdbTransactionMode::Readonly,
+            )
+        };
+        let mut tx = read()?;
+        let mut indexed = catalogued(&tx, &self.id).await?;
+        // Building an index takes a read-write transaction, which waits for commits: only
+        // when one is missing, and then the query reads in a new transaction.
+        if wanted.iter().any(|property| !indexed.contains(*property)) {
+            self.storage.ensure_indexes(&self.id, &wanted).await?;
+            tx = read()?;
+            indexed = catalogued(&tx, &self.id).await?;
+        }
         let states = object_store(&tx, layout::STATES)?;
         let mut snapshot = Snapshot {
             collection: self.id.clone(),

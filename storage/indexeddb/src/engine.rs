@@ -192,16 +192,13 @@ impl IndexedDbStorage {
         finish(&tx, "commit", written).await
     }
 
-    /// Builds the indexes on `properties` of `collection` that are not complete yet, each in
-    /// one transaction with its catalog entry (see [`layout`]).
+    /// Builds the indexes on `properties` of `collection` that are not complete yet, in one
+    /// transaction that also catalogs them (see [`layout`]).
     pub(crate) async fn ensure_indexes(
         &self,
         collection: &CollectionId,
         properties: &BTreeSet<&str>,
     ) -> Result<(), StorageError> {
-        if properties.is_empty() {
-            return Ok(());
-        }
         let tx = self.transaction(
             &[layout::CATALOG, layout::STATES, layout::INDEX],
             IdbTransactionMode::Readwrite,
