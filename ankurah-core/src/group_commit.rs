@@ -160,12 +160,12 @@ impl GroupCommit {
     pub(crate) fn flush_later(self: &Arc<Self>, storage: &Arc<dyn StorageEngine>, delay: Duration) {
         if !self.flusher.started.load(Ordering::Acquire) {
             // A commit's future dropped as its runtime shuts down may end up here without one.
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            if !crate::runtime::can_spawn() {
                 tracing::warn!("no runtime to flush in: written commits wait for the next flush");
                 return;
-            };
+            }
             if !self.flusher.started.swap(true, Ordering::AcqRel) {
-                drop(runtime.spawn(flusher(self.clone(), storage.clone(), delay)));
+                crate::runtime::spawn(flusher(self.clone(), storage.clone(), delay));
             }
         }
         self.flusher.wake.notify_one();
@@ -312,16 +312,16 @@ impl Drop for WrittenCommit {
             stage: Stage::Written,
         };
         self.stage = Stage::Finished;
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
+        match crate::runtime::can_spawn() {
+            true => {
+                crate::runtime::spawn(async move {
                     if let Err(error) = rest.run().await {
                         tracing::error!(%error, "a dropped commit could not be made durable");
                     }
                 });
             }
             // No runtime left to publish in: at least let later commits go on.
-            Err(_) => {
+            false => {
                 rest.stage = Stage::Finished;
                 rest.node
                     .inner

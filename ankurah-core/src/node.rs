@@ -9,12 +9,13 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch};
 
 use crate::ankql::Selection;
+use crate::runtime::{SystemTime, UNIX_EPOCH};
 use crate::collection::CollectionId;
 use crate::context::Context;
 use crate::durability::Durability;

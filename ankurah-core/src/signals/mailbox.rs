@@ -4,8 +4,9 @@
 //! result lock) and by plain setters, while listeners are user code that may be slow, block
 //! or panic. So a notification only *posts* to each listener's mailbox. A mailbox that was
 //! idle starts one drain job on a thread where blocking is allowed
-//! ([`runtime::spawn_blocking`]); the job calls the listener for everything queued, in
-//! order, and ends when the queue is empty. An idle listener costs no thread, a slow one
+//! ([`runtime::spawn_blocking`]; in the browser, which has one thread, a task of its own
+//! that runs after the notifier returned); the job calls the listener for everything
+//! queued, in order, and ends when the queue is empty. An idle listener costs no thread, a slow one
 //! delays only itself, and one that panics is reported with `tracing::error!` and keeps
 //! receiving later notifications.
 //!

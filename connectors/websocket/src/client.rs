@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use ankurah_core::signals::Variable;
 use ankurah_core::Node;
-use rand::Rng;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
@@ -12,31 +11,13 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use crate::error::WebsocketError;
 use crate::frame;
 use crate::session::{run_session, stopped, SILENCE_LIMIT};
-
-/// First pause before reconnecting; it doubles after each failed attempt…
-const BACKOFF_START: Duration = Duration::from_millis(50);
-/// …up to this.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+use crate::state::{ConnectionState, Reconnect};
 
 /// An attempt whose TCP connection or upgrade takes longer than this has failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `Goodbye` reason the server receives when the client shuts down.
 const CLIENT_CLOSING: &str = "the client is shutting down";
-
-/// Where a [`WebsocketClient`]'s connection stands. Read it through
-/// [`WebsocketClient::state`], a signal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// Opening a connection: the first one, or a reconnection after a backoff.
-    Connecting,
-    /// The server accepted the handshake; commits, reads and live queries go through it.
-    Connected,
-    /// The connection failed or was lost, for `reason`; a reconnection follows.
-    Disconnected { reason: String },
-    /// Shut down; no further attempts.
-    Closed,
-}
 
 /// Connects a node to a [`WebsocketServer`](crate::WebsocketServer) and keeps it connected.
 ///
@@ -141,45 +122,27 @@ async fn keep_connected(
     url: String,
     state: Variable<ConnectionState>,
     mut stop: watch::Receiver<bool>,
-    mut first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
+    first: Option<oneshot::Sender<Result<(), WebsocketError>>>,
 ) {
-    let mut backoff = BACKOFF_START;
+    let mut reconnect = Reconnect::new(state, first);
     loop {
-        state.set(ConnectionState::Connecting);
-        let mut connected = false;
-        let result = connect_and_serve(&node, &url, stop.clone(), || {
-            connected = true;
-            state.set(ConnectionState::Connected);
-            if let Some(first) = first.take() {
-                let _ = first.send(Ok(()));
-            }
-        })
-        .await;
+        reconnect.attempt();
+        let result = connect_and_serve(&node, &url, stop.clone(), || reconnect.connected()).await;
         if *stop.borrow() {
             break;
         }
         let error = result.err().unwrap_or(WebsocketError::Transport(
             tungstenite::Error::ConnectionClosed,
         ));
-        state.set(ConnectionState::Disconnected {
-            reason: error.to_string(),
-        });
-        if let Some(first) = first.take() {
-            let _ = first.send(Err(error));
+        let Some(pause) = reconnect.failed(error) else {
             return;
-        }
-        if connected {
-            backoff = BACKOFF_START;
-        }
-        // Jitter in [½, 1] of the backoff spreads out clients returning to a restarted server.
-        let pause = backoff.mul_f64(rand::rng().random_range(0.5..=1.0));
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stopped(&mut stop) => break,
         }
     }
-    state.set(ConnectionState::Closed);
+    reconnect.closed();
 }
 
 /// One connection: open the socket and run the session until it ends (`Ok` only when the

@@ -1,35 +1,49 @@
 //! [`WebsocketError`], and [`FrameError`] for frames a peer should not have sent.
 
 use ankurah_core::{DecodeError, PeerError};
+#[cfg(not(target_arch = "wasm32"))]
 use tokio_tungstenite::tungstenite;
 
 /// Why a connector call or a connection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WebsocketError {
     /// The client URL is not a `ws://` or `wss://` URL tungstenite accepts.
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("invalid WebSocket URL {url:?}: {source}")]
     InvalidUrl {
         url: String,
         source: tungstenite::Error,
     },
     /// The server could not listen on the address.
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
     /// The client could not open a WebSocket to the server.
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("could not connect to {url}: {source}")]
     Connect {
         url: String,
         source: tungstenite::Error,
     },
     /// The WebSocket handshake of an accepted connection failed or took too long.
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("WebSocket handshake failed: {0}")]
     Handshake(String),
     /// The connection broke (I/O error, reset, or the peer went silent).
+    #[cfg(not(target_arch = "wasm32"))]
     #[error("WebSocket connection failed: {0}")]
     Transport(#[from] tungstenite::Error),
+    /// The browser refused the URL (not `ws://` or `wss://`, or a port it blocks).
+    #[cfg(target_arch = "wasm32")]
+    #[error("invalid WebSocket URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    /// The browser's WebSocket could not connect, or the connection closed or failed.
+    #[cfg(target_arch = "wasm32")]
+    #[error("WebSocket to {url} failed: {reason}")]
+    Socket { url: String, reason: String },
     /// The peer sent a frame outside the protocol; it was told why and disconnected.
     #[error(transparent)]
     Frame(#[from] FrameError),

@@ -60,18 +60,37 @@
 //! are disconnected, reconnect by themselves and carry on (albums typed meanwhile are sent
 //! on reconnection).
 //!
+//! ## In the browser
+//!
+//! On `wasm32` the crate is the client alone: [`WebsocketClient`] on the browser's
+//! `WebSocket`, with the native client's API and behaviour (reconnection with backoff and
+//! jitter, outbox replay and re-subscription through the peer protocol, the connection
+//! state as a signal). The server is native only.
+//!
 //! ## Inside an existing web server
 //!
 //! [`serve_upgraded`] serves one connection that another HTTP server (axum, hyper) already
 //! upgraded, so Ankurah can live on a route of an existing application; its documentation
 //! shows an axum handler.
 
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(not(target_arch = "wasm32"))]
 mod client;
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
 mod frame;
+#[cfg(not(target_arch = "wasm32"))]
 mod server;
+#[cfg(not(target_arch = "wasm32"))]
 mod session;
+mod state;
 
-pub use client::{ConnectionState, WebsocketClient};
+#[cfg(target_arch = "wasm32")]
+pub use browser::WebsocketClient;
+#[cfg(not(target_arch = "wasm32"))]
+pub use client::WebsocketClient;
 pub use error::{FrameError, WebsocketError};
+#[cfg(not(target_arch = "wasm32"))]
 pub use server::{serve_connection, serve_upgraded, BoundServer, ShutdownHandle, WebsocketServer};
+pub use state::ConnectionState;
