@@ -22,6 +22,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod ankql;
+pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod collection;

@@ -8,10 +8,13 @@ use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
 
-/// Who is acting: the identity a [`Context`](crate::Context) carries to the policy agent.
+/// Who is acting: the identity a [`Context`](crate::Context) carries to the policy agent —
+/// a principal (the user id) and the roles it holds. On a durable node a peer's identity is
+/// what the node's [`Authenticator`](crate::auth::Authenticator) made of its credential.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ContextData {
     principal: Cow<'static, str>,
+    roles: Vec<String>,
 }
 
 impl ContextData {
@@ -19,6 +22,7 @@ impl ContextData {
     pub const fn new(principal: &'static str) -> Self {
         ContextData {
             principal: Cow::Borrowed(principal),
+            roles: Vec::new(),
         }
     }
 
@@ -26,12 +30,24 @@ impl ContextData {
     pub fn for_principal(principal: impl Into<String>) -> Self {
         ContextData {
             principal: Cow::Owned(principal.into()),
+            roles: Vec::new(),
         }
     }
 
-    /// The principal's name.
+    /// The same principal holding `roles` (e.g. the `roles` claim of a token).
+    pub fn with_roles(mut self, roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The principal's name: the user id for an authenticated peer.
     pub fn principal(&self) -> &str {
         &self.principal
+    }
+
+    /// The roles the principal holds.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
     }
 }
 

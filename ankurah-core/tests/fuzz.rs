@@ -134,9 +134,12 @@ fn corpus() -> Corpus {
             system_id: Some(SystemId::new()),
             node_id: NodeId::new(),
             durable: false,
+            credential: None,
+            challenge: None,
         }),
         Message::Goodbye {
             reason: "bye ☃".into(),
+            kind: None,
         },
         request(Request::Get {
             collection: "album".into(),

@@ -42,6 +42,8 @@ pub fn hello(system: Option<ankurah_core::SystemId>, protocol_version: u32) -> M
         system_id: system,
         node_id: NodeId::new(),
         durable: false,
+        credential: None,
+        challenge: None,
     })
 }
 
@@ -95,7 +97,7 @@ pub fn goodbye(messages: &[Message]) -> &str {
     messages
         .iter()
         .find_map(|m| match m {
-            Message::Goodbye { reason } => Some(reason.as_str()),
+            Message::Goodbye { reason, .. } => Some(reason.as_str()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Goodbye in {messages:?}"))
@@ -181,7 +183,7 @@ async fn read_reply(raw: &mut Raw, id: u64) -> Reply {
                     return Reply::Closed;
                 }
             }
-            Message::Goodbye { reason } => return Reply::Goodbye(reason),
+            Message::Goodbye { reason, .. } => return Reply::Goodbye(reason),
             _ => {}
         }
     }
@@ -258,7 +260,7 @@ pub async fn tally(
                 None => tally.answered += 1,
             },
             Message::Update { .. } => tally.updates += 1,
-            Message::Goodbye { reason } => {
+            Message::Goodbye { reason, .. } => {
                 tally.ended = Some(reason);
                 break;
             }

@@ -1,0 +1,263 @@
+//! Authentication in the handshake over real sockets: a server with an authenticator
+//! refuses anonymous, wrongly signed and expired credentials with a typed refusal, accepts
+//! HS256 and EdDSA tokens and node keys (a signature over its challenge), checks what a peer
+//! writes under the identity its credential yields, and ends a session whose token expires;
+//! the client then reconnects with a fresh token from its callback.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ankurah_core::auth::{
+    AuthError, AuthFailure, CredentialRequest, JwtAuthenticator, JwtSigner, KeyAuthenticator,
+    NodeKey, TokenClaims,
+};
+use ankurah_core::event::Event;
+use ankurah_core::signals::{Peek, Subscribe};
+use ankurah_core::storage::MemoryStorage;
+use ankurah_core::{AccessDenied, ContextData, Entity, Node, PeerError, PolicyAgent};
+use ankurah_websocket::{ConnectionState, WebsocketClient, WebsocketError};
+use common::{create, ctx, eventually, Server};
+use parking_lot::Mutex;
+
+const SECRET: &[u8] = b"the secret shared by the token issuer and the server";
+
+/// Allows everything and records who wrote.
+#[derive(Clone, Default)]
+struct Writers(Arc<Mutex<Vec<(String, Vec<String>)>>>);
+
+impl PolicyAgent for Writers {
+    fn check_write(
+        &self,
+        cx: &ContextData,
+        _event: &Event,
+        _before: Option<&Entity>,
+    ) -> Result<(), AccessDenied> {
+        self.0
+            .lock()
+            .push((cx.principal().to_owned(), cx.roles().to_vec()));
+        Ok(())
+    }
+}
+
+impl Writers {
+    fn principals(&self) -> Vec<String> {
+        self.0.lock().iter().map(|(who, _)| who.clone()).collect()
+    }
+}
+
+/// A durable node on memory storage that records writers, served on a free loopback port
+/// with `authenticator`.
+async fn server(authenticator: impl ankurah_core::auth::Authenticator) -> (Server, Writers) {
+    let writers = Writers::default();
+    let node = Node::new_durable(Arc::new(MemoryStorage::new()), writers.clone());
+    node.system.create().await.expect("memory storage");
+    node.set_authenticator(authenticator);
+    (Server::start(node, "127.0.0.1:0").await, writers)
+}
+
+fn client_node() -> Node {
+    Node::new(Arc::new(MemoryStorage::new()), ankurah_core::PermissiveAgent::new())
+}
+
+fn in_secs(secs: u64) -> SystemTime {
+    SystemTime::now() + Duration::from_secs(secs)
+}
+
+fn hs256_token(user: &str, expires: SystemTime) -> ankurah_core::auth::Token {
+    JwtSigner::hs256(SECRET)
+        .expect("a secret")
+        .sign(&TokenClaims::new(user, expires).with_roles(["editor"]))
+        .expect("signing")
+}
+
+/// The refusal a first connection attempt ended with.
+async fn refusal(node: Node, url: &str) -> AuthError {
+    match WebsocketClient::new(node, url).await {
+        Err(WebsocketError::Peer(PeerError::Unauthenticated(refusal))) => refusal,
+        Err(other) => panic!("expected an authentication refusal, got {other}"),
+        Ok(_) => panic!("the server accepted a client it should have refused"),
+    }
+}
+
+#[tokio::test]
+async fn anonymous_wrongly_signed_and_expired_clients_are_refused() {
+    let (server, writers) = server(JwtAuthenticator::hs256(SECRET).expect("a secret")).await;
+
+    let anonymous = refusal(client_node(), &server.url()).await;
+    assert_eq!(anonymous.failure, AuthFailure::Invalid, "{anonymous}");
+    assert!(
+        anonymous.message.contains("requires a credential"),
+        "{anonymous}"
+    );
+
+    let forger = client_node();
+    let wrong_key = JwtSigner::hs256(b"another secret")
+        .expect("a secret")
+        .sign(&TokenClaims::new("mallory", in_secs(3600)))
+        .expect("signing");
+    forger.set_credentials(wrong_key);
+    let forged = refusal(forger, &server.url()).await;
+    assert_eq!(forged.failure, AuthFailure::Invalid, "{forged}");
+
+    // A token of the right key but another algorithm is refused too: the server decides
+    // how tokens are verified, not the token.
+    let confused = client_node();
+    let eddsa = JwtSigner::eddsa(&[7; 32])
+        .expect("a key")
+        .sign(&TokenClaims::new("mallory", in_secs(3600)))
+        .expect("signing");
+    confused.set_credentials(eddsa);
+    assert_eq!(
+        refusal(confused, &server.url()).await.failure,
+        AuthFailure::Invalid
+    );
+
+    let late = client_node();
+    late.set_credentials(hs256_token(
+        "alice",
+        SystemTime::now() - Duration::from_secs(10),
+    ));
+    let expired = refusal(late, &server.url()).await;
+    assert_eq!(expired.failure, AuthFailure::Expired, "{expired}");
+
+    assert_eq!(server.node.peer_count(), 0);
+    assert!(writers.principals().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_yields_the_identity_writes_are_checked_under() {
+    let (server, writers) = server(JwtAuthenticator::hs256(SECRET).expect("a secret")).await;
+    let alice = client_node();
+    alice.set_credentials(hs256_token("alice", in_secs(3600)));
+    let _connection = WebsocketClient::new(alice.clone(), &server.url())
+        .await
+        .expect("alice's token is accepted");
+    alice.system.wait_system_ready().await;
+    create(&alice, "Showbiz", 1999).await;
+    assert_eq!(
+        writers.0.lock().clone(),
+        [("alice".to_owned(), vec!["editor".to_owned()])]
+    );
+}
+
+#[tokio::test]
+async fn eddsa_tokens_are_verified_with_the_issuer_public_key() {
+    let issuer_seed = [42u8; 32];
+    let public_key = NodeKey::from_seed(&issuer_seed).public_key();
+    let (server, writers) = server(JwtAuthenticator::eddsa(&public_key)).await;
+    let bob = client_node();
+    let token = JwtSigner::eddsa(&issuer_seed)
+        .expect("a key")
+        .sign(&TokenClaims::new("bob", in_secs(3600)))
+        .expect("signing");
+    bob.set_credentials(token);
+    let _connection = WebsocketClient::new(bob.clone(), &server.url())
+        .await
+        .expect("bob's token is accepted");
+    bob.system.wait_system_ready().await;
+    create(&bob, "Origin of Symmetry", 2001).await;
+    assert_eq!(writers.principals(), ["bob"]);
+
+    let other_issuer = client_node();
+    other_issuer.set_credentials(
+        JwtSigner::eddsa(&[43; 32])
+            .expect("a key")
+            .sign(&TokenClaims::new("bob", in_secs(3600)))
+            .expect("signing"),
+    );
+    assert_eq!(
+        refusal(other_issuer, &server.url()).await.failure,
+        AuthFailure::Invalid
+    );
+}
+
+#[tokio::test]
+async fn a_node_key_proves_itself_by_signing_the_challenge() {
+    let key = NodeKey::generate();
+    let authenticator = KeyAuthenticator::new().allow(
+        key.public_key(),
+        ContextData::for_principal("replica-1").with_roles(["replica"]),
+    );
+    let (server, writers) = server(authenticator).await;
+
+    let known = client_node();
+    known.set_credentials(key.clone());
+    let _connection = WebsocketClient::new(known.clone(), &server.url())
+        .await
+        .expect("the known key is accepted");
+    known.system.wait_system_ready().await;
+    create(&known, "Absolution", 2003).await;
+    assert_eq!(writers.principals(), ["replica-1"]);
+
+    let stranger = client_node();
+    stranger.set_credentials(NodeKey::generate());
+    let unknown = refusal(stranger, &server.url()).await;
+    assert!(unknown.message.contains("not known"), "{unknown}");
+
+    // A signature made for another connection (another challenge) proves nothing here.
+    let replayer = client_node();
+    let recorded = key
+        .sign(&CredentialRequest {
+            challenge: Some(vec![0; 32]),
+            client: replayer.id(),
+            server: server.node.id(),
+        })
+        .expect("a challenge to sign");
+    replayer.set_credentials(move |_: &CredentialRequest| Some(recorded.clone()));
+    let replayed = refusal(replayer, &server.url()).await;
+    assert_eq!(replayed.failure, AuthFailure::Invalid, "{replayed}");
+}
+
+#[tokio::test]
+async fn an_expired_token_ends_the_session_and_the_client_reconnects_with_a_fresh_one() {
+    let (server, writers) = server(JwtAuthenticator::hs256(SECRET).expect("a secret")).await;
+    let client = client_node();
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    // The first token is good for two seconds (`exp` has whole seconds: one to two in
+    // practice), the fresh ones for an hour.
+    client.set_credentials(move |_: &CredentialRequest| {
+        let lifetime = match counter.fetch_add(1, Ordering::SeqCst) {
+            0 => 2,
+            _ => 3600,
+        };
+        Some(hs256_token("carol", in_secs(lifetime)).to_credential())
+    });
+    let connection = WebsocketClient::new(client.clone(), &server.url())
+        .await
+        .expect("the first token is accepted");
+    client.system.wait_system_ready().await;
+    let states: Arc<Mutex<Vec<ConnectionState>>> = Arc::default();
+    let recorder = states.clone();
+    let _guard = connection
+        .state()
+        .subscribe(move |state| recorder.lock().push(state));
+
+    eventually("the session ends at expiry and the client reconnects", async || {
+        issued.load(Ordering::SeqCst) >= 2
+            && connection.state().peek() == ConnectionState::Connected
+    })
+    .await;
+    let seen = states.lock().clone();
+    assert!(
+        seen.iter().any(|state| matches!(
+            state,
+            ConnectionState::Disconnected { reason } if reason.contains("expired")
+        )),
+        "the client was told its credential expired: {seen:?}"
+    );
+    // The new session works under the same identity.
+    create(&client, "Black Holes", 2006).await;
+    assert_eq!(writers.principals(), ["carol"]);
+    let ctx = ctx(&server.node);
+    assert_eq!(
+        ctx.fetch::<common::AlbumView>("name = 'Black Holes'")
+            .await
+            .expect("fetch")
+            .len(),
+        1
+    );
+}
