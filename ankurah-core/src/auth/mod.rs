@@ -385,7 +385,10 @@ mod tests {
         // A token of the wrong key is judged by the token authenticator: invalid.
         let wrong = JwtSigner::hs256(b"other")
             .expect("a secret")
-            .sign(&TokenClaims::new("x", SystemTime::now() + Duration::from_secs(60)))
+            .sign(&TokenClaims::new(
+                "x",
+                SystemTime::now() + Duration::from_secs(60),
+            ))
             .expect("signs");
         assert_eq!(
             auth.authenticate(&wrong.to_credential(), &connection)

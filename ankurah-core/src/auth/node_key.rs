@@ -108,9 +108,9 @@ impl Authenticator for KeyAuthenticator {
         };
         let signature = Signature::from_slice(signature)
             .map_err(|_| invalid("a node key's signature has 64 bytes"))?;
-        let bytes = request.signed_bytes().ok_or_else(|| {
-            invalid("this node sent no challenge, so it cannot check a node key")
-        })?;
+        let bytes = request
+            .signed_bytes()
+            .ok_or_else(|| invalid("this node sent no challenge, so it cannot check a node key"))?;
         VerifyingKey::from_bytes(&public_key)
             .and_then(|key| key.verify_strict(&bytes, &signature))
             .map_err(|_| {

@@ -60,11 +60,7 @@ pub struct Hello {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<Credential>,
     /// Random bytes ([`CHALLENGE_BYTES`](crate::auth::CHALLENGE_BYTES)) a node key must sign.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "serde_bytes"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub challenge: Option<Vec<u8>>,
 }
 

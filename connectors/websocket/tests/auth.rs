@@ -59,7 +59,10 @@ async fn server(authenticator: impl ankurah_core::auth::Authenticator) -> (Serve
 }
 
 fn client_node() -> Node {
-    Node::new(Arc::new(MemoryStorage::new()), ankurah_core::PermissiveAgent::new())
+    Node::new(
+        Arc::new(MemoryStorage::new()),
+        ankurah_core::PermissiveAgent::new(),
+    )
 }
 
 fn in_secs(secs: u64) -> SystemTime {
@@ -236,10 +239,13 @@ async fn an_expired_token_ends_the_session_and_the_client_reconnects_with_a_fres
         .state()
         .subscribe(move |state| recorder.lock().push(state));
 
-    eventually("the session ends at expiry and the client reconnects", async || {
-        issued.load(Ordering::SeqCst) >= 2
-            && connection.state().peek() == ConnectionState::Connected
-    })
+    eventually(
+        "the session ends at expiry and the client reconnects",
+        async || {
+            issued.load(Ordering::SeqCst) >= 2
+                && connection.state().peek() == ConnectionState::Connected
+        },
+    )
     .await;
     let seen = states.lock().clone();
     assert!(
