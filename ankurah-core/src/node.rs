@@ -239,9 +239,10 @@ impl Node {
         let mut staged = Vec::new();
         for change in &changes {
             // Pending writes are taken once: a commit retried after failure starts from scratch.
-            let Some(event) = change.fork.take_event() else {
+            let Some(mut event) = change.fork.take_event() else {
                 continue;
             };
+            event.author = cx.principal().to_owned();
             self.inner
                 .policy
                 .check_write(cx, &event, change.canonical.as_deref())?;

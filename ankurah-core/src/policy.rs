@@ -88,6 +88,30 @@ pub trait PolicyAgent: Send + Sync + 'static {
     ) -> Result<(), AccessDenied> {
         Ok(())
     }
+
+    /// May the peer authenticated as `peer` send this event, made by `event.author`? A
+    /// durable node with an [`Authenticator`](crate::auth::Authenticator) asks for every
+    /// event a peer commits and every ancestor it sends. By default only the author itself
+    /// may ([`author_is_peer`]); override it to allow delegations (a trusted relay, say).
+    fn check_author(&self, peer: &ContextData, event: &Event) -> Result<(), AccessDenied> {
+        author_is_peer(peer, event)
+    }
+}
+
+/// The default of [`PolicyAgent::check_author`]: only the author itself may send its events.
+pub fn author_is_peer(peer: &ContextData, event: &Event) -> Result<(), AccessDenied> {
+    if event.author == peer.principal() {
+        return Ok(());
+    }
+    Err(AccessDenied(format!(
+        "event {} of {} {} claims to be made by {:?}, but the peer sending it is authenticated \
+         as {:?}; commit it from a context of the peer's own identity",
+        event.id,
+        event.collection,
+        event.entity_id,
+        event.author,
+        peer.principal()
+    )))
 }
 
 /// Allows everything: for development, tests and single-user apps.

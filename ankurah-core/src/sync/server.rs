@@ -202,12 +202,17 @@ impl Node {
         events: Vec<Event>,
     ) -> Result<(), PeerError> {
         let span = tracing::debug_span!("commit", events = events.len());
-        let outcome = match peer.limits.check_events(&events) {
+        let checked = peer
+            .limits
+            .check_events(&events)
+            .map_err(MutationError::from)
+            .and_then(|()| self.check_authors(peer, &events));
+        let outcome = match checked {
             Ok(()) => {
                 let applying = self.apply(&peer.cx, events, Staging::Whole);
                 tracing::Instrument::instrument(applying, span).await
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         };
         let answer = match outcome {
             Ok(outcome) if outcome.waiting.is_empty() => Ok(()),

@@ -252,6 +252,7 @@ impl Node {
             if fetched.is_empty() {
                 break;
             }
+            self.check_authors(peer, &fetched)?;
             waiting.extend(fetched);
             peer.limits.check_events(&waiting)?;
             outcome = self.apply(&peer.cx, waiting, staging).await?;
@@ -261,6 +262,22 @@ impl Node {
         outcome.waiting = waiting;
         outcome.missing = missing;
         Ok(outcome)
+    }
+
+    /// Refuses events whose author is not the authenticated peer (nor someone the policy
+    /// agent lets it send for), on a node that authenticates its peers; anonymous peers
+    /// have no identity to check authorship against.
+    pub(crate) fn check_authors(&self, peer: &Peer, events: &[Event]) -> Result<(), MutationError> {
+        if !self.requires_authentication() {
+            return Ok(());
+        }
+        for event in events {
+            if let Err(denied) = self.inner.policy.check_author(&peer.cx, event) {
+                tracing::warn!(event = %event.id, author = %event.author, "forged authorship refused");
+                return Err(MutationError::AccessDenied(denied));
+            }
+        }
+        Ok(())
     }
 
     /// Runs a session with one peer until either side closes it.

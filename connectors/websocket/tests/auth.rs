@@ -17,9 +17,11 @@ use ankurah_core::auth::{
 use ankurah_core::event::Event;
 use ankurah_core::signals::{Peek, Subscribe};
 use ankurah_core::storage::MemoryStorage;
-use ankurah_core::{AccessDenied, ContextData, Entity, Node, PeerError, PolicyAgent};
+use ankurah_core::{
+    AccessDenied, ContextData, Entity, EntityId, MutationError, Node, PeerError, PolicyAgent,
+};
 use ankurah_websocket::{ConnectionState, WebsocketClient, WebsocketError};
-use common::{create, ctx, eventually, Server};
+use common::{album, ctx, eventually, AlbumView, Server};
 use parking_lot::Mutex;
 
 const SECRET: &[u8] = b"the secret shared by the token issuer and the server";
@@ -32,9 +34,14 @@ impl PolicyAgent for Writers {
     fn check_write(
         &self,
         cx: &ContextData,
-        _event: &Event,
+        event: &Event,
         _before: Option<&Entity>,
     ) -> Result<(), AccessDenied> {
+        assert_eq!(
+            event.author,
+            cx.principal(),
+            "only events of the peer's own identity reach the write check"
+        );
         self.0
             .lock()
             .push((cx.principal().to_owned(), cx.roles().to_vec()));
@@ -74,6 +81,17 @@ fn hs256_token(user: &str, expires: SystemTime) -> ankurah_core::auth::Token {
         .expect("a secret")
         .sign(&TokenClaims::new(user, expires).with_roles(["editor"]))
         .expect("signing")
+}
+
+/// Creates an album on `node` in a context acting as `user` and returns its id.
+async fn create(node: &Node, user: &str, name: &str) -> Result<EntityId, MutationError> {
+    let trx = node
+        .context(&ContextData::for_principal(user))
+        .expect("the permissive agent allows every context")
+        .begin();
+    let id = trx.create(&album(name, "Muse", 2001)).await?.id();
+    trx.commit().await?;
+    Ok(id)
 }
 
 /// The refusal a first connection attempt ended with.
@@ -139,7 +157,7 @@ async fn a_token_yields_the_identity_writes_are_checked_under() {
         .await
         .expect("alice's token is accepted");
     alice.system.wait_system_ready().await;
-    create(&alice, "Showbiz", 1999).await;
+    create(&alice, "alice", "Showbiz").await.expect("commit");
     assert_eq!(
         writers.0.lock().clone(),
         [("alice".to_owned(), vec!["editor".to_owned()])]
@@ -161,7 +179,9 @@ async fn eddsa_tokens_are_verified_with_the_issuer_public_key() {
         .await
         .expect("bob's token is accepted");
     bob.system.wait_system_ready().await;
-    create(&bob, "Origin of Symmetry", 2001).await;
+    create(&bob, "bob", "Origin of Symmetry")
+        .await
+        .expect("commit");
     assert_eq!(writers.principals(), ["bob"]);
 
     let other_issuer = client_node();
@@ -192,7 +212,9 @@ async fn a_node_key_proves_itself_by_signing_the_challenge() {
         .await
         .expect("the known key is accepted");
     known.system.wait_system_ready().await;
-    create(&known, "Absolution", 2003).await;
+    create(&known, "replica-1", "Absolution")
+        .await
+        .expect("commit");
     assert_eq!(writers.principals(), ["replica-1"]);
 
     let stranger = client_node();
@@ -256,14 +278,55 @@ async fn an_expired_token_ends_the_session_and_the_client_reconnects_with_a_fres
         "the client was told its credential expired: {seen:?}"
     );
     // The new session works under the same identity.
-    create(&client, "Black Holes", 2006).await;
+    create(&client, "carol", "Black Holes")
+        .await
+        .expect("commit");
     assert_eq!(writers.principals(), ["carol"]);
     let ctx = ctx(&server.node);
     assert_eq!(
-        ctx.fetch::<common::AlbumView>("name = 'Black Holes'")
+        ctx.fetch::<AlbumView>("name = 'Black Holes'")
             .await
             .expect("fetch")
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn an_event_whose_author_is_not_the_peer_is_refused_and_undone() {
+    let (server, writers) = server(JwtAuthenticator::hs256(SECRET).expect("a secret")).await;
+    let mallory = client_node();
+    mallory.set_credentials(hs256_token("mallory", in_secs(3600)));
+    let _connection = WebsocketClient::new(mallory.clone(), &server.url())
+        .await
+        .expect("mallory's token is accepted");
+    mallory.system.wait_system_ready().await;
+
+    // Mallory commits as alice: the server refuses the forgery, stores nothing, and the
+    // client undoes the album.
+    let forged = create(&mallory, "alice", "Forged").await;
+    match forged {
+        Err(MutationError::AccessDenied(denied)) => {
+            assert!(denied.0.contains("\"alice\""), "{denied}");
+            assert!(denied.0.contains("\"mallory\""), "{denied}");
+        }
+        other => panic!("expected a refused forgery, got {other:?}"),
+    }
+    let on_server = ctx(&server.node)
+        .fetch::<AlbumView>("name = 'Forged'")
+        .await
+        .expect("fetch");
+    assert!(on_server.is_empty(), "nothing of the forgery is stored");
+    let on_client = mallory
+        .context(&ContextData::for_principal("mallory"))
+        .expect("context")
+        .fetch::<AlbumView>("name = 'Forged'")
+        .await
+        .expect("fetch");
+    assert!(on_client.is_empty(), "the client undid the refused album");
+    assert!(writers.principals().is_empty());
+
+    // Her own albums go through, recorded as hers.
+    create(&mallory, "mallory", "Honest").await.expect("commit");
+    assert_eq!(writers.principals(), ["mallory"]);
 }

@@ -74,6 +74,7 @@ fn commit_of_a_genesis_event() {
         entity_id: EntityId::from_bytes(id),
         parent: Clock::new(),
         operations: BTreeMap::from([("lww".to_string(), ByteBuf::from(lww))]),
+        author: String::new(),
     };
     assert_wire(
         Message::Request { id: 2, request: Request::Commit { events: vec![event] } },
