@@ -42,6 +42,7 @@ mod node_error;
 pub mod policy;
 pub mod property;
 mod reactor;
+pub mod rules;
 mod runtime;
 mod shutdown;
 pub mod signals;

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::ankql::Predicate;
 use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::event::Event;
@@ -87,6 +88,19 @@ pub trait PolicyAgent: Send + Sync + 'static {
         _before: Option<&Entity>,
     ) -> Result<(), AccessDenied> {
         Ok(())
+    }
+
+    /// A predicate the durable node ANDs into every selection this context fetches or
+    /// subscribes to in `collection`, so storage narrows the result with its indexes and a
+    /// live query drops an entity the moment it stops matching; `None` (the default) adds
+    /// nothing. It must never admit what [`check_read`](Self::check_read) refuses: every
+    /// entity sent is checked with that all the same.
+    fn read_filter(
+        &self,
+        _cx: &ContextData,
+        _collection: &CollectionId,
+    ) -> Result<Option<Predicate>, AccessDenied> {
+        Ok(None)
     }
 
     /// May the peer authenticated as `peer` send this event, made by `event.author`? A
