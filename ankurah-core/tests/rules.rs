@@ -198,3 +198,195 @@ fn rules_parse_values_on_the_left_and_decide_conditions_between_values() {
     // Queries have no `$` references.
     assert!(parse_selection("artist = $user.id", &[]).is_err());
 }
+
+/// The differential test: random read rules bound to random identities, evaluated on random
+/// albums, agree with a straightforward reference evaluation of the same rule.
+mod differential {
+    use ankurah_core::ankql::Filterable;
+    use ankurah_core::rules::{RuleKind, RulesAgent};
+    use ankurah_core::{ContextData, EntityId, PolicyAgent, Value};
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 3] = ["ann", "bo", "cy"];
+
+    /// A rule, as the reference sees it.
+    #[derive(Clone, Debug)]
+    enum Rule {
+        True,
+        False,
+        /// `artist = $user.id`
+        OwnerIsUser,
+        /// `'r' IN $user.roles`
+        HasRole(&'static str),
+        /// `artist IN $user.roles`
+        ArtistInRoles,
+        /// `year < n` (or `>`, `=`), and the same with the value on the left
+        Year(u8, i64, bool),
+        /// `artist = 'name'`
+        ArtistIs(&'static str),
+        Not(Box<Rule>),
+        And(Box<Rule>, Box<Rule>),
+        Or(Box<Rule>, Box<Rule>),
+    }
+
+    impl Rule {
+        fn text(&self) -> String {
+            match self {
+                Rule::True => "TRUE".into(),
+                Rule::False => "FALSE".into(),
+                Rule::OwnerIsUser => "artist = $user.id".into(),
+                Rule::HasRole(role) => format!("'{role}' IN $user.roles"),
+                Rule::ArtistInRoles => "artist IN $user.roles".into(),
+                Rule::Year(op, n, flipped) => {
+                    let op = ["<", ">", "="][*op as usize % 3];
+                    match flipped {
+                        false => format!("year {op} {n}"),
+                        // `n < year` means `year > n`.
+                        true => format!("{n} {} year", mirror(op)),
+                    }
+                }
+                Rule::ArtistIs(name) => format!("artist = '{name}'"),
+                Rule::Not(inner) => format!("NOT ({})", inner.text()),
+                Rule::And(l, r) => format!("({}) AND ({})", l.text(), r.text()),
+                Rule::Or(l, r) => format!("({}) OR ({})", l.text(), r.text()),
+            }
+        }
+
+        /// SQL's three-valued logic, written out.
+        fn reference(&self, album: &Album, user: &User) -> Option<bool> {
+            match self {
+                Rule::True => Some(true),
+                Rule::False => Some(false),
+                Rule::OwnerIsUser => album.artist.as_ref().map(|a| *a == user.id),
+                Rule::HasRole(role) => Some(user.roles.iter().any(|r| r == role)),
+                Rule::ArtistInRoles if user.roles.is_empty() => Some(false),
+                Rule::ArtistInRoles => album.artist.as_ref().map(|a| user.roles.contains(a)),
+                Rule::Year(op, n, _) => album.year.map(|year| match op % 3 {
+                    0 => year < *n,
+                    1 => year > *n,
+                    _ => year == *n,
+                }),
+                Rule::ArtistIs(name) => album.artist.as_ref().map(|a| a == name),
+                Rule::Not(inner) => inner.reference(album, user).map(|b| !b),
+                Rule::And(l, r) => match (l.reference(album, user), r.reference(album, user)) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                },
+                Rule::Or(l, r) => match (l.reference(album, user), r.reference(album, user)) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                },
+            }
+        }
+    }
+
+    fn mirror(op: &str) -> &str {
+        match op {
+            "<" => ">",
+            ">" => "<",
+            other => other,
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct Album {
+        id: EntityId,
+        artist: Option<String>,
+        year: Option<i64>,
+    }
+
+    impl Filterable for Album {
+        fn entity_id(&self) -> EntityId {
+            self.id
+        }
+        fn value(&self, property: &str) -> Option<Value> {
+            match property {
+                "artist" => self.artist.clone().map(Value::String),
+                "year" => self.year.map(Value::I64),
+                _ => None,
+            }
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct User {
+        id: String,
+        roles: Vec<String>,
+    }
+
+    fn name() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(&NAMES[..])
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let leaf = prop_oneof![
+            Just(Rule::True),
+            Just(Rule::False),
+            Just(Rule::OwnerIsUser),
+            Just(Rule::ArtistInRoles),
+            name().prop_map(Rule::HasRole),
+            name().prop_map(Rule::ArtistIs),
+            (0u8..3, -2i64..3, any::<bool>()).prop_map(|(op, n, f)| Rule::Year(op, n, f)),
+        ];
+        leaf.prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|r| Rule::Not(Box::new(r))),
+                (inner.clone(), inner.clone())
+                    .prop_map(|(l, r)| Rule::And(Box::new(l), Box::new(r))),
+                (inner.clone(), inner).prop_map(|(l, r)| Rule::Or(Box::new(l), Box::new(r))),
+            ]
+        })
+    }
+
+    fn album() -> impl Strategy<Value = Album> {
+        (
+            prop::option::weighted(0.9, name().prop_map(String::from)),
+            prop::option::weighted(0.9, -2i64..3),
+        )
+            .prop_map(|(artist, year)| Album {
+                id: EntityId::new(),
+                artist,
+                year,
+            })
+    }
+
+    fn user() -> impl Strategy<Value = User> {
+        (name(), prop::collection::vec(name(), 0..3)).prop_map(|(id, roles)| User {
+            id: id.into(),
+            roles: roles.into_iter().map(String::from).collect(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn bound_rules_agree_with_the_reference(
+            rule in rule(),
+            users in prop::collection::vec(user(), 1..4),
+            albums in prop::collection::vec(album(), 1..12),
+        ) {
+            let text = rule.text();
+            let agent = RulesAgent::builder()
+                .properties("album", ["artist", "year"])
+                .rule("album", RuleKind::Read, &text)
+                .build()
+                .expect("generated rules are valid");
+            for user in &users {
+                let cx = ContextData::for_principal(user.id.clone()).with_roles(user.roles.clone());
+                let filter = agent
+                    .read_filter(&cx, &"album".into())
+                    .expect("a read rule")
+                    .expect("a filter");
+                for album in &albums {
+                    prop_assert_eq!(
+                        filter.evaluate(album),
+                        rule.reference(album, user),
+                        "rule `{}` bound to {:?} as `{}` on {:?}", text, user, filter, album
+                    );
+                }
+            }
+        }
+    }
+}

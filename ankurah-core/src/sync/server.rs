@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::ankql::Selection;
+use crate::ankql::{Predicate, Selection};
 use crate::changes::ChangeKind;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
@@ -126,6 +126,7 @@ impl Node {
                 known,
             } => {
                 let known = known_heads(known, peer)?;
+                let selection = self.readable_selection(cx, &collection, selection)?;
                 let entities = self
                     .fetch_entities(&collection, &selection)
                     .await
@@ -150,6 +151,9 @@ impl Node {
                 selection,
                 known,
             } => {
+                // With the read rule in its selection, the query drops an entity that
+                // stops being readable as soon as it changes, like any that stops matching.
+                let selection = self.readable_selection(cx, &collection, selection)?;
                 self.serve_subscription(peer, subscription, collection, selection, known)
                     .await
             }
@@ -171,6 +175,19 @@ impl Node {
                     ids.len(),
                     peer.limits.max_ids_per_request,
                 )?;
+                // History shows what an entity was: only readers of the entity see it.
+                if self.is_durable() {
+                    let entity = self
+                        .load_entity(&collection, entity_id)
+                        .await
+                        .map_err(|e| RemoteError::from(&e))?;
+                    if let Some(entity) = entity {
+                        self.inner
+                            .policy
+                            .check_read(cx, &collection, &entity)
+                            .map_err(|denied| RemoteError::new(ErrorKind::AccessDenied, denied))?;
+                    }
+                }
                 let store = self
                     .collection(&collection)
                     .await
@@ -181,6 +198,26 @@ impl Node {
                     .map_err(|e| RemoteError::from(&e))?;
                 Ok(Response::Events(events))
             }
+        }
+    }
+
+    /// `selection` narrowed to what `cx` may read: the policy agent's read filter ANDed
+    /// into its predicate, so storage uses its indexes for the rule too. Every entity sent
+    /// is still checked with [`can_read`](Self::can_read).
+    fn readable_selection(
+        &self,
+        cx: &ContextData,
+        collection: &CollectionId,
+        mut selection: Selection,
+    ) -> Result<Selection, RemoteError> {
+        match self.inner.policy.read_filter(cx, collection) {
+            Ok(None) => Ok(selection),
+            Ok(Some(filter)) => {
+                selection.predicate =
+                    Predicate::And(Box::new(selection.predicate), Box::new(filter));
+                Ok(selection)
+            }
+            Err(denied) => Err(RemoteError::new(ErrorKind::AccessDenied, denied)),
         }
     }
 
@@ -265,6 +302,14 @@ impl Node {
         known: Vec<(EntityId, Clock)>,
     ) -> Result<Response, RemoteError> {
         let known = known_heads(known, peer)?;
+        if self.requires_authentication() && !peer.subscriptions.lock().contains_key(&subscription)
+        {
+            within(
+                "subscriptions of one identity",
+                self.subscriptions_of(&peer.cx) + 1,
+                peer.limits.max_subscriptions_per_identity,
+            )?;
+        }
         let query = self.inner.reactor.register(collection.clone(), selection);
         let changed = Arc::new(Changed::default());
         let guard = {

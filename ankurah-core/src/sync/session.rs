@@ -347,6 +347,15 @@ impl Node {
             };
             if authenticator.is_some() {
                 let identity = &authenticated.identity;
+                let open = self.sessions_of(identity);
+                if let Err(exceeded) = LimitExceeded::check(
+                    "sessions of one identity",
+                    open + 1,
+                    self.limits().max_connections_per_identity,
+                ) {
+                    tracing::warn!(principal = identity.principal(), %exceeded, "session refused");
+                    return Err(refuse(&outgoing, PeerError::Overloaded(exceeded.to_string())));
+                }
                 tracing::info!(principal = identity.principal(), "peer authenticated");
                 let welcome = Message::Welcome {
                     principal: identity.principal().to_owned(),
@@ -540,6 +549,27 @@ impl Node {
             }
             _ => Ok(()),
         }
+    }
+
+    /// How many sessions peers authenticated as `identity` have open here.
+    pub(crate) fn sessions_of(&self, identity: &ContextData) -> usize {
+        self.inner
+            .peers
+            .lock()
+            .values()
+            .filter(|peer| peer.cx == *identity)
+            .count()
+    }
+
+    /// How many subscriptions peers authenticated as `identity` hold here.
+    pub(crate) fn subscriptions_of(&self, identity: &ContextData) -> usize {
+        self.inner
+            .peers
+            .lock()
+            .values()
+            .filter(|peer| peer.cx == *identity)
+            .map(|peer| peer.subscriptions.lock().len())
+            .sum()
     }
 
     /// A connected durable peer, if any.

@@ -330,3 +330,74 @@ async fn an_event_whose_author_is_not_the_peer_is_refused_and_undone() {
     create(&mallory, "mallory", "Honest").await.expect("commit");
     assert_eq!(writers.principals(), ["mallory"]);
 }
+
+#[tokio::test]
+async fn a_server_without_authenticator_listens_beyond_loopback_only_when_told_to() {
+    let node = || Node::new_durable(Arc::new(MemoryStorage::new()), Writers::default());
+    let open = ankurah_websocket::WebsocketServer::new(node())
+        .bind("0.0.0.0:0")
+        .await;
+    match open {
+        Err(WebsocketError::Anonymous { addr }) => assert!(!addr.ip().is_loopback()),
+        other => panic!("an anonymous server beyond loopback is refused, got {other:?}"),
+    }
+    let chosen = ankurah_websocket::WebsocketServer::new(node())
+        .allow_anonymous()
+        .bind("0.0.0.0:0")
+        .await;
+    assert!(chosen.is_ok(), "anonymous access chosen explicitly");
+    let guarded = node();
+    guarded.set_authenticator(JwtAuthenticator::hs256(SECRET).expect("a secret"));
+    let authenticated = ankurah_websocket::WebsocketServer::new(guarded)
+        .bind("0.0.0.0:0")
+        .await;
+    assert!(
+        authenticated.is_ok(),
+        "a server that authenticates may listen anywhere"
+    );
+}
+
+#[tokio::test]
+async fn one_identity_may_open_only_so_many_sessions() {
+    let limits = ankurah_core::Limits {
+        max_connections_per_identity: 2,
+        ..Default::default()
+    };
+    let config = ankurah_core::NodeConfig {
+        limits,
+        ..Default::default()
+    };
+    let node = Node::with_config(
+        Arc::new(MemoryStorage::new()),
+        Writers::default(),
+        true,
+        config,
+    );
+    node.system.create().await.expect("memory storage");
+    node.set_authenticator(JwtAuthenticator::hs256(SECRET).expect("a secret"));
+    let server = Server::start(node, "127.0.0.1:0").await;
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let dave = client_node();
+        dave.set_credentials(hs256_token("dave", in_secs(3600)));
+        sessions.push(
+            WebsocketClient::new(dave, &server.url())
+                .await
+                .expect("within the limit"),
+        );
+    }
+    let third = client_node();
+    third.set_credentials(hs256_token("dave", in_secs(3600)));
+    match WebsocketClient::new(third, &server.url()).await {
+        Err(WebsocketError::Peer(PeerError::Refused(reason))) => {
+            assert!(reason.contains("sessions of one identity"), "{reason}")
+        }
+        other => panic!("a third session of dave is refused, got {other:?}"),
+    }
+    let erin = client_node();
+    erin.set_credentials(hs256_token("erin", in_secs(3600)));
+    assert!(
+        WebsocketClient::new(erin, &server.url()).await.is_ok(),
+        "other identities are not affected"
+    );
+}

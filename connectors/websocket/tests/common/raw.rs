@@ -270,3 +270,46 @@ pub async fn tally(
     tally.unanswered = waiting.len();
     tally
 }
+
+/// A raw connection that presented `credential` and was welcomed (it panics if refused).
+pub async fn authenticated(url: &str, credential: ankurah_core::auth::Credential) -> Raw {
+    let mut raw = connect(url).await;
+    let server_hello = next_message(&mut raw).await;
+    let Message::Hello(theirs) = server_hello else {
+        panic!("the server opens with Hello, not {server_hello:?}");
+    };
+    send(
+        &mut raw,
+        &Message::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: theirs.system_id,
+            node_id: NodeId::new(),
+            durable: false,
+            credential: Some(credential),
+            challenge: None,
+        }),
+    )
+    .await;
+    match next_message(&mut raw).await {
+        Message::Welcome { .. } => raw,
+        other => panic!("the credential is accepted with Welcome, not {other:?}"),
+    }
+}
+
+/// The next message the server sends, within [`PATIENCE`].
+async fn next_message(raw: &mut Raw) -> Message {
+    let read = async {
+        loop {
+            match raw.next().await {
+                Some(Ok(Frame::Binary(bytes))) => {
+                    return Message::decode(&bytes).expect("the server sends valid messages")
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("the server sends a message")
+}
