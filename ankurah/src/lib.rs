@@ -105,6 +105,8 @@
 
 // Modules, for what the names below do not cover (custom storage engines, policy agents).
 pub use ankurah_core::{ankql, error, event, model, policy, property, state, storage, value};
+// Who may connect (authentication in the handshake) and what they may read and write.
+pub use ankurah_core::{auth, rules};
 
 // Modelling data.
 pub use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};
