@@ -216,6 +216,13 @@ fn corpus() -> Corpus {
             subscription: 9,
             deltas: vec![state_delta(&states[3])],
         },
+        Message::Update {
+            subscription: 9,
+            deltas: vec![Delta::Withdrawn {
+                collection: "album".into(),
+                entity_id: lww_genesis.entity_id,
+            }],
+        },
     ];
     for response in [
         Response::Committed,

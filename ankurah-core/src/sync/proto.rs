@@ -252,6 +252,13 @@ pub enum Delta {
         entity_id: EntityId,
         events: Vec<Event>,
     },
+    /// The receiver may no longer read this entity (the policy agent stopped allowing it,
+    /// e.g. its owner unshared it): it leaves the receiver's queries and reads until a
+    /// `State` of it arrives again.
+    Withdrawn {
+        collection: CollectionId,
+        entity_id: EntityId,
+    },
 }
 
 impl Message {
@@ -380,6 +387,7 @@ fn check_deltas(deltas: &[Delta], limit: usize) -> Result<(), LimitExceeded> {
     deltas.iter().try_for_each(|delta| match delta {
         Delta::State(state) => state.state.check_depth(limit),
         Delta::Events { events, .. } => check_events(events, limit),
+        Delta::Withdrawn { .. } => Ok(()),
     })
 }
 
@@ -490,6 +498,9 @@ impl Delta {
             Delta::Events { events, .. } => {
                 ITEM_OVERHEAD + events.iter().map(Event::estimated_len).sum::<usize>()
             }
+            Delta::Withdrawn { collection, .. } => {
+                ITEM_OVERHEAD + collection.as_str().len() + ID_BYTES
+            }
         }
     }
 
@@ -497,7 +508,7 @@ impl Delta {
     pub fn entity_id(&self) -> EntityId {
         match self {
             Delta::State(state) => state.entity_id,
-            Delta::Events { entity_id, .. } => *entity_id,
+            Delta::Events { entity_id, .. } | Delta::Withdrawn { entity_id, .. } => *entity_id,
         }
     }
 }

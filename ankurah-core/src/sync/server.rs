@@ -131,8 +131,10 @@ impl Node {
                     .fetch_entities(&collection, &selection)
                     .await
                     .map_err(|e| RemoteError::from(&e))?;
-                let entities = self.with_stale(&collection, entities, &known, cx).await?;
-                Ok(Response::Deltas(self.deltas(&entities, &known).await))
+                let (entities, hidden) = self.with_stale(&collection, entities, &known, cx).await?;
+                let mut deltas = self.deltas(&entities, &known).await;
+                deltas.extend(Node::withdrawn(&hidden, &known));
+                Ok(Response::Deltas(deltas))
             }
             Request::Follow { collection, known } => {
                 self.serve_follow(peer, collection, known).await
@@ -346,22 +348,25 @@ impl Node {
         });
         query.load(self).await.map_err(|e| RemoteError::from(&e))?;
         let initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
-        let initial = self
+        let (initial, hidden) = self
             .with_stale(&collection, initial, &known, &peer.cx)
             .await?;
-        Ok(Response::Deltas(self.deltas(&initial, &known).await))
+        let mut deltas = self.deltas(&initial, &known).await;
+        deltas.extend(Node::withdrawn(&hidden, &known));
+        Ok(Response::Deltas(deltas))
     }
 
     /// The readable entities of an answer to a query: its `result`, and the entities the
     /// asker holds (`known`) that are not in it (changed or deleted while it was away):
-    /// once its copies are current, they leave its result there too.
+    /// once its copies are current, they leave its result there too. Second, the entities
+    /// it holds that it may no longer read (to withdraw).
     async fn with_stale(
         &self,
         collection: &CollectionId,
         mut result: Vec<Arc<Entity>>,
         known: &KnownHeads,
         cx: &ContextData,
-    ) -> Result<Vec<Arc<Entity>>, RemoteError> {
+    ) -> Result<(Vec<Arc<Entity>>, Vec<Arc<Entity>>), RemoteError> {
         let matching: HashSet<EntityId> = result.iter().map(|e| e.id()).collect();
         let stale: Vec<EntityId> = known
             .lock()
@@ -376,8 +381,7 @@ impl Node {
                 .map_err(|e| RemoteError::from(&e))?;
             result.extend(entity);
         }
-        result.retain(|e| self.can_read(cx, e));
-        Ok(result)
+        Ok(result.into_iter().partition(|e| self.can_read(cx, e)))
     }
 
     /// Sends a subscription's coalesced changes as they come, until it is closed or the
@@ -395,11 +399,12 @@ impl Node {
             if changed.closed.load(Ordering::Acquire) {
                 return;
             }
-            let entities: Vec<Arc<Entity>> = std::mem::take(&mut *changed.entities.lock())
-                .into_values()
-                .filter(|e| self.can_read(&peer.cx, e))
-                .collect();
-            let deltas = self.deltas(&entities, known).await;
+            let (entities, hidden): (Vec<Arc<Entity>>, Vec<Arc<Entity>>) =
+                std::mem::take(&mut *changed.entities.lock())
+                    .into_values()
+                    .partition(|e| self.can_read(&peer.cx, e));
+            let mut deltas = self.deltas(&entities, known).await;
+            deltas.extend(Node::withdrawn(&hidden, known));
             if deltas.is_empty() {
                 continue;
             }

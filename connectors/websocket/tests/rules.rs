@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime};
 use ankurah_core::auth::{JwtAuthenticator, JwtSigner, TokenClaims};
 use ankurah_core::proto::{Delta, Request, Response};
 use ankurah_core::rules::RulesAgent;
-use ankurah_core::signals::Peek;
+use ankurah_core::signals::{Peek, Subscribe};
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
+use ankurah_core::{ChangeSet, ItemChange};
 use ankurah_core::{Context, ContextData, EntityId, MutationError, Node, PermissiveAgent};
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketClient;
@@ -166,10 +167,9 @@ async fn a_user_never_receives_another_users_private_album_by_any_path() {
     let deltas_of = |reply: Reply| match reply {
         Reply::Answered(Response::Deltas(deltas)) => deltas
             .iter()
-            .map(|delta| match delta {
-                Delta::State(state) => state.entity_id,
-                Delta::Events { entity_id, .. } => *entity_id,
-            })
+            // A `Withdrawn` carries no data: it names an entity the asker named itself.
+            .filter(|delta| !matches!(delta, Delta::Withdrawn { .. }))
+            .map(Delta::entity_id)
             .collect::<BTreeSet<_>>(),
         other => panic!("expected deltas, got {other:?}"),
     };
@@ -248,7 +248,7 @@ async fn a_write_outside_the_rule_is_refused_and_undone() {
 }
 
 #[tokio::test]
-async fn an_album_its_owner_shares_arrives_in_the_other_users_live_query() {
+async fn an_album_arrives_in_a_live_query_when_shared_and_leaves_when_unshared() {
     let (_server, alice, bob) = alice_and_bob().await;
     let live = alice.all_albums().await;
     let private = bob.create("bob", 2002).await.expect("his private album");
@@ -261,4 +261,30 @@ async fn an_album_its_owner_shares_arrives_in_the_other_users_live_query() {
         async || live.peek().iter().any(|a| a.id() == private),
     )
     .await;
+
+    // Bob unshares it: it leaves alice's live query, as a Remove, and her fetches.
+    let removed = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = removed.clone();
+    let _guard = live.subscribe(move |changes: ChangeSet<AlbumView>| {
+        for change in &changes.changes {
+            if let ItemChange::Remove { item } = change {
+                seen.lock().push(item.id());
+            }
+        }
+    });
+    bob.set_year(private, 2005).await.expect("unsharing it");
+    eventually("the unshared album leaves alice's live query", async || {
+        !live.peek().iter().any(|a| a.id() == private)
+    })
+    .await;
+    assert_eq!(*removed.lock(), [private], "it left as a Remove");
+    assert!(!alice.fetched().await.contains(&private));
+
+    // Shared again, it comes back.
+    bob.set_year(private, -2).await.expect("sharing it again");
+    eventually("the album shared again returns", async || {
+        live.peek().iter().any(|a| a.id() == private)
+    })
+    .await;
+    assert!(alice.fetched().await.contains(&private));
 }
