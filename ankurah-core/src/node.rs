@@ -246,15 +246,16 @@ impl Node {
                 continue;
             };
             event.author = cx.principal().to_owned();
-            self.inner
-                .policy
-                .check_write(cx, &event, change.canonical.as_deref())?;
             let next = match &change.canonical {
                 Some(canonical) => canonical.snapshot(),
                 // A creation: the fork's text document already holds the genesis content.
                 None => change.fork.take_text(),
             };
             next.apply_event(&event)?;
+            // Judged on the staged copy: a refusal stores nothing of it.
+            self.inner
+                .policy
+                .check_change(cx, &event, change.canonical.as_deref(), &next)?;
             staged.push((change.canonical.clone(), next, event));
         }
         if staged.is_empty() {
@@ -484,10 +485,10 @@ impl Node {
                     slot.insert((canonical, next))
                 }
             };
+            next.apply_event(&event)?;
             self.inner
                 .policy
-                .check_write(cx, &event, canonical.as_deref())?;
-            next.apply_event(&event)?;
+                .check_change(cx, &event, canonical.as_deref(), next)?;
             known.insert(id);
             outcome.applied.push(id);
             applied_events.push(event);

@@ -90,6 +90,19 @@ pub trait PolicyAgent: Send + Sync + 'static {
         Ok(())
     }
 
+    /// [`check_write`](Self::check_write) where the node already has the entity after the
+    /// event (`after`: `before` with the event applied), so an agent that judges the result
+    /// need not compute it again. Nodes call this one; by default it asks `check_write`.
+    fn check_change(
+        &self,
+        cx: &ContextData,
+        event: &Event,
+        before: Option<&Entity>,
+        _after: &Entity,
+    ) -> Result<(), AccessDenied> {
+        self.check_write(cx, event, before)
+    }
+
     /// A predicate the durable node ANDs into every selection this context fetches or
     /// subscribes to in `collection`, so storage narrows the result with its indexes and a
     /// live query drops an entity the moment it stops matching; `None` (the default) adds

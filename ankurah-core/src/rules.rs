@@ -232,12 +232,16 @@ impl RulesBuilder {
     }
 }
 
+/// One rule bound to an identity.
+type Bound = (CollectionId, RuleKind, Arc<Predicate>);
+
 /// A [`PolicyAgent`] of AnkQL rules; see the [module docs](self).
 pub struct RulesAgent {
     collections: BTreeMap<CollectionId, CollectionRules>,
     limits: Limits,
-    /// Rules bound to identities, so checking many entities parses each rule once.
-    bound: Mutex<HashMap<(CollectionId, RuleKind, ContextData), Arc<Predicate>>>,
+    /// Rules bound to identities, so checking many entities parses each rule once (looked
+    /// up by borrowed identity: a check allocates nothing).
+    bound: Mutex<HashMap<ContextData, Vec<Bound>>>,
 }
 
 impl fmt::Debug for RulesAgent {
@@ -273,9 +277,14 @@ impl RulesAgent {
                     "{collection} has no {kind} rule: with rules installed, access is denied by default"
                 ))
             })?;
-        let key = (collection.clone(), kind, cx.clone());
-        if let Some(predicate) = self.bound.lock().get(&key) {
-            return Ok((predicate.clone(), text));
+        let cached = self.bound.lock().get(cx).and_then(|rules| {
+            rules
+                .iter()
+                .find(|(c, k, _)| c == collection && *k == kind)
+                .map(|(_, _, predicate)| predicate.clone())
+        });
+        if let Some(predicate) = cached {
+            return Ok((predicate, text));
         }
         // Checked at load with another identity; a principal cannot make it fail now,
         // but deny rather than allow if it somehow does.
@@ -286,7 +295,10 @@ impl RulesAgent {
         if bound.len() >= CACHED_BINDINGS {
             bound.clear();
         }
-        bound.insert(key, predicate.clone());
+        bound
+            .entry(cx.clone())
+            .or_default()
+            .push((collection.clone(), kind, predicate.clone()));
         Ok((predicate, text))
     }
 }
@@ -320,22 +332,32 @@ impl PolicyAgent for RulesAgent {
         if cx == DEFAULT_CONTEXT {
             return Ok(());
         }
-        let collection = &event.collection;
-        let (rule, text) = self.bound(cx, collection, RuleKind::Write)?;
         let after = match before {
             Some(before) => before.snapshot(),
-            None => Entity::empty(event.entity_id, collection.clone()),
+            None => Entity::empty(event.entity_id, event.collection.clone()),
         };
         after.apply_event(event).map_err(|error| {
             AccessDenied(format!(
-                "{collection}.write rule `{text}`: the event {} cannot be applied to check it: {error}",
-                event.id
+                "{}.write rule: the event {} cannot be applied to check it: {error}",
+                event.collection, event.id
             ))
         })?;
-        if rule.matches(&Change {
-            before,
-            after: &after,
-        }) {
+        self.check_change(cx, event, before, &after)
+    }
+
+    fn check_change(
+        &self,
+        cx: &ContextData,
+        event: &Event,
+        before: Option<&Entity>,
+        after: &Entity,
+    ) -> Result<(), AccessDenied> {
+        if cx == DEFAULT_CONTEXT {
+            return Ok(());
+        }
+        let collection = &event.collection;
+        let (rule, text) = self.bound(cx, collection, RuleKind::Write)?;
+        if rule.matches(&Change { before, after }) {
             return Ok(());
         }
         Err(AccessDenied(format!(

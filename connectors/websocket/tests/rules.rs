@@ -273,11 +273,15 @@ async fn an_album_arrives_in_a_live_query_when_shared_and_leaves_when_unshared()
         }
     });
     bob.set_year(private, 2005).await.expect("unsharing it");
-    eventually("the unshared album leaves alice's live query", async || {
-        !live.peek().iter().any(|a| a.id() == private)
-    })
+    // Listeners are called on a queue of their own: wait for the Remove too.
+    eventually(
+        "the unshared album leaves alice's live query as a Remove",
+        async || {
+            !live.peek().iter().any(|a| a.id() == private) && removed.lock().contains(&private)
+        },
+    )
     .await;
-    assert_eq!(*removed.lock(), [private], "it left as a Remove");
+    assert_eq!(*removed.lock(), [private], "only it left");
     assert!(!alice.fetched().await.contains(&private));
 
     // Shared again, it comes back.
