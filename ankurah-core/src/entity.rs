@@ -339,6 +339,7 @@ impl Entity {
             entity_id: self.id,
             parent,
             operations,
+            author: String::new(),
         })
     }
 

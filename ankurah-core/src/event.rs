@@ -27,6 +27,12 @@ pub struct Event {
     pub entity_id: EntityId,
     pub parent: Clock,
     pub operations: BTreeMap<String, ByteBuf>,
+    /// The identity that made the event: the principal of the context that committed it
+    /// (empty in events from before authorship was recorded). The id does not cover it; a
+    /// durable node that authenticates its peers refuses an event whose author is not the
+    /// peer that sent it (see [`PolicyAgent::check_author`](crate::PolicyAgent::check_author)).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
 }
 
 impl Event {
@@ -77,6 +83,7 @@ impl Event {
         const OVERHEAD: usize = 128;
         OVERHEAD
             + self.collection.as_str().len()
+            + self.author.len()
             + ID_BYTES * (2 + self.parent.len())
             + self
                 .operations

@@ -22,6 +22,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod ankql;
+pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod collection;
@@ -42,6 +43,7 @@ mod node_error;
 pub mod policy;
 pub mod property;
 mod reactor;
+pub mod rules;
 mod runtime;
 mod shutdown;
 pub mod signals;

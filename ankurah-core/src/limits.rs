@@ -36,6 +36,11 @@ pub struct Limits {
     pub max_ids_per_request: usize,
     /// Most live subscriptions one peer may hold open on a node.
     pub max_subscriptions_per_peer: usize,
+    /// Most sessions one authenticated identity may have open on a node at once (peers
+    /// of a node without an authenticator are each their own identity).
+    pub max_connections_per_identity: usize,
+    /// Most live subscriptions one authenticated identity may hold over all its sessions.
+    pub max_subscriptions_per_identity: usize,
     /// Most entities one peer may follow on a node (see `Request::Follow`): a client
     /// follows the entities resident in it, at most its `NodeConfig::resident_entities`
     /// plus those its application holds.
@@ -79,6 +84,8 @@ impl Default for Limits {
             max_transaction_bytes: 16 * 1024 * 1024,
             max_ids_per_request: 100_000,
             max_subscriptions_per_peer: 1_000,
+            max_connections_per_identity: 16,
+            max_subscriptions_per_identity: 4_000,
             max_followed_per_peer: 50_000,
             max_requests_per_peer: 16,
             max_queued_messages: 1_024,

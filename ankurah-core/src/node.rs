@@ -76,6 +76,7 @@ pub(crate) struct NodeInner {
     pub(crate) durable: bool,
     pub(crate) storage: Arc<dyn StorageEngine>,
     pub(crate) policy: Arc<dyn PolicyAgent>,
+    pub(crate) auth: crate::auth::NodeAuth,
     pub(crate) entities: EntitySet,
     pub(crate) reactor: Arc<Reactor>,
     config: NodeConfig,
@@ -91,6 +92,8 @@ pub(crate) struct NodeInner {
     pub(crate) followers: Arc<Followers>,
     /// On an ephemeral node: the entities it follows on its durable peer.
     pub(crate) following: Following,
+    /// On an ephemeral node: entities the durable peer withdrew (no longer readable here).
+    pub(crate) withdrawn: Mutex<std::collections::HashSet<EntityId>>,
     /// Set by [`Node::shutdown`]: commits are refused from then on.
     pub(crate) shut_down: AtomicBool,
 }
@@ -160,6 +163,7 @@ impl Node {
             durable,
             storage,
             policy: Arc::new(policy),
+            auth: Default::default(),
             entities: EntitySet::new(config.resident_entities),
             reactor: Arc::default(),
             config,
@@ -170,6 +174,7 @@ impl Node {
             rejections: broadcast::channel(64).0,
             followers: Arc::default(),
             following: Following::default(),
+            withdrawn: Mutex::default(),
             shut_down: AtomicBool::new(false),
         };
         let inner = Arc::new(inner);
@@ -278,18 +283,20 @@ impl Node {
         let mut staged = Vec::new();
         for change in &changes {
             // Pending writes are taken once: a commit retried after failure starts from scratch.
-            let Some(event) = change.fork.take_event() else {
+            let Some(mut event) = change.fork.take_event() else {
                 continue;
             };
-            self.inner
-                .policy
-                .check_write(cx, &event, change.canonical.as_deref())?;
+            event.author = cx.principal().to_owned();
             let next = match &change.canonical {
                 Some(canonical) => canonical.snapshot(),
                 // A creation: the fork's text document already holds the genesis content.
                 None => change.fork.take_text(),
             };
             next.apply_event(&event)?;
+            // Judged on the staged copy: a refusal stores nothing of it.
+            self.inner
+                .policy
+                .check_change(cx, &event, change.canonical.as_deref(), &next)?;
             staged.push((change.canonical.clone(), next, event));
         }
         if staged.is_empty() {
@@ -548,10 +555,10 @@ impl Node {
                     slot.insert((canonical, next))
                 }
             };
+            next.apply_event(&event)?;
             self.inner
                 .policy
-                .check_write(cx, &event, canonical.as_deref())?;
-            next.apply_event(&event)?;
+                .check_change(cx, &event, canonical.as_deref(), next)?;
             known.insert(id);
             outcome.applied.push(id);
             applied_events.push(event);

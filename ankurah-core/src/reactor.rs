@@ -338,7 +338,10 @@ impl Query {
         selection: &Selection,
     ) -> Result<Vec<Arc<Entity>>, RetrievalError> {
         match node.fetch_entities(&self.collection, selection).await {
-            Ok(fresh) => Ok(fresh),
+            Ok(mut fresh) => {
+                fresh.retain(|entity| !node.is_withdrawn(entity.id()));
+                Ok(fresh)
+            }
             Err(error) => {
                 let reason = Arc::new(error);
                 self.loaded.send_replace(LoadState::Failed(reason.clone()));
@@ -394,7 +397,9 @@ impl Query {
         let mut next: Vec<Arc<Entity>> = results.clone();
         let mut changes = Vec::new();
         for entity in changed {
-            let matches = !entity.is_deleted() && selection.predicate.matches(entity);
+            let matches = !entity.is_deleted()
+                && !node.is_withdrawn(entity.id())
+                && selection.predicate.matches(entity);
             let position = next.iter().position(|e| e.id() == entity.id());
             match (matches, position) {
                 (true, None) => {

@@ -22,9 +22,10 @@ use std::sync::{LazyLock, Mutex, Once};
 use std::time::Duration;
 
 use ankurah_core::ankql::{parse_selection, Filterable};
+use ankurah_core::auth::Credential;
 use ankurah_core::encoding;
 use ankurah_core::property::backend::{LWWBackend, YrsBackend};
-use ankurah_core::proto::{Delta, Hello, Message, Request, Response, PROTOCOL_VERSION};
+use ankurah_core::proto::{Delta, ErrorKind, Hello, Message, Request, Response, PROTOCOL_VERSION};
 use ankurah_core::testing::{self, child, wire};
 use ankurah_core::{
     Clock, DecodeError, Entity, EntityId, EntityState, Event, EventId, NodeId, State, SystemId,
@@ -134,9 +135,39 @@ fn corpus() -> Corpus {
             system_id: Some(SystemId::new()),
             node_id: NodeId::new(),
             durable: false,
+            credential: None,
+            challenge: None,
         }),
         Message::Goodbye {
             reason: "bye ☃".into(),
+            kind: None,
+        },
+        Message::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: None,
+            node_id: NodeId::new(),
+            durable: false,
+            credential: Some(Credential::NodeKey {
+                public_key: vec![1; 32],
+                signature: vec![2; 64],
+            }),
+            challenge: Some(vec![3; 32]),
+        }),
+        Message::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: None,
+            node_id: NodeId::new(),
+            durable: false,
+            credential: Some(Credential::Token("a.b.c".into())),
+            challenge: None,
+        }),
+        Message::Welcome {
+            principal: "alice".into(),
+            roles: vec!["editor".into()],
+        },
+        Message::Goodbye {
+            reason: "expired".into(),
+            kind: Some(ErrorKind::CredentialExpired),
         },
         request(Request::Get {
             collection: "album".into(),
@@ -184,6 +215,13 @@ fn corpus() -> Corpus {
         Message::Update {
             subscription: 9,
             deltas: vec![state_delta(&states[3])],
+        },
+        Message::Update {
+            subscription: 9,
+            deltas: vec![Delta::Withdrawn {
+                collection: "album".into(),
+                entity_id: lww_genesis.entity_id,
+            }],
         },
     ];
     for response in [

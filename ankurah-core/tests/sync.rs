@@ -272,9 +272,11 @@ async fn peers_of_another_version_or_system_are_refused() {
         system_id: Some(system),
         node_id: NodeId::new(),
         durable: false,
+        credential: None,
+        challenge: None,
     };
     match handshake_with(&server, newer).await {
-        Message::Goodbye { reason } => assert!(reason.contains("protocol version"), "{reason}"),
+        Message::Goodbye { reason, .. } => assert!(reason.contains("protocol version"), "{reason}"),
         other => panic!("expected Goodbye, got {other:?}"),
     }
     let other_system = Hello {
@@ -282,9 +284,11 @@ async fn peers_of_another_version_or_system_are_refused() {
         system_id: Some(ankurah_core::SystemId::new()),
         node_id: NodeId::new(),
         durable: false,
+        credential: None,
+        challenge: None,
     };
     match handshake_with(&server, other_system).await {
-        Message::Goodbye { reason } => assert!(reason.contains("system"), "{reason}"),
+        Message::Goodbye { reason, .. } => assert!(reason.contains("system"), "{reason}"),
         other => panic!("expected Goodbye, got {other:?}"),
     }
     assert_eq!(server.peer_count(), 0);
@@ -309,6 +313,8 @@ async fn raw_peer(
         system_id: server.system.system_id(),
         node_id: NodeId::new(),
         durable: false,
+        credential: None,
+        challenge: None,
     };
     to_server.send(Message::Hello(hello)).await.unwrap();
     assert!(matches!(from_server.recv().await, Some(Message::Hello(_))));

@@ -107,6 +107,8 @@
 pub use ankurah_core::{
     ankql, error, event, model, policy, property, state, storage, temporal, value,
 };
+// Who may connect (authentication in the handshake) and what they may read and write.
+pub use ankurah_core::{auth, rules};
 
 // Modelling data.
 pub use ankurah_core::model::{Model, Mutable, PropertyDescriptor, View};

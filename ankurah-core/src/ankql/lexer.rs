@@ -67,6 +67,8 @@ pub(crate) enum TokenKind {
     Comma,
     Dot,
     Question,
+    /// `$`, starting a reference (`$user.id`) in an access rule.
+    Dollar,
     End,
 }
 
@@ -130,6 +132,7 @@ impl<'a> Lexer<'a> {
             (Some(')'), _) => (TokenKind::RParen, 1),
             (Some(','), _) => (TokenKind::Comma, 1),
             (Some('?'), _) => (TokenKind::Question, 1),
+            (Some('$'), _) => (TokenKind::Dollar, 1),
             (Some('.'), _) => {
                 self.after_dot = true;
                 (TokenKind::Dot, 1)

@@ -101,4 +101,6 @@ mod parser;
 
 pub use ast::*;
 pub use eval::Filterable;
-pub use parser::{parse_selection, parse_selection_with, ParseError};
+pub use parser::{
+    parse_rule, parse_selection, parse_selection_with, Binding, Bindings, ParseError,
+};

@@ -3,7 +3,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
-use super::ast::{Direction, OrderItem, Path, Predicate, Selection};
+use super::ast::{ComparisonOp, Direction, OrderItem, Path, Predicate, Selection};
 use super::lexer::{Keyword, Lexer, Token, TokenKind};
 use crate::limits::Limits;
 use crate::value::Value;
@@ -47,8 +47,57 @@ pub fn parse_selection_with(
         used_args: 0,
         nesting: 0,
         max_depth: limits.depth_limit(),
+        bindings: None,
     }
     .selection()
+}
+
+/// What a `$` reference of an access rule stands for (see [`parse_rule`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Binding {
+    /// A value, e.g. `$user.id`.
+    Value(Value),
+    /// A list of values, e.g. `$user.roles`: after `IN`, or on the right of `'x' IN`.
+    List(Vec<Value>),
+    /// A property of the entity, e.g. `$new.owner` (the rule then reads that path).
+    Path(Path),
+}
+
+/// Resolves the `$` references of a rule while it is parsed.
+pub trait Bindings {
+    /// What `$reference` (e.g. `["user", "id"]`) stands for, or why it is not allowed.
+    fn bind(&self, reference: &Path) -> Result<Binding, String>;
+}
+
+/// Parses an access rule: an AnkQL predicate that may also use `$` references, which
+/// `bindings` resolves as they are read, so the result is an ordinary [`Predicate`] (to
+/// evaluate, or to AND into a selection that storage pushes down). Beyond a query's
+/// predicate, a rule may compare a value on the left (`'editor' IN $user.roles`,
+/// `$user.id = owner`); a condition between values only is decided at once (`TRUE` or
+/// `FALSE`).
+pub fn parse_rule(
+    text: &str,
+    bindings: &dyn Bindings,
+    limits: &Limits,
+) -> Result<Predicate, ParseError> {
+    let mut lexer = Lexer::new(text);
+    let token = lexer.next_token()?;
+    let mut parser = Parser {
+        text,
+        lexer,
+        token,
+        prev: None,
+        args: &[],
+        used_args: 0,
+        nesting: 0,
+        max_depth: limits.depth_limit(),
+        bindings: Some(bindings),
+    };
+    let predicate = parser.or()?.0;
+    match parser.token.kind {
+        TokenKind::End => Ok(predicate),
+        _ => Err(parser.expected("`AND`, `OR` or the end of the rule")),
+    }
 }
 
 impl FromStr for Selection {
@@ -86,6 +135,8 @@ struct Parser<'a> {
     nesting: usize,
     /// Deepest nesting and tree depth accepted.
     max_depth: usize,
+    /// In a rule: what `$` references stand for (`None` in a query, which has none).
+    bindings: Option<&'a dyn Bindings>,
 }
 
 impl Parser<'_> {
@@ -195,6 +246,14 @@ impl Parser<'_> {
             TokenKind::Keyword(Keyword::True) => self.advance().map(|_| (Predicate::True, 1)),
             TokenKind::Keyword(Keyword::False) => self.advance().map(|_| (Predicate::False, 1)),
             TokenKind::Ident(_) => Ok((self.comparison()?, 1)),
+            TokenKind::Dollar
+            | TokenKind::String(_)
+            | TokenKind::Integer(_)
+            | TokenKind::Float(_)
+                if self.bindings.is_some() =>
+            {
+                Ok((self.rule_condition()?, 1))
+            }
             _ => Err(self.expected("a condition")),
         }
     }
@@ -213,6 +272,111 @@ impl Parser<'_> {
     /// `path op value | path [NOT] LIKE string | path [NOT] IN (values) | path IS [NOT] NULL`
     fn comparison(&mut self) -> Result<Predicate> {
         let path = self.path()?;
+        self.condition_on(path)
+    }
+
+    /// A rule's condition starting with a `$` reference or a literal.
+    fn rule_condition(&mut self) -> Result<Predicate> {
+        let at = self.token.span.start;
+        let left = match self.token.kind {
+            TokenKind::Dollar => match self.reference()? {
+                Binding::Path(path) => return self.condition_on(path),
+                Binding::Value(value) => value,
+                Binding::List(_) => {
+                    return Err(ParseError {
+                        offset: at,
+                        message: "a list can only follow `IN`".into(),
+                    })
+                }
+            },
+            _ => self.value()?,
+        };
+        let negated = self.eat(Keyword::Not)?;
+        let holds = match self.token.kind {
+            TokenKind::Keyword(Keyword::In) => {
+                self.advance()?;
+                let values = self.in_values()?;
+                values.contains(&left) != negated
+            }
+            TokenKind::Op(op) if !negated => {
+                self.advance()?;
+                let right = match self.token.kind {
+                    TokenKind::Ident(_) => Binding::Path(self.path()?),
+                    TokenKind::Dollar => self.reference()?,
+                    _ => Binding::Value(self.value()?),
+                };
+                match (right, op) {
+                    (Binding::Path(path), op) => {
+                        return Ok(Predicate::Comparison {
+                            path,
+                            op: mirrored(op),
+                            value: left,
+                        })
+                    }
+                    (Binding::Value(right), ComparisonOp::Eq) => left == right,
+                    (Binding::Value(right), ComparisonOp::NotEq) => left != right,
+                    _ => {
+                        return Err(ParseError {
+                            offset: at,
+                            message: "two values can only be compared with `=` or `!=`".into(),
+                        })
+                    }
+                }
+            }
+            TokenKind::Keyword(Keyword::Is) if !negated => {
+                self.advance()?;
+                let negated = self.eat(Keyword::Not)?;
+                self.expect(Keyword::Null, "`NULL`")?;
+                (left == Value::Null) != negated
+            }
+            _ if negated => return Err(self.expected("`IN`")),
+            _ => return Err(self.expected("an operator")),
+        };
+        Ok(if holds {
+            Predicate::True
+        } else {
+            Predicate::False
+        })
+    }
+
+    /// `$name {. key}`, resolved by the rule's bindings.
+    fn reference(&mut self) -> Result<Binding> {
+        let at = self.token.span.start;
+        self.expect(TokenKind::Dollar, "`$`")?;
+        let reference = self.path()?;
+        let bindings = self.bindings.ok_or_else(|| ParseError {
+            offset: at,
+            message: "`$` references are allowed in access rules only".into(),
+        })?;
+        bindings.bind(&reference).map_err(|message| ParseError {
+            offset: at,
+            message,
+        })
+    }
+
+    /// The values after `IN`: `(v1, v2, ...)`, or a `$` reference to a list in a rule.
+    fn in_values(&mut self) -> Result<Vec<Value>> {
+        if self.token.kind == TokenKind::Dollar && self.bindings.is_some() {
+            let at = self.token.span.start;
+            return match self.reference()? {
+                Binding::List(values) => Ok(values),
+                _ => Err(ParseError {
+                    offset: at,
+                    message: "`IN` needs a list here".into(),
+                }),
+            };
+        }
+        self.expect(TokenKind::LParen, "`(`")?;
+        let mut values = vec![self.value()?];
+        while self.eat(TokenKind::Comma)? {
+            values.push(self.value()?);
+        }
+        self.expect(TokenKind::RParen, "`,` or `)`")?;
+        Ok(values)
+    }
+
+    /// The rest of a condition on `path`.
+    fn condition_on(&mut self, path: Path) -> Result<Predicate> {
         let negated = self.eat(Keyword::Not)?;
         Ok(match self.token.kind {
             TokenKind::Keyword(Keyword::Like) => {
@@ -225,12 +389,15 @@ impl Parser<'_> {
             }
             TokenKind::Keyword(Keyword::In) => {
                 self.advance()?;
-                self.expect(TokenKind::LParen, "`(`")?;
-                let mut values = vec![self.value()?];
-                while self.eat(TokenKind::Comma)? {
-                    values.push(self.value()?);
+                let values = self.in_values()?;
+                // An empty list (a user without roles) matches nothing; SQL has no `IN ()`.
+                if values.is_empty() {
+                    return Ok(if negated {
+                        Predicate::True
+                    } else {
+                        Predicate::False
+                    });
                 }
-                self.expect(TokenKind::RParen, "`,` or `)`")?;
                 Predicate::In {
                     path,
                     values,
@@ -294,6 +461,16 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<Value> {
+        if self.token.kind == TokenKind::Dollar && self.bindings.is_some() {
+            let at = self.token.span.start;
+            return match self.reference()? {
+                Binding::Value(value) => Ok(value),
+                _ => Err(ParseError {
+                    offset: at,
+                    message: "expected a value; this reference is not one".into(),
+                }),
+            };
+        }
         self.value_as("a value", Some)
     }
 
@@ -389,6 +566,17 @@ impl Parser<'_> {
 
     fn source(&self, span: Range<usize>) -> &str {
         self.text.get(span).unwrap_or_default()
+    }
+}
+
+/// The operator that means the same with its operands swapped (`1 < x` is `x > 1`).
+fn mirrored(op: ComparisonOp) -> ComparisonOp {
+    match op {
+        ComparisonOp::Lt => ComparisonOp::Gt,
+        ComparisonOp::LtEq => ComparisonOp::GtEq,
+        ComparisonOp::Gt => ComparisonOp::Lt,
+        ComparisonOp::GtEq => ComparisonOp::LtEq,
+        ComparisonOp::Eq | ComparisonOp::NotEq => op,
     }
 }
 

@@ -246,11 +246,19 @@ impl Node {
     ) -> Result<crate::node::ApplyOutcome, MutationError> {
         let mut states = Vec::new();
         let mut events = Vec::new();
+        let mut withdrawn = Vec::new();
         for delta in deltas {
             match delta {
                 Delta::State(state) => states.push(state),
                 Delta::Events { events: more, .. } => events.extend(more),
+                Delta::Withdrawn {
+                    collection,
+                    entity_id,
+                } => withdrawn.push((collection, entity_id)),
             }
+        }
+        if !withdrawn.is_empty() {
+            self.withdraw(withdrawn).await?;
         }
         if !states.is_empty() {
             self.merge_states(states).await?;
@@ -261,6 +269,28 @@ impl Node {
         self.apply(&peer.cx, events, Staging::Partial).await
     }
 
+    /// Hides entities the durable peer no longer lets this node read: they leave every
+    /// live query (`Remove`) and local fetch until a state of them arrives again. The
+    /// local copies stay (the data was already here); only this session hides them.
+    async fn withdraw(&self, ids: Vec<(CollectionId, EntityId)>) -> Result<(), MutationError> {
+        let mut hidden = Vec::new();
+        for (collection, id) in ids {
+            tracing::debug!(%collection, entity = %id, "withdrawn by the durable peer");
+            self.inner.withdrawn.lock().insert(id);
+            if let Some(entity) = self.load_entity(&collection, id).await? {
+                hidden.push(entity);
+            }
+        }
+        self.inner.reactor.notify(self, &hidden).await;
+        Ok(())
+    }
+
+    /// Whether the durable peer withdrew this entity (see [`Delta::Withdrawn`]).
+    pub(crate) fn is_withdrawn(&self, id: EntityId) -> bool {
+        let withdrawn = self.inner.withdrawn.lock();
+        !withdrawn.is_empty() && withdrawn.contains(&id)
+    }
+
     /// Joins received states into the local entities.
     async fn merge_states(&self, states: Vec<EntityState>) -> Result<(), MutationError> {
         let lock = self.inner.commit_lock.lock().await;
@@ -268,8 +298,11 @@ impl Node {
         let mut changed = Vec::new();
         for state in states {
             let canonical = self.load_entity(&state.collection, state.entity_id).await?;
+            // A state of a withdrawn entity brings it back: it is readable again.
+            let returning = self.inner.withdrawn.lock().remove(&state.entity_id);
             let next = match &canonical {
-                Some(current) if current.head() == state.state.head => continue,
+                // Unchanged, unless it comes back after a withdrawal: then it is published.
+                Some(current) if current.head() == state.state.head && !returning => continue,
                 Some(current) => {
                     let next = current.snapshot();
                     next.join_state(&state.state, state.state.head.clone())?;

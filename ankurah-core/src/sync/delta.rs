@@ -38,6 +38,20 @@ impl Node {
         out
     }
 
+    /// `Withdrawn` for each of `entities` the subscriber holds, which it may no longer
+    /// read; they are no longer held, so a later `State` brings them back whole.
+    pub(crate) fn withdrawn(entities: &[Arc<Entity>], known: &KnownHeads) -> Vec<Delta> {
+        let mut known = known.lock();
+        entities
+            .iter()
+            .filter(|entity| known.remove(&entity.id()).is_some())
+            .map(|entity| Delta::Withdrawn {
+                collection: entity.collection().clone(),
+                entity_id: entity.id(),
+            })
+            .collect()
+    }
+
     /// The events of `entity` not in the history of `held`, if this node has them all and
     /// they are smaller than the state.
     async fn events_since(&self, entity: &Arc<Entity>, held: &Clock) -> Option<Delta> {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::auth::{AuthError, AuthFailure};
 use crate::error::StorageError;
 use crate::node_error::{MutationError, RetrievalError};
 use crate::policy::AccessDenied;
@@ -34,6 +35,11 @@ pub enum PeerError {
     /// answer beyond the limits); the session is closed.
     #[error("the peer is over a limit: {0}")]
     Overloaded(String),
+    /// The peer refused this node's credential, or this node the peer's (missing, invalid,
+    /// or expired: [`AuthFailure::Expired`](crate::auth::AuthFailure::Expired) means a
+    /// fresh credential will do).
+    #[error("authentication failed: {0}")]
+    Unauthenticated(AuthError),
     /// No durable peer is connected.
     #[error("no durable peer is connected")]
     NoDurablePeer,
@@ -49,6 +55,7 @@ impl PeerError {
             | PeerError::Closed(_)
             | PeerError::Timeout(_)
             | PeerError::NoDurablePeer => true,
+            PeerError::Unauthenticated(refusal) => refusal.failure == AuthFailure::Expired,
             PeerError::Refused(_) | PeerError::Protocol(_) | PeerError::Overloaded(_) => false,
         }
     }

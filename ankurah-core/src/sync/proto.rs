@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ankql::Selection;
+use crate::auth::Credential;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
 use crate::encoding;
@@ -43,6 +44,11 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 const PIECE_BYTES: usize = MAX_MESSAGE_BYTES / 4;
 
 /// The first message on every connection.
+///
+/// A node with an [`Authenticator`](crate::auth::Authenticator) sends a random
+/// `challenge`; a node with a [`CredentialSource`](crate::auth::CredentialSource) waits for
+/// the peer's `Hello` and answers with its `credential` (a token, or its key's signature over
+/// the challenge). Both fields are absent between nodes that do not authenticate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     pub protocol_version: u32,
@@ -50,12 +56,26 @@ pub struct Hello {
     pub system_id: Option<SystemId>,
     pub node_id: NodeId,
     pub durable: bool,
+    /// Who the sender is, for the receiver's authenticator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
+    /// Random bytes ([`CHALLENGE_BYTES`](crate::auth::CHALLENGE_BYTES)) a node key must sign.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub challenge: Option<Vec<u8>>,
 }
 
 /// Everything that travels between peers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     Hello(Hello),
+    /// A node that sent a challenge accepted the peer's credential: the session is open,
+    /// under this identity. Its peer sends nothing else before it (only a `Goodbye` if it
+    /// refuses the credential).
+    Welcome {
+        principal: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<String>,
+    },
     Request {
         id: u64,
         request: Request,
@@ -75,9 +95,13 @@ pub enum Message {
         subscription: u64,
         deltas: Vec<Delta>,
     },
-    /// The sender closes the connection, and why.
+    /// The sender closes the connection, and why; `kind` says so to programs when it is a
+    /// refusal they can act on (e.g. [`ErrorKind::CredentialExpired`]: reconnect with a
+    /// fresh credential).
     Goodbye {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<ErrorKind>,
     },
 }
 
@@ -176,6 +200,10 @@ pub enum ErrorKind {
     Storage,
     /// The request breaks the protocol (e.g. an update to a node that pushes none).
     Protocol,
+    /// The peer's credential is missing or invalid.
+    Unauthenticated,
+    /// The peer's credential has expired; it may reconnect with a fresh one.
+    CredentialExpired,
     /// Anything else, including kinds from a newer protocol version.
     #[serde(other)]
     Internal,
@@ -192,6 +220,8 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Storage => "storage failed",
             ErrorKind::Protocol => "protocol violation",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::CredentialExpired => "credential expired",
             ErrorKind::Internal => "internal error",
         })
     }
@@ -221,6 +251,13 @@ pub enum Delta {
         collection: CollectionId,
         entity_id: EntityId,
         events: Vec<Event>,
+    },
+    /// The receiver may no longer read this entity (the policy agent stopped allowing it,
+    /// e.g. its owner unshared it): it leaves the receiver's queries and reads until a
+    /// `State` of it arrives again.
+    Withdrawn {
+        collection: CollectionId,
+        entity_id: EntityId,
     },
 }
 
@@ -271,8 +308,13 @@ impl Message {
                 request: Request::GetEvents { ids, .. },
                 ..
             } => ITEM_OVERHEAD + ID_BYTES * ids.len(),
-            Message::Goodbye { reason } => ITEM_OVERHEAD + reason.len(),
+            Message::Goodbye { reason, .. } => ITEM_OVERHEAD + reason.len(),
             Message::Hello(_) | Message::Request { .. } => ITEM_OVERHEAD * 4,
+            Message::Welcome { principal, roles } => {
+                ITEM_OVERHEAD * (2 + roles.len())
+                    + principal.len()
+                    + roles.iter().map(String::len).sum::<usize>()
+            }
         }
     }
 
@@ -332,7 +374,7 @@ impl Message {
                 | Response::Error(_) => Ok(()),
             },
             Message::Update { deltas, .. } => check_deltas(deltas, limit),
-            Message::Hello(_) | Message::Goodbye { .. } => Ok(()),
+            Message::Hello(_) | Message::Welcome { .. } | Message::Goodbye { .. } => Ok(()),
         }
     }
 }
@@ -345,6 +387,7 @@ fn check_deltas(deltas: &[Delta], limit: usize) -> Result<(), LimitExceeded> {
     deltas.iter().try_for_each(|delta| match delta {
         Delta::State(state) => state.state.check_depth(limit),
         Delta::Events { events, .. } => check_events(events, limit),
+        Delta::Withdrawn { .. } => Ok(()),
     })
 }
 
@@ -455,6 +498,9 @@ impl Delta {
             Delta::Events { events, .. } => {
                 ITEM_OVERHEAD + events.iter().map(Event::estimated_len).sum::<usize>()
             }
+            Delta::Withdrawn { collection, .. } => {
+                ITEM_OVERHEAD + collection.as_str().len() + ID_BYTES
+            }
         }
     }
 
@@ -462,7 +508,7 @@ impl Delta {
     pub fn entity_id(&self) -> EntityId {
         match self {
             Delta::State(state) => state.entity_id,
-            Delta::Events { entity_id, .. } => *entity_id,
+            Delta::Events { entity_id, .. } | Delta::Withdrawn { entity_id, .. } => *entity_id,
         }
     }
 }

@@ -202,6 +202,7 @@ mod tests {
     fn goodbye(len: usize) -> Message {
         Message::Goodbye {
             reason: "x".repeat(len),
+            kind: None,
         }
     }
 

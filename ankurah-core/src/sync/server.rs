@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::ankql::Selection;
+use crate::ankql::{Predicate, Selection};
 use crate::changes::ChangeKind;
 use crate::clock::Clock;
 use crate::collection::CollectionId;
@@ -126,12 +126,15 @@ impl Node {
                 known,
             } => {
                 let known = known_heads(known, peer)?;
+                let selection = self.readable_selection(cx, &collection, selection)?;
                 let entities = self
                     .fetch_entities(&collection, &selection)
                     .await
                     .map_err(|e| RemoteError::from(&e))?;
-                let entities = self.with_stale(&collection, entities, &known, cx).await?;
-                Ok(Response::Deltas(self.deltas(&entities, &known).await))
+                let (entities, hidden) = self.with_stale(&collection, entities, &known, cx).await?;
+                let mut deltas = self.deltas(&entities, &known).await;
+                deltas.extend(Node::withdrawn(&hidden, &known));
+                Ok(Response::Deltas(deltas))
             }
             Request::Follow { collection, known } => {
                 self.serve_follow(peer, collection, known).await
@@ -150,6 +153,9 @@ impl Node {
                 selection,
                 known,
             } => {
+                // With the read rule in its selection, the query drops an entity that
+                // stops being readable as soon as it changes, like any that stops matching.
+                let selection = self.readable_selection(cx, &collection, selection)?;
                 self.serve_subscription(peer, subscription, collection, selection, known)
                     .await
             }
@@ -171,6 +177,19 @@ impl Node {
                     ids.len(),
                     peer.limits.max_ids_per_request,
                 )?;
+                // History shows what an entity was: only readers of the entity see it.
+                if self.is_durable() {
+                    let entity = self
+                        .load_entity(&collection, entity_id)
+                        .await
+                        .map_err(|e| RemoteError::from(&e))?;
+                    if let Some(entity) = entity {
+                        self.inner
+                            .policy
+                            .check_read(cx, &collection, &entity)
+                            .map_err(|denied| RemoteError::new(ErrorKind::AccessDenied, denied))?;
+                    }
+                }
                 let store = self
                     .collection(&collection)
                     .await
@@ -181,6 +200,26 @@ impl Node {
                     .map_err(|e| RemoteError::from(&e))?;
                 Ok(Response::Events(events))
             }
+        }
+    }
+
+    /// `selection` narrowed to what `cx` may read: the policy agent's read filter ANDed
+    /// into its predicate, so storage uses its indexes for the rule too. Every entity sent
+    /// is still checked with [`can_read`](Self::can_read).
+    fn readable_selection(
+        &self,
+        cx: &ContextData,
+        collection: &CollectionId,
+        mut selection: Selection,
+    ) -> Result<Selection, RemoteError> {
+        match self.inner.policy.read_filter(cx, collection) {
+            Ok(None) => Ok(selection),
+            Ok(Some(filter)) => {
+                selection.predicate =
+                    Predicate::And(Box::new(selection.predicate), Box::new(filter));
+                Ok(selection)
+            }
+            Err(denied) => Err(RemoteError::new(ErrorKind::AccessDenied, denied)),
         }
     }
 
@@ -202,12 +241,17 @@ impl Node {
         events: Vec<Event>,
     ) -> Result<(), PeerError> {
         let span = tracing::debug_span!("commit", events = events.len());
-        let outcome = match peer.limits.check_events(&events) {
+        let checked = peer
+            .limits
+            .check_events(&events)
+            .map_err(MutationError::from)
+            .and_then(|()| self.check_authors(peer, &events));
+        let outcome = match checked {
             Ok(()) => {
                 let applying = self.apply(&peer.cx, events, Staging::Whole);
                 tracing::Instrument::instrument(applying, span).await
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         };
         let answer = match outcome {
             Ok(outcome) if outcome.waiting.is_empty() => Ok(()),
@@ -260,6 +304,14 @@ impl Node {
         known: Vec<(EntityId, Clock)>,
     ) -> Result<Response, RemoteError> {
         let known = known_heads(known, peer)?;
+        if self.requires_authentication() && !peer.subscriptions.lock().contains_key(&subscription)
+        {
+            within(
+                "subscriptions of one identity",
+                self.subscriptions_of(&peer.cx) + 1,
+                peer.limits.max_subscriptions_per_identity,
+            )?;
+        }
         let query = self.inner.reactor.register(collection.clone(), selection);
         let changed = Arc::new(Changed::default());
         let guard = {
@@ -296,22 +348,25 @@ impl Node {
         });
         query.load(self).await.map_err(|e| RemoteError::from(&e))?;
         let initial: Vec<Arc<Entity>> = query.snapshot.read().clone();
-        let initial = self
+        let (initial, hidden) = self
             .with_stale(&collection, initial, &known, &peer.cx)
             .await?;
-        Ok(Response::Deltas(self.deltas(&initial, &known).await))
+        let mut deltas = self.deltas(&initial, &known).await;
+        deltas.extend(Node::withdrawn(&hidden, &known));
+        Ok(Response::Deltas(deltas))
     }
 
     /// The readable entities of an answer to a query: its `result`, and the entities the
     /// asker holds (`known`) that are not in it (changed or deleted while it was away):
-    /// once its copies are current, they leave its result there too.
+    /// once its copies are current, they leave its result there too. Second, the entities
+    /// it holds that it may no longer read (to withdraw).
     async fn with_stale(
         &self,
         collection: &CollectionId,
         mut result: Vec<Arc<Entity>>,
         known: &KnownHeads,
         cx: &ContextData,
-    ) -> Result<Vec<Arc<Entity>>, RemoteError> {
+    ) -> Result<(Vec<Arc<Entity>>, Vec<Arc<Entity>>), RemoteError> {
         let matching: HashSet<EntityId> = result.iter().map(|e| e.id()).collect();
         let stale: Vec<EntityId> = known
             .lock()
@@ -326,8 +381,7 @@ impl Node {
                 .map_err(|e| RemoteError::from(&e))?;
             result.extend(entity);
         }
-        result.retain(|e| self.can_read(cx, e));
-        Ok(result)
+        Ok(result.into_iter().partition(|e| self.can_read(cx, e)))
     }
 
     /// Sends a subscription's coalesced changes as they come, until it is closed or the
@@ -345,11 +399,12 @@ impl Node {
             if changed.closed.load(Ordering::Acquire) {
                 return;
             }
-            let entities: Vec<Arc<Entity>> = std::mem::take(&mut *changed.entities.lock())
-                .into_values()
-                .filter(|e| self.can_read(&peer.cx, e))
-                .collect();
-            let deltas = self.deltas(&entities, known).await;
+            let (entities, hidden): (Vec<Arc<Entity>>, Vec<Arc<Entity>>) =
+                std::mem::take(&mut *changed.entities.lock())
+                    .into_values()
+                    .partition(|e| self.can_read(&peer.cx, e));
+            let mut deltas = self.deltas(&entities, known).await;
+            deltas.extend(Node::withdrawn(&hidden, known));
             if deltas.is_empty() {
                 continue;
             }

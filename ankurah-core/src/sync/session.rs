@@ -13,12 +13,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify, Semaphore};
 use tracing::Instrument;
 
+use crate::auth::{
+    AuthError, AuthFailure, Authenticated, Authenticator, CredentialRequest, CHALLENGE_BYTES,
+};
 use crate::collection::CollectionId;
 use crate::event::Event;
 use crate::id::{EntityId, EventId, NodeId};
@@ -249,6 +252,7 @@ impl Node {
             if fetched.is_empty() {
                 break;
             }
+            self.check_authors(peer, &fetched)?;
             waiting.extend(fetched);
             peer.limits.check_events(&waiting)?;
             outcome = self.apply(&peer.cx, waiting, staging).await?;
@@ -258,6 +262,22 @@ impl Node {
         outcome.waiting = waiting;
         outcome.missing = missing;
         Ok(outcome)
+    }
+
+    /// Refuses events whose author is not the authenticated peer (nor someone the policy
+    /// agent lets it send for), on a node that authenticates its peers; anonymous peers
+    /// have no identity to check authorship against.
+    pub(crate) fn check_authors(&self, peer: &Peer, events: &[Event]) -> Result<(), MutationError> {
+        if !self.requires_authentication() {
+            return Ok(());
+        }
+        for event in events {
+            if let Err(denied) = self.inner.policy.check_author(&peer.cx, event) {
+                tracing::warn!(event = %event.id, author = %event.author, "forged authorship refused");
+                return Err(MutationError::AccessDenied(denied));
+            }
+        }
+        Ok(())
     }
 
     /// Runs a session with one peer until either side closes it.
@@ -272,31 +292,83 @@ impl Node {
         outgoing: QueueSender,
         mut incoming: QueueReceiver,
     ) -> Result<(), PeerError> {
-        let hello = Hello {
+        let authenticator = self.inner.auth.authenticator();
+        let credentials = self.inner.auth.credentials();
+        let challenge = authenticator.as_ref().map(|_| {
+            let mut challenge = vec![0u8; CHALLENGE_BYTES];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut challenge);
+            challenge
+        });
+        let mut hello = Hello {
             protocol_version: PROTOCOL_VERSION,
             system_id: self.system.system_id(),
             node_id: self.id(),
             durable: self.is_durable(),
+            credential: None,
+            challenge: challenge.clone(),
         };
-        outgoing
-            .send(Message::Hello(hello))
-            .await
-            .map_err(|_| PeerError::Disconnected)?;
+        // A node presenting a credential needs the peer's challenge first.
+        if credentials.is_none() {
+            send_hello(&outgoing, hello.clone()).await?;
+        }
         let theirs = match runtime::timeout(PEER_TIMEOUT, incoming.recv()).await {
             None => return Err(PeerError::Timeout(PEER_TIMEOUT)),
             Some(None) => return Err(PeerError::Disconnected),
             Some(Some(Message::Hello(hello))) => hello,
-            Some(Some(Message::Goodbye { reason })) => return Err(PeerError::Refused(reason)),
+            Some(Some(Message::Goodbye { reason, kind })) => {
+                return Err(goodbye_error(reason, kind, PeerError::Refused))
+            }
             Some(Some(_)) => {
                 let error = PeerError::Protocol("the first message must be Hello".into());
                 return Err(refuse(&outgoing, error));
             }
         };
+        if let Some(source) = &credentials {
+            let request = CredentialRequest {
+                challenge: theirs.challenge.clone(),
+                client: self.id(),
+                server: theirs.node_id,
+            };
+            hello.credential = source.credential(&request).await;
+            send_hello(&outgoing, hello).await?;
+        }
         let span = tracing::info_span!("peer", peer = %theirs.node_id, durable = theirs.durable);
         async move {
             if let Err(reason) = self.check_hello(&theirs).await {
                 tracing::warn!(%reason, "handshake refused");
                 return Err(refuse(&outgoing, PeerError::Refused(reason)));
+            }
+            let authenticated = match authenticate(&authenticator, &theirs, challenge, self.id()) {
+                Ok(authenticated) => authenticated,
+                Err(refusal) => {
+                    tracing::warn!(%refusal, "credential refused");
+                    return Err(refuse(&outgoing, PeerError::Unauthenticated(refusal)));
+                }
+            };
+            if authenticator.is_some() {
+                let identity = &authenticated.identity;
+                let open = self.sessions_of(identity);
+                if let Err(exceeded) = LimitExceeded::check(
+                    "sessions of one identity",
+                    open + 1,
+                    self.limits().max_connections_per_identity,
+                ) {
+                    tracing::warn!(principal = identity.principal(), %exceeded, "session refused");
+                    return Err(refuse(&outgoing, PeerError::Overloaded(exceeded.to_string())));
+                }
+                tracing::info!(principal = identity.principal(), "peer authenticated");
+                let welcome = Message::Welcome {
+                    principal: identity.principal().to_owned(),
+                    roles: identity.roles().to_vec(),
+                };
+                outgoing
+                    .send(welcome)
+                    .await
+                    .map_err(|_| PeerError::Disconnected)?;
+            }
+            // A peer that sent a challenge authenticates this node: its answer comes first.
+            if theirs.challenge.is_some() {
+                await_welcome(&outgoing, &mut incoming).await?;
             }
             let limits = self.limits().clone();
             static SESSIONS: AtomicU64 = AtomicU64::new(0);
@@ -304,7 +376,7 @@ impl Node {
                 id: theirs.node_id,
                 session: SESSIONS.fetch_add(1, Ordering::Relaxed),
                 durable: theirs.durable,
-                cx: ContextData::for_principal(format!("peer {}", theirs.node_id)),
+                cx: authenticated.identity,
                 in_flight: Arc::new(Semaphore::new(limits.max_requests_per_peer.max(1))),
                 limits,
                 sender: outgoing,
@@ -322,7 +394,26 @@ impl Node {
                 let on_connect = peer.clone();
                 peer.spawn(async move { node.on_durable_peer(&on_connect).await });
             }
-            let ended = self.serve_messages(&peer, &mut incoming).await;
+            let ended = match authenticated.expires_at {
+                None => self.serve_messages(&peer, &mut incoming).await,
+                Some(expires_at) => {
+                    let left = expires_at
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    match runtime::timeout(left, self.serve_messages(&peer, &mut incoming)).await
+                    {
+                        Some(ended) => ended,
+                        None => {
+                            let expired = AuthError::new(
+                                AuthFailure::Expired,
+                                "the credential of this session has expired; reconnect with a fresh one",
+                            );
+                            tracing::info!("credential expired; ending the session");
+                            Err(refuse(&peer.sender, PeerError::Unauthenticated(expired)))
+                        }
+                    }
+                }
+            };
             match &ended {
                 Ok(()) => tracing::info!("peer disconnected"),
                 Err(error) => tracing::info!(%error, "peer session ended"),
@@ -380,9 +471,11 @@ impl Node {
                     return Err(refuse(&peer.sender, error));
                 }
                 Message::Update { deltas, .. } => self.receive_update(peer, deltas).await,
-                Message::Goodbye { reason } => return Err(PeerError::Closed(reason)),
-                Message::Hello(_) => {
-                    let error = PeerError::Protocol("Hello sent twice".into());
+                Message::Goodbye { reason, kind } => {
+                    return Err(goodbye_error(reason, kind, PeerError::Closed))
+                }
+                Message::Hello(_) | Message::Welcome { .. } => {
+                    let error = PeerError::Protocol("Hello or Welcome sent twice".into());
                     return Err(refuse(&peer.sender, error));
                 }
             }
@@ -458,6 +551,27 @@ impl Node {
         }
     }
 
+    /// How many sessions peers authenticated as `identity` have open here.
+    pub(crate) fn sessions_of(&self, identity: &ContextData) -> usize {
+        self.inner
+            .peers
+            .lock()
+            .values()
+            .filter(|peer| peer.cx == *identity)
+            .count()
+    }
+
+    /// How many subscriptions peers authenticated as `identity` hold here.
+    pub(crate) fn subscriptions_of(&self, identity: &ContextData) -> usize {
+        self.inner
+            .peers
+            .lock()
+            .values()
+            .filter(|peer| peer.cx == *identity)
+            .map(|peer| peer.subscriptions.lock().len())
+            .sum()
+    }
+
     /// A connected durable peer, if any.
     pub(crate) fn durable_peer(&self) -> Option<Arc<Peer>> {
         self.inner
@@ -518,13 +632,89 @@ impl Drop for Registration {
 /// Says `Goodbye` with the reason (if the queue has room: a peer that reads nothing is
 /// dropped without one) and returns the error that ends the session.
 fn refuse(outgoing: &QueueSender, error: PeerError) -> PeerError {
-    let goodbye = Message::Goodbye {
-        reason: error.to_string(),
+    let (reason, kind) = match &error {
+        PeerError::Unauthenticated(refusal) => (refusal.to_string(), Some(refusal.kind())),
+        other => (other.to_string(), None),
     };
+    let goodbye = Message::Goodbye { reason, kind };
     if outgoing.try_send(goodbye).is_err() {
         tracing::debug!("no room left for the goodbye");
     }
     error
+}
+
+async fn send_hello(outgoing: &QueueSender, hello: Hello) -> Result<(), PeerError> {
+    outgoing
+        .send(Message::Hello(hello))
+        .await
+        .map_err(|_| PeerError::Disconnected)
+}
+
+/// Who the peer of `theirs` is: what `authenticator` makes of its credential over the
+/// `challenge` this node sent, or an anonymous identity on a node without one.
+/// The error a peer's `Goodbye` ends the session with: a typed refusal of this node's
+/// credential, or `otherwise` with the reason.
+fn goodbye_error(
+    reason: String,
+    kind: Option<ErrorKind>,
+    otherwise: fn(String) -> PeerError,
+) -> PeerError {
+    match AuthError::from_goodbye(kind, &reason) {
+        Some(refusal) => PeerError::Unauthenticated(refusal),
+        None => otherwise(reason),
+    }
+}
+
+/// Waits for the peer's verdict on this node's credential: `Welcome`, or a `Goodbye` saying
+/// why it was refused.
+async fn await_welcome(
+    outgoing: &QueueSender,
+    incoming: &mut QueueReceiver,
+) -> Result<(), PeerError> {
+    match runtime::timeout(PEER_TIMEOUT, incoming.recv()).await {
+        None => Err(PeerError::Timeout(PEER_TIMEOUT)),
+        Some(None) => Err(PeerError::Disconnected),
+        Some(Some(Message::Welcome { principal, .. })) => {
+            tracing::info!(%principal, "accepted by the peer");
+            Ok(())
+        }
+        Some(Some(Message::Goodbye { reason, kind })) => {
+            Err(goodbye_error(reason, kind, PeerError::Refused))
+        }
+        Some(Some(_)) => {
+            let error = PeerError::Protocol(
+                "a peer that sent a challenge must answer the credential with Welcome or Goodbye"
+                    .into(),
+            );
+            Err(refuse(outgoing, error))
+        }
+    }
+}
+
+fn authenticate(
+    authenticator: &Option<Arc<dyn Authenticator>>,
+    theirs: &Hello,
+    challenge: Option<Vec<u8>>,
+    this_node: NodeId,
+) -> Result<Authenticated, AuthError> {
+    let Some(authenticator) = authenticator else {
+        return Ok(Authenticated {
+            identity: ContextData::for_principal(format!("peer {}", theirs.node_id)),
+            expires_at: None,
+        });
+    };
+    let Some(credential) = &theirs.credential else {
+        return Err(AuthError::new(
+            AuthFailure::Missing,
+            "this node requires a credential in Hello; give the connecting node one with `Node::set_credentials`",
+        ));
+    };
+    let request = CredentialRequest {
+        challenge,
+        client: theirs.node_id,
+        server: this_node,
+    };
+    authenticator.authenticate(credential, &request)
 }
 
 /// Groups missing event ids by the collection and entity of the events waiting on them:

@@ -153,6 +153,7 @@ pub fn event(collection: &str, entity: EntityId, parent: Clock, lww: Vec<u8>) ->
         entity_id: entity,
         parent,
         operations: BTreeMap::from([("lww".to_owned(), ByteBuf::from(lww))]),
+        author: String::new(),
     }
 }
 

@@ -21,6 +21,13 @@ pub enum WebsocketError {
         addr: String,
         source: std::io::Error,
     },
+    /// The server would listen beyond loopback without authenticating its peers.
+    #[error(
+        "refusing to serve anonymous peers on {addr}, which is reachable beyond this machine: \
+         give the node an authenticator (`Node::set_authenticator`), bind to 127.0.0.1, or \
+         choose anonymous access with `WebsocketServer::allow_anonymous`"
+    )]
+    Anonymous { addr: std::net::SocketAddr },
     /// The client could not open a WebSocket to the server.
     #[cfg(not(target_arch = "wasm32"))]
     #[error("could not connect to {url}: {source}")]

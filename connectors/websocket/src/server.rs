@@ -44,10 +44,16 @@ const SHUTTING_DOWN: &str = "the server is shutting down";
 /// serving.await?; // every connection has been closed
 /// # Ok(()) }
 /// ```
+///
+/// **Safe default:** a server whose node has no authenticator
+/// ([`Node::set_authenticator`]) serves anonymous peers, so it binds only to loopback
+/// addresses unless [`allow_anonymous`](Self::allow_anonymous) says anonymous access is
+/// meant.
 #[derive(Debug, Clone)]
 pub struct WebsocketServer {
     node: Node,
     silence: Duration,
+    anonymous: bool,
 }
 
 impl WebsocketServer {
@@ -56,7 +62,15 @@ impl WebsocketServer {
         WebsocketServer {
             node,
             silence: SILENCE_LIMIT,
+            anonymous: false,
         }
+    }
+
+    /// Lets a node without an authenticator listen beyond loopback: anyone who reaches the
+    /// address may connect, anonymously (`peer <node id>` to the policy agent).
+    pub fn allow_anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
     }
 
     /// How long a client may send nothing, or accept nothing the server sends, before its
@@ -79,6 +93,10 @@ impl WebsocketServer {
         };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        if !local_addr.ip().is_loopback() && !self.anonymous && !self.node.requires_authentication()
+        {
+            return Err(WebsocketError::Anonymous { addr: local_addr });
+        }
         Ok(BoundServer {
             node: self.node,
             silence: self.silence,

@@ -56,7 +56,10 @@ where
         let to_peer = to_peer.clone();
         move |reason: String| {
             // A peer whose queue is full is not reading: it goes without the reason.
-            if to_peer.try_send(Message::Goodbye { reason }).is_err() {
+            if to_peer
+                .try_send(Message::Goodbye { reason, kind: None })
+                .is_err()
+            {
                 tracing::debug!("no room for the goodbye");
             }
         }

@@ -80,7 +80,7 @@ async fn an_oversized_message_gets_a_goodbye() {
         let mut reasons = Vec::new();
         while let Some(Ok(frame)) = stream.next().await {
             if let Frame::Binary(bytes) = frame {
-                if let Ok(Message::Goodbye { reason }) = Message::decode(&bytes) {
+                if let Ok(Message::Goodbye { reason, .. }) = Message::decode(&bytes) {
                     reasons.push(reason);
                 }
             }

@@ -27,6 +27,8 @@ fn hello() {
         system_id: Some(SystemId::from_bytes([2; 16])),
         node_id: NodeId::from_bytes([1; 16]),
         durable: false,
+        credential: None,
+        challenge: None,
     };
     assert_wire(
         Message::Hello(hello),
@@ -41,6 +43,7 @@ fn goodbye_and_responses() {
     assert_wire(
         Message::Goodbye {
             reason: "bye".into(),
+            kind: None,
         },
         "01 81 a7 47 6f 6f 64 62 79 65 81 a6 72 65 61 73 6f 6e a3 62 79 65",
     );
@@ -71,6 +74,7 @@ fn commit_of_a_genesis_event() {
         entity_id: EntityId::from_bytes(id),
         parent: Clock::new(),
         operations: BTreeMap::from([("lww".to_string(), ByteBuf::from(lww))]),
+        author: String::new(),
     };
     assert_wire(
         Message::Request { id: 2, request: Request::Commit { events: vec![event] } },

@@ -1,14 +1,17 @@
-//! Terminal 2 (and 3, …) of the two-terminal demo: an ephemeral node that watches every
-//! album live and creates one per line typed.
+//! Terminal 2 (and 3, …) of the two-terminal demo: an ephemeral node of user NAME that
+//! watches the albums NAME may see live and creates one per line typed.
 //!
 //! ```text
 //! cargo run -p ankurah-examples --bin client [URL] [--name NAME] [--store DIR]
-//! > Origin of Symmetry 2001        # creates an album (a trailing number is its year)
+//! > Origin of Symmetry 2001        # creates an album of yours (a trailing number is its year)
+//! > +Showbiz 1999                  # a leading + shares it with everyone
 //! ```
 //!
-//! URL defaults to ws://127.0.0.1:9797. Each client keeps its store on disk, in
-//! `ankurah-example-client/NAME` in the system's temporary directory (NAME defaults to
-//! `default`; give a second terminal another name) or in DIR. The client starts even if the server is down: albums typed while offline wait in
+//! URL defaults to ws://127.0.0.1:9797. NAME (default `default`) is the user: the client
+//! presents a token for NAME on every connection, and sees its own albums and the shared
+//! ones, not those of other users. Each client keeps its store on disk, in
+//! `ankurah-example-client/NAME` in the system's temporary directory (give a second
+//! terminal another name) or in DIR. The client starts even if the server is down: albums typed while offline wait in
 //! the store's outbox. Ctrl-D shuts the node down, waiting for the server to acknowledge
 //! what it has; whatever it could not send is sent on the next start.
 
@@ -16,7 +19,7 @@ use std::sync::Arc;
 
 use ankurah::changes::ChangeSet;
 use ankurah::signals::Subscribe;
-use ankurah::{Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah::{ContextData, Model, Node, PermissiveAgent};
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{ConnectionState, WebsocketClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -43,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     })?;
     let node = Node::new(Arc::new(storage), PermissiveAgent::new());
+    node.set_credentials(ankurah_examples::credentials(args.name.clone())?);
     let url = args.url;
     let connection = WebsocketClient::start(node.clone(), &url)?;
     let _status = connection.state().subscribe(|state| {
@@ -52,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // Every album, oldest first; the callback prints each transaction's changes.
-    let ctx = node.context(DEFAULT_CONTEXT)?;
+    let ctx = node.context(&ContextData::for_principal(args.name.clone()))?;
     let albums = ctx.query::<AlbumView>("ORDER BY year")?;
     let _changes = albums.subscribe(|changes: ChangeSet<AlbumView>| {
         for change in &changes.changes {
@@ -71,6 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if line.is_empty() {
             continue;
         }
+        let (artist, line) = match line.strip_prefix('+') {
+            Some(shared) => (ankurah_examples::SHARED.to_owned(), shared.trim()),
+            None => (args.name.clone(), line),
+        };
         let (name, year) = match line
             .rsplit_once(' ')
             .map(|(name, year)| (name, year.parse::<i32>()))
@@ -81,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let trx = ctx.begin();
         trx.create(&Album {
             name: name.into(),
-            artist: "you".into(),
+            artist,
             year,
         })
         .await?;
@@ -104,6 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The command line: `[URL] [--name NAME] [--store DIR]`.
 struct Args {
     url: String,
+    name: String,
     store: std::path::PathBuf,
 }
 
@@ -130,6 +139,6 @@ impl Args {
                 .join("ankurah-example-client")
                 .join(&name)
         });
-        Ok(Args { url, store })
+        Ok(Args { url, name, store })
     }
 }

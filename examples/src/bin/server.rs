@@ -5,13 +5,14 @@
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:9797 and DATA_DIR to `ankurah-example-data` in the system's
-//! temporary directory. The server knows no models: it stores and relays whatever
-//! collections its clients use. Stop it with Ctrl-C and start it again: the data is on disk,
-//! and connected clients reconnect by themselves.
+//! temporary directory. Clients authenticate with a signed token (see the
+//! `ankurah_examples` crate docs), and the access rules let each user see their own albums
+//! and the shared ones. Stop it with Ctrl-C and start it again: the data is on disk, and
+//! connected clients reconnect by themselves.
 
 use std::sync::Arc;
 
-use ankurah::{Node, PermissiveAgent};
+use ankurah::Node;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketServer;
 
@@ -24,7 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Into::into,
     );
 
-    let node = Node::new_durable(Arc::new(SledStorage::open(&data)?), PermissiveAgent::new());
+    let node = Node::new_durable(
+        Arc::new(SledStorage::open(&data)?),
+        ankurah_examples::rules()?,
+    );
+    node.set_authenticator(ankurah_examples::authenticator()?);
     let system = node.system.create().await?;
     let server = WebsocketServer::new(node).bind(addr.as_str()).await?;
     println!("system {system}, data in {}", data.display());

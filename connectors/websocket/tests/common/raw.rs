@@ -42,6 +42,8 @@ pub fn hello(system: Option<ankurah_core::SystemId>, protocol_version: u32) -> M
         system_id: system,
         node_id: NodeId::new(),
         durable: false,
+        credential: None,
+        challenge: None,
     })
 }
 
@@ -95,7 +97,7 @@ pub fn goodbye(messages: &[Message]) -> &str {
     messages
         .iter()
         .find_map(|m| match m {
-            Message::Goodbye { reason } => Some(reason.as_str()),
+            Message::Goodbye { reason, .. } => Some(reason.as_str()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Goodbye in {messages:?}"))
@@ -181,7 +183,7 @@ async fn read_reply(raw: &mut Raw, id: u64) -> Reply {
                     return Reply::Closed;
                 }
             }
-            Message::Goodbye { reason } => return Reply::Goodbye(reason),
+            Message::Goodbye { reason, .. } => return Reply::Goodbye(reason),
             _ => {}
         }
     }
@@ -258,7 +260,7 @@ pub async fn tally(
                 None => tally.answered += 1,
             },
             Message::Update { .. } => tally.updates += 1,
-            Message::Goodbye { reason } => {
+            Message::Goodbye { reason, .. } => {
                 tally.ended = Some(reason);
                 break;
             }
@@ -267,4 +269,47 @@ pub async fn tally(
     }
     tally.unanswered = waiting.len();
     tally
+}
+
+/// A raw connection that presented `credential` and was welcomed (it panics if refused).
+pub async fn authenticated(url: &str, credential: ankurah_core::auth::Credential) -> Raw {
+    let mut raw = connect(url).await;
+    let server_hello = next_message(&mut raw).await;
+    let Message::Hello(theirs) = server_hello else {
+        panic!("the server opens with Hello, not {server_hello:?}");
+    };
+    send(
+        &mut raw,
+        &Message::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            system_id: theirs.system_id,
+            node_id: NodeId::new(),
+            durable: false,
+            credential: Some(credential),
+            challenge: None,
+        }),
+    )
+    .await;
+    match next_message(&mut raw).await {
+        Message::Welcome { .. } => raw,
+        other => panic!("the credential is accepted with Welcome, not {other:?}"),
+    }
+}
+
+/// The next message the server sends, within [`PATIENCE`].
+async fn next_message(raw: &mut Raw) -> Message {
+    let read = async {
+        loop {
+            match raw.next().await {
+                Some(Ok(Frame::Binary(bytes))) => {
+                    return Message::decode(&bytes).expect("the server sends valid messages")
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("the server sends a message")
 }
