@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ankurah::storage::StorageEngine;
 use ankurah::Node;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketServer;
@@ -24,8 +25,9 @@ fn start_client(url: &str, name: &str, store: &std::path::Path) -> Child {
 #[tokio::test]
 async fn each_user_sees_their_own_albums_and_the_shared_ones() {
     let data = tempfile::tempdir().expect("a temporary directory");
+    let storage = Arc::new(SledStorage::open(data.path()).expect("sled"));
     let server = Node::new_durable(
-        Arc::new(SledStorage::open(data.path()).expect("sled")),
+        storage.clone(),
         ankurah_examples::rules().expect("the demo's rules are valid"),
     );
     server.set_authenticator(ankurah_examples::authenticator().expect("the demo secret"));
@@ -42,6 +44,18 @@ async fn each_user_sees_their_own_albums_and_the_shared_ones() {
     let mut bob = start_client(&url, "bob", bob_store.path());
     let mut input = bob.stdin.take().expect("stdin");
     writeln!(input, "Bob Private 2003\n+Shared By Bob 2004").expect("bob's client reads");
+    // Quitting before the connection is up would leave them for the next start.
+    let albums = storage
+        .collection(&"album".into())
+        .await
+        .expect("the album collection");
+    let everything = ankurah::ankql::parse_selection("", &[]).expect("the empty query");
+    for _ in 0..3000 {
+        if albums.fetch_states(&everything).await.expect("a scan").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(input);
     let bob = tokio::task::spawn_blocking(move || bob.wait_with_output())
         .await
