@@ -15,7 +15,6 @@ use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch};
 
 use crate::ankql::Selection;
-use crate::runtime::{SystemTime, UNIX_EPOCH};
 use crate::collection::CollectionId;
 use crate::context::Context;
 use crate::durability::Durability;
@@ -28,6 +27,7 @@ use crate::limits::{LimitExceeded, Limits};
 use crate::node_error::{MutationError, RetrievalError};
 use crate::policy::{AccessDenied, ContextData, PolicyAgent};
 use crate::reactor::Reactor;
+use crate::runtime::{SystemTime, UNIX_EPOCH};
 use crate::storage::{CommitBatch, StorageCollection, StorageEngine, StoredState};
 use crate::sync::proto::{Message, Request};
 use crate::sync::{Followers, Following, Peer, Rejection};

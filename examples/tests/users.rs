@@ -51,7 +51,13 @@ async fn each_user_sees_their_own_albums_and_the_shared_ones() {
         .expect("the album collection");
     let everything = ankurah::ankql::parse_selection("", &[]).expect("the empty query");
     for _ in 0..3000 {
-        if albums.fetch_states(&everything).await.expect("a scan").len() == 2 {
+        if albums
+            .fetch_states(&everything)
+            .await
+            .expect("a scan")
+            .len()
+            == 2
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
