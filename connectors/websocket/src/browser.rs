@@ -279,7 +279,10 @@ async fn serve(
         result = read => {
             if let Err(WebsocketError::Frame(error)) = &result {
                 // A peer whose queue is full is not reading: it goes without the reason.
-                let _ = goodbye.try_send(Message::Goodbye { reason: error.to_string() });
+                let _ = goodbye.try_send(Message::Goodbye {
+                    reason: error.to_string(),
+                    kind: None,
+                });
             }
             result
         }

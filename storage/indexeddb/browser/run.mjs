@@ -74,7 +74,7 @@ async function syncTest(examples) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-server-'));
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-client-'));
   const { child: server, match } = await startProcess(
-    path.join(examples, 'server'), ['127.0.0.1:0', data], /serving on (ws:\/\/\S+)/, 30000);
+    path.join(examples, 'server'), ['127.0.0.1:0', data, '--anonymous'], /serving on (ws:\/\/\S+)/, 30000);
   const wsUrl = match[1];
   const second = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-idb-b-')), {
     executablePath: '/usr/bin/chromium', headless: true,
