@@ -188,13 +188,11 @@ impl Context {
         let value = entities
             .into_iter()
             .filter(|entity| {
-                !self.node.is_withdrawn(entity.id())
-                    && self
-                        .node
-                        .inner
-                        .policy
-                        .check_read(&self.cx, &collection, entity)
-                        .is_ok()
+                self.node
+                    .inner
+                    .policy
+                    .check_read(&self.cx, &collection, entity)
+                    .is_ok()
             })
             .map(V::from_entity)
             .collect();

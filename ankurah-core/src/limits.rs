@@ -41,6 +41,10 @@ pub struct Limits {
     pub max_connections_per_identity: usize,
     /// Most live subscriptions one authenticated identity may hold over all its sessions.
     pub max_subscriptions_per_identity: usize,
+    /// Most requests a second one identity may send over all its sessions (a second's
+    /// worth may come at once); more wait their turn, and the sessions read nothing
+    /// meanwhile.
+    pub max_requests_per_second_per_identity: u32,
     /// Most entities one peer may follow on a node (see `Request::Follow`): a client
     /// follows the entities resident in it, at most its `NodeConfig::resident_entities`
     /// plus those its application holds.
@@ -86,6 +90,7 @@ impl Default for Limits {
             max_subscriptions_per_peer: 1_000,
             max_connections_per_identity: 16,
             max_subscriptions_per_identity: 4_000,
+            max_requests_per_second_per_identity: 10_000,
             max_followed_per_peer: 50_000,
             max_requests_per_peer: 16,
             max_queued_messages: 1_024,

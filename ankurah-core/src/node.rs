@@ -92,10 +92,10 @@ pub(crate) struct NodeInner {
     pub(crate) followers: Arc<Followers>,
     /// On an ephemeral node: the entities it follows on its durable peer.
     pub(crate) following: Following,
-    /// On an ephemeral node: entities the durable peer withdrew (no longer readable here).
-    pub(crate) withdrawn: Mutex<std::collections::HashSet<EntityId>>,
     /// Set by [`Node::shutdown`]: commits are refused from then on.
     pub(crate) shut_down: AtomicBool,
+    /// The request rates of the identities with sessions here.
+    pub(crate) request_rates: crate::sync::RequestRates,
 }
 
 impl Drop for NodeInner {
@@ -174,7 +174,7 @@ impl Node {
             rejections: broadcast::channel(64).0,
             followers: Arc::default(),
             following: Following::default(),
-            withdrawn: Mutex::default(),
+            request_rates: Default::default(),
             shut_down: AtomicBool::new(false),
         };
         let inner = Arc::new(inner);

@@ -338,10 +338,7 @@ impl Query {
         selection: &Selection,
     ) -> Result<Vec<Arc<Entity>>, RetrievalError> {
         match node.fetch_entities(&self.collection, selection).await {
-            Ok(mut fresh) => {
-                fresh.retain(|entity| !node.is_withdrawn(entity.id()));
-                Ok(fresh)
-            }
+            Ok(fresh) => Ok(fresh),
             Err(error) => {
                 let reason = Arc::new(error);
                 self.loaded.send_replace(LoadState::Failed(reason.clone()));
@@ -397,9 +394,7 @@ impl Query {
         let mut next: Vec<Arc<Entity>> = results.clone();
         let mut changes = Vec::new();
         for entity in changed {
-            let matches = !entity.is_deleted()
-                && !node.is_withdrawn(entity.id())
-                && selection.predicate.matches(entity);
+            let matches = !entity.is_deleted() && selection.predicate.matches(entity);
             let position = next.iter().position(|e| e.id() == entity.id());
             match (matches, position) {
                 (true, None) => {

@@ -15,8 +15,10 @@
 //! - **Deny by default**: a collection without a read (write) rule can be read (written) by
 //!   nobody but the node itself ([`DEFAULT_CONTEXT`]).
 //! - Rules are checked when they are loaded: a rule that does not parse, uses an unknown
-//!   `$` reference, or names a property the model does not have is an error then, with
-//!   every mistake of every rule in one [`RulesError`].
+//!   `$` reference, names a property the model does not have, or (for collections known by
+//!   their model) compares a property with a literal of a type it never equals, as queries
+//!   are checked (`shared = 'true'` on a bool), is an error then, with every mistake of
+//!   every rule in one [`RulesError`].
 //!
 //! A read rule bound to an identity is an ordinary predicate, so the durable node ANDs it
 //! into the selections of fetches and subscriptions ([`PolicyAgent::read_filter`]) and the
@@ -56,8 +58,9 @@ use crate::entity::Entity;
 use crate::event::Event;
 use crate::id::EntityId;
 use crate::limits::Limits;
-use crate::model::Model;
+use crate::model::{Model, PropertyDescriptor};
 use crate::policy::{AccessDenied, ContextData, PolicyAgent, DEFAULT_CONTEXT};
+use crate::typecheck::check_rule;
 use crate::value::Value;
 
 /// The path prefix a write rule's `$old.p` becomes: `$old.p` is one path segment, so the
@@ -94,6 +97,9 @@ pub struct RulesError(pub Vec<String>);
 #[derive(Clone, Debug, Default)]
 struct CollectionRules {
     properties: Vec<String>,
+    /// The model's descriptors, to check the types of literals (empty when the collection
+    /// was made known by property names only).
+    types: &'static [PropertyDescriptor],
     read: Option<String>,
     write: Option<String>,
 }
@@ -109,7 +115,11 @@ pub struct RulesBuilder {
 impl RulesBuilder {
     /// Makes `M`'s collection known (its properties are what rules may name).
     pub fn model<M: Model>(self) -> Self {
-        self.properties(M::collection(), M::properties().iter().map(|p| p.name))
+        let mut this = self.properties(M::collection(), M::properties().iter().map(|p| p.name));
+        if let Some(entry) = this.collections.get_mut(&M::collection()) {
+            entry.types = M::properties();
+        }
+        this
     }
 
     /// Makes `collection` known with these properties (what [`model`](Self::model) does
@@ -195,7 +205,6 @@ impl RulesBuilder {
     /// Checks every rule against its model and returns the agent, or every mistake found.
     pub fn build(self) -> Result<RulesAgent, RulesError> {
         let mut errors = self.errors;
-        let sample = ContextData::for_principal("").with_roles(["role"]);
         for (collection, rules) in &self.collections {
             for (kind, rule) in [
                 (RuleKind::Read, &rules.read),
@@ -203,9 +212,10 @@ impl RulesBuilder {
             ] {
                 let Some(text) = rule else { continue };
                 let name = format!("{collection}.{kind}");
-                match bind(text, kind, &sample, &self.limits) {
+                match bind(text, kind, None, &self.limits) {
                     Err(error) => errors.push(format!("{name} `{text}`: {error}")),
                     Ok(predicate) => {
+                        let before = errors.len();
                         let mut paths = Vec::new();
                         collect_paths(&predicate, &mut paths);
                         for path in paths {
@@ -215,6 +225,14 @@ impl RulesBuilder {
                                     "{name} `{text}`: unknown property `{property}` ({collection} has: id, {})",
                                     rules.properties.join(", ")
                                 ));
+                            }
+                        }
+                        let named_known = errors.len() == before;
+                        if named_known && !rules.types.is_empty() {
+                            if let Err(error) =
+                                check_rule(collection.as_str(), rules.types, &predicate, OLD)
+                            {
+                                errors.push(format!("{name} `{text}`: {error}"));
                             }
                         }
                     }
@@ -288,7 +306,7 @@ impl RulesAgent {
         }
         // Checked at load with another identity; a principal cannot make it fail now,
         // but deny rather than allow if it somehow does.
-        let predicate = Arc::new(bind(text, kind, cx, &self.limits).map_err(|error| {
+        let predicate = Arc::new(bind(text, kind, Some(cx), &self.limits).map_err(|error| {
             AccessDenied(format!("{collection}.{kind} rule `{text}` failed: {error}"))
         })?);
         let mut bound = self.bound.lock();
@@ -399,10 +417,12 @@ impl Filterable for Change<'_> {
     }
 }
 
-/// What a rule's `$` references stand for, for one identity.
+/// What a rule's `$` references stand for, for one identity; with none (when rules are
+/// checked at load), `$user.id` and each role stand for NULL, which every type compares
+/// with, so only the rule's own literals are type-checked.
 struct RuleBindings<'a> {
     kind: RuleKind,
-    cx: &'a ContextData,
+    cx: Option<&'a ContextData>,
 }
 
 impl Bindings for RuleBindings<'_> {
@@ -411,16 +431,18 @@ impl Bindings for RuleBindings<'_> {
         let rest = || segments.get(1..).unwrap_or_default().to_vec();
         match (segments.first().map(String::as_str), self.kind) {
             (Some("user"), _) => match segments.get(1..).unwrap_or_default() {
-                [id] if id == "id" => Ok(Binding::Value(Value::String(
-                    self.cx.principal().to_owned(),
-                ))),
-                [roles] if roles == "roles" => Ok(Binding::List(
-                    self.cx
+                [id] if id == "id" => Ok(Binding::Value(match self.cx {
+                    Some(cx) => Value::String(cx.principal().to_owned()),
+                    None => Value::Null,
+                })),
+                [roles] if roles == "roles" => Ok(Binding::List(match self.cx {
+                    Some(cx) => cx
                         .roles()
                         .iter()
                         .map(|role| Value::String(role.clone()))
                         .collect(),
-                )),
+                    None => vec![Value::Null],
+                })),
                 _ => Err(format!(
                     "unknown reference `${}`: rules know `$user.id` and `$user.roles`",
                     segments.join(".")
@@ -444,11 +466,11 @@ impl Bindings for RuleBindings<'_> {
     }
 }
 
-/// `text` as a predicate for `cx`.
+/// `text` as a predicate for `cx` (or, without one, for checking it).
 fn bind(
     text: &str,
     kind: RuleKind,
-    cx: &ContextData,
+    cx: Option<&ContextData>,
     limits: &Limits,
 ) -> Result<Predicate, crate::ankql::ParseError> {
     parse_rule(text, &RuleBindings { kind, cx }, limits)

@@ -1,5 +1,6 @@
-//! The check of a query against a model's property descriptors, run by
-//! [`Context::fetch`](crate::Context::fetch) and the live-query calls before anything is read.
+//! The check of a query (or of an access rule, see [`crate::rules`]) against a model's
+//! property descriptors, run by [`Context::fetch`](crate::Context::fetch) and the live-query
+//! calls before anything is read.
 //!
 //! A query that the model proves can never match is refused with
 //! [`RetrievalError::InvalidQuery`] instead of answering nothing, naming the property, its
@@ -45,40 +46,36 @@ pub(crate) fn check_selection(
     let checker = Checker {
         collection,
         properties,
+        prefix: "",
     };
-    let mut stack = vec![&selection.predicate];
-    while let Some(predicate) = stack.pop() {
-        match predicate {
-            Predicate::True | Predicate::False => {}
-            // Right first, so the leftmost mistake is reported.
-            Predicate::And(left, right) | Predicate::Or(left, right) => {
-                stack.extend([&**right, &**left]);
-            }
-            Predicate::Not(inner) => stack.push(inner),
-            Predicate::Comparison { path, value, .. } => {
-                checker.value(checker.path(path)?, path, value)?;
-            }
-            Predicate::In { path, values, .. } => {
-                let property = checker.path(path)?;
-                values
-                    .iter()
-                    .try_for_each(|value| checker.value(property, path, value))?;
-            }
-            Predicate::Like { path, .. } => checker.like(checker.path(path)?, path)?,
-            Predicate::IsNull { path, .. } => {
-                checker.path(path)?;
-            }
-        }
-    }
+    checker.predicate(&selection.predicate)?;
     selection
         .order_by
         .iter()
         .try_for_each(|item| checker.path(&item.path).map(drop))
 }
 
+/// Checks an access rule's predicate as a query's, where property names may carry `prefix`
+/// (a write rule's `$old.` names the same property before the change).
+pub(crate) fn check_rule(
+    collection: &str,
+    properties: &[PropertyDescriptor],
+    predicate: &Predicate,
+    prefix: &str,
+) -> Result<(), RetrievalError> {
+    Checker {
+        collection,
+        properties,
+        prefix,
+    }
+    .predicate(predicate)
+}
+
 struct Checker<'a> {
     collection: &'a str,
     properties: &'a [PropertyDescriptor],
+    /// Stripped from property names before they are looked up.
+    prefix: &'a str,
 }
 
 /// A property as messages name it, with its article: `an integer property (i32)`.
@@ -119,6 +116,35 @@ fn a(word: &str) -> String {
 }
 
 impl Checker<'_> {
+    /// Checks every condition of `predicate`, with an explicit stack.
+    fn predicate(&self, predicate: &Predicate) -> Result<(), RetrievalError> {
+        let mut stack = vec![predicate];
+        while let Some(predicate) = stack.pop() {
+            match predicate {
+                Predicate::True | Predicate::False => {}
+                // Right first, so the leftmost mistake is reported.
+                Predicate::And(left, right) | Predicate::Or(left, right) => {
+                    stack.extend([&**right, &**left]);
+                }
+                Predicate::Not(inner) => stack.push(inner),
+                Predicate::Comparison { path, value, .. } => {
+                    self.value(self.path(path)?, path, value)?;
+                }
+                Predicate::In { path, values, .. } => {
+                    let property = self.path(path)?;
+                    values
+                        .iter()
+                        .try_for_each(|value| self.value(property, path, value))?;
+                }
+                Predicate::Like { path, .. } => self.like(self.path(path)?, path)?,
+                Predicate::IsNull { path, .. } => {
+                    self.path(path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn invalid(&self, reason: String) -> RetrievalError {
         RetrievalError::InvalidQuery {
             collection: self.collection.to_owned(),
@@ -130,6 +156,7 @@ impl Checker<'_> {
     /// errors for an unknown property or a path into one without inner values.
     fn path(&self, path: &Path) -> Result<Option<&PropertyDescriptor>, RetrievalError> {
         let name = path.property();
+        let name = name.strip_prefix(self.prefix).unwrap_or(name);
         let property = match name {
             "id" => &ID,
             _ => self

@@ -69,6 +69,40 @@ fn every_mistake_of_every_rule_is_reported_at_load() {
         .is_ok());
 }
 
+/// A rule's literals are checked against the model's types, as a query's are; what `$user`
+/// stands for is known only per identity, so it is never the mistake.
+#[test]
+fn literals_of_the_wrong_type_are_errors_at_load() {
+    let error = RulesAgent::builder()
+        .read::<Album>("year = 'recent' OR artist = $user.id")
+        .write::<Album>("$old.year > 'x' OR name LIKE 'A%' OR year IN $user.roles")
+        .build()
+        .expect_err("year never equals 'recent', nor exceeds 'x'");
+    let text = error.to_string();
+    assert_eq!(error.0.len(), 2, "{text}");
+    assert!(
+        text.contains("album.read") && text.contains("'recent' does not parse as an integer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("album.write") && text.contains("`$old.year` is an integer property"),
+        "{text}"
+    );
+    let like_on_number = RulesAgent::builder()
+        .read::<Album>("year LIKE '19%'")
+        .build()
+        .expect_err("LIKE on an integer");
+    assert!(like_on_number
+        .to_string()
+        .contains("LIKE matches strings only"));
+    // By property names alone, types are unknown: only names are checked.
+    assert!(RulesAgent::builder()
+        .properties("album", ["year"])
+        .rule("album", RuleKind::Read, "year = 'recent'")
+        .build()
+        .is_ok());
+}
+
 #[test]
 fn a_read_rule_bound_to_an_identity_is_a_plain_predicate() {
     let agent = agent();

@@ -182,11 +182,7 @@ impl Node {
             };
             let next = match item {
                 Ok(state) => Entity::from_state(&state)?,
-                Err(_) => {
-                    let withdrawn = Entity::empty(id, collection.clone());
-                    withdrawn.mark_deleted();
-                    withdrawn
-                }
+                Err(_) => forgotten(id, collection.clone()),
             };
             for event in unsent.get(&id).into_iter().flatten() {
                 next.apply_event(event)?;
@@ -269,26 +265,23 @@ impl Node {
         self.apply(&peer.cx, events, Staging::Partial).await
     }
 
-    /// Hides entities the durable peer no longer lets this node read: they leave every
-    /// live query (`Remove`) and local fetch until a state of them arrives again. The
-    /// local copies stay (the data was already here); only this session hides them.
+    /// Forgets entities the durable peer no longer lets this node read: each is replaced,
+    /// in memory and in the store, by an empty deleted entity with no head, so it leaves
+    /// every live query (`Remove`), reads refuse it, and none of its data stays on this
+    /// node, after a restart too. A state of it arriving later replaces that placeholder.
     async fn withdraw(&self, ids: Vec<(CollectionId, EntityId)>) -> Result<(), MutationError> {
-        let mut hidden = Vec::new();
+        let lock = self.inner.commit_lock.lock().await;
+        let mut changed = Vec::new();
         for (collection, id) in ids {
+            let Some(canonical) = self.load_entity(&collection, id).await? else {
+                continue;
+            };
             tracing::debug!(%collection, entity = %id, "withdrawn by the durable peer");
-            self.inner.withdrawn.lock().insert(id);
-            if let Some(entity) = self.load_entity(&collection, id).await? {
-                hidden.push(entity);
-            }
+            // As on a reset: edits under the client id lent to transactions are dropped.
+            canonical.yrs.retire_client();
+            changed.push((Some(canonical), forgotten(id, collection)));
         }
-        self.inner.reactor.notify(self, &hidden).await;
-        Ok(())
-    }
-
-    /// Whether the durable peer withdrew this entity (see [`Delta::Withdrawn`]).
-    pub(crate) fn is_withdrawn(&self, id: EntityId) -> bool {
-        let withdrawn = self.inner.withdrawn.lock();
-        !withdrawn.is_empty() && withdrawn.contains(&id)
+        self.store_and_publish(lock, Vec::new(), changed).await
     }
 
     /// Joins received states into the local entities.
@@ -298,11 +291,11 @@ impl Node {
         let mut changed = Vec::new();
         for state in states {
             let canonical = self.load_entity(&state.collection, state.entity_id).await?;
-            // A state of a withdrawn entity brings it back: it is readable again.
-            let returning = self.inner.withdrawn.lock().remove(&state.entity_id);
             let next = match &canonical {
-                // Unchanged, unless it comes back after a withdrawal: then it is published.
-                Some(current) if current.head() == state.state.head && !returning => continue,
+                Some(current) if current.head() == state.state.head => continue,
+                // Nothing of it is known here (withdrawn, or a refused creation): the state
+                // replaces the placeholder rather than joining its deletion.
+                Some(current) if current.head().is_empty() => Entity::from_state(&state)?,
                 Some(current) => {
                     let next = current.snapshot();
                     next.join_state(&state.state, state.state.head.clone())?;
@@ -508,4 +501,12 @@ impl Node {
     pub fn rejections(&self) -> tokio::sync::broadcast::Receiver<Rejection> {
         self.inner.rejections.subscribe()
     }
+}
+
+/// What stands for an entity of which nothing may or can be known here: deleted, with no
+/// head and no data (see [`Node::withdraw`]).
+fn forgotten(id: EntityId, collection: CollectionId) -> Entity {
+    let entity = Entity::empty(id, collection);
+    entity.mark_deleted();
+    entity
 }

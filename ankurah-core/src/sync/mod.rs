@@ -15,6 +15,7 @@
 //!   subscription updates pushed as coalesced deltas;
 //! - **following** (`follow.rs`): the entities resident on an ephemeral node that no live
 //!   query holds are followed on the durable peer, which pushes their changes;
+//! - the **request rate** of one identity over its sessions (`rate.rs`);
 //! - **deltas** (`delta.rs`): the events a peer lacks given the heads it holds, or the state when smaller.
 //!
 //! Errors cross the wire with a kind ([`proto::ErrorKind`]) and come back as the asking
@@ -26,6 +27,7 @@ mod error;
 mod follow;
 pub mod proto;
 mod queue;
+mod rate;
 mod server;
 mod session;
 
@@ -34,4 +36,5 @@ pub use error::PeerError;
 pub(crate) use follow::{Followers, Following};
 pub use proto::{ErrorKind, RemoteError};
 pub use queue::{queue, QueueError, QueueReceiver, QueueSender};
+pub(crate) use rate::RequestRates;
 pub(crate) use session::Peer;

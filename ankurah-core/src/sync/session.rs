@@ -36,6 +36,7 @@ use crate::sync::proto::{
     pieces, Delta, ErrorKind, Hello, Message, RemoteError, Request, Response, PROTOCOL_VERSION,
 };
 use crate::sync::queue::{QueueError, QueueReceiver, QueueSender};
+use crate::sync::rate::RequestRate;
 use crate::sync::server::Subscription;
 
 /// How many rounds of asking a peer for missing ancestors one batch of events may take.
@@ -65,6 +66,8 @@ pub(crate) struct Peer {
     pub(crate) followed: Mutex<Option<Arc<Followed>>>,
     /// Slots for the peer's requests being worked on.
     in_flight: Arc<Semaphore>,
+    /// The request rate of the peer's identity, shared with its other sessions.
+    rate: Arc<RequestRate>,
     /// The session's background work; `None` once the session ended.
     tasks: Mutex<Option<TaskSet>>,
     /// Fired when the peer stopped taking what is sent to it: the session ends.
@@ -371,6 +374,10 @@ impl Node {
                 await_welcome(&outgoing, &mut incoming).await?;
             }
             let limits = self.limits().clone();
+            let rate = self.inner.request_rates.of(
+                authenticator.is_some().then_some(&authenticated.identity),
+                limits.max_requests_per_second_per_identity,
+            );
             static SESSIONS: AtomicU64 = AtomicU64::new(0);
             let peer = Arc::new(Peer {
                 id: theirs.node_id,
@@ -378,6 +385,7 @@ impl Node {
                 durable: theirs.durable,
                 cx: authenticated.identity,
                 in_flight: Arc::new(Semaphore::new(limits.max_requests_per_peer.max(1))),
+                rate,
                 limits,
                 sender: outgoing,
                 next_request: AtomicU64::new(1),
@@ -443,6 +451,17 @@ impl Node {
                     )))
                 }
             };
+            if let Message::Request { .. } = &message {
+                let wait = peer.rate.reserve();
+                if !wait.is_zero() {
+                    tracing::debug!(
+                        principal = peer.cx.principal(),
+                        ?wait,
+                        "identity over its request rate; the request waits"
+                    );
+                    runtime::sleep(wait).await;
+                }
+            }
             match message {
                 // Commits are applied here, in arrival order (a client's next commit builds
                 // on its previous one).

@@ -357,12 +357,8 @@ async fn a_server_without_authenticator_listens_beyond_loopback_only_when_told_t
     );
 }
 
-#[tokio::test]
-async fn one_identity_may_open_only_so_many_sessions() {
-    let limits = ankurah_core::Limits {
-        max_connections_per_identity: 2,
-        ..Default::default()
-    };
+/// A durable node on memory with these limits, authenticating HS256 tokens.
+async fn guarded_server(limits: ankurah_core::Limits) -> Server {
     let config = ankurah_core::NodeConfig {
         limits,
         ..Default::default()
@@ -375,7 +371,16 @@ async fn one_identity_may_open_only_so_many_sessions() {
     );
     node.system.create().await.expect("memory storage");
     node.set_authenticator(JwtAuthenticator::hs256(SECRET).expect("a secret"));
-    let server = Server::start(node, "127.0.0.1:0").await;
+    Server::start(node, "127.0.0.1:0").await
+}
+
+#[tokio::test]
+async fn one_identity_may_open_only_so_many_sessions() {
+    let server = guarded_server(ankurah_core::Limits {
+        max_connections_per_identity: 2,
+        ..Default::default()
+    })
+    .await;
     let mut sessions = Vec::new();
     for _ in 0..2 {
         let dave = client_node();
@@ -399,5 +404,65 @@ async fn one_identity_may_open_only_so_many_sessions() {
     assert!(
         WebsocketClient::new(erin, &server.url()).await.is_ok(),
         "other identities are not affected"
+    );
+}
+
+/// An identity's requests over all its sessions are admitted at its rate, a second's worth
+/// at once and then one at a time: more sessions buy no more requests. The requests beyond
+/// the rate wait (none is refused); another identity is not held up meanwhile.
+#[tokio::test]
+async fn one_identity_may_send_only_so_many_requests_a_second() {
+    use common::raw::{authenticated, flood, frame, tally};
+    use futures_util::StreamExt;
+
+    const RATE: u32 = 20;
+    const EACH: u64 = 30;
+    let server = guarded_server(ankurah_core::Limits {
+        max_requests_per_second_per_identity: RATE,
+        ..Default::default()
+    })
+    .await;
+    let get = |id| {
+        let request = ankurah_core::proto::Request::Get {
+            collection: "album".into(),
+            ids: vec![EntityId::new()],
+            known: Vec::new(),
+        };
+        frame(id, request)
+    };
+    let credential = || hs256_token("dave", in_secs(3600)).to_credential();
+    let started = std::time::Instant::now();
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let (sink, stream) = authenticated(&server.url(), credential()).await.split();
+        let _sending = flood(sink, (1..=EACH).map(get));
+        readers.push(stream);
+    }
+    // Erin's few requests are within her own budget.
+    let (sink, mut erin) = authenticated(
+        &server.url(),
+        hs256_token("erin", in_secs(3600)).to_credential(),
+    )
+    .await
+    .split();
+    let _sending = flood(sink, (1..=5).map(get));
+    let hers = tally(&mut erin, 1..=5, Duration::from_secs(10)).await;
+    assert_eq!(hers.answered, 5, "{hers:?}");
+    let erin_done = started.elapsed();
+    for stream in &mut readers {
+        let his = tally(stream, 1..=EACH, Duration::from_secs(10)).await;
+        assert_eq!(his.answered as u64, EACH, "every request answered: {his:?}");
+    }
+    let dave_done = started.elapsed();
+    // 60 requests: 20 at once, the other 40 at 20 a second, so two seconds at the least
+    // (a slower machine only makes it longer).
+    let least = Duration::from_secs_f64((2 * EACH - u64::from(RATE)) as f64 / f64::from(RATE));
+    assert!(
+        dave_done >= least.mul_f64(0.95),
+        "dave's two sessions were served faster than his rate allows: {dave_done:?}"
+    );
+    assert!(
+        erin_done < dave_done,
+        "erin ({erin_done:?}) is not queued behind dave ({dave_done:?})"
     );
 }

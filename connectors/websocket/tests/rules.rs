@@ -3,7 +3,8 @@
 //! album shared), and never receives another user's private album by any path — get,
 //! fetch, subscribe, follow, pushed updates or GetEvents; a write outside the rule is
 //! refused, nothing is stored and the client's state is restored; an album its owner
-//! shares arrives in the other user's live query.
+//! shares arrives in the other user's live query, and leaves it and the user's store when
+//! unshared; a reference to a hidden entity reveals nothing.
 
 mod common;
 
@@ -11,9 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use ankurah::Ref;
 use ankurah_core::auth::{JwtAuthenticator, JwtSigner, TokenClaims};
 use ankurah_core::proto::{Delta, Request, Response};
-use ankurah_core::rules::RulesAgent;
+use ankurah_core::rules::{RulesAgent, RulesBuilder};
 use ankurah_core::signals::{Peek, Subscribe};
 use ankurah_core::storage::{MemoryStorage, StorageEngine};
 use ankurah_core::{ChangeSet, ItemChange};
@@ -37,12 +39,15 @@ fn token(user: &str) -> ankurah_core::auth::Token {
         .expect("signing")
 }
 
-async fn server() -> Server {
-    let rules = RulesAgent::builder()
-        .read::<Album>(READ)
-        .write::<Album>(WRITE)
-        .build()
-        .expect("valid rules");
+/// A durable node on sled enforcing the album rules, and `more` rules for other models.
+async fn server_with(more: impl FnOnce(RulesBuilder) -> RulesBuilder) -> Server {
+    let rules = more(
+        RulesAgent::builder()
+            .read::<Album>(READ)
+            .write::<Album>(WRITE),
+    )
+    .build()
+    .expect("valid rules");
     let node = Node::new_durable(
         Arc::new(SledStorage::new_test().expect("a sled store")),
         rules,
@@ -50,6 +55,10 @@ async fn server() -> Server {
     node.system.create().await.expect("sled");
     node.set_authenticator(JwtAuthenticator::hs256(SECRET).expect("a secret"));
     Server::start(node, "127.0.0.1:0").await
+}
+
+async fn server() -> Server {
+    server_with(|rules| rules).await
 }
 
 struct User {
@@ -283,6 +292,26 @@ async fn an_album_arrives_in_a_live_query_when_shared_and_leaves_when_unshared()
     .await;
     assert_eq!(*removed.lock(), [private], "only it left");
     assert!(!alice.fetched().await.contains(&private));
+    assert!(alice.ctx.get::<AlbumView>(private).await.is_err());
+    // Nothing of it stays on alice's node: her store holds an empty placeholder.
+    let kept = alice
+        .storage
+        .collection(&"album".into())
+        .await
+        .expect("memory storage")
+        .get_state(private)
+        .await
+        .expect("memory")
+        .expect("a placeholder");
+    assert!(
+        kept.state.head.is_empty() && kept.state.is_deleted(),
+        "{kept:?}"
+    );
+    let bytes = kept.encode();
+    assert!(
+        !bytes.windows(3).any(|w| w == b"bob"),
+        "the unshared album's data is gone from alice's store"
+    );
 
     // Shared again, it comes back.
     bob.set_year(private, -2).await.expect("sharing it again");
@@ -291,4 +320,87 @@ async fn an_album_arrives_in_a_live_query_when_shared_and_leaves_when_unshared()
     })
     .await;
     assert!(alice.fetched().await.contains(&private));
+}
+
+/// A track of an album: its `album` refers to an album that may be someone else's.
+#[derive(ankurah::Model, Debug, Clone)]
+pub struct Track {
+    #[active_type(LWW)]
+    pub owner: String,
+    pub album: Ref<Album>,
+}
+
+/// Through a reference, nothing is read that the referenced collection's rule hides: the
+/// state of bob's private album does not reach alice by way of her track that names it, nor
+/// by way of his tracks, which his rule keeps from her.
+#[tokio::test]
+async fn a_reference_reveals_nothing_its_rule_hides() {
+    let server = server_with(|rules| {
+        rules
+            .read::<Track>("owner = $user.id")
+            .write::<Track>("$new.owner = $user.id")
+    })
+    .await;
+    let alice = User::connect(&server, "alice").await;
+    let bob = User::connect(&server, "bob").await;
+
+    let private = bob.create("bob", 2002).await.expect("his private album");
+    let track = |owner: &str| Track {
+        owner: owner.into(),
+        album: Ref::new(private),
+    };
+    let trx = bob.ctx.begin();
+    let his_track = trx.create(&track("bob")).await.expect("his track").id();
+    trx.commit().await.expect("his track");
+    // Alice knows the album's id (ids are not secrets) and names it in a track of her own.
+    let trx = alice.ctx.begin();
+    let her_track = trx.create(&track("alice")).await.expect("her track").id();
+    trx.commit().await.expect("a reference is hers to make");
+
+    let query = format!("album = '{private}'");
+    let tracks = alice
+        .ctx
+        .fetch::<TrackView>(query.as_str())
+        .await
+        .expect("her tracks of the album");
+    assert_eq!(
+        tracks.iter().map(|t| t.id()).collect::<Vec<_>>(),
+        [her_track],
+        "bob's track of it is his"
+    );
+    let referenced = tracks[0].album().expect("the reference").id();
+    assert_eq!(referenced, private);
+    assert!(
+        alice.ctx.get::<AlbumView>(referenced).await.is_err(),
+        "following the reference is a read of the album, which its rule refuses"
+    );
+    assert!(alice.ctx.get::<TrackView>(his_track).await.is_err());
+    let _live = alice
+        .ctx
+        .query_wait::<TrackView>(query.as_str())
+        .await
+        .expect("a live query of the album's tracks");
+    bob.set_year(private, 2003).await.expect("his edit");
+    let trx = bob.ctx.begin();
+    let view = bob.ctx.get::<TrackView>(his_track).await.expect("his");
+    trx.edit::<Track>(&view)
+        .expect("edit")
+        .album()
+        .set(&Ref::new(private))
+        .expect("set");
+    trx.commit().await.expect("his edit of his track");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !alice.holds(private).await,
+        "nothing of the referenced album reached alice"
+    );
+    let tracks = alice
+        .storage
+        .collection(&"track".into())
+        .await
+        .expect("memory storage");
+    assert!(
+        tracks.get_state(his_track).await.expect("memory").is_none(),
+        "nor bob's track"
+    );
 }
