@@ -337,14 +337,13 @@ impl Query {
         node: &Node,
         selection: &Selection,
     ) -> Result<Vec<Arc<Entity>>, RetrievalError> {
-        match node.fetch_entities(&self.collection, selection).await {
-            Ok(fresh) => Ok(fresh),
-            Err(error) => {
+        node.fetch_entities(&self.collection, selection)
+            .await
+            .map_err(|error| {
                 let reason = Arc::new(error);
                 self.loaded.send_replace(LoadState::Failed(reason.clone()));
-                Err(self.failure(reason))
-            }
-        }
+                self.failure(reason)
+            })
     }
 
     fn failure(&self, reason: Arc<RetrievalError>) -> RetrievalError {

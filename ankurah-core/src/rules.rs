@@ -114,12 +114,11 @@ pub struct RulesBuilder {
 
 impl RulesBuilder {
     /// Makes `M`'s collection known (its properties are what rules may name).
-    pub fn model<M: Model>(self) -> Self {
-        let mut this = self.properties(M::collection(), M::properties().iter().map(|p| p.name));
-        if let Some(entry) = this.collections.get_mut(&M::collection()) {
-            entry.types = M::properties();
-        }
-        this
+    pub fn model<M: Model>(mut self) -> Self {
+        let entry = self.collections.entry(M::collection()).or_default();
+        entry.properties = M::properties().iter().map(|p| p.name.to_owned()).collect();
+        entry.types = M::properties();
+        self
     }
 
     /// Makes `collection` known with these properties (what [`model`](Self::model) does
