@@ -70,16 +70,19 @@ pub struct ChangeSet<V> {
     pub changes: Vec<ItemChange<V>>,
 }
 
+impl<V> ChangeSet<V> {
+    /// The same changes of each item turned into a `W`.
+    pub(crate) fn map<W>(self, f: impl Fn(V) -> W) -> ChangeSet<W> {
+        ChangeSet {
+            resultset: self.resultset.into_iter().map(&f).collect(),
+            changes: self.changes.into_iter().map(|c| c.map(&f)).collect(),
+        }
+    }
+}
+
 impl<V: View> ChangeSet<V> {
     pub(crate) fn from_entities(set: ChangeSet<Arc<Entity>>) -> Self {
-        ChangeSet {
-            resultset: set.resultset.into_iter().map(V::from_entity).collect(),
-            changes: set
-                .changes
-                .into_iter()
-                .map(|c| c.map(V::from_entity))
-                .collect(),
-        }
+        set.map(V::from_entity)
     }
 }
 

@@ -1,8 +1,12 @@
 //! [`Context`]: a node seen through one identity; every read and write goes through it so
 //! the policy agent can check it.
 
+use std::sync::Arc;
+
 use crate::ankql::{parse_selection_with, ParseError, Selection};
 use crate::changes::ChangeSet;
+use crate::collection::CollectionId;
+use crate::entity::Entity;
 use crate::id::EntityId;
 use crate::limits::Limits;
 use crate::livequery::LiveQuery;
@@ -10,6 +14,7 @@ use crate::model::{Model, View};
 use crate::node::Node;
 use crate::node_error::RetrievalError;
 use crate::policy::ContextData;
+use crate::reactor::Query;
 use crate::signals::{Subscribe, SubscriptionGuard};
 use crate::sourced::Sourced;
 use crate::transaction::Transaction;
@@ -63,11 +68,23 @@ impl Context {
 
     /// [`Context::get`], with where the answer came from.
     pub async fn get_sourced<V: View>(&self, id: EntityId) -> Result<Sourced<V>, RetrievalError> {
-        let collection = V::Model::collection();
-        let source = self.node.read_through_get(&collection, id).await?;
+        let read = self.read_entity(&V::Model::collection(), id).await?;
+        Ok(Sourced {
+            value: V::from_entity(read.value),
+            source: read.source,
+        })
+    }
+
+    /// [`Context::get_sourced`] for any collection.
+    pub(crate) async fn read_entity(
+        &self,
+        collection: &CollectionId,
+        id: EntityId,
+    ) -> Result<Sourced<Arc<Entity>>, RetrievalError> {
+        let source = self.node.read_through_get(collection, id).await?;
         let entity = self
             .node
-            .load_entity(&collection, id)
+            .load_entity(collection, id)
             .await?
             .ok_or_else(|| RetrievalError::NotFound {
                 collection: collection.to_string(),
@@ -82,9 +99,9 @@ impl Context {
         self.node
             .inner
             .policy
-            .check_read(&self.cx, &collection, &entity)?;
+            .check_read(&self.cx, collection, &entity)?;
         Ok(Sourced {
-            value: V::from_entity(entity),
+            value: entity,
             source,
         })
     }
@@ -150,12 +167,17 @@ impl Context {
     fn register<V: View>(&self, query: impl IntoSelection) -> Result<LiveQuery<V>, RetrievalError> {
         let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
-        let registered = self
-            .node
-            .inner
-            .reactor
-            .register(V::Model::collection(), selection);
+        let registered = self.register_query(V::Model::collection(), selection);
         Ok(LiveQuery::new(registered, self.node.clone()))
+    }
+
+    /// Registers a live query with the node's reactor.
+    pub(crate) fn register_query(
+        &self,
+        collection: CollectionId,
+        selection: Selection,
+    ) -> Arc<Query> {
+        self.node.inner.reactor.register(collection, selection)
     }
 
     /// The entities of `V`'s collection matching an AnkQL query (text, text with `?`
@@ -178,25 +200,38 @@ impl Context {
     ) -> Result<Sourced<Vec<V>>, RetrievalError> {
         let selection = query.into_selection(self.node.limits())?;
         check_properties::<V::Model>(&selection)?;
-        let collection = V::Model::collection();
-        let source = self
-            .node
-            .read_through_fetch(&collection, &selection)
+        let read = self
+            .read_entities(&V::Model::collection(), &selection)
             .await?;
-        let entities = self.node.fetch_entities(&collection, &selection).await?;
+        Ok(Sourced {
+            value: read.value.into_iter().map(V::from_entity).collect(),
+            source: read.source,
+        })
+    }
+
+    /// [`Context::fetch_sourced`] for any collection.
+    pub(crate) async fn read_entities(
+        &self,
+        collection: &CollectionId,
+        selection: &Selection,
+    ) -> Result<Sourced<Vec<Arc<Entity>>>, RetrievalError> {
+        let source = self.node.read_through_fetch(collection, selection).await?;
+        let entities = self.node.fetch_entities(collection, selection).await?;
         // Entities the policy hides are left out, as rows hidden by row-level security.
         let value = entities
             .into_iter()
-            .filter(|entity| {
-                self.node
-                    .inner
-                    .policy
-                    .check_read(&self.cx, &collection, entity)
-                    .is_ok()
-            })
-            .map(V::from_entity)
+            .filter(|entity| self.can_read(collection, entity))
             .collect();
         Ok(Sourced { value, source })
+    }
+
+    /// Whether the policy lets this context read `entity`.
+    pub(crate) fn can_read(&self, collection: &CollectionId, entity: &Entity) -> bool {
+        self.node
+            .inner
+            .policy
+            .check_read(&self.cx, collection, entity)
+            .is_ok()
     }
 }
 

@@ -164,6 +164,11 @@ impl Entity {
         values
     }
 
+    /// The event that wrote each last-writer-wins property's current value.
+    pub(crate) fn lww_writers(&self) -> BTreeMap<String, EventId> {
+        self.lww.writers()
+    }
+
     /// The encoded state (pending edits of a fork are not part of it).
     pub fn to_state(&self) -> EntityState {
         let mut backends = BTreeMap::new();

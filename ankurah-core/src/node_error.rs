@@ -19,6 +19,10 @@ pub enum RetrievalError {
     /// The entity existed but was deleted.
     #[error("entity {id} in collection `{collection}` was deleted")]
     Deleted { collection: String, id: EntityId },
+    /// This ephemeral node holds the entity but none of its events, and no durable peer is
+    /// connected to ask: its past cannot be read here now.
+    #[error("no history of entity {id} in collection `{collection}` here: this node keeps states only, and no durable peer is connected")]
+    NoHistory { collection: String, id: EntityId },
     /// A query names a property the model does not have.
     #[error("unknown property `{property}` in collection `{collection}`; it has: {known}")]
     UnknownProperty {

@@ -81,6 +81,9 @@ impl StorageEngine for Gated {
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
         self.inner.set_system_id(id).await
     }
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        self.inner.collections().await
+    }
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
         self.inner.outbox_add(events).await
     }

@@ -173,6 +173,9 @@ impl StorageEngine for Failing {
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
         self.inner.set_system_id(id).await
     }
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        self.inner.collections().await
+    }
 }
 
 #[tokio::test]

@@ -119,6 +119,13 @@ impl StorageEngine for MemoryStorage {
         Ok(())
     }
 
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        let data = self.data.read();
+        let mut names: Vec<CollectionId> = data.collections.keys().cloned().collect();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(names)
+    }
+
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
         self.data
             .write()
@@ -189,6 +196,22 @@ impl StorageCollection for MemoryCollection {
         Ok(self.read(|c| {
             let ids = c.histories.get(&id).into_iter().flatten();
             ids.filter_map(|event| c.events.get(event).cloned())
+                .collect()
+        }))
+    }
+
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let start = after.map_or(Unbounded, Excluded);
+        Ok(self.read(|c| {
+            c.states
+                .range((start, Unbounded))
+                .take(limit)
+                .map(|(_, s)| s.state.clone())
                 .collect()
         }))
     }

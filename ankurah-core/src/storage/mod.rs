@@ -80,6 +80,10 @@ pub trait StorageEngine: Send + Sync + 'static {
     /// Records the system id (once, when the system is created).
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError>;
 
+    /// Every collection holding a state or an event, in name order: what tools that walk a
+    /// whole store (dump, inspection) start from.
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError>;
+
     /// Adds events to the outbox: committed on this ephemeral node, not yet acknowledged by
     /// a durable peer. Kept across restarts so they are sent on the next connection, once
     /// durable: like [`write`](Self::write), after the next [`sync`](Self::sync) (the node
@@ -137,6 +141,15 @@ pub trait StorageCollection: Send + Sync {
 
     /// Every stored event of an entity, in id order.
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError>;
+
+    /// Up to `limit` stored states with ids after `after` (from the first when `None`), in
+    /// id order, deleted entities included: one page of a walk over the whole collection,
+    /// for reads of the past (an entity deleted now may have been alive then) and dumps.
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError>;
 }
 
 /// An entity state with the property values derived from it, as engines store it.

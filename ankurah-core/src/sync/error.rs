@@ -110,7 +110,9 @@ impl From<MutationError> for RetrievalError {
 impl From<&RetrievalError> for RemoteError {
     fn from(error: &RetrievalError) -> Self {
         let kind = match error {
-            RetrievalError::NotFound { .. } | RetrievalError::Deleted { .. } => ErrorKind::NotFound,
+            RetrievalError::NotFound { .. }
+            | RetrievalError::Deleted { .. }
+            | RetrievalError::NoHistory { .. } => ErrorKind::NotFound,
             RetrievalError::UnknownProperty { .. }
             | RetrievalError::InvalidQuery { .. }
             | RetrievalError::Parse(_) => ErrorKind::InvalidQuery,

@@ -25,6 +25,7 @@ use crate::collection::CollectionId;
 use crate::encoding;
 use crate::error::DecodeError;
 use crate::event::Event;
+use crate::history::At;
 use crate::id::{EntityId, EventId, NodeId, SystemId};
 use crate::limits::{LimitExceeded, Limits};
 use crate::state::EntityState;
@@ -151,6 +152,20 @@ pub enum Request {
         collection: CollectionId,
         entity_id: EntityId,
         ids: Vec<EventId>,
+    },
+    /// Every event of one entity, for reading its past (answered with `Events`, none for
+    /// an unknown entity); refused unless the asker may read the entity now.
+    History {
+        collection: CollectionId,
+        entity_id: EntityId,
+    },
+    /// The entities that matched a selection at a moment, as their states then (answered
+    /// with `Deltas` holding only `State`s, which the asker must not store: they are the
+    /// past), readable by the asker as they were then.
+    FetchAt {
+        collection: CollectionId,
+        selection: Selection,
+        at: At,
     },
 }
 
@@ -308,6 +323,14 @@ impl Message {
                 request: Request::GetEvents { ids, .. },
                 ..
             } => ITEM_OVERHEAD + ID_BYTES * ids.len(),
+            Message::Request {
+                request:
+                    Request::FetchAt {
+                        at: At::Clock(clock),
+                        ..
+                    },
+                ..
+            } => ITEM_OVERHEAD * 4 + ID_BYTES * clock.len(),
             Message::Goodbye { reason, .. } => ITEM_OVERHEAD + reason.len(),
             Message::Hello(_) | Message::Request { .. } => ITEM_OVERHEAD * 4,
             Message::Welcome { principal, roles } => {
@@ -355,15 +378,16 @@ impl Message {
     fn check_depth(&self, limit: usize) -> Result<(), LimitExceeded> {
         match self {
             Message::Request { request, .. } => match request {
-                Request::Fetch { selection, .. } | Request::Subscribe { selection, .. } => {
-                    selection.check_depth(limit)
-                }
+                Request::Fetch { selection, .. }
+                | Request::Subscribe { selection, .. }
+                | Request::FetchAt { selection, .. } => selection.check_depth(limit),
                 Request::Commit { events } => check_events(events, limit),
                 Request::Get { .. }
                 | Request::Follow { .. }
                 | Request::Unfollow { .. }
                 | Request::Unsubscribe { .. }
-                | Request::GetEvents { .. } => Ok(()),
+                | Request::GetEvents { .. }
+                | Request::History { .. } => Ok(()),
             },
             Message::Response { response, .. } | Message::Part { response, .. } => match response {
                 Response::Deltas(deltas) => check_deltas(deltas, limit),

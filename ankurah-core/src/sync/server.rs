@@ -15,6 +15,7 @@ use crate::collection::CollectionId;
 use crate::entity::Entity;
 use crate::error::EventError;
 use crate::event::Event;
+use crate::history::At;
 use crate::id::{EntityId, EventId};
 use crate::limits::LimitExceeded;
 use crate::node::{Node, Staging};
@@ -24,7 +25,7 @@ use crate::reactor::Query;
 use crate::signals::SubscriptionGuard;
 use crate::sync::delta::KnownHeads;
 use crate::sync::error::PeerError;
-use crate::sync::proto::{ErrorKind, RemoteError, Request, Response};
+use crate::sync::proto::{Delta, ErrorKind, RemoteError, Request, Response};
 use crate::sync::session::Peer;
 
 /// A peer's subscription served by this node. Dropping it (unsubscribe, resubscribe under
@@ -199,6 +200,35 @@ impl Node {
                     .await
                     .map_err(|e| RemoteError::from(&e))?;
                 Ok(Response::Events(events))
+            }
+            Request::History {
+                collection,
+                entity_id,
+            } => {
+                let events = self
+                    .events_of(cx, &collection, entity_id)
+                    .await
+                    .map_err(|e| RemoteError::from(&e))?;
+                Ok(Response::Events(events))
+            }
+            Request::FetchAt {
+                collection,
+                selection,
+                at,
+            } => {
+                if let At::Clock(clock) = &at {
+                    within(
+                        "ids in the clock of one FetchAt",
+                        clock.len(),
+                        peer.limits.max_ids_per_request,
+                    )?;
+                }
+                let states = self
+                    .states_at(cx, &collection, &selection, &at)
+                    .await
+                    .map_err(|e| RemoteError::from(&e))?;
+                let states = states.iter().map(|e| Delta::State(e.to_state()));
+                Ok(Response::Deltas(states.collect()))
             }
         }
     }
@@ -475,5 +505,7 @@ fn request_kind(request: &Request) -> &'static str {
         Request::Unsubscribe { .. } => "Unsubscribe",
         Request::Commit { .. } => "Commit",
         Request::GetEvents { .. } => "GetEvents",
+        Request::History { .. } => "History",
+        Request::FetchAt { .. } => "FetchAt",
     }
 }

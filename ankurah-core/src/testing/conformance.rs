@@ -37,6 +37,7 @@ pub async fn run_all(engine: &dyn StorageEngine) {
     events(engine).await;
     atomic_commit(engine).await;
     deleted_entities(engine).await;
+    scans(engine).await;
     ankql_cases(engine).await;
     property_types(engine).await;
     ordering_and_limits(engine).await;
@@ -403,6 +404,72 @@ pub async fn deleted_entities(engine: &dyn StorageEngine) {
         vec![made[1].0.clone(), deleted.0],
         "the deletion is in the history"
     );
+}
+
+/// `scan_states` walks a collection in entity id order, deleted entities included, in pages
+/// that neither skip nor repeat an entity, and sees no other collection's states;
+/// `collections` lists the collections written, in name order.
+pub async fn scans(engine: &dyn StorageEngine) {
+    let name = fresh("scan");
+    // A second collection whose name extends the first: its states stay out of the walk.
+    let neighbour = format!("{name}x");
+    let made: Vec<_> = (0..7)
+        .map(|n| genesis(&name, &props(&[("n", n.into())]), false))
+        .collect();
+    let other = genesis(&neighbour, &props(&[("n", 99.into())]), false);
+    commit(engine, &made).await;
+    commit(engine, std::slice::from_ref(&other)).await;
+    let deleted = delete(&made[3].1);
+    commit(engine, std::slice::from_ref(&deleted)).await;
+
+    let collection = open(engine, &name).await;
+    let mut expected: Vec<EntityState> = made.iter().map(|(_, s)| s.state.clone()).collect();
+    expected[3] = deleted.1.state.clone();
+    expected.sort_by_key(|s| s.entity_id);
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = collection
+            .scan_states(after, 3)
+            .await
+            .unwrap_or_else(|e| panic!("scan_states: {e}"));
+        assert!(page.len() <= 3, "a page holds at most `limit` states");
+        let Some(last) = page.last() else { break };
+        after = Some(last.entity_id);
+        walked.extend(page);
+    }
+    assert_eq!(
+        walked, expected,
+        "pages of 3 walk every state once, in id order, deleted ones too"
+    );
+    let from_fourth = collection
+        .scan_states(Some(expected[3].entity_id), 100)
+        .await
+        .expect("scan_states");
+    assert_eq!(from_fourth, expected[4..], "`after` is exclusive");
+    let empty = open(engine, &fresh("scan_empty")).await;
+    assert!(
+        empty
+            .scan_states(None, 10)
+            .await
+            .expect("scan_states")
+            .is_empty(),
+        "an unwritten collection has no states"
+    );
+
+    let listed = engine
+        .collections()
+        .await
+        .unwrap_or_else(|e| panic!("collections: {e}"));
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted, "collections are listed in name order");
+    for written in [&name, &neighbour] {
+        assert!(
+            listed.contains(&CollectionId::from(written.as_str())),
+            "`{written}` is listed among {listed:?}"
+        );
+    }
 }
 
 /// Every case of [`ankql_cases::cases`] over [`ankql_cases::fixture`], with the fixture's
@@ -906,6 +973,7 @@ macro_rules! storage_conformance_tests {
             events,
             atomic_commit,
             deleted_entities,
+            scans,
             ankql_cases,
             property_types,
             ordering_and_limits,

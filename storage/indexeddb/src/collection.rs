@@ -210,6 +210,28 @@ impl IndexedDbCollection {
         let stored = request("read events", events.get_all_with_key(&range)).await?;
         items(stored, "events")?.iter().map(decode_event).collect()
     }
+
+    async fn scan(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        let tx = self
+            .storage
+            .transaction(&[layout::STATES], IdbTransactionMode::Readonly)?;
+        let states = object_store(&tx, layout::STATES)?;
+        let range = layout::states_after(&self.id, after.map(|id| id.to_bytes()))?;
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let stored = request(
+            "read states",
+            states.get_all_with_key_and_limit(&range, limit),
+        )
+        .await?;
+        items(stored, "states")?
+            .iter()
+            .map(|value| Ok(decode_record(value)?.state.into_owned()))
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -246,5 +268,13 @@ impl StorageCollection for IndexedDbCollection {
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
         SendWrapper::new(self.history(id)).await
+    }
+
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        SendWrapper::new(self.scan(after, limit)).await
     }
 }

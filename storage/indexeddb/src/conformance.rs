@@ -16,11 +16,12 @@ use wasm_bindgen::JsValue;
 use crate::IndexedDbStorage;
 
 /// Every check of the suite, by name.
-pub const CHECKS: [&str; 11] = [
+pub const CHECKS: [&str; 12] = [
     "states_round_trip",
     "events",
     "atomic_commit",
     "deleted_entities",
+    "scans",
     "ankql_cases",
     "ordering_and_limits",
     "system_id_round_trip",
@@ -71,6 +72,7 @@ pub async fn run_check(name: String) -> Result<(), JsValue> {
         "events" => conformance::events(&engine).await,
         "atomic_commit" => conformance::atomic_commit(&engine).await,
         "deleted_entities" => conformance::deleted_entities(&engine).await,
+        "scans" => conformance::scans(&engine).await,
         "ankql_cases" => conformance::ankql_cases(&engine).await,
         "ordering_and_limits" => conformance::ordering_and_limits(&engine).await,
         "system_id_round_trip" => conformance::system_id_round_trip(&engine).await,

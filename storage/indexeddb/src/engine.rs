@@ -14,8 +14,8 @@ use js_sys::Array;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::IdbTransactionMode;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbTransaction};
+use web_sys::{IdbKeyRange, IdbTransactionMode};
 
 use crate::collection::IndexedDbCollection;
 use crate::error::{js_error, IndexedDbError};
@@ -249,6 +249,33 @@ impl IndexedDbStorage {
         finish(&tx, "build index", built).await
     }
 
+    /// The collections with a state or an event: one `getKey` per collection, each
+    /// starting after every key of the one before.
+    async fn read_collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        let tx = self.transaction(
+            &[layout::STATES, layout::EVENTS],
+            IdbTransactionMode::Readonly,
+        )?;
+        let mut names = BTreeSet::new();
+        for store in [layout::STATES, layout::EVENTS] {
+            let store = object_store(&tx, store)?;
+            let mut range =
+                IdbKeyRange::lower_bound(&Array::new()).map_err(js_error("key range"))?;
+            loop {
+                let found = request("read collections", store.get_key(&range)).await?;
+                if found.is_undefined() {
+                    break;
+                }
+                let name = key_part(&found, 0)
+                    .as_string()
+                    .ok_or(IndexedDbError::Unexpected("collection name in a key"))?;
+                range = layout::after_collection(&name)?;
+                names.insert(name);
+            }
+        }
+        Ok(names.into_iter().map(CollectionId::from).collect())
+    }
+
     async fn read_system_id(&self) -> Result<Option<SystemId>, StorageError> {
         let tx = self.transaction(&[layout::META], IdbTransactionMode::Readonly)?;
         let meta = object_store(&tx, layout::META)?;
@@ -376,6 +403,10 @@ impl StorageEngine for IndexedDbStorage {
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         SendWrapper::new(self.read_system_id()).await
+    }
+
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        SendWrapper::new(self.read_collections()).await
     }
 
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {

@@ -118,6 +118,30 @@ pub fn starting_with(prefix: &[Part<'_>]) -> Result<IdbKeyRange, StorageError> {
     IdbKeyRange::bound(&lower, &upper).map_err(js_error("key range"))
 }
 
+/// The keys of a collection's states after entity `after` (all of them when `None`).
+pub fn states_after(
+    collection: &CollectionId,
+    after: Option<[u8; 16]>,
+) -> Result<IdbKeyRange, StorageError> {
+    let name = Part::Text(collection.as_str());
+    let upper = Array::from(&key(&[Part::Text(collection.as_str())]));
+    upper.push(&Array::new());
+    let (lower, open) = match &after {
+        Some(id) => (key(&[name, Part::Bytes(id)]), true),
+        None => (key(&[name]), false),
+    };
+    IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, open, false)
+        .map_err(js_error("states key range"))
+}
+
+/// The keys after every key that starts with `[collection]`: where the next collection's
+/// keys begin.
+pub fn after_collection(collection: &str) -> Result<IdbKeyRange, StorageError> {
+    let bound = Array::from(&key(&[Part::Text(collection)]));
+    bound.push(&Array::new());
+    IdbKeyRange::lower_bound_with_open(&bound, true).map_err(js_error("key range"))
+}
+
 /// The keys of the index on `property` from entry `start` (included) to `end` (excluded).
 pub fn index_range(
     collection: &CollectionId,

@@ -135,6 +135,27 @@ impl StorageCollection for PostgresCollection {
             .map(decode_event)
             .collect()
     }
+
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        let client = self.shared.client().await?;
+        let table = &self.collection.table.states;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match after {
+            Some(after) => {
+                let sql = format!("SELECT state FROM {table} WHERE id > $1 ORDER BY id LIMIT $2");
+                query(&client, &sql, &[&after.to_bytes().as_slice(), &limit]).await?
+            }
+            None => {
+                let sql = format!("SELECT state FROM {table} ORDER BY id LIMIT $1");
+                query(&client, &sql, &[&limit]).await?
+            }
+        };
+        rows.iter().map(decode_state).collect()
+    }
 }
 
 fn bytes(row: &tokio_postgres::Row, column: usize) -> Result<&[u8], StorageError> {

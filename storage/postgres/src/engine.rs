@@ -282,6 +282,28 @@ impl StorageEngine for PostgresStorage {
         commit_writes(txn).await
     }
 
+    /// The schema's tables without a `:` in their name: collection names may not hold one,
+    /// and the engine's own tables all do.
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        let client = self.shared.client().await?;
+        let sql = "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND strpos(tablename, ':') = 0 ORDER BY tablename";
+        let rows = query(&client, sql, &[&self.shared.schema]).await?;
+        let mut names = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let table: String = row.try_get(0).map_err(engine_error)?;
+            let name = crate::types::unescape(&table).ok_or_else(|| {
+                StorageError::Decode(ankurah_core::DecodeError::Malformed {
+                    what: "collection table name",
+                    reason: format!("{table:?} is not an escaped name"),
+                })
+            })?;
+            names.push(CollectionId::from(name.into_owned()));
+        }
+        // Table names sort by the escaped text; the engines list collections by name.
+        names.sort();
+        Ok(names)
+    }
+
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         let client = self.shared.client().await?;
         Ok(self

@@ -35,6 +35,26 @@ pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// The text [`escape`] was given; `None` for text it cannot have produced.
+pub(crate) fn unescape(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('\u{1}') {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        plain.push(match c {
+            '\u{1}' => match chars.next()? {
+                '\u{1}' => '\0',
+                '\u{2}' => '\u{1}',
+                _ => return None,
+            },
+            c => c,
+        });
+    }
+    Some(Cow::Owned(plain))
+}
+
 /// [`escape`] applied to every string and object key of a JSON document.
 pub(crate) fn escape_json(json: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value as Json;

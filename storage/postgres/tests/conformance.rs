@@ -24,6 +24,7 @@ conformance_tests!(
     events,
     atomic_commit,
     deleted_entities,
+    scans,
     ankql_cases,
     property_types,
     ordering_and_limits,

@@ -263,4 +263,30 @@ impl StorageCollection for RedbCollection {
         })
         .await
     }
+
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let name = layout::states_table(&self.id);
+        let start = after.map_or(Unbounded, |id| Excluded(layout::id_key(id.to_bytes())));
+        self.storage
+            .blocking(move |storage| {
+                let Some(states) = open_read(&storage.read()?, layout::States::new(&name))? else {
+                    return Ok(Vec::new());
+                };
+                let page = states
+                    .range::<u128>((start, Unbounded))
+                    .map_err(engine_error)?;
+                page.take(limit)
+                    .map(|item| {
+                        let (_, bytes) = item.map_err(engine_error)?;
+                        Ok(Record::decode(bytes.value())?.state.into_owned())
+                    })
+                    .collect()
+            })
+            .await
+    }
 }

@@ -476,6 +476,18 @@ impl StorageEngine for RedbStorage {
         .await
     }
 
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        self.blocking(|storage| {
+            let txn = storage.read()?;
+            let tables = txn.list_tables().map_err(engine_error)?;
+            let names: std::collections::BTreeSet<CollectionId> = tables
+                .filter_map(|table| layout::table_collection(redb::TableHandle::name(&table)))
+                .collect();
+            Ok(names.into_iter().collect())
+        })
+        .await
+    }
+
     async fn set_system_id(&self, id: SystemId) -> Result<(), StorageError> {
         self.blocking(move |storage| {
             let txn = storage.begin_write(Durable::Now)?;

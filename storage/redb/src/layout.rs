@@ -78,6 +78,14 @@ pub fn events_table(collection: &CollectionId) -> String {
     format!("events:{collection}")
 }
 
+/// The collection a table of states or events belongs to, from the table's name.
+pub fn table_collection(table: &str) -> Option<CollectionId> {
+    let name = table
+        .strip_prefix("states:")
+        .or_else(|| table.strip_prefix("events:"))?;
+    Some(CollectionId::from(name))
+}
+
 /// What every index table name of `collection` starts with.
 pub fn index_table_prefix(collection: &CollectionId) -> String {
     format!("index:{}:{collection}:", collection.as_str().len())

@@ -217,4 +217,25 @@ impl StorageCollection for SledCollection {
             })
             .await
     }
+
+    async fn scan_states(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StorageError> {
+        let range = layout::states_after(&self.id, after);
+        self.storage
+            .blocking(move |storage| {
+                storage
+                    .tree()
+                    .range(range)
+                    .take(limit)
+                    .map(|item| {
+                        let (_, bytes) = item.map_err(engine_error)?;
+                        Ok(Record::decode(&bytes)?.state.into_owned())
+                    })
+                    .collect()
+            })
+            .await
+    }
 }

@@ -411,6 +411,11 @@ impl StorageEngine for SledStorage {
         .await
     }
 
+    async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
+        self.blocking(|storage| layout::collections(storage.tree()))
+            .await
+    }
+
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
         for event in events {

@@ -151,6 +151,49 @@ pub fn state_prefix(collection: &CollectionId) -> Vec<u8> {
     key(STATE, &named(collection))
 }
 
+/// The keys of a collection's states after entity `after` (all of them when `None`), as a
+/// range: what a paged walk over the collection reads.
+pub fn states_after(
+    collection: &CollectionId,
+    after: Option<EntityId>,
+) -> std::ops::Range<Vec<u8>> {
+    let start = match after {
+        // The smallest key above `after`'s: its key with one more byte.
+        Some(id) => [state_key(collection, id), vec![0]].concat(),
+        None => state_prefix(collection),
+    };
+    start..key(STATE, &[collection.as_str().as_bytes(), &[SEPARATOR + 1]])
+}
+
+/// The collections with a state or an event in `tree`, in name order: one seek per
+/// collection, each skipping past every key of the one before.
+pub(crate) fn collections(tree: &sled::Tree) -> Result<Vec<CollectionId>, StorageError> {
+    let mut names = std::collections::BTreeSet::new();
+    for tag in [STATE, EVENT] {
+        let mut from = vec![tag];
+        while let Some(item) = tree.range(from.clone()..).next() {
+            let (found, _) = item.map_err(engine_error)?;
+            let Some((&found_tag, body)) = found.split_first() else {
+                break;
+            };
+            if found_tag != tag {
+                break;
+            }
+            let name = body
+                .iter()
+                .position(|&b| b == SEPARATOR)
+                .and_then(|end| std::str::from_utf8(&body[..end]).ok())
+                .ok_or_else(|| DecodeError::Malformed {
+                    what: "state or event key",
+                    reason: "no UTF-8 collection name before a separator".to_owned(),
+                })?;
+            from = key(tag, &[name.as_bytes(), &[SEPARATOR + 1]]);
+            names.insert(name.to_owned());
+        }
+    }
+    Ok(names.into_iter().map(CollectionId::from).collect())
+}
+
 /// `S collection 00 entity id`
 pub fn state_key(collection: &CollectionId, id: EntityId) -> Vec<u8> {
     key(STATE, &[&named(collection).concat(), &id.to_bytes()])

@@ -80,6 +80,16 @@ impl LWWBackend {
         out
     }
 
+    /// The event that wrote each property's current value.
+    pub fn writers(&self) -> BTreeMap<String, EventId> {
+        let inner = self.inner.read();
+        inner
+            .registers
+            .iter()
+            .map(|(k, r)| (k.clone(), r.writer))
+            .collect()
+    }
+
     /// Records a local write; it becomes an operation of the next event.
     pub fn set(&self, property: &str, value: Value) {
         self.inner
