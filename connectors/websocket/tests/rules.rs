@@ -404,3 +404,52 @@ async fn a_reference_reveals_nothing_its_rule_hides() {
         "nor bob's track"
     );
 }
+
+#[tokio::test]
+async fn the_past_of_a_hidden_album_stays_hidden() {
+    let (_server, alice, bob) = alice_and_bob().await;
+    let private = bob.create("bob", 2001).await.expect("his album");
+    let shared = bob.create("bob", -2001).await.expect("his shared album");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let before = SystemTime::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    bob.set_year(shared, 2002).await.expect("unshared now");
+    bob.set_year(private, -2002).await.expect("shared now");
+
+    // The history of what alice may read now is hers to see, whatever it was then...
+    let history = alice
+        .ctx
+        .history::<AlbumView>(private)
+        .await
+        .expect("readable now");
+    assert_eq!(history.len(), 2);
+    // ...and that of what she may not read now is not, nor its state then.
+    for denied in [
+        alice.ctx.history::<AlbumView>(shared).await.map(drop),
+        alice.ctx.blame::<AlbumView>(shared).await.map(drop),
+        alice
+            .ctx
+            .get_at::<AlbumView>(shared, before)
+            .await
+            .map(drop),
+    ] {
+        assert!(
+            matches!(denied, Err(ankurah_core::RetrievalError::AccessDenied(_))),
+            "{denied:?}"
+        );
+    }
+    // A query of the past shows what she could have read then: the album shared then.
+    let then: BTreeSet<EntityId> = alice
+        .ctx
+        .fetch_at::<AlbumView>("", before)
+        .await
+        .expect("fetch_at")
+        .iter()
+        .map(|a| a.id())
+        .collect();
+    assert_eq!(then, BTreeSet::from([shared]));
+    assert!(
+        !alice.holds(shared).await,
+        "reading the past stored nothing of it"
+    );
+}
