@@ -100,6 +100,44 @@
 //! client.shutdown().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Reading the past
+//!
+//! Every change is an event whose id carries its time, so any moment's state can be
+//! rebuilt: [`Context::get_at`] and [`Context::fetch_at`] read views as of a time or a
+//! [`Clock`](ankurah_core::Clock) ([`At`]), [`Context::history`] lists an entity's events with
+//! their authors and the properties each changed, [`Context::diff`] compares two moments and
+//! [`Context::blame`] names the event behind each value. A client asks its durable peer.
+//! [`Context::dynamic`] reads any collection as property maps, without compiled models.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use ankurah::{storage::MemoryStorage, Model, Node, PermissiveAgent, View, DEFAULT_CONTEXT};
+//! # #[derive(Model, Debug, Clone)]
+//! # pub struct Album { pub name: String, pub year: i32 }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let node = Node::new_durable(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
+//! # node.system.create().await?;
+//! # let ctx = node.context(DEFAULT_CONTEXT)?;
+//! let trx = ctx.begin();
+//! let id = trx.create(&Album { name: "Showbiz".into(), year: 1999 }).await?.id();
+//! trx.commit().await?;
+//! let before = ctx.get::<AlbumView>(id).await?.entity().head(); // a moment, as a clock
+//!
+//! let trx = ctx.begin();
+//! trx.edit::<Album>(&ctx.get(id).await?)?.year().set(&2000)?;
+//! trx.commit().await?;
+//!
+//! let then: AlbumView = ctx.get_at(id, before.clone()).await?;
+//! assert_eq!(then.year()?, 1999);
+//! let changed = ctx.diff::<AlbumView>(id, before, std::time::SystemTime::now()).await?;
+//! assert_eq!(changed[0].property, "year");
+//! assert_eq!(ctx.history::<AlbumView>(id).await?.len(), 2);
+//! let albums = ctx.dynamic("album").fetch("year = 2000").await?;
+//! assert_eq!(albums[0].values["name"], ankurah::Value::from("Showbiz"));
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
@@ -121,6 +159,10 @@ pub use ankurah_core::{Context, Durability, IntoSelection, Node, NodeConfig, Tra
 // Live queries and signals.
 pub use ankurah_core::{changes, signals};
 pub use ankurah_core::{LiveQuery, LiveQueryGuard};
+
+// Reads of the past, and access without compiled models.
+pub use ankurah_core::{dynamic, history};
+pub use ankurah_core::{At, Blame, Dynamic, EntityMap, HistoryEntry, PropertyDiff};
 
 // Where a read's answer came from, and a safe exit.
 pub use ankurah_core::{ReadSource, Shutdown, Sourced, SHUTDOWN_GRACE};
