@@ -85,9 +85,7 @@ impl<V: View> LiveQuery<V> {
         if node.is_durable() {
             return Ok(());
         }
-        node.remote_subscribe(&self.query)
-            .await
-            .map_err(RetrievalError::from)
+        node.remote_subscribe(&self.query).await
     }
 
     /// The current selection.

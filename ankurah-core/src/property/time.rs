@@ -55,7 +55,7 @@ impl Property for DateTime<Utc> {
     const VALUE_TYPE: ValueType = ValueType::Timestamp;
 
     fn to_value(&self) -> Result<Value, PropertyError> {
-        if self.timestamp_subsec_nanos() % 1000 != 0 {
+        if !self.timestamp_subsec_nanos().is_multiple_of(1000) {
             return Err(out_of_range(format!(
                 "{self:?} has a part finer than a microsecond, which is not stored"
             )));
