@@ -123,9 +123,7 @@ impl Dynamic {
             });
         let node = self.ctx.node();
         query.load(node).await?;
-        if !node.is_durable() {
-            node.remote_subscribe(&query).await?;
-        }
+        node.remote_subscribe(&query).await?;
         Ok(MapQueryGuard {
             _guard: guard,
             _query: query,

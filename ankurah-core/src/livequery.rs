@@ -82,9 +82,6 @@ impl<V: View> LiveQuery<V> {
 
     /// On an ephemeral node, opens the query's remote side on the durable peer (if any).
     pub(crate) async fn subscribe_remote(&self, node: &Node) -> Result<(), RetrievalError> {
-        if node.is_durable() {
-            return Ok(());
-        }
         node.remote_subscribe(&self.query).await
     }
 

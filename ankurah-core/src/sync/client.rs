@@ -392,8 +392,12 @@ impl Node {
         answered(read)
     }
 
-    /// Opens (or reopens) the remote side of a local live query.
+    /// Opens (or reopens) the remote side of a local live query on an ephemeral node (a
+    /// durable node answers its queries itself).
     pub(crate) async fn remote_subscribe(&self, query: &Arc<Query>) -> Result<(), RetrievalError> {
+        if self.is_durable() {
+            return Ok(());
+        }
         let Some(peer) = self.durable_peer() else {
             return Ok(());
         };
