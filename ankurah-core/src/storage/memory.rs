@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::RwLock;
 
-use super::{CommitBatch, StorageCollection, StorageEngine, StoredState};
+use super::{CommitBatch, QueryPlan, StorageCollection, StorageEngine, StoredState};
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
 use crate::error::StorageError;
@@ -190,6 +190,20 @@ impl StorageCollection for MemoryCollection {
         events.sort_by_key(|e| e.id);
         events.dedup_by_key(|e| e.id);
         Ok(events)
+    }
+
+    /// Memory keeps no indexes: every query scans the collection's states.
+    async fn explain(&self, selection: &Selection) -> Result<QueryPlan, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
+        let plan = super::ordered::planner::plan(selection, |_| false);
+        let states = self.read(|c| c.states.len());
+        Ok(QueryPlan {
+            engine: "memory",
+            index: None,
+            candidates: states as u64,
+            estimated: false,
+            detail: format!("{plan:?} of {states} states (MemoryStorage keeps no indexes)"),
+        })
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {

@@ -150,6 +150,37 @@ pub trait StorageCollection: Send + Sync {
         after: Option<EntityId>,
         limit: usize,
     ) -> Result<Vec<EntityState>, StorageError>;
+
+    /// How the engine would find the candidates of `selection`: which index, if any, and
+    /// how many stored entries that reads, without reading the states themselves. Like a
+    /// query, it first creates the indexes the query would create, so the plan it reports
+    /// is the one the same [`fetch_states`](Self::fetch_states) then runs. For devtools
+    /// (`ankurah explain`); engines that cannot say keep this default, which answers
+    /// [`StorageError::Unsupported`].
+    async fn explain(&self, _selection: &Selection) -> Result<QueryPlan, StorageError> {
+        Err(StorageError::Unsupported("explaining queries"))
+    }
+}
+
+/// What [`StorageCollection::explain`] reports: how an engine finds a query's candidates.
+/// Every candidate is still checked against the whole predicate, so a plan decides how much
+/// is read, never what is returned.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueryPlan {
+    /// The engine that planned it (`"memory"`, `"sled"`, `"redb"`, `"postgres"`).
+    pub engine: &'static str,
+    /// The index the candidates come from: the indexed property on the embedded engines,
+    /// the index name on Postgres; `None` for a scan of every stored state.
+    pub index: Option<String>,
+    /// How many entries the plan reads before filtering: index entries in the planned
+    /// ranges, or every stored state for a scan (an upper bound: a LIMIT may stop the walk
+    /// earlier). On Postgres the planner's estimate of rows, see [`estimated`](Self::estimated).
+    pub candidates: u64,
+    /// Whether [`candidates`](Self::candidates) is an estimate rather than a count.
+    pub estimated: bool,
+    /// The plan in the engine's own words: the ranges and walk order, or Postgres's
+    /// `EXPLAIN` output.
+    pub detail: String,
 }
 
 /// An entity state with the property values derived from it, as engines store it.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ankurah_core::ankql::Selection;
-use ankurah_core::storage::{StorageCollection, StoredState};
+use ankurah_core::storage::{QueryPlan, StorageCollection, StoredState};
 use ankurah_core::{encoding, Clock, EntityId, EntityState, Event, EventId, Limits, StorageError};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -109,6 +109,52 @@ impl StorageCollection for PostgresCollection {
         Ok(states)
     }
 
+    /// Asks PostgreSQL: the statement `fetch_states` would run, through `EXPLAIN`, after
+    /// creating the indexes that query would create. The index is the first one the plan
+    /// uses, the candidates the planner's row estimate for the table scan.
+    async fn explain(&self, selection: &Selection) -> Result<QueryPlan, StorageError> {
+        selection.check_depth(Limits::DEPTH_CEILING)?;
+        let table = &self.collection.table;
+        let client = self.shared.client().await?;
+        let columns = catalog_columns(&client, table).await?;
+        let select = sql::select(table, &columns, selection);
+        self.shared
+            .ensure_indexes(&self.collection, &select.columns)
+            .await?;
+        let params = select.statement.params();
+        let explain = |format: &str| format!("EXPLAIN {format}{}", select.statement.text);
+        let json = client
+            .query(explain("(FORMAT JSON) ").as_str(), &params)
+            .await
+            .map_err(engine_error)?;
+        let json: serde_json::Value = match json.first() {
+            Some(row) => row.try_get(0).map_err(engine_error)?,
+            None => serde_json::Value::Null,
+        };
+        let text = client
+            .query(explain("").as_str(), &params)
+            .await
+            .map_err(engine_error)?
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(engine_error)?;
+        let mut detail = text.join("\n");
+        if !select.exact {
+            detail.push_str(
+                "\n(a superset: Ankurah filters, sorts and limits the rows, as the predicate is not all SQL)",
+            );
+        }
+        let (index, candidates) = plan_summary(&json[0]["Plan"]);
+        Ok(QueryPlan {
+            engine: "postgres",
+            index,
+            candidates,
+            estimated: true,
+            detail,
+        })
+    }
+
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
         let client = self.shared.client().await?;
         Ok(insert_events(&client, &self.collection.table, std::slice::from_ref(event)).await? == 1)
@@ -156,6 +202,31 @@ impl StorageCollection for PostgresCollection {
         };
         rows.iter().map(decode_state).collect()
     }
+}
+
+/// From a node of `EXPLAIN (FORMAT JSON)`: the first index the plan uses, and the estimated
+/// rows of its deepest scan of a table (what the scan hands up before any sort or limit).
+fn plan_summary(node: &serde_json::Value) -> (Option<String>, u64) {
+    let children = node["Plans"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let below = children
+        .iter()
+        .map(plan_summary)
+        .find(|(index, _)| index.is_some());
+    let deepest = children
+        .iter()
+        .map(plan_summary)
+        .find(|(_, rows)| *rows > 0);
+    let index = node["Index Name"].as_str().map(str::to_owned);
+    let rows = node["Plan Rows"].as_u64().unwrap_or(0);
+    let scan_rows = if node["Relation Name"].is_string() {
+        rows
+    } else {
+        deepest.map_or(rows, |(_, rows)| rows)
+    };
+    (index.or(below.and_then(|(index, _)| index)), scan_rows)
 }
 
 fn bytes(row: &tokio_postgres::Row, column: usize) -> Result<&[u8], StorageError> {

@@ -10,7 +10,7 @@ use ankurah_core::state::EntityState;
 use ankurah_core::storage::ordered::planner::{self, KeyRange};
 use ankurah_core::storage::ordered::query::{self, Entries, IndexedStates};
 use ankurah_core::storage::ordered::record::Record;
-use ankurah_core::storage::{StorageCollection, StoredState};
+use ankurah_core::storage::{QueryPlan, StorageCollection, StoredState};
 use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction};
@@ -220,6 +220,13 @@ impl StorageCollection for RedbCollection {
             .into_iter()
             .map(|record| record.state.into_owned())
             .collect())
+    }
+
+    async fn explain(&self, selection: &Selection) -> Result<QueryPlan, StorageError> {
+        self.query(selection, |snapshot, selection| {
+            query::explain(snapshot, selection, crate::ENGINE)
+        })
+        .await
     }
 
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {

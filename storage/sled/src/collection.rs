@@ -8,7 +8,7 @@ use ankurah_core::state::EntityState;
 use ankurah_core::storage::ordered::planner::{self, KeyRange};
 use ankurah_core::storage::ordered::query::{self, Entries, IndexedStates};
 use ankurah_core::storage::ordered::record::Record;
-use ankurah_core::storage::{StorageCollection, StoredState};
+use ankurah_core::storage::{QueryPlan, StorageCollection, StoredState};
 use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
@@ -166,6 +166,13 @@ impl StorageCollection for SledCollection {
             .into_iter()
             .map(|record| record.state.into_owned())
             .collect())
+    }
+
+    async fn explain(&self, selection: &Selection) -> Result<QueryPlan, StorageError> {
+        self.query(selection, |view, selection| {
+            query::explain(view, selection, crate::ENGINE)
+        })
+        .await
     }
 
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {

@@ -16,6 +16,7 @@ use crate::ankql::{Direction, Filterable, Selection};
 use crate::collection::CollectionId;
 use crate::error::{DecodeError, StorageError};
 use crate::id::EntityId;
+use crate::storage::QueryPlan;
 use crate::value::Value;
 
 /// What the query functions read: one collection's records and index entries, as of one
@@ -289,6 +290,62 @@ fn merge_runs<S: IndexedStates>(
         }
     }
     Ok(Some(ids))
+}
+
+/// How [`fetch_records`] would find the candidates of `selection` on `store`: the plan the
+/// complete indexes allow, with the entries it reads counted (index entries in the planned
+/// ranges, or every record for a scan). `engine` names the engine in the report.
+pub fn explain<S: IndexedStates>(
+    store: &S,
+    selection: &Selection,
+    engine: &'static str,
+) -> Result<QueryPlan, StorageError> {
+    fn count<T>(entries: Entries<'_, T>) -> Result<u64, StorageError> {
+        entries
+            .into_iter()
+            .try_fold(0, |n, entry| entry.map(|_| n + 1))
+    }
+    match planner::plan(selection, |property| store.is_indexed(property)) {
+        Plan::Scan => {
+            let records = count(store.records()?)?;
+            Ok(QueryPlan {
+                engine,
+                index: None,
+                candidates: records,
+                estimated: false,
+                detail: format!("scan of every state ({records}), in entity id order"),
+            })
+        }
+        Plan::Index {
+            property,
+            ranges,
+            order,
+        } => {
+            let mut entries = 0;
+            for range in &ranges {
+                entries += count(store.entries(&property, range, false)?)?;
+            }
+            let walk = match order {
+                Some(Direction::Asc) => "walked upwards (ORDER BY follows it)",
+                Some(Direction::Desc) => "walked downwards (ORDER BY follows it)",
+                None => "read, then sorted",
+            };
+            let early = match (order, selection.limit) {
+                (Some(_), Some(limit)) => format!("; the LIMIT {limit} may stop it early"),
+                _ => String::new(),
+            };
+            Ok(QueryPlan {
+                engine,
+                index: Some(property.clone()),
+                candidates: entries,
+                estimated: false,
+                detail: format!(
+                    "index on `{property}`: {} range(s), {entries} entries, {walk}{early}",
+                    ranges.len()
+                ),
+            })
+        }
+    }
 }
 
 /// The record an index entry points at; its absence means the index is corrupt.
