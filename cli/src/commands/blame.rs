@@ -1,0 +1,79 @@
+//! `ankurah blame`: per property, the event that gave it its current value.
+
+use std::io::Write;
+
+use ankurah::EntityId;
+use clap::Args;
+use serde_json::json;
+
+use crate::connect::Source;
+use crate::output::{json_line, time_text, value_json, Cell, Style, Table};
+use crate::CliError;
+
+/// Print, per property, the event that gave it its current value.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+One row per property: its current value, and the event that set it (id, time, author). For
+collaborative text, every event that touched the text counts: `touched` says how many there
+are (--json lists them), and the event shown is the latest of them.
+
+Examples:
+  ankurah blame album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --server ws://127.0.0.1:9797
+  ankurah blame album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --json --sled ./data")]
+pub struct Blame {
+    /// The collection: the model's name in snake_case.
+    pub collection: String,
+    /// The entity id.
+    pub id: EntityId,
+    /// One JSON object per property.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to read.
+    #[command(flatten)]
+    pub source: Source,
+}
+
+impl Blame {
+    /// Reads and prints the blame.
+    pub async fn run(self) -> Result<(), CliError> {
+        let session = self.source.open().await?;
+        let collection = session.collection(&self.collection);
+        let entity = collection.get(self.id).await?;
+        let blame = collection.blame(self.id).await?;
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            for line in &blame {
+                let touched: Vec<String> = line.touched.iter().map(ToString::to_string).collect();
+                let value = entity.values.get(&line.property).map(value_json);
+                json_line(
+                    &mut out,
+                    &json!({
+                        "property": line.property,
+                        "value": value,
+                        "event": line.event.to_string(),
+                        "time": time_text(line.time),
+                        "author": line.author,
+                        "touched": touched,
+                    }),
+                )?;
+            }
+        } else {
+            let mut table = Table::new(["property", "value", "event", "time", "author", "touched"]);
+            for line in &blame {
+                table.row(vec![
+                    Cell::text(line.property.clone()),
+                    Cell::value(entity.values.get(&line.property)),
+                    Cell::text(line.event.to_string()),
+                    Cell::text(time_text(line.time)),
+                    Cell::text(line.author.clone()),
+                    Cell::text(line.touched.len().to_string()),
+                ]);
+            }
+            table.print(&mut out, Style::detect())?;
+        }
+        out.flush().map_err(CliError::stdout)?;
+        drop(out);
+        session.close().await;
+        Ok(())
+    }
+}
