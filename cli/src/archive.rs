@@ -31,6 +31,7 @@ use std::io::{BufRead, Write};
 use ankurah::event::Event;
 use ankurah::state::EntityState;
 use ankurah::{CollectionId, EntityId, SystemId};
+use ankurah_core::history::format_time;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -125,12 +126,11 @@ pub struct Header {
 impl Header {
     /// A header of this version, written now.
     pub fn new(system: Option<SystemId>, source: impl Into<String>) -> Self {
-        let created = std::time::SystemTime::now();
         Header {
             format: FORMAT.to_owned(),
             version: VERSION,
             system,
-            created: crate::output::time_text(created),
+            created: format_time(std::time::SystemTime::now()),
             source: source.into(),
         }
     }
@@ -346,8 +346,9 @@ impl<R: BufRead> DumpReader<R> {
                     .iter()
                     .enumerate()
                     .map(|(index, text)| {
-                        let event = Event::decode(&bytes("an event", text)?)
-                            .map_err(|e| malformed(format!("event {index} does not decode: {e}")))?;
+                        let event = Event::decode(&bytes("an event", text)?).map_err(|e| {
+                            malformed(format!("event {index} does not decode: {e}"))
+                        })?;
                         if event.entity_id != id || event.collection != collection {
                             return Err(malformed(format!(
                                 "event {} is of {} {}, not of {collection} {id}",

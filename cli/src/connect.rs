@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah::auth::{Credential, CredentialRequest};
-use ankurah::dynamic::Dynamic;
 use ankurah::storage::MemoryStorage;
 use ankurah::{Context, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_core::dynamic::Dynamic;
 use ankurah_websocket::WebsocketClient;
 use clap::Args;
 
@@ -25,7 +25,12 @@ pub struct Source {
     pub server: Option<String>,
     /// A signed token to present to a server that authenticates (also $ANKURAH_TOKEN, which
     /// keeps it out of the process list).
-    #[arg(long, value_name = "TOKEN", env = "ANKURAH_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ANKURAH_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// The local store to read instead of a server.
     #[command(flatten)]
@@ -48,7 +53,9 @@ impl Source {
         if let Some(url) = &self.server {
             let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
             if let Some(token) = self.token.clone() {
-                node.set_credentials(move |_: &CredentialRequest| Some(Credential::Token(token.clone())));
+                node.set_credentials(move |_: &CredentialRequest| {
+                    Some(Credential::Token(token.clone()))
+                });
             }
             let timeout = |what| CliError::Timeout {
                 url: url.clone(),

@@ -3,6 +3,7 @@
 use ankurah::ankql::ParseError;
 use ankurah::auth::AuthError;
 use ankurah::{AccessDenied, RetrievalError, StorageError, SystemId};
+use ankurah_core::history::BadMoment;
 use ankurah_core::system::SystemError;
 use ankurah_websocket::WebsocketError;
 
@@ -62,16 +63,8 @@ pub enum CliError {
         what: &'static str,
     },
     /// `--at` is neither a time nor a clock.
-    #[error(
-        "invalid time `{text}`: {reason} (give RFC 3339 like 2026-12-01T10:00:00Z, milliseconds \
-         since 1970, or event ids separated by commas)"
-    )]
-    Time {
-        /// What was given.
-        text: String,
-        /// Why it does not parse.
-        reason: String,
-    },
+    #[error("invalid --at: {0}; or name a clock: event ids separated by commas")]
+    Time(BadMoment),
     /// The query does not parse.
     #[error("invalid query: {0}")]
     Query(#[from] ParseError),

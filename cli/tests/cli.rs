@@ -58,10 +58,21 @@ async fn query_prints_a_table_and_json_lines() {
     assert_eq!(header, ["id", "artist", "name", "year"]);
     let row: Vec<&str> = lines[1].split("  ").filter(|c| !c.is_empty()).collect();
     let row: Vec<&str> = row.iter().map(|c| c.trim()).collect();
-    assert_eq!(row, [ids[1].to_string().as_str(), "Muse", "Origin of Symmetry", "2001"]);
+    assert_eq!(
+        row,
+        [
+            ids[1].to_string().as_str(),
+            "Muse",
+            "Origin of Symmetry",
+            "2001"
+        ]
+    );
     assert!(lines[2].starts_with(&ids[2].to_string()) && lines[2].ends_with("2003"));
     assert_eq!(lines[3], "(2 rows)");
-    assert!(!table.contains('\x1b'), "colour only on a terminal: {table:?}");
+    assert!(
+        !table.contains('\x1b'),
+        "colour only on a terminal: {table:?}"
+    );
 
     let rows = json_lines(
         &ankurah_ok(&[
@@ -101,9 +112,17 @@ async fn query_prints_a_table_and_json_lines() {
 
     // A query that does not parse names where.
     let bad = ankurah(
-        ["query", "album", "year >", "--server", &server.url, "--token", token]
-            .map(String::from)
-            .to_vec(),
+        [
+            "query",
+            "album",
+            "year >",
+            "--server",
+            &server.url,
+            "--token",
+            token,
+        ]
+        .map(String::from)
+        .to_vec(),
     )
     .await;
     assert!(!bad.status.success());
@@ -187,7 +206,12 @@ async fn get_at_history_blame_heads_and_events() {
     let id = id.to_string();
     let run = |args: &[&str]| {
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        args.extend(["--server".into(), server.url.clone(), "--token".into(), token.clone()]);
+        args.extend([
+            "--server".into(),
+            server.url.clone(),
+            "--token".into(),
+            token.clone(),
+        ]);
         async move {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             ankurah_ok(&refs).await
@@ -212,7 +236,9 @@ async fn get_at_history_blame_heads_and_events() {
     assert_eq!(history[0]["changed"], json!(["artist", "name", "year"]));
     assert_eq!(history[1]["changed"], json!(["year"]));
     assert_eq!(history[2]["changed"], json!(["name"]));
-    assert!(history.iter().all(|entry| entry["author"] == json!("alice")));
+    assert!(history
+        .iter()
+        .all(|entry| entry["author"] == json!("alice")));
     assert_eq!(history[2]["parent"], json!([history[1]["event"]]));
     let table = run(&["history", "album", &id]).await;
     assert_eq!(table.lines().count(), 5, "{table}");
@@ -241,11 +267,21 @@ async fn get_at_history_blame_heads_and_events() {
     assert_eq!(heads[0]["head"], head);
 
     let dot = run(&["events", "album", &id, "--dot"]).await;
-    let (e1, e2, e3) = (&history[0]["event"], &history[1]["event"], &history[2]["event"]);
+    let (e1, e2, e3) = (
+        &history[0]["event"],
+        &history[1]["event"],
+        &history[2]["event"],
+    );
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     assert!(dot.starts_with(&format!("digraph \"{id}\"")), "{dot}");
-    assert!(dot.contains(&format!("\"{}\" -> \"{}\";", s(e1), s(e2))), "{dot}");
-    assert!(dot.contains(&format!("\"{}\" -> \"{}\";", s(e2), s(e3))), "{dot}");
+    assert!(
+        dot.contains(&format!("\"{}\" -> \"{}\";", s(e1), s(e2))),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(&format!("\"{}\" -> \"{}\";", s(e2), s(e3))),
+        "{dot}"
+    );
     assert_eq!(dot.matches(" -> ").count(), 2, "{dot}");
     assert_eq!(dot.matches("style=bold").count(), 1, "only the head: {dot}");
     let events = json_lines(&run(&["events", "album", &id, "--json"]).await);
@@ -306,7 +342,11 @@ async fn contents(engine: &dyn StorageEngine) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let states = collection.scan_states(None, 10_000).await.unwrap();
     let mut events = Vec::new();
     for state in &states {
-        for event in collection.dump_entity_events(state.entity_id).await.unwrap() {
+        for event in collection
+            .dump_entity_events(state.entity_id)
+            .await
+            .unwrap()
+        {
             events.push(event.encode());
         }
     }
@@ -341,7 +381,10 @@ async fn dump_from_sled_loads_into_postgres_redb_and_sled_identically() {
     assert_eq!(lines[4], json!({"end": {"entities": 3, "events": 5}}));
     // Standard output holds the same dump, but for the time it was written.
     let piped = ankurah_ok(&["dump", "--sled", &sled]).await;
-    assert_eq!(piped.lines().skip(1).collect::<Vec<_>>(), text.lines().skip(1).collect::<Vec<_>>());
+    assert_eq!(
+        piped.lines().skip(1).collect::<Vec<_>>(),
+        text.lines().skip(1).collect::<Vec<_>>()
+    );
 
     let source = SledStorage::open(&data).unwrap();
     let expected = contents(&source).await;
@@ -349,13 +392,22 @@ async fn dump_from_sled_loads_into_postgres_redb_and_sled_identically() {
     assert!(system.is_some());
     drop(source);
     let query = |store: Vec<String>| async move {
-        let mut args = vec!["query".to_owned(), "album".into(), "ORDER BY year".into(), "--json".into()];
+        let mut args = vec![
+            "query".to_owned(),
+            "album".into(),
+            "ORDER BY year".into(),
+            "--json".into(),
+        ];
         args.extend(store);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         ankurah_ok(&refs).await
     };
     let rows = query(vec!["--sled".into(), sled.clone()]).await;
-    assert_eq!(json_lines(&rows).len(), 2, "the deleted album is not listed");
+    assert_eq!(
+        json_lines(&rows).len(),
+        2,
+        "the deleted album is not listed"
+    );
 
     // Into redb and into another sled store.
     let redb = path(&dir.path().join("copy.redb"));
@@ -397,7 +449,10 @@ async fn dump_from_sled_loads_into_postgres_redb_and_sled_identically() {
     let mut dump = vec!["dump"];
     dump.extend(postgres);
     let again = ankurah_ok(&dump).await;
-    assert_eq!(again.lines().skip(1).collect::<Vec<_>>(), text.lines().skip(1).collect::<Vec<_>>());
+    assert_eq!(
+        again.lines().skip(1).collect::<Vec<_>>(),
+        text.lines().skip(1).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,10 +462,14 @@ async fn load_refuses_bad_dumps_naming_the_line() {
     let header = r#"{"format":"ankurah-dump","version":1,"system":null,"created":"2026-12-02T18:00:00Z","source":"test"}"#;
     let cases = [
         (
-            header.replace("\"version\":1", "\"version\":2") + "\n{\"end\":{\"entities\":0,\"events\":0}}\n",
+            header.replace("\"version\":1", "\"version\":2")
+                + "\n{\"end\":{\"entities\":0,\"events\":0}}\n",
             "version 2 is not supported",
         ),
-        ("{\"format\":\"tar\"}\n".to_owned(), "line 1: not an ankurah dump"),
+        (
+            "{\"format\":\"tar\"}\n".to_owned(),
+            "line 1: not an ankurah dump",
+        ),
         (
             format!("{header}\n{{\"end\":{{\"entities\":0,\"events\":0}}}}\n{{}}\n"),
             "line 3: a line after the trailer",
@@ -451,8 +510,14 @@ async fn load_refuses_bad_dumps_naming_the_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_teaches_with_examples() {
     let help = ankurah_ok(&["--help"]).await;
-    assert!(help.contains("Examples:") && help.contains("ankurah serve --sled"), "{help}");
-    for command in ["serve", "query", "watch", "get", "history", "blame", "heads", "events", "explain", "dump", "load", "token"] {
+    assert!(
+        help.contains("Examples:") && help.contains("ankurah serve --sled"),
+        "{help}"
+    );
+    for command in [
+        "serve", "query", "watch", "get", "history", "blame", "heads", "events", "explain", "dump",
+        "load", "token",
+    ] {
         let help = ankurah_ok(&[command, "--help"]).await;
         assert!(help.contains("Examples:"), "{command}: {help}");
     }

@@ -63,7 +63,11 @@ async fn main() {
     for chunk in albums.chunks(100) {
         let trx = ctx.begin();
         for view in chunk {
-            view.edit(&trx).expect("editable").name().insert(0, "The ").expect("edited");
+            view.edit(&trx)
+                .expect("editable")
+                .name()
+                .insert(0, "The ")
+                .expect("edited");
         }
         trx.commit().await.expect("committed");
     }
@@ -73,9 +77,16 @@ async fn main() {
     let file = dir.path().join("bench.dump");
     let out = BufWriter::new(std::fs::File::create(&file).expect("the dump file"));
     let start = Instant::now();
-    let counts = dump(&*source, "sled", "bench.dump", out, None, &ProgressBar::hidden())
-        .await
-        .expect("dumped");
+    let counts = dump(
+        &*source,
+        "sled",
+        "bench.dump",
+        out,
+        None,
+        &ProgressBar::hidden(),
+    )
+    .await
+    .expect("dumped");
     report("dump sled → file", counts, start.elapsed());
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     println!("dump file: {:.1} MB", size as f64 / 1e6);

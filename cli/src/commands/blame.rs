@@ -3,11 +3,12 @@
 use std::io::Write;
 
 use ankurah::EntityId;
+use ankurah_core::history::format_time;
 use clap::Args;
 use serde_json::json;
 
 use crate::connect::Source;
-use crate::output::{json_line, time_text, value_json, Cell, Style, Table};
+use crate::output::{json_line, value_json, Cell, Style, Table};
 use crate::CliError;
 
 /// Print, per property, the event that gave it its current value.
@@ -51,7 +52,7 @@ impl Blame {
                         "property": line.property,
                         "value": value,
                         "event": line.event.to_string(),
-                        "time": time_text(line.time),
+                        "time": format_time(line.time),
                         "author": line.author,
                         "touched": touched,
                     }),
@@ -64,7 +65,7 @@ impl Blame {
                     Cell::text(line.property.clone()),
                     Cell::value(entity.values.get(&line.property)),
                     Cell::text(line.event.to_string()),
-                    Cell::text(time_text(line.time)),
+                    Cell::text(format_time(line.time)),
                     Cell::text(line.author.clone()),
                     Cell::text(line.touched.len().to_string()),
                 ]);

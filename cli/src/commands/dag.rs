@@ -4,12 +4,13 @@ use std::io::Write;
 
 use ankurah::event::Event;
 use ankurah::EntityId;
+use ankurah_core::history::format_time;
 use ankurah_core::Clock;
 use clap::Args;
 use serde_json::json;
 
 use crate::connect::Source;
-use crate::output::{json_line, time_text, Cell, Style, Table, Tone};
+use crate::output::{json_line, Cell, Style, Table, Tone};
 use crate::CliError;
 
 /// Print an entity's head: its newest events.
@@ -46,7 +47,10 @@ impl Heads {
         } else {
             let mut table = Table::new(["event", "time"]);
             for id in entity.head.iter() {
-                table.row(vec![Cell::text(id.to_string()), Cell::text(time_text(id.time()))]);
+                table.row(vec![
+                    Cell::text(id.to_string()),
+                    Cell::text(format_time(id.time())),
+                ]);
             }
             table.print(&mut out, Style::detect())?;
         }
@@ -107,7 +111,7 @@ impl Events {
                 };
                 table.row(vec![
                     id,
-                    Cell::text(time_text(event.id.time())),
+                    Cell::text(format_time(event.id.time())),
                     Cell::text(event.author.clone()),
                     Cell::text(ids(&event.parent).join(",")),
                     Cell::text(backends(event)),
@@ -134,7 +138,7 @@ fn backends(event: &Event) -> String {
 fn event_json(event: &Event, head: &Clock) -> serde_json::Value {
     json!({
         "event": event.id.to_string(),
-        "time": time_text(event.id.time()),
+        "time": format_time(event.id.time()),
         "author": event.author,
         "parent": ids(&event.parent),
         "operations": event.operations.keys().collect::<Vec<_>>(),
@@ -159,7 +163,7 @@ pub fn dot(entity: EntityId, events: &[Event], head: &Clock) -> String {
             "  \"{}\" [label=\"{}\\n{}\\n{}\\n{}\"{style}];\n",
             event.id,
             event.id,
-            time_text(event.id.time()),
+            format_time(event.id.time()),
             quote(&event.author),
             quote(&backends(event)),
         ));

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use ankurah::ankql::parse_selection;
 use ankurah::CollectionId;
 use clap::Args;
 
@@ -48,7 +47,7 @@ impl Explain {
         if self.server.is_some() {
             return Err(CliError::NeedsStore { command: "explain" });
         }
-        let selection = parse_selection(&self.query, &[])?;
+        let selection = super::selection(&self.query)?;
         let store = self.store.open(Mode::Existing).await?;
         let collection = store
             .engine()

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use ankurah::dynamic::EntityMap;
 use ankurah::EntityId;
+use ankurah_core::dynamic::EntityMap;
 use clap::Args;
 
 use super::parse_at;
@@ -43,10 +43,11 @@ pub struct Get {
 impl Get {
     /// Reads and prints the entity.
     pub async fn run(self) -> Result<(), CliError> {
+        let at = self.at.as_deref().map(parse_at).transpose()?;
         let session = self.source.open().await?;
         let collection = session.collection(&self.collection);
-        let entity = match &self.at {
-            Some(at) => collection.get_at(self.id, parse_at(at)?).await?,
+        let entity = match at {
+            Some(at) => collection.get_at(self.id, at).await?,
             None => collection.get(self.id).await?,
         };
         let mut out = std::io::stdout().lock();

@@ -3,11 +3,12 @@
 use std::io::Write;
 
 use ankurah::EntityId;
+use ankurah_core::history::format_time;
 use clap::Args;
 use serde_json::json;
 
 use crate::connect::Source;
-use crate::output::{json_line, time_text, Cell, Style, Table, Tone};
+use crate::output::{json_line, Cell, Style, Table, Tone};
 use crate::CliError;
 
 /// Print an entity's events in causal order: when, who, which properties.
@@ -38,7 +39,10 @@ impl History {
     /// Reads and prints the history.
     pub async fn run(self) -> Result<(), CliError> {
         let session = self.source.open().await?;
-        let history = session.collection(&self.collection).history(self.id).await?;
+        let history = session
+            .collection(&self.collection)
+            .history(self.id)
+            .await?;
         let mut out = std::io::stdout().lock();
         if self.json {
             for entry in &history {
@@ -47,7 +51,7 @@ impl History {
                     &mut out,
                     &json!({
                         "event": entry.id.to_string(),
-                        "time": time_text(entry.time),
+                        "time": format_time(entry.time),
                         "author": entry.author,
                         "parent": parents,
                         "changed": entry.changed,
@@ -65,7 +69,7 @@ impl History {
                 };
                 table.row(vec![
                     Cell::text(entry.id.to_string()),
-                    Cell::text(time_text(entry.time)),
+                    Cell::text(format_time(entry.time)),
                     Cell::text(entry.author.clone()),
                     changed,
                 ]);

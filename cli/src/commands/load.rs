@@ -62,7 +62,10 @@ impl Load {
             let bytes = progress(size, "loading");
             let input = BufReader::with_capacity(1 << 16, bytes.wrap_read(file));
             // Entities are counted on a hidden bar: this one counts bytes.
-            (load(store.engine(), &name, input, &ProgressBar::hidden()).await?, bytes)
+            (
+                load(store.engine(), &name, input, &ProgressBar::hidden()).await?,
+                bytes,
+            )
         };
         bar.finish_and_clear();
         eprintln!("loaded {counts} into {}", self.store.describe());

@@ -12,8 +12,9 @@ pub mod serve;
 pub mod token;
 pub mod watch;
 
-use ankurah::history::At;
+use ankurah::ankql::{parse_selection, Selection};
 use ankurah::EventId;
+use ankurah_core::history::At;
 use ankurah_core::Clock;
 
 use crate::CliError;
@@ -26,8 +27,11 @@ pub fn parse_at(text: &str) -> Result<At, CliError> {
     if let Ok(ids) = ids {
         return Ok(At::from(Clock::from_ids(ids)));
     }
-    text.parse::<At>().map_err(|error| CliError::Time {
-        text: text.to_owned(),
-        reason: error.to_string(),
-    })
+    text.parse::<At>().map_err(CliError::Time)
+}
+
+/// The AnkQL query of a command, parsed (so a mistake is reported as an invalid query,
+/// with where it is).
+pub fn selection(text: &str) -> Result<Selection, CliError> {
+    Ok(parse_selection(text, &[])?)
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::parse_at;
+use super::{parse_at, selection};
 use crate::connect::Source;
 use crate::output::{entity_json, entity_table, json_line, Style};
 use crate::CliError;
@@ -44,11 +44,13 @@ pub struct Query {
 impl Query {
     /// Runs the query and prints its result.
     pub async fn run(self) -> Result<(), CliError> {
+        let selection = selection(&self.query)?;
+        let at = self.at.as_deref().map(parse_at).transpose()?;
         let session = self.source.open().await?;
         let collection = session.collection(&self.collection);
-        let entities = match &self.at {
-            Some(at) => collection.fetch_at(self.query.as_str(), parse_at(at)?).await?,
-            None => collection.fetch(self.query.as_str()).await?,
+        let entities = match at {
+            Some(at) => collection.fetch_at(selection, at).await?,
+            None => collection.fetch(selection).await?,
         };
         let mut out = std::io::stdout().lock();
         if self.json {

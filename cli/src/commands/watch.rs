@@ -3,13 +3,14 @@
 use std::io::Write;
 
 use ankurah::changes::{ChangeKind, ChangeSet};
-use ankurah::dynamic::EntityMap;
+use ankurah_core::dynamic::EntityMap;
+use ankurah_core::history::format_time;
 use clap::Args;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::connect::Source;
-use crate::output::{entity_json, json_line, time_text, value_json, Style, Tone};
+use crate::output::{entity_json, json_line, value_json, Style, Tone};
 use crate::CliError;
 
 /// Print a query's entities, then every change to them as it happens.
@@ -45,16 +46,20 @@ pub struct Watch {
 impl Watch {
     /// Prints changes until Ctrl-C or the end of standard input.
     pub async fn run(self) -> Result<(), CliError> {
+        let selection = super::selection(&self.query)?;
         let session = self.source.open().await?;
         let (send, mut changes) = tokio::sync::mpsc::unbounded_channel();
         let guard = session
             .collection(&self.collection)
-            .subscribe(self.query.as_str(), move |set: ChangeSet<EntityMap>| {
+            .subscribe(selection, move |set: ChangeSet<EntityMap>| {
                 // The receiver is gone only when the command is ending.
                 let _ = send.send(set);
             })
             .await?;
-        eprintln!("watching {} (Ctrl-C or end of input stops)", self.collection);
+        eprintln!(
+            "watching {} (Ctrl-C or end of input stops)",
+            self.collection
+        );
         let style = Style::detect();
         let stdin_closed = async {
             let mut stdin = tokio::io::stdin();
@@ -112,7 +117,7 @@ impl Watch {
                 .map_err(CliError::stdout)?;
             }
         }
-        let now = time_text(std::time::SystemTime::now());
+        let now = format_time(std::time::SystemTime::now());
         if self.json {
             json_line(&mut out, &json!({"rows": set.resultset.len(), "at": now}))?;
         } else {

@@ -140,7 +140,10 @@ impl ChildGuard {
             if let Some(status) = self.child.try_wait().expect("waiting") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "the child did not exit");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child did not exit"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
