@@ -3,12 +3,14 @@
 //! bounds every wait.
 
 mod common;
+/// A scratch Postgres schema per test, as the Postgres engine's tests make them.
+#[path = "../../storage/postgres/tests/common/mod.rs"]
+mod postgres;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ankurah::storage::StorageEngine;
 use ankurah::CollectionId;
-use ankurah_storage_postgres::PostgresStorage;
 use ankurah_storage_redb::RedbStorage;
 use ankurah_storage_sled::SledStorage;
 use common::*;
@@ -424,18 +426,16 @@ async fn dump_from_sled_loads_into_postgres_redb_and_sled_identically() {
     drop(copy);
 
     // Into Postgres, twice: the second load changes nothing.
-    let Some(scratch) = Scratch::new("dump_from_sled_loads_into_postgres") else {
+    let Some(scratch) = postgres::Scratch::new("dump_from_sled_loads_into_postgres") else {
         return;
     };
-    let postgres = ["--postgres", &scratch.url, "--schema", &scratch.schema];
+    let postgres = ["--postgres", scratch.url(), "--schema", scratch.schema()];
     for _ in 0..2 {
         let mut args = vec!["load"];
         args.extend(postgres);
         args.push(&file);
         ankurah_ok(&args).await;
-        let store = PostgresStorage::open_in_schema(&scratch.url, &scratch.schema)
-            .await
-            .unwrap();
+        let store = scratch.open().await;
         assert_eq!(contents(&store).await, expected);
         assert_eq!(store.system_id().await.unwrap(), system);
     }

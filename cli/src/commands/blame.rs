@@ -2,12 +2,11 @@
 
 use std::io::Write;
 
-use ankurah::EntityId;
 use ankurah_core::history::format_time;
 use clap::Args;
 use serde_json::json;
 
-use crate::connect::Source;
+use super::EntityArgs;
 use crate::output::{json_line, value_json, Cell, Style, Table};
 use crate::CliError;
 
@@ -22,27 +21,20 @@ Examples:
   ankurah blame album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --server ws://127.0.0.1:9797
   ankurah blame album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --json --sled ./data")]
 pub struct Blame {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The entity id.
-    pub id: EntityId,
-    /// One JSON object per property.
-    #[arg(long)]
-    pub json: bool,
-    /// Where to read.
+    /// The entity, and where to read.
     #[command(flatten)]
-    pub source: Source,
+    pub entity: EntityArgs,
 }
 
 impl Blame {
     /// Reads and prints the blame.
     pub async fn run(self) -> Result<(), CliError> {
-        let session = self.source.open().await?;
-        let collection = session.collection(&self.collection);
-        let entity = collection.get(self.id).await?;
-        let blame = collection.blame(self.id).await?;
+        let session = self.entity.source.open().await?;
+        let collection = session.collection(&self.entity.collection);
+        let entity = collection.get(self.entity.id).await?;
+        let blame = collection.blame(self.entity.id).await?;
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.entity.json {
             for line in &blame {
                 let touched: Vec<String> = line.touched.iter().map(ToString::to_string).collect();
                 let value = entity.values.get(&line.property).map(value_json);

@@ -9,7 +9,7 @@ use ankurah_core::Clock;
 use clap::Args;
 use serde_json::json;
 
-use crate::connect::Source;
+use super::EntityArgs;
 use crate::output::{json_line, Cell, Style, Table, Tone};
 use crate::CliError;
 
@@ -23,25 +23,21 @@ Examples:
   ankurah heads album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --server ws://127.0.0.1:9797
   ankurah heads album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --json --sled ./data")]
 pub struct Heads {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The entity id.
-    pub id: EntityId,
-    /// One JSON object: {"head":[…]}.
-    #[arg(long)]
-    pub json: bool,
-    /// Where to read.
+    /// The entity, and where to read.
     #[command(flatten)]
-    pub source: Source,
+    pub entity: EntityArgs,
 }
 
 impl Heads {
     /// Reads and prints the head.
     pub async fn run(self) -> Result<(), CliError> {
-        let session = self.source.open().await?;
-        let entity = session.collection(&self.collection).get(self.id).await?;
+        let session = self.entity.source.open().await?;
+        let entity = session
+            .collection(&self.entity.collection)
+            .get(self.entity.id)
+            .await?;
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.entity.json {
             let head: Vec<String> = entity.head.iter().map(ToString::to_string).collect();
             json_line(&mut out, &json!({ "head": head }))?;
         } else {
@@ -73,32 +69,25 @@ Examples:
   ankurah events album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --server ws://127.0.0.1:9797
   ankurah events album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --dot --sled ./data | dot -Tsvg > dag.svg")]
 pub struct Events {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The entity id.
-    pub id: EntityId,
+    /// The entity, and where to read.
+    #[command(flatten)]
+    pub entity: EntityArgs,
     /// Graphviz dot instead of a table.
     #[arg(long, conflicts_with = "json")]
     pub dot: bool,
-    /// One JSON object per event.
-    #[arg(long)]
-    pub json: bool,
-    /// Where to read.
-    #[command(flatten)]
-    pub source: Source,
 }
 
 impl Events {
     /// Reads and prints the events.
     pub async fn run(self) -> Result<(), CliError> {
-        let session = self.source.open().await?;
-        let collection = session.collection(&self.collection);
-        let head = collection.get(self.id).await?.head;
-        let events = collection.events(self.id).await?;
+        let session = self.entity.source.open().await?;
+        let collection = session.collection(&self.entity.collection);
+        let head = collection.get(self.entity.id).await?.head;
+        let events = collection.events(self.entity.id).await?;
         let mut out = std::io::stdout().lock();
         if self.dot {
-            write!(out, "{}", dot(self.id, &events, &head)).map_err(CliError::stdout)?;
-        } else if self.json {
+            write!(out, "{}", dot(self.entity.id, &events, &head)).map_err(CliError::stdout)?;
+        } else if self.entity.json {
             for event in &events {
                 json_line(&mut out, &event_json(event, &head))?;
             }

@@ -5,6 +5,7 @@ use std::io::Write;
 use ankurah::CollectionId;
 use clap::Args;
 
+use super::QueryArgs;
 use crate::output::{json_line, Style, Tone};
 use crate::store::{Mode, StoreArgs};
 use crate::CliError;
@@ -25,14 +26,9 @@ Examples:
   ankurah explain album \"year > 1990 ORDER BY year LIMIT 5\" --sled ./data
   ankurah explain album \"artist = 'Muse'\" --json --postgres postgres://postgres@127.0.0.1/app")]
 pub struct Explain {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The AnkQL query.
-    #[arg(default_value = "")]
-    pub query: String,
-    /// One JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    /// The collection and the query.
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// The store (explain reads it directly).
     #[command(flatten)]
     pub store: StoreArgs,
@@ -47,15 +43,15 @@ impl Explain {
         if self.server.is_some() {
             return Err(CliError::NeedsStore { command: "explain" });
         }
-        let selection = super::selection(&self.query)?;
+        let selection = super::selection(&self.query.query)?;
         let store = self.store.open(Mode::Existing).await?;
         let collection = store
             .engine()
-            .collection(&CollectionId::from(self.collection.as_str()))
+            .collection(&CollectionId::from(self.query.collection.as_str()))
             .await?;
         let plan = collection.explain(&selection).await?;
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.query.json {
             let value = serde_json::to_value(&plan).map_err(|e| CliError::stdout(e.into()))?;
             json_line(&mut out, &value)?;
         } else {

@@ -2,12 +2,10 @@
 
 use std::io::Write;
 
-use ankurah::EntityId;
 use ankurah_core::dynamic::EntityMap;
 use clap::Args;
 
-use super::parse_at;
-use crate::connect::Source;
+use super::{parse_at, EntityArgs};
 use crate::output::{entity_json, json_line, Cell, Style, Table, Tone};
 use crate::CliError;
 
@@ -24,34 +22,27 @@ Examples:
   ankurah get album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --at 1764583200000 --json --sled ./data
   ankurah get album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --at 01JDZ7Q3M8W2Y5N6V9X0A1B2C4 --sled ./data")]
 pub struct Get {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The entity id (26 characters of Crockford base32).
-    pub id: EntityId,
+    /// The entity, and where to read.
+    #[command(flatten)]
+    pub entity: EntityArgs,
     /// As of this moment: RFC 3339, milliseconds since 1970, or event ids separated by
     /// commas.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// One JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Where to read.
-    #[command(flatten)]
-    pub source: Source,
 }
 
 impl Get {
     /// Reads and prints the entity.
     pub async fn run(self) -> Result<(), CliError> {
         let at = self.at.as_deref().map(parse_at).transpose()?;
-        let session = self.source.open().await?;
-        let collection = session.collection(&self.collection);
+        let session = self.entity.source.open().await?;
+        let collection = session.collection(&self.entity.collection);
         let entity = match at {
-            Some(at) => collection.get_at(self.id, at).await?,
-            None => collection.get(self.id).await?,
+            Some(at) => collection.get_at(self.entity.id, at).await?,
+            None => collection.get(self.entity.id).await?,
         };
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.entity.json {
             json_line(&mut out, &entity_json(&entity))?;
         } else {
             property_table(&entity).print(&mut out, Style::detect())?;

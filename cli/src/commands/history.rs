@@ -2,12 +2,11 @@
 
 use std::io::Write;
 
-use ankurah::EntityId;
 use ankurah_core::history::format_time;
 use clap::Args;
 use serde_json::json;
 
-use crate::connect::Source;
+use super::EntityArgs;
 use crate::output::{json_line, Cell, Style, Table, Tone};
 use crate::CliError;
 
@@ -23,28 +22,21 @@ Examples:
   ankurah history album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --server ws://127.0.0.1:9797
   ankurah history album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --json --sled ./data")]
 pub struct History {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The entity id.
-    pub id: EntityId,
-    /// One JSON object per event.
-    #[arg(long)]
-    pub json: bool,
-    /// Where to read.
+    /// The entity, and where to read.
     #[command(flatten)]
-    pub source: Source,
+    pub entity: EntityArgs,
 }
 
 impl History {
     /// Reads and prints the history.
     pub async fn run(self) -> Result<(), CliError> {
-        let session = self.source.open().await?;
+        let session = self.entity.source.open().await?;
         let history = session
-            .collection(&self.collection)
-            .history(self.id)
+            .collection(&self.entity.collection)
+            .history(self.entity.id)
             .await?;
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.entity.json {
             for entry in &history {
                 let parents: Vec<String> = entry.parent.iter().map(ToString::to_string).collect();
                 json_line(

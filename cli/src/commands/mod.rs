@@ -13,11 +13,41 @@ pub mod token;
 pub mod watch;
 
 use ankurah::ankql::{parse_selection, Selection};
-use ankurah::EventId;
+use ankurah::{EntityId, EventId};
 use ankurah_core::history::At;
 use ankurah_core::Clock;
+use clap::Args;
 
+use crate::connect::Source;
 use crate::CliError;
+
+/// What the commands about one entity take: `COLLECTION ID`, `--json`, and where to read.
+#[derive(Debug, Args)]
+pub struct EntityArgs {
+    /// The collection: the model's name in snake_case (`album` for `struct Album`).
+    pub collection: String,
+    /// The entity id (26 characters of Crockford base32).
+    pub id: EntityId,
+    /// JSON (one object per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to read.
+    #[command(flatten)]
+    pub source: Source,
+}
+
+/// What the commands about a query take: `COLLECTION [QUERY]` and `--json`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The collection: the model's name in snake_case (`album` for `struct Album`).
+    pub collection: String,
+    /// The AnkQL query, quoted for the shell (empty: every entity).
+    #[arg(default_value = "")]
+    pub query: String,
+    /// JSON (one object per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `--at TEXT`: RFC 3339 (`2026-12-01T10:00:00Z`), milliseconds since 1970, or a clock
 /// written as event ids separated by commas (the state after exactly those events and their

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{parse_at, selection};
+use super::{parse_at, selection, QueryArgs};
 use crate::connect::Source;
 use crate::output::{entity_json, entity_table, json_line, Style};
 use crate::CliError;
@@ -25,17 +25,12 @@ Examples:
   ankurah query album \"artist = 'Muse'\" --json --postgres postgres://postgres@127.0.0.1/app
   ankurah query album \"year > 2000\" --at 2026-12-01T10:00:00Z --redb ./data.redb")]
 pub struct Query {
-    /// The collection: the model's name in snake_case (`album` for `struct Album`).
-    pub collection: String,
-    /// The AnkQL query (quote it for the shell).
-    #[arg(default_value = "")]
-    pub query: String,
+    /// The collection and the query.
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Answer as of this moment: RFC 3339, milliseconds since 1970, or event ids.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    pub json: bool,
     /// Where to read.
     #[command(flatten)]
     pub source: Source,
@@ -44,16 +39,16 @@ pub struct Query {
 impl Query {
     /// Runs the query and prints its result.
     pub async fn run(self) -> Result<(), CliError> {
-        let selection = selection(&self.query)?;
+        let selection = selection(&self.query.query)?;
         let at = self.at.as_deref().map(parse_at).transpose()?;
         let session = self.source.open().await?;
-        let collection = session.collection(&self.collection);
+        let collection = session.collection(&self.query.collection);
         let entities = match at {
             Some(at) => collection.fetch_at(selection, at).await?,
             None => collection.fetch(selection).await?,
         };
         let mut out = std::io::stdout().lock();
-        if self.json {
+        if self.query.json {
             for entity in &entities {
                 json_line(&mut out, &entity_json(entity))?;
             }

@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
+use super::QueryArgs;
 use crate::connect::Source;
 use crate::output::{entity_json, json_line, value_json, Style, Tone};
 use crate::CliError;
@@ -29,14 +30,9 @@ Examples:
   ankurah watch album --server ws://127.0.0.1:9797
   ankurah watch album \"year >= 2000 ORDER BY year DESC LIMIT 5\" --server ws://127.0.0.1:9797 --json")]
 pub struct Watch {
-    /// The collection: the model's name in snake_case.
-    pub collection: String,
-    /// The AnkQL query (empty: everything).
-    #[arg(default_value = "")]
-    pub query: String,
-    /// One JSON object per line.
-    #[arg(long)]
-    pub json: bool,
+    /// The collection and the query.
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Where to read (a server, to see what others commit; a local store sees only this
     /// process's own writes).
     #[command(flatten)]
@@ -46,11 +42,11 @@ pub struct Watch {
 impl Watch {
     /// Prints changes until Ctrl-C or the end of standard input.
     pub async fn run(self) -> Result<(), CliError> {
-        let selection = super::selection(&self.query)?;
+        let selection = super::selection(&self.query.query)?;
         let session = self.source.open().await?;
         let (send, mut changes) = tokio::sync::mpsc::unbounded_channel();
         let guard = session
-            .collection(&self.collection)
+            .collection(&self.query.collection)
             .subscribe(selection, move |set: ChangeSet<EntityMap>| {
                 // The receiver is gone only when the command is ending.
                 let _ = send.send(set);
@@ -58,7 +54,7 @@ impl Watch {
             .await?;
         eprintln!(
             "watching {} (Ctrl-C or end of input stops)",
-            self.collection
+            self.query.collection
         );
         let style = Style::detect();
         let stdin_closed = async {
@@ -96,7 +92,7 @@ impl Watch {
                 ChangeKind::Remove => ("remove", Tone::Removed),
             };
             let entity = change.entity();
-            if self.json {
+            if self.query.json {
                 json_line(
                     &mut out,
                     &json!({"change": word, "entity": entity_json(entity)}),
@@ -118,7 +114,7 @@ impl Watch {
             }
         }
         let now = format_time(std::time::SystemTime::now());
-        if self.json {
+        if self.query.json {
             json_line(&mut out, &json!({"rows": set.resultset.len(), "at": now}))?;
         } else {
             let rows = format!("-- {} rows at {now}", set.resultset.len());

@@ -1,4 +1,5 @@
-//! Shared by the integration tests: a scratch schema per test.
+//! Shared by the integration tests: a scratch schema per test. (The CLI's tests include
+//! this file too, by path.)
 #![allow(dead_code)] // each test file uses a part of it
 
 use ankurah_core::EntityId;
@@ -39,6 +40,16 @@ impl Scratch {
                 None
             }
         }
+    }
+
+    /// The server's URL (`ANKURAH_POSTGRES_URL`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema's name.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// An engine on the schema; each call opens another one (another pool), like another
