@@ -44,9 +44,14 @@ impl Watch {
     pub async fn run(self) -> Result<(), CliError> {
         let selection = super::selection(&self.query.query)?;
         let session = self.source.open().await?;
+        let collection = session.collection(&self.query.collection);
+        if self.source.server.is_some() {
+            // A client node's live query starts from what it holds: fetch first, so the
+            // first result printed is the server's, as `initial` lines.
+            collection.fetch(selection.clone()).await?;
+        }
         let (send, mut changes) = tokio::sync::mpsc::unbounded_channel();
-        let guard = session
-            .collection(&self.query.collection)
+        let guard = collection
             .subscribe(selection, move |set: ChangeSet<EntityMap>| {
                 // The receiver is gone only when the command is ending.
                 let _ = send.send(set);
