@@ -277,6 +277,11 @@ impl<R: BufRead> DumpReader<R> {
         self.counts
     }
 
+    /// The line read last, counting from 1 (the header).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     fn next_entity(&mut self) -> Result<Option<DumpedEntity>, DumpError> {
         self.buffer.clear();
         self.line += 1;
@@ -355,6 +360,9 @@ impl<R: BufRead> DumpReader<R> {
                                 event.id, event.collection, event.entity_id
                             )));
                         }
+                        event.validate().map_err(|e| {
+                            malformed(format!("event {} is invalid: {e}", event.id))
+                        })?;
                         Ok(event)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -436,6 +444,41 @@ mod tests {
             read(b"{\"format\":\"zip\"}\n"),
             Err(DumpError::NotADump { .. })
         ));
+    }
+
+    #[test]
+    fn refuses_events_of_another_entity_or_invalid_ones() {
+        let event = |entity: EntityId, id| Event {
+            id,
+            collection: "album".into(),
+            entity_id: entity,
+            parent: Default::default(),
+            operations: Default::default(),
+            author: String::new(),
+        };
+        let mut good = entity();
+        good.events = vec![event(
+            good.state.entity_id,
+            good.state.entity_id.genesis_event(),
+        )];
+        assert_eq!(read(&dump(&[good.clone()])).unwrap(), [good.clone()]);
+        let other = EntityId::new();
+        let mut foreign = entity();
+        foreign.events = vec![event(other, other.genesis_event())];
+        let mut invalid = entity();
+        // A first event whose id is not the entity's: no genesis.
+        invalid.events = vec![event(
+            invalid.state.entity_id,
+            EntityId::new().genesis_event(),
+        )];
+        for (bad, why) in [(foreign, "not of album"), (invalid, "is invalid")] {
+            match read(&dump(&[good.clone(), bad])) {
+                Err(DumpError::Malformed { line: 3, reason }) => {
+                    assert!(reason.contains(why), "{reason}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

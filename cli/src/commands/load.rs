@@ -95,8 +95,14 @@ pub async fn load(
     }
     let mut batch = CommitBatch::default();
     let mut entities = 0;
-    for entity in &mut reader {
+    while let Some(entity) = reader.next() {
         let entity = entity.map_err(dump_error)?;
+        let state = StoredState::from_state(entity.state).map_err(|e| {
+            dump_error(DumpError::Malformed {
+                line: reader.line(),
+                reason: format!("the state does not load: {e}"),
+            })
+        })?;
         if entities > 0
             && (entities == BATCH_ENTITIES
                 || batch.events.len() + entity.events.len() > BATCH_EVENTS)
@@ -104,7 +110,7 @@ pub async fn load(
             engine.commit(std::mem::take(&mut batch)).await?;
             entities = 0;
         }
-        batch.states.push(StoredState::from_state(entity.state)?);
+        batch.states.push(state);
         batch.events.extend(entity.events);
         entities += 1;
         bar.inc(1);
