@@ -194,11 +194,6 @@ impl<W: Write> DumpWriter<W> {
         Ok(())
     }
 
-    /// What was written so far.
-    pub fn counts(&self) -> Counts {
-        self.counts
-    }
-
     /// Writes the trailer and flushes; returns what the dump holds.
     pub fn finish(mut self) -> Result<Counts, DumpError> {
         let line = self.counts.entities + 2;

@@ -11,7 +11,7 @@ use ankurah_core::dynamic::Dynamic;
 use ankurah_websocket::WebsocketClient;
 use clap::Args;
 
-use crate::store::{Mode, Store, StoreArgs};
+use crate::store::{Mode, StoreArgs};
 use crate::CliError;
 
 /// How long a server has to accept the connection and tell its system.
@@ -23,8 +23,8 @@ pub struct Source {
     /// A running server to ask, e.g. ws://127.0.0.1:9797.
     #[arg(long, value_name = "URL", conflicts_with = "store")]
     pub server: Option<String>,
-    /// A signed token to present to a server that authenticates (also $ANKURAH_TOKEN, which
-    /// keeps it out of the process list).
+    /// A signed token to present to a server that authenticates (`ankurah token` makes
+    /// one); in $ANKURAH_TOKEN it stays out of the process list.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -42,8 +42,6 @@ pub struct Source {
 pub struct Session {
     /// The context reads go through.
     pub context: Context,
-    /// The local store, when reading one.
-    pub store: Option<Store>,
     connection: Option<WebsocketClient>,
 }
 
@@ -75,7 +73,6 @@ impl Source {
                 .map_err(|_| timeout("its system id"))?;
             return Ok(Session {
                 context: node.context(DEFAULT_CONTEXT)?,
-                store: None,
                 connection: Some(connection),
             });
         }
@@ -85,7 +82,6 @@ impl Source {
         let store = self.store.open(Mode::Existing).await?;
         Ok(Session {
             context: store.node().context(DEFAULT_CONTEXT)?,
-            store: Some(store),
             connection: None,
         })
     }

@@ -56,7 +56,8 @@ Examples:
   ankurah get album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --at 2026-12-01T10:00:00Z --sled ./data
   ankurah events album 01JDZ7Q3M8W2Y5N6V9X0A1B2C3 --dot --sled ./data | dot -Tsvg > dag.svg
   ankurah explain album \"year > 1990 ORDER BY year LIMIT 5\" --redb ./data.redb
-  ankurah dump --sled ./data --out data.dump && ankurah load --postgres postgres://localhost/app data.dump
+  ankurah dump --sled ./data --out data.dump
+  ankurah load --postgres postgres://postgres@localhost/app data.dump
 
 `ankurah COMMAND --help` says more about each command."
 )]

@@ -46,11 +46,6 @@ impl Style {
         }
     }
 
-    /// No colour at all.
-    pub fn plain() -> Self {
-        Style { color: false }
-    }
-
     /// `text` in `tone`, or as it is without colour.
     pub fn paint(&self, tone: Tone, text: &str) -> String {
         if !self.color {
@@ -291,7 +286,7 @@ mod tests {
         table.row(vec![Cell::text("a"), Cell::value(Some(&Value::I64(2001)))]);
         table.row(vec![Cell::text("bbb"), Cell::value(None)]);
         let mut out = Vec::new();
-        table.print(&mut out, Style::plain()).unwrap();
+        table.print(&mut out, Style { color: false }).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "id   year\na    2001\nbbb  NULL\n(2 rows)\n"
@@ -300,7 +295,7 @@ mod tests {
 
     #[test]
     fn colour_only_when_asked() {
-        assert_eq!(Style::plain().paint(Tone::Header, "x"), "x");
+        assert_eq!(Style { color: false }.paint(Tone::Header, "x"), "x");
         assert_eq!(
             Style { color: true }.paint(Tone::Removed, "x"),
             "\x1b[31mx\x1b[0m"
