@@ -31,7 +31,7 @@ use std::io::{BufRead, Write};
 use ankurah::event::Event;
 use ankurah::state::EntityState;
 use ankurah::{CollectionId, EntityId, SystemId};
-use ankurah_core::history::format_time;
+use ankurah::history::format_time;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ankurah::auth::{Credential, CredentialRequest};
 use ankurah::storage::MemoryStorage;
 use ankurah::{Context, Node, PermissiveAgent, DEFAULT_CONTEXT};
-use ankurah_core::dynamic::Dynamic;
+use ankurah::dynamic::Dynamic;
 use ankurah_websocket::WebsocketClient;
 use clap::Args;
 

@@ -3,7 +3,7 @@
 use ankurah::ankql::ParseError;
 use ankurah::auth::AuthError;
 use ankurah::{AccessDenied, RetrievalError, StorageError, SystemId};
-use ankurah_core::history::BadMoment;
+use ankurah::history::BadMoment;
 use ankurah_core::system::SystemError;
 use ankurah_websocket::WebsocketError;
 

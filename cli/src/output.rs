@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use ankurah::temporal::{format_date, format_duration, format_timestamp};
 use ankurah::Value;
-use ankurah_core::dynamic::EntityMap;
+use ankurah::dynamic::EntityMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};

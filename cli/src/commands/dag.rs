@@ -4,7 +4,7 @@ use std::io::Write;
 
 use ankurah::event::Event;
 use ankurah::EntityId;
-use ankurah_core::history::format_time;
+use ankurah::history::format_time;
 use ankurah_core::Clock;
 use clap::Args;
 use serde_json::json;

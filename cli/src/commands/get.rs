@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ankurah_core::dynamic::EntityMap;
+use ankurah::dynamic::EntityMap;
 use clap::Args;
 
 use super::{parse_at, EntityArgs};

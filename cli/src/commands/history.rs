@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ankurah_core::history::format_time;
+use ankurah::history::format_time;
 use clap::Args;
 use serde_json::json;
 

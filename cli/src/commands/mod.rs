@@ -14,7 +14,7 @@ pub mod watch;
 
 use ankurah::ankql::{parse_selection, Selection};
 use ankurah::{EntityId, EventId};
-use ankurah_core::history::At;
+use ankurah::history::At;
 use ankurah_core::Clock;
 use clap::Args;
 

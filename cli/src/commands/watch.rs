@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use ankurah::changes::{ChangeKind, ChangeSet};
-use ankurah_core::dynamic::EntityMap;
-use ankurah_core::history::format_time;
+use ankurah::dynamic::EntityMap;
+use ankurah::history::format_time;
 use clap::Args;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
