@@ -29,9 +29,9 @@
 use std::io::{BufRead, Write};
 
 use ankurah::event::Event;
+use ankurah::history::format_time;
 use ankurah::state::EntityState;
 use ankurah::{CollectionId, EntityId, SystemId};
-use ankurah::history::format_time;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ankurah::auth::{Credential, CredentialRequest};
+use ankurah::dynamic::Dynamic;
 use ankurah::storage::MemoryStorage;
 use ankurah::{Context, Node, PermissiveAgent, DEFAULT_CONTEXT};
-use ankurah::dynamic::Dynamic;
 use ankurah_websocket::WebsocketClient;
 use clap::Args;
 

@@ -2,8 +2,8 @@
 
 use ankurah::ankql::ParseError;
 use ankurah::auth::AuthError;
-use ankurah::{AccessDenied, RetrievalError, StorageError, SystemId};
 use ankurah::history::BadMoment;
+use ankurah::{AccessDenied, RetrievalError, StorageError, SystemId};
 use ankurah_core::system::SystemError;
 use ankurah_websocket::WebsocketError;
 

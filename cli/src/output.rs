@@ -3,9 +3,9 @@
 
 use std::io::{IsTerminal, Write};
 
+use ankurah::dynamic::EntityMap;
 use ankurah::temporal::{format_date, format_duration, format_timestamp};
 use ankurah::Value;
-use ankurah::dynamic::EntityMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};

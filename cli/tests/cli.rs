@@ -419,7 +419,14 @@ async fn dump_from_sled_loads_into_postgres_redb_and_sled_identically() {
     assert_eq!(contents(&copy).await, expected);
     assert_eq!(copy.system_id().await.unwrap(), system);
     drop(copy);
-    assert_eq!(query(vec!["--redb".into(), redb]).await, rows);
+    assert_eq!(query(vec!["--redb".into(), redb.clone()]).await, rows);
+    let plan = ankurah_ok(&["explain", "album", "year = 2001", "--json", "--redb", &redb]).await;
+    let plan = &json_lines(&plan)[0];
+    assert_eq!(plan["engine"], json!("redb"));
+    assert_eq!(
+        (&plan["index"], &plan["candidates"]),
+        (&json!("year"), &json!(1))
+    );
     let sled_copy = path(&dir.path().join("copy"));
     ankurah_ok(&["load", "--sled", &sled_copy, &file]).await;
     let copy = SledStorage::open(&sled_copy).unwrap();

@@ -230,3 +230,43 @@ impl StorageCollection for MemoryCollection {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+
+    fn stored(year: i64) -> StoredState {
+        StoredState {
+            state: EntityState {
+                entity_id: EntityId::new(),
+                collection: "album".into(),
+                state: State::default(),
+            },
+            values: [("year".to_owned(), crate::value::Value::I64(year))].into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn explain_scans_every_state() {
+        let storage = MemoryStorage::new();
+        let states = vec![stored(2001), stored(2002), stored(2003)];
+        storage
+            .commit(CommitBatch {
+                events: Vec::new(),
+                states,
+            })
+            .await
+            .unwrap();
+        let albums = storage.collection(&"album".into()).await.unwrap();
+        let plan = albums
+            .explain(&"year = 2001".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (plan.engine, plan.index, plan.candidates),
+            ("memory", None, 3)
+        );
+        assert!(!plan.estimated);
+    }
+}

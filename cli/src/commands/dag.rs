@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use ankurah::event::Event;
-use ankurah::EntityId;
 use ankurah::history::format_time;
+use ankurah::EntityId;
 use ankurah_core::Clock;
 use clap::Args;
 use serde_json::json;

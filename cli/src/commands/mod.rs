@@ -13,8 +13,8 @@ pub mod token;
 pub mod watch;
 
 use ankurah::ankql::{parse_selection, Selection};
-use ankurah::{EntityId, EventId};
 use ankurah::history::At;
+use ankurah::{EntityId, EventId};
 use ankurah_core::Clock;
 use clap::Args;
 
