@@ -263,7 +263,7 @@ pub fn progress(total: Option<u64>, message: &'static str) -> ProgressBar {
             .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg}: {human_pos} entities ({per_sec})")
+            ProgressStyle::with_template("{spinner} {msg}: {human_pos} entities in {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
