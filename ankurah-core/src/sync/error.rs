@@ -61,11 +61,20 @@ impl PeerError {
     }
 }
 
+/// A peer's refusal as this node's own: its message says "access denied" already (it is an
+/// [`AccessDenied`] shown on the other side), which the error adds again when shown here.
+fn denied(message: String) -> AccessDenied {
+    match message.strip_prefix("access denied: ") {
+        Some(reason) => AccessDenied(reason.to_owned()),
+        None => AccessDenied(message),
+    }
+}
+
 impl From<PeerError> for MutationError {
     fn from(error: PeerError) -> Self {
         match error {
             PeerError::Remote(remote) if remote.kind == ErrorKind::AccessDenied => {
-                MutationError::AccessDenied(AccessDenied(remote.message))
+                MutationError::AccessDenied(denied(remote.message))
             }
             PeerError::Remote(remote) => MutationError::Rejected(remote),
             other => MutationError::Peer(other),
@@ -77,7 +86,7 @@ impl From<PeerError> for RetrievalError {
     fn from(error: PeerError) -> Self {
         match error {
             PeerError::Remote(remote) if remote.kind == ErrorKind::AccessDenied => {
-                RetrievalError::AccessDenied(AccessDenied(remote.message))
+                RetrievalError::AccessDenied(denied(remote.message))
             }
             PeerError::Remote(remote) => RetrievalError::Remote(remote),
             other => RetrievalError::Peer(other),
