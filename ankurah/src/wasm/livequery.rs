@@ -1,0 +1,131 @@
+//! [`LiveQuery`]: a query whose result stays current, for JS, and the [`Subscription`]
+//! that keeps a callback on it.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use ankurah_core::changes::ChangeSet;
+use ankurah_core::model::View;
+use ankurah_core::signals::{Peek, Subscribe, SubscriptionGuard};
+use js_sys::{Array, Function, Promise};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+
+use super::error::js_error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const LIVE_QUERY_TS: &'static str = r#"
+/** A live query: its result follows every commit, local or remote. */
+export class LiveQuery<V> {
+  private constructor();
+  free(): void;
+  /** The current result. */
+  readonly current: V[];
+  /** Resolves once the first result is loaded; rejects if that failed. */
+  ready(): Promise<void>;
+  /** Calls `callback` with the result once loaded and after every change, until unsubscribed. */
+  subscribe(callback: (items: V[]) => void): Subscription;
+}
+"#;
+
+/// The model-independent half of a live query: the generated `Album.query` wraps a
+/// `LiveQuery<AlbumView>` in it, with the conversion of its views to JS.
+struct Erased {
+    items: Box<dyn Fn() -> Array>,
+    listen: Box<dyn Fn(Function) -> SubscriptionGuard>,
+    ready: Box<dyn Fn() -> Promise>,
+}
+
+/// A live query of one model's views (`Album.query(ctx, "year > 2000")`).
+#[wasm_bindgen(skip_typescript)]
+pub struct LiveQuery {
+    query: Rc<Erased>,
+}
+
+impl std::fmt::Debug for LiveQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveQuery").finish_non_exhaustive()
+    }
+}
+
+fn views<V: Clone + Into<JsValue>>(views: &[V]) -> Array {
+    views.iter().cloned().map(Into::<JsValue>::into).collect()
+}
+
+impl LiveQuery {
+    /// Wraps a Rust live query whose views convert to JS (the generated views do).
+    pub fn new<V: View + Into<JsValue> + 'static>(query: ankurah_core::LiveQuery<V>) -> Self {
+        let (peeked, listened, awaited) = (query.clone(), query.clone(), query);
+        LiveQuery {
+            query: Rc::new(Erased {
+                items: Box::new(move || views(&peeked.peek())),
+                listen: Box::new(move |callback: Function| {
+                    // Listeners must be `Send`; in the browser they stay on its one thread.
+                    let callback = SendWrapper::new(callback);
+                    listened.subscribe(move |changes: ChangeSet<V>| {
+                        // A throwing callback is the page's error, reported by the browser.
+                        let _ = callback.call1(&JsValue::NULL, &views(&changes.resultset));
+                    })
+                }),
+                ready: Box::new(move || {
+                    let query = awaited.clone();
+                    wasm_bindgen_futures::future_to_promise(async move {
+                        query.wait_initialized().await.map_err(js_error)?;
+                        Ok(JsValue::UNDEFINED)
+                    })
+                }),
+            }),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl LiveQuery {
+    /// The current result.
+    #[wasm_bindgen(getter)]
+    pub fn current(&self) -> Array {
+        (self.query.items)()
+    }
+
+    /// Resolves once the first result is loaded.
+    pub fn ready(&self) -> Promise {
+        (self.query.ready)()
+    }
+
+    /// Calls `callback(items)` once the first result is loaded and after every change,
+    /// until the subscription is unsubscribed (or freed).
+    pub fn subscribe(&self, callback: Function) -> Subscription {
+        let guard = (self.query.listen)(callback.clone());
+        let active = Rc::new(Cell::new(true));
+        let (query, still) = (self.query.clone(), active.clone());
+        let loaded = wasm_bindgen_futures::JsFuture::from((self.query.ready)());
+        wasm_bindgen_futures::spawn_local(async move {
+            // A failed first load rejects `ready()`; the callback waits for a change.
+            if loaded.await.is_ok() && still.get() {
+                let _ = callback.call1(&JsValue::NULL, &(query.items)());
+            }
+        });
+        Subscription {
+            guard: RefCell::new(Some(guard)),
+            active,
+        }
+    }
+}
+
+/// Keeps a callback subscribed to a live query until `unsubscribe()`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Subscription {
+    guard: RefCell<Option<SubscriptionGuard>>,
+    active: Rc<Cell<bool>>,
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Stops the callbacks.
+    pub fn unsubscribe(&self) {
+        self.active.set(false);
+        self.guard.borrow_mut().take();
+    }
+}
