@@ -17,7 +17,7 @@ export type ErrorKind =
   | "NotFound" | "Deleted" | "InvalidQuery" | "AccessDenied" | "Storage" | "InvalidEvent"
   | "LimitExceeded" | "Property" | "InvalidArgument" | "AlreadyCommitted" | "Peer"
   | "Overloaded" | "Protocol" | "Unauthenticated" | "CredentialExpired" | "ShutDown"
-  | "NoSystem" | "Internal";
+  | "NoSystem" | "NoHistory" | "Internal";
 /** An error thrown by the Ankurah API. */
 export interface AnkurahError extends Error { name: "AnkurahError"; kind: ErrorKind; }
 "#;
@@ -98,6 +98,7 @@ impl ErrorKindOf for RetrievalError {
         match self {
             RetrievalError::NotFound { .. } => "NotFound",
             RetrievalError::Deleted { .. } => "Deleted",
+            RetrievalError::NoHistory { .. } => "NoHistory",
             RetrievalError::UnknownProperty { .. }
             | RetrievalError::InvalidQuery { .. }
             | RetrievalError::Parse(_) => "InvalidQuery",
