@@ -107,11 +107,6 @@ fn classes(model: &Model) -> TokenStream {
 
     let js = quote!(#w::wasm_bindgen::JsValue);
     quote! {
-        // wasm-bindgen's struct derive names its crate `wasm_bindgen` whatever the path
-        // given: in this block, that is the runtime's, so the user's crate needs no
-        // dependency on it.
-        use #w::wasm_bindgen;
-
         #[doc = " The JS class of the view."]
         #[#bindgen(#krate, js_name = #view_name)]
         pub struct #view_js(#view);

@@ -17,7 +17,7 @@ export type ErrorKind =
   | "NotFound" | "Deleted" | "InvalidQuery" | "AccessDenied" | "Storage" | "InvalidEvent"
   | "LimitExceeded" | "Property" | "InvalidArgument" | "AlreadyCommitted" | "Peer"
   | "Overloaded" | "Protocol" | "Unauthenticated" | "CredentialExpired" | "ShutDown"
-  | "NoSystem" | "NoHistory" | "Internal";
+  | "NoSystem" | "Internal";
 /** An error thrown by the Ankurah API. */
 export interface AnkurahError extends Error { name: "AnkurahError"; kind: ErrorKind; }
 "#;
@@ -98,7 +98,6 @@ impl ErrorKindOf for RetrievalError {
         match self {
             RetrievalError::NotFound { .. } => "NotFound",
             RetrievalError::Deleted { .. } => "Deleted",
-            RetrievalError::NoHistory { .. } => "NoHistory",
             RetrievalError::UnknownProperty { .. }
             | RetrievalError::InvalidQuery { .. }
             | RetrievalError::Parse(_) => "InvalidQuery",

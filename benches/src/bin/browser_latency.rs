@@ -2,10 +2,9 @@
 //! callback, over loopback (`ANKURAH_BENCH=N scripts/wasm.sh test` runs it against the
 //! demo page; figures in docs/PERFORMANCE.md).
 //!
-//! `browser_latency URL COUNT [PAUSE_MS]` connects an ephemeral node on `MemoryStorage` to the example
+//! `browser_latency URL COUNT` connects an ephemeral node on `MemoryStorage` to the example
 //! server at URL as user `bench` (a token per connection, as the example client), then
-//! commits COUNT shared albums of year 4242, one transaction each, PAUSE_MS (default 10)
-//! apart, each named
+//! commits COUNT shared albums of year 4242, one transaction each, 10 ms apart, each named
 //! `latency T` where T is the wall-clock time in microseconds since the Unix epoch just
 //! before its commit. The page's live query of `year = 4242` subtracts T from the time its
 //! callback sees the album.
@@ -21,13 +20,9 @@ use ankurah_websocket::WebsocketClient;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: browser_latency URL COUNT [PAUSE_MS]";
+    let usage = "usage: browser_latency URL COUNT";
     let url = args.next().ok_or(usage)?;
     let count: u32 = args.next().ok_or(usage)?.parse().map_err(|_| usage)?;
-    let pause: u64 = match args.next() {
-        Some(pause) => pause.parse().map_err(|_| usage)?,
-        None => 10,
-    };
     let node = Node::new(Arc::new(MemoryStorage::new()), PermissiveAgent::new());
     node.set_credentials(ankurah_examples::credentials("bench".into())?);
     let connection = WebsocketClient::new(node.clone(), &url).await?;
@@ -43,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
         trx.commit().await?;
-        tokio::time::sleep(Duration::from_millis(pause)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     connection.shutdown().await;
     Ok(())

@@ -85,11 +85,9 @@ function rowFor(ctx: Context, view: AlbumView, rows: Map<string, Row>, refresh: 
     }, refresh);
   });
   year.addEventListener('change', () => {
-    // Read now: until the queue reaches it, the box may show the stored year again.
-    const value = Number(year.value);
     enqueue(row.view.id, async () => {
       const trx = ctx.begin();
-      trx.edit(row.view).year.set(value);
+      trx.edit(row.view).year.set(Number(year.value));
       await trx.commit();
     }, refresh);
   });
@@ -132,8 +130,8 @@ function render(ctx: Context, query: LiveQuery<AlbumView>, albums: AlbumView[], 
       const name = view.name;
       row.sent = name;
       showText(row.name, name);
-      if (document.activeElement !== row.year) row.year.value = String(view.year);
     }
+    if (document.activeElement !== row.year) row.year.value = String(view.year);
     return row.item;
   });
   for (const id of [...rows.keys()]) if (!live.has(id)) rows.delete(id);
