@@ -31,8 +31,7 @@ fn classes(model: &Model) -> TokenStream {
     // Where the expansion of `#[wasm_bindgen]` finds its runtime crates: a struct reads
     // only the first, an impl all three.
     let krate = quote!(wasm_bindgen = #w::wasm_bindgen);
-    let crates =
-        quote!(#krate, wasm_bindgen_futures = #w::wasm_bindgen_futures, js_sys = #w::js_sys);
+    let crates = quote!(#krate, wasm_bindgen_futures = #w::wasm_bindgen_futures, js_sys = #w::js_sys);
     let ident = &model.ident;
     let Names { view, .. } = Names::of(ident);
     let (view_js, mut_js, model_js) = (
@@ -80,18 +79,10 @@ fn classes(model: &Model) -> TokenStream {
             }
         }
     });
-    let inits = model.fields.iter().map(
-        |Field {
-             ident,
-             name,
-             ty,
-             storage,
-             ..
-         }| match storage {
-            Storage::Stored(_) => quote!(#ident: #w::field::<#ty>(&init, #name)?),
-            Storage::Ephemeral => quote!(#ident: <#ty as #p::Default>::default()),
-        },
-    );
+    let inits = model.fields.iter().map(|Field { ident, name, ty, storage, .. }| match storage {
+        Storage::Stored(_) => quote!(#ident: #w::field::<#ty>(&init, #name)?),
+        Storage::Ephemeral => quote!(#ident: <#ty as #p::Default>::default()),
+    });
     // The shape of a new entity, for `trx.create(Album, init)`.
     let init_ts = format!(
         "{{ {} }}",
@@ -230,8 +221,8 @@ fn ts_type(ty: &Type) -> String {
     match last.ident.to_string().as_str() {
         "String" => "string",
         "bool" => "boolean",
-        "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize" | "f32"
-        | "f64" | "NaiveDate" | "DateTime" | "TimeDelta" => "number",
+        "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize"
+        | "f32" | "f64" | "NaiveDate" | "DateTime" | "TimeDelta" => "number",
         "EntityId" | "Ref" => "string",
         "Vec" if generic_arg(last).is_some_and(|t| quote!(#t).to_string() == "u8") => "Uint8Array",
         _ => "unknown",
@@ -247,9 +238,7 @@ fn is_option(ty: &Type) -> bool {
 fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    (last.ident == "Option")
-        .then(|| generic_arg(last))
-        .flatten()
+    (last.ident == "Option").then(|| generic_arg(last)).flatten()
 }
 
 /// The first type argument of a path segment.

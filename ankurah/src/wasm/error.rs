@@ -4,8 +4,7 @@
 use std::fmt::Display;
 
 use ankurah_core::{
-    AccessDenied, ErrorKind, MutationError, PeerError, PropertyError, RemoteError, RetrievalError,
-    StorageError,
+    AccessDenied, ErrorKind, MutationError, PeerError, PropertyError, RemoteError, RetrievalError, StorageError,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;

@@ -59,10 +59,7 @@ impl std::fmt::Debug for LWW {
 
 impl LWW {
     /// The JS handle on `register`, the field `property`.
-    pub fn new<T: Property + 'static>(
-        register: ankurah_core::LWW<T>,
-        property: &'static str,
-    ) -> Self {
+    pub fn new<T: Property + 'static>(register: ankurah_core::LWW<T>, property: &'static str) -> Self {
         LWW {
             inner: Rc::new(Named { register, property }),
         }

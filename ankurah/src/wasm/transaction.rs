@@ -61,12 +61,7 @@ impl Transaction {
     }
 
     /// Calls `target[hook](this transaction, ...args)`.
-    fn call_hook(
-        &self,
-        target: &JsValue,
-        hook: &str,
-        args: &[JsValue],
-    ) -> Result<JsValue, JsValue> {
+    fn call_hook(&self, target: &JsValue, hook: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
         let function = Reflect::get(target, &hook.into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
@@ -108,12 +103,8 @@ impl Transaction {
         wasm_bindgen_futures::future_to_promise(async move {
             let shared = taken.ok_or_else(|| js_error(MutationError::AlreadyCommitted))?;
             // A hook still holding it (a `create` in flight) would make this fail.
-            let trx = Rc::try_unwrap(shared).map_err(|_| {
-                make(
-                    "InvalidArgument",
-                    "the transaction is still in use by a create",
-                )
-            })?;
+            let trx = Rc::try_unwrap(shared)
+                .map_err(|_| make("InvalidArgument", "the transaction is still in use by a create"))?;
             trx.commit().await.map_err(js_error)?;
             Ok(JsValue::UNDEFINED)
         })

@@ -34,10 +34,7 @@ fn wrong_type<T: Property>(value: &JsValue, property: &str) -> JsValue {
     let found = value.js_typeof().as_string().unwrap_or_default();
     js_error(PropertyError::InvalidValue {
         property: property.to_owned(),
-        reason: format!(
-            "expected a {} value, found a JS {found}",
-            T::VALUE_TYPE.name()
-        ),
+        reason: format!("expected a {} value, found a JS {found}", T::VALUE_TYPE.name()),
     })
 }
 
@@ -68,16 +65,12 @@ pub fn from_js<T: Property>(value: &JsValue, property: &str) -> Result<T, JsValu
             }
             ValueType::EntityId => {
                 let text = value.as_string().ok_or_else(wrong)?;
-                Value::EntityId(
-                    EntityId::from_str(&text).map_err(|e| make("Property", &e.to_string()))?,
-                )
+                Value::EntityId(EntityId::from_str(&text).map_err(|e| make("Property", &e.to_string()))?)
             }
             ValueType::Json => {
                 let text = js_sys::JSON::stringify(value)?;
                 let text = text.as_string().unwrap_or_default();
-                Value::Json(
-                    serde_json::from_str(&text).map_err(|e| make("Property", &e.to_string()))?,
-                )
+                Value::Json(serde_json::from_str(&text).map_err(|e| make("Property", &e.to_string()))?)
             }
         }
     };
@@ -93,9 +86,7 @@ pub fn field<T: Property>(object: &JsValue, property: &str) -> Result<T, JsValue
 /// `error` of a conversion, naming `property`.
 fn named(property: &str, error: PropertyError) -> PropertyError {
     match error {
-        PropertyError::InvalidType {
-            expected, found, ..
-        } => PropertyError::InvalidType {
+        PropertyError::InvalidType { expected, found, .. } => PropertyError::InvalidType {
             property: property.to_owned(),
             expected,
             found,

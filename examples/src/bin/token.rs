@@ -15,9 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let usage = "usage: token NAME [HOURS]";
     let name = args.next().ok_or(usage)?;
     let hours: u64 = match args.next() {
-        Some(hours) => hours
-            .parse()
-            .map_err(|_| format!("HOURS must be a whole number; {usage}"))?,
+        Some(hours) => hours.parse().map_err(|_| format!("HOURS must be a whole number; {usage}"))?,
         None => 24,
     };
     let expires = SystemTime::now() + Duration::from_secs(hours * 3600);

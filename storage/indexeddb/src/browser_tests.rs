@@ -200,9 +200,7 @@ pub async fn bench_bulk(name: String, count: u32) -> Result<String, JsValue> {
     let load_ms = since(start);
     let loaded = ankurah::signals::Peek::peek(&all).len();
     if loaded != count as usize {
-        return Err(js(format!(
-            "the first load found {loaded} albums of {count}"
-        )));
+        return Err(js(format!("the first load found {loaded} albums of {count}")));
     }
     Ok(format!(
         "{{\"count\":{count},\"created_per_s_in_transactions_of_100\":{:.0},\"first_load_ms\":{:.1}}}",
