@@ -2,7 +2,6 @@
 //! that keeps a callback on it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use ankurah_core::changes::ChangeSet;
@@ -95,49 +94,38 @@ impl LiveQuery {
     }
 
     /// Calls `callback(items)` once the first result is loaded and after every change,
-    /// until `unsubscribe()`. The subscription keeps the query live meanwhile, whether or
-    /// not JS keeps either object.
+    /// until the subscription is unsubscribed (or freed).
     pub fn subscribe(&self, callback: Function) -> Subscription {
         let guard = (self.query.listen)(callback.clone());
-        let id = NEXT.with(|next| {
-            let id = next.get();
-            next.set(id + 1);
-            id
-        });
-        LIVE.with(|live| live.borrow_mut().insert(id, (guard, self.query.clone())));
-        let query = self.query.clone();
+        let active = Rc::new(Cell::new(true));
+        let (query, still) = (self.query.clone(), active.clone());
         let loaded = wasm_bindgen_futures::JsFuture::from((self.query.ready)());
         wasm_bindgen_futures::spawn_local(async move {
             // A failed first load rejects `ready()`; the callback waits for a change.
-            let subscribed = LIVE.with(|live| live.borrow().contains_key(&id));
-            if loaded.await.is_ok() && subscribed {
+            if loaded.await.is_ok() && still.get() {
                 let _ = callback.call1(&JsValue::NULL, &(query.items)());
             }
         });
-        Subscription { id }
+        Subscription {
+            guard: RefCell::new(Some(guard)),
+            active,
+        }
     }
 }
 
-thread_local! {
-    /// The subscriptions JS has not unsubscribed, with their queries: a JS object's
-    /// lifetime is the garbage collector's choice, so none of them ends one.
-    static LIVE: RefCell<HashMap<u64, (SubscriptionGuard, Rc<Erased>)>> = RefCell::new(HashMap::new());
-    static NEXT: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A callback subscribed to a live query, until `unsubscribe()`.
+/// Keeps a callback subscribed to a live query until `unsubscribe()`.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Subscription {
-    id: u64,
+    guard: RefCell<Option<SubscriptionGuard>>,
+    active: Rc<Cell<bool>>,
 }
 
 #[wasm_bindgen]
 impl Subscription {
-    /// Stops the callbacks (and lets the query go, if nothing else holds it).
+    /// Stops the callbacks.
     pub fn unsubscribe(&self) {
-        // The entry is dropped after the borrow ends: dropping a query may call back.
-        let entry = LIVE.with(|live| live.borrow_mut().remove(&self.id));
-        drop(entry);
+        self.active.set(false);
+        self.guard.borrow_mut().take();
     }
 }

@@ -20,28 +20,13 @@ export function textDiff(before: string, after: string): { index: number; remove
 }
 
 /** Runs `task` after every task queued before it for the same key (one album's edits
- * commit in order, each against the state the previous one left); `idle()` runs once the
- * key's queue is empty again. */
+ * commit in order, each against the state the previous one left). */
 const queues = new Map<string, Promise<void>>();
-function enqueue(key: string, task: () => Promise<void>, idle: () => void): void {
+function enqueue(key: string, task: () => Promise<void>): Promise<void> {
   const next = (queues.get(key) ?? Promise.resolve()).then(task).catch(report);
   queues.set(key, next);
-  void next.then(() => {
-    if (queues.get(key) !== next) return;
-    queues.delete(key);
-    idle();
-  });
-}
-
-/** `edit`, made against the text `base`, moved past a change made meanwhile that turned
- * `base` into `current` (an edit of another client merged in). */
-function rebase(edit: { index: number; remove: number; insert: string }, base: string, current: string) {
-  if (base === current) return edit;
-  const other = textDiff(base, current);
-  // A change at the very place of the edit went in after it: this client's text stays first.
-  if (other.index >= edit.index) return edit;
-  const shift = Array.from(other.insert).length - other.remove;
-  return { ...edit, index: Math.max(other.index, edit.index + shift) };
+  void next.then(() => { if (queues.get(key) === next) queues.delete(key); });
+  return next;
 }
 
 function report(error: unknown): void {
@@ -56,7 +41,7 @@ function report(error: unknown): void {
  * a delete button. `sent` is the name as this page last wrote or saw it. */
 interface Row { item: HTMLLIElement; name: HTMLInputElement; year: HTMLInputElement; sent: string; view: AlbumView }
 
-function rowFor(ctx: Context, view: AlbumView, rows: Map<string, Row>, refresh: () => void): Row {
+function rowFor(ctx: Context, view: AlbumView, rows: Map<string, Row>): Row {
   const existing = rows.get(view.id);
   if (existing) return existing;
   const item = document.createElement('li');
@@ -72,31 +57,29 @@ function rowFor(ctx: Context, view: AlbumView, rows: Map<string, Row>, refresh: 
   item.append(name, year, remove);
   const row: Row = { item, name, year, sent: '', view };
   name.addEventListener('input', () => {
-    const base = row.sent;
-    const typed = textDiff(base, name.value);
+    const { index, remove: count, insert } = textDiff(row.sent, name.value);
     row.sent = name.value;
-    enqueue(row.view.id, async () => {
+    void enqueue(row.view.id, async () => {
       const trx = ctx.begin();
       const album = trx.edit(row.view);
-      const { index, remove: count, insert } = rebase(typed, base, album.name.value());
       if (count > 0) album.name.delete(index, count);
       if (insert) album.name.insert(index, insert);
       await trx.commit();
-    }, refresh);
+    });
   });
   year.addEventListener('change', () => {
-    enqueue(row.view.id, async () => {
+    void enqueue(row.view.id, async () => {
       const trx = ctx.begin();
       trx.edit(row.view).year.set(Number(year.value));
       await trx.commit();
-    }, refresh);
+    });
   });
   remove.addEventListener('click', () => {
-    enqueue(row.view.id, async () => {
+    void enqueue(row.view.id, async () => {
       const trx = ctx.begin();
       trx.delete(row.view);
       await trx.commit();
-    }, refresh);
+    });
   });
   rows.set(view.id, row);
   return row;
@@ -117,15 +100,13 @@ function showText(input: HTMLInputElement, text: string): void {
   }
 }
 
-function render(ctx: Context, query: LiveQuery<AlbumView>, albums: AlbumView[], rows: Map<string, Row>, list: HTMLElement): void {
+function render(ctx: Context, albums: AlbumView[], rows: Map<string, Row>, list: HTMLElement): void {
   const live = new Set<string>();
-  const refresh = () => render(ctx, query, query.current, rows, list);
   const items = albums.map((view) => {
-    const row = rowFor(ctx, view, rows, refresh);
+    const row = rowFor(ctx, view, rows);
     row.view = view;
     live.add(view.id);
-    // A row with edits still queued shows what was typed; once they are stored, `refresh`
-    // shows the merge.
+    // A row with edits still queued shows what was typed; the next result shows the merge.
     if (!queues.has(view.id)) {
       const name = view.name;
       row.sent = name;
@@ -135,9 +116,7 @@ function render(ctx: Context, query: LiveQuery<AlbumView>, albums: AlbumView[], 
     return row.item;
   });
   for (const id of [...rows.keys()]) if (!live.has(id)) rows.delete(id);
-  // Rows move only when their place changed: a moved input would lose the focus.
-  items.forEach((item, i) => { if (list.children[i] !== item) list.insertBefore(item, list.children[i] ?? null); });
-  while (list.children.length > items.length) list.lastElementChild!.remove();
+  list.replaceChildren(...items);
   document.getElementById('count')!.textContent = `${albums.length} albums`;
 }
 
@@ -162,7 +141,7 @@ async function main(): Promise<void> {
   const rows = new Map<string, Row>();
   const list = document.getElementById('albums')!;
   const albums: LiveQuery<AlbumView> = Album.query(ctx, 'ORDER BY year');
-  const subscription = albums.subscribe((items) => render(ctx, albums, items, rows, list));
+  albums.subscribe((items) => render(ctx, items, rows, list));
 
   const form = document.getElementById('add') as HTMLFormElement;
   form.addEventListener('submit', (event) => {
@@ -177,7 +156,7 @@ async function main(): Promise<void> {
     name.value = '';
   });
   // For the browser tests: the running node and the typed API.
-  Object.assign(window, { demo, ctx, Album, albums, subscription, demoReady: true });
+  Object.assign(window, { demo, ctx, Album, albums, demoReady: true });
 }
 
 main().catch(report);

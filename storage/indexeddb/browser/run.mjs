@@ -109,17 +109,8 @@ async function demoTest(examples, bench) {
     } catch (error) {
       failures += 1;
       console.log(`FAIL demo: ${what}: ${error && error.message || error}`);
-      // What each side holds (through the typed API) and the native client's last words.
-      for (const [who, page] of [['A', pages[0]], ['B', pages[1]]]) {
-        if (!page) continue;
-        const held = await page.evaluate(() => window.Album.fetch(window.ctx, 'ORDER BY year')
-          .then((views) => views.map((v) => [v.name, v.year]), String)).catch(String);
-        console.log(`    page ${who} holds ${JSON.stringify(held)}`);
-      }
-      if (client) console.log(`    the native client said, last:\n${client.output.split('\n').slice(-8).join('\n')}`);
     }
   };
-  const pages = [];
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-demo-server-'));
   const store = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-demo-client-'));
   const startServer = (addr) => startProcess(path.join(examples, 'server'), [addr, data], /serving on (ws:\/\/\S+)/, 30000);
@@ -150,7 +141,6 @@ async function demoTest(examples, bench) {
   try {
     const a = await open(context, 'alice');
     const b = await open(second, 'bob');
-    pages.push(a, b);
     await check('both pages connect with their tokens', async () => {
       await until('page A state', () => state(a), (s) => s === 'Connected');
       await until('page B state', () => state(b), (s) => s === 'Connected');
@@ -187,7 +177,7 @@ async function demoTest(examples, bench) {
         const nativeYear = Number(nativeLast(/(?:Add|Update): .*Alpha.* \((\d+)\)/g));
         return { a: ra.find(([n]) => n.includes('Alpha')), b: rb.find(([n]) => n.includes('Alpha')), native, nativeYear };
       }, (v) => v.a && v.b && v.a[0] === v.b[0] && v.a[0] === v.native && v.a[1] === v.b[1] && v.a[1] === v.nativeYear
-        && v.native.startsWith('B Alpha') && v.native.includes('ä') && v.native.includes(' native'));
+        && v.native.startsWith('B Alpha') && v.native.includes(' ä') && v.native.includes(' native'));
       console.log(`    converged on ${JSON.stringify(merged.a)}`);
     });
 
@@ -198,8 +188,7 @@ async function demoTest(examples, bench) {
       const i = await rowIndex(a, 'Beta');
       await a.locator('#albums li .delete').nth(i).click();
       await until('page B without Beta', () => rows(b), (r) => r.length === 1 && !r.some(([name]) => name === 'Beta'));
-      // A deleted album has no values left: the client prints its removal without them.
-      await client.waitFor(/Add: Beta \(2003\)[\s\S]*Remove: [\s\S]*-- 1 albums/, 20000);
+      await client.waitFor(/Remove: Beta \(2003\)/, 20000);
     });
 
     let expected;
