@@ -3,7 +3,7 @@
 //! For `struct Album`: `AlbumView` (a getter per stored field, `id`, `isDeleted`, and the
 //! hooks `__edit` / `__delete` the runtime's `Transaction` calls), `AlbumMut` (a `YrsString`
 //! or `LWW` handle per stored field, `id`, `read()`), `Album` (`query`, `get`, `fetch`, and
-//! the `__create` hook, whose `init` is typed with the stored fields). Every wasm-bindgen item
+//! the `__create` hook), and the TypeScript interface `AlbumInit`. Every wasm-bindgen item
 //! is inside the model's anonymous `const _` block, so its Rust names are nobody's; the
 //! runtime they call is `::ankurah::__private::wasm` (the module `ankurah::wasm`).
 
@@ -28,10 +28,8 @@ fn classes(model: &Model) -> TokenStream {
     let p = private();
     let w = quote!(#p::wasm);
     let bindgen = quote!(#w::wasm_bindgen::prelude::wasm_bindgen);
-    // Where the expansion of `#[wasm_bindgen]` finds its runtime crates: a struct reads
-    // only the first, an impl all three.
-    let krate = quote!(wasm_bindgen = #w::wasm_bindgen);
-    let crates = quote!(#krate, wasm_bindgen_futures = #w::wasm_bindgen_futures, js_sys = #w::js_sys);
+    // Where the expansion of `#[wasm_bindgen]` finds its runtime crates.
+    let crates = quote!(wasm_bindgen = #w::wasm_bindgen, wasm_bindgen_futures = #w::wasm_bindgen_futures, js_sys = #w::js_sys);
     let ident = &model.ident;
     let Names { view, .. } = Names::of(ident);
     let (view_js, mut_js, model_js) = (
@@ -39,17 +37,20 @@ fn classes(model: &Model) -> TokenStream {
         format_ident!("__{}MutJs", ident),
         format_ident!("__{}Js", ident),
     );
-    let (view_name, mut_name, model_name) =
-        (view.to_string(), format!("{ident}Mut"), ident.to_string());
+    let (view_name, mut_name, model_name, init_name) = (
+        view.to_string(),
+        format!("{ident}Mut"),
+        ident.to_string(),
+        format!("{ident}Init"),
+    );
     let view_types = format!("Promise<{view_name}>");
     let list_types = format!("Promise<{view_name}[]>");
     let query_type = format!("LiveQuery<{view_name}>");
 
-    let getters = model.stored().map(|(Field { ident, name, ty, docs, .. }, _)| {
+    let getters = model.stored().map(|(Field { ident, name, ty, .. }, _)| {
         let rust = format_ident!("__get_{}", name);
         let ts = ts_type(ty);
         quote! {
-            #(#docs)*
             #[wasm_bindgen(getter = #ident, unchecked_return_type = #ts)]
             pub fn #rust(&self) -> #p::Result<#w::wasm_bindgen::JsValue, #w::wasm_bindgen::JsValue> {
                 #w::to_js(&self.0.#ident().map_err(#w::js_error)?)
@@ -83,9 +84,8 @@ fn classes(model: &Model) -> TokenStream {
         Storage::Stored(_) => quote!(#ident: #w::field::<#ty>(&init, #name)?),
         Storage::Ephemeral => quote!(#ident: <#ty as #p::Default>::default()),
     });
-    // The shape of a new entity, for `trx.create(Album, init)`.
     let init_ts = format!(
-        "{{ {} }}",
+        "/** A new `{ident}`, for `trx.create({ident}, init)`. */\nexport interface {init_name} {{ {} }}",
         model
             .stored()
             .map(|(Field { name, ty, .. }, _)| {
@@ -98,19 +98,22 @@ fn classes(model: &Model) -> TokenStream {
 
     let js = quote!(#w::wasm_bindgen::JsValue);
     quote! {
-        #[doc = " The JS class of the view."]
-        #[#bindgen(#krate, js_name = #view_name)]
+        #[#bindgen(#crates, typescript_custom_section)]
+        const TS: &'static str = #init_ts;
+
+        /// The JS class of the view.
+        #[#bindgen(#crates, js_name = #view_name)]
         pub struct #view_js(#view);
 
         #[#bindgen(#crates, js_class = #view_name)]
         impl #view_js {
-            #[doc = " The entity's id (26 characters)."]
+            /// The entity's id (26 characters).
             #[wasm_bindgen(getter)]
             pub fn id(&self) -> #p::String {
                 #p::ToString::to_string(&self.0.id())
             }
 
-            #[doc = " Whether the entity was deleted (here or on another node)."]
+            /// Whether the entity was deleted (here or on another node).
             #[wasm_bindgen(getter = isDeleted)]
             pub fn is_deleted(&self) -> bool {
                 #p::View::is_deleted(&self.0)
@@ -118,14 +121,14 @@ fn classes(model: &Model) -> TokenStream {
 
             #(#getters)*
 
-            #[doc = " For `trx.edit(view)`."]
+            /// For `trx.edit(view)`.
             pub fn __edit(&self, trx: &#w::Transaction) -> #p::Result<#mut_js, #js> {
                 let shared = trx.shared()?;
                 let edit = #p::Transaction::edit::<#ident>(&shared, &self.0).map_err(#w::js_error)?;
                 #p::Result::Ok(#mut_js(<#p::Arc<#p::Entity> as #p::Clone>::clone(#p::Mutable::entity(&edit))))
             }
 
-            #[doc = " For `trx.delete(view)`."]
+            /// For `trx.delete(view)`.
             pub fn __delete(&self, trx: &#w::Transaction) -> #p::Result<(), #js> {
                 let shared = trx.shared()?;
                 #p::Transaction::delete(&shared, &self.0).map_err(#w::js_error)
@@ -138,19 +141,19 @@ fn classes(model: &Model) -> TokenStream {
             }
         }
 
-        #[doc = " The JS class of the edit handle: it edits the transaction's copy of the entity."]
-        #[#bindgen(#krate, js_name = #mut_name)]
+        /// The JS class of the edit handle: it edits the transaction's copy of the entity.
+        #[#bindgen(#crates, js_name = #mut_name)]
         pub struct #mut_js(#p::Arc<#p::Entity>);
 
         #[#bindgen(#crates, js_class = #mut_name)]
         impl #mut_js {
-            #[doc = " The entity's id (26 characters)."]
+            /// The entity's id (26 characters).
             #[wasm_bindgen(getter)]
             pub fn id(&self) -> #p::String {
                 #p::ToString::to_string(&#p::Entity::id(&self.0))
             }
 
-            #[doc = " A view of the entity as this transaction sees it."]
+            /// A view of the entity as this transaction sees it.
             pub fn read(&self) -> #view_js {
                 #view_js(<#view as #p::View>::from_entity(<#p::Arc<#p::Entity> as #p::Clone>::clone(&self.0)))
             }
@@ -158,20 +161,20 @@ fn classes(model: &Model) -> TokenStream {
             #(#handles)*
         }
 
-        #[doc = " The JS class of the model: its queries and the hook of `trx.create`."]
-        #[#bindgen(#krate, js_name = #model_name)]
+        /// The JS class of the model: its queries and the hook of `trx.create`.
+        #[#bindgen(#crates, js_name = #model_name)]
         pub struct #model_js {}
 
         #[#bindgen(#crates, js_class = #model_name)]
         impl #model_js {
-            #[doc = " A live query (AnkQL) of this model's views."]
+            /// A live query (AnkQL) of this model's views.
             #[wasm_bindgen(unchecked_return_type = #query_type)]
             pub fn query(ctx: &#w::Context, query: #p::String) -> #p::Result<#w::LiveQuery, #js> {
                 let live = ctx.inner().query::<#view>(query).map_err(#w::js_error)?;
                 #p::Result::Ok(#w::LiveQuery::new(live))
             }
 
-            #[doc = " The view of entity `id`; rejects with `NotFound` or `Deleted`."]
+            /// The view of entity `id`; rejects with `NotFound` or `Deleted`.
             #[wasm_bindgen(unchecked_return_type = #view_types)]
             pub fn get(ctx: &#w::Context, id: #p::String) -> #w::js_sys::Promise {
                 let ctx = <#w::Context as #p::Clone>::clone(ctx);
@@ -182,7 +185,7 @@ fn classes(model: &Model) -> TokenStream {
                 })
             }
 
-            #[doc = " The views matching an AnkQL query, once."]
+            /// The views matching an AnkQL query, once.
             #[wasm_bindgen(unchecked_return_type = #list_types)]
             pub fn fetch(ctx: &#w::Context, query: #p::String) -> #w::js_sys::Promise {
                 let ctx = <#w::Context as #p::Clone>::clone(ctx);
@@ -192,10 +195,10 @@ fn classes(model: &Model) -> TokenStream {
                 })
             }
 
-            #[doc = " For `trx.create(Model, init)`."]
+            /// For `trx.create(Model, init)`.
             pub async fn __create(
                 trx: #w::Transaction,
-                #[wasm_bindgen(unchecked_param_type = #init_ts)] init: #js,
+                #[wasm_bindgen(unchecked_param_type = #init_name)] init: #js,
             ) -> #p::Result<#mut_js, #js> {
                 let model = #ident { #(#inits,)* };
                 let shared = trx.shared()?;

@@ -4,7 +4,7 @@
 use std::fmt::Display;
 
 use ankurah_core::{
-    AccessDenied, ErrorKind, MutationError, PeerError, PropertyError, RemoteError, RetrievalError, StorageError,
+    ErrorKind, MutationError, PeerError, PropertyError, RemoteError, RetrievalError, StorageError,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -67,12 +67,6 @@ impl ErrorKindOf for RemoteError {
 impl ErrorKindOf for PeerError {
     fn kind(&self) -> &'static str {
         "Peer"
-    }
-}
-
-impl ErrorKindOf for AccessDenied {
-    fn kind(&self) -> &'static str {
-        "AccessDenied"
     }
 }
 

@@ -55,7 +55,7 @@ fn views<V: Clone + Into<JsValue>>(views: &[V]) -> Array {
 
 impl LiveQuery {
     /// Wraps a Rust live query whose views convert to JS (the generated views do).
-    pub fn new<V: View + Clone + Into<JsValue> + 'static>(query: ankurah_core::LiveQuery<V>) -> Self {
+    pub fn new<V: View + Into<JsValue> + 'static>(query: ankurah_core::LiveQuery<V>) -> Self {
         let (peeked, listened, awaited) = (query.clone(), query.clone(), query);
         LiveQuery {
             query: Rc::new(Erased {

@@ -10,8 +10,8 @@
 //!   handle (`insert(index, text)`, `delete(index, length)`, `value()`), every other field
 //!   an [`LWW`] register (`get()`, `set(value)`).
 //! - `Album`: `Album.query(ctx, "year > 2000")` → a [`LiveQuery`] of `AlbumView`s,
-//!   `Album.get(ctx, id)`, `Album.fetch(ctx, query)`, and the hook behind
-//!   `trx.create(Album, { name, artist, year })` (typed with the stored fields).
+//!   `Album.get(ctx, id)`, `Album.fetch(ctx, query)`; `AlbumInit`, the TypeScript shape of
+//!   a new album.
 //!
 //! The application's own wasm crate creates the node (storage, connector, credentials)
 //! and hands JS a [`Context`] (`Context::from(ctx)`); everything else happens in JS:

@@ -23,11 +23,11 @@ export class Transaction {
   private constructor();
   free(): void;
   /** Creates an entity of `model` (a generated class such as `Album`) from `init`. */
-  create<I, M>(model: { __create: (trx: Transaction, init: I) => Promise<M> }, init: NoInfer<I>): Promise<M>;
+  create<I, M>(model: { __create(trx: Transaction, init: I): Promise<M> }, init: I): Promise<M>;
   /** An edit handle on `view`'s entity in this transaction; throws `Deleted` for a deleted one. */
-  edit<M>(view: { __edit: (trx: Transaction) => M }): M;
+  edit<M>(view: { __edit(trx: Transaction): M }): M;
   /** Deletes `view`'s entity when the transaction commits. */
-  delete(view: { __delete: (trx: Transaction) => void }): void;
+  delete(view: { __delete(trx: Transaction): void }): void;
   /** Stores everything atomically; resolves once stored (and acknowledged, when online). */
   commit(): Promise<void>;
   /** Discards the transaction. */
