@@ -316,9 +316,6 @@ pub use ankurah_derive::Property;
 #[doc(inline)]
 pub use ankurah_derive::selection;
 
-#[cfg(feature = "wasm")]
-pub mod wasm;
-
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
