@@ -82,20 +82,7 @@ impl Context {
         id: EntityId,
     ) -> Result<Sourced<Arc<Entity>>, RetrievalError> {
         let source = self.node.read_through_get(collection, id).await?;
-        let entity = self
-            .node
-            .load_entity(collection, id)
-            .await?
-            .ok_or_else(|| RetrievalError::NotFound {
-                collection: collection.to_string(),
-                id,
-            })?;
-        if entity.is_deleted() {
-            return Err(RetrievalError::Deleted {
-                collection: collection.to_string(),
-                id,
-            });
-        }
+        let entity = alive(collection, id, self.node.load_entity(collection, id).await?)?;
         self.node
             .inner
             .policy
@@ -232,6 +219,20 @@ impl Context {
             .policy
             .check_read(&self.cx, collection, entity)
             .is_ok()
+    }
+}
+
+/// The entity `id` if it exists and is not deleted, else the error a read of it returns.
+pub(crate) fn alive<E: std::ops::Deref<Target = Entity>>(
+    collection: &CollectionId,
+    id: EntityId,
+    entity: Option<E>,
+) -> Result<E, RetrievalError> {
+    let collection = collection.to_string();
+    match entity {
+        None => Err(RetrievalError::NotFound { collection, id }),
+        Some(entity) if entity.is_deleted() => Err(RetrievalError::Deleted { collection, id }),
+        Some(entity) => Ok(entity),
     }
 }
 

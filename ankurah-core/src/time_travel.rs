@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::ankql::Selection;
 use crate::collection::CollectionId;
-use crate::context::{check_properties, Context, IntoSelection};
+use crate::context::{alive, check_properties, Context, IntoSelection};
 use crate::entity::Entity;
 use crate::event::Event;
 use crate::history::{self, At, Blame, HistoryEntry, PropertyDiff, Replayed};
@@ -97,19 +97,12 @@ impl Context {
         at: &At,
     ) -> Result<Arc<Entity>, RetrievalError> {
         let events = self.events_of(collection, id).await?;
-        let entity = history::state_at(collection, id, &events, at)?.ok_or_else(|| {
-            RetrievalError::NotFound {
-                collection: collection.to_string(),
-                id,
-            }
-        })?;
-        if entity.is_deleted() {
-            return Err(RetrievalError::Deleted {
-                collection: collection.to_string(),
-                id,
-            });
-        }
-        Ok(Arc::new(entity))
+        let entity = alive(
+            collection,
+            id,
+            history::state_at(collection, id, &events, at)?.map(Box::new),
+        )?;
+        Ok(Arc::new(*entity))
     }
 
     pub(crate) async fn entities_at(

@@ -62,7 +62,11 @@ async fn run<S: StorageEngine>(engine: &str, storage: Arc<S>, events: usize, ent
             .fetch_at::<AlbumView>("year >= 1900", moment)
             .await
             .expect("fetch_at");
-        assert_eq!(found.len(), entities + 1, "the albums and the long-lived one");
+        assert_eq!(
+            found.len(),
+            entities + 1,
+            "the albums and the long-lived one"
+        );
     })
     .await;
     println!("| {engine} | {get_at:?} | {history:?} | {blame:?} | {fetch_at:?} |");
