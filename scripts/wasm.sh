@@ -9,15 +9,19 @@
 #   2. wasm-bindgen-cli, the exact version of the `wasm-bindgen` crate in Cargo.lock,
 #      installed once into $ANKURAH_WASM_CACHE (default ~/.cache/ankurah-wasm), which CI
 #      may keep between runs.
-#   3. npm playwright-core in storage/indexeddb/browser (never a browser download).
-#   4. builds storage/indexeddb for wasm32-unknown-unknown into target/wasm (the native
-#      target dir is not touched) and generates the JS bindings.
+#   3. npm playwright-core and typescript in storage/indexeddb/browser (never a browser
+#      download).
+#   4. builds storage/indexeddb and the demo (examples/browser) for wasm32-unknown-unknown
+#      into target/wasm (the native target dir is not touched), generates the JS bindings
+#      and their TypeScript declarations, and compiles the demo's TypeScript with tsc
+#      (strict), which type-checks it against them.
 #   5. runs the browser tests in headless Chromium (storage/indexeddb/browser/run.mjs): the
 #      storage conformance suite on IndexedDB, a reload that finds the data again, a live
-#      query, and sync of two browser contexts and a native client through the native
-#      example server (built with the ordinary toolchain), deletes included.
-#      ANKURAH_BENCH=N adds the benchmark of docs/PERFORMANCE.md.
-# Usage: scripts/wasm.sh [setup|build|test|demo|all]   (default: all; demo builds, then
+#      query, and the demo page in two browser contexts beside a native client through the
+#      native example server (built with the ordinary toolchain), with tokens: text and LWW
+#      edits converge, deletes, a reload offline, an offline edit synced on return.
+#      ANKURAH_BENCH=N adds the benchmarks of docs/PERFORMANCE.md.
+# Usage: scripts/wasm.sh [setup|build|test|demo|all]   (default: all; demo installs and builds, then
 # serves the browser demo of examples/browser on http://127.0.0.1:8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,9 +76,9 @@ setup() {
     fi
     "$bin" --version
 
-    (cd "$BROWSER_DIR" && if ! node -e 'require("playwright-core")' 2>/dev/null; then
+    (cd "$BROWSER_DIR" && if ! node -e 'require("playwright-core"); require("typescript")' 2>/dev/null; then
         npm ci -s --no-audit --no-fund
-    fi && node -p '"playwright-core " + require("playwright-core/package.json").version')
+    fi && node -p '"playwright-core " + require("playwright-core/package.json").version + ", typescript " + require("typescript").version')
 }
 
 build() {
@@ -86,17 +90,29 @@ build() {
     wcargo build --release -p ankurah-browser-demo -Zbuild-std=std,panic_abort --target "$TARGET"
     "$CACHE/wasm-bindgen-$(wb_version)/bin/wasm-bindgen" --target web --out-dir "$DEMO_DIR/pkg" \
         "$WASM_TARGET_DIR/$TARGET/release/ankurah_browser_demo.wasm"
+    # The demo's TypeScript against the generated declarations (www/types.ts proves they
+    # are typed, not `any`); writes www/app.js.
+    "$BROWSER_DIR/node_modules/.bin/tsc" -p "$ROOT/examples/browser"
+    echo "tsc: examples/browser type-checks against the generated declarations"
 }
 
-# Serves the demo page; the example server must run (see the README).
+# Serves the demo page, with a link per user (their tokens from the `token` example); the
+# example server must run (see the README).
 demo() {
-    echo "demo: http://127.0.0.1:8080/ (start the server: cargo run -p ankurah-examples --bin server)"
+    cargo build -q -p ankurah-examples --bin token
+    local user
+    for user in alice bob; do
+        echo "demo: http://127.0.0.1:8080/?user=$user&token=$(cargo run -q -p ankurah-examples --bin token -- "$user")"
+    done
+    echo "demo: start the server too: cargo run -p ankurah-examples --bin server"
     (cd "$BROWSER_DIR" && node run.mjs --serve "$DEMO_DIR" 8080)
 }
 
 browser_test() {
-    # The native server and client the sync test runs beside two browser contexts.
-    cargo build -q -p ankurah-examples --bin server --bin client
+    # The native server, client and token signer the demo test runs beside two browser
+    # contexts (and the benchmark's native committer).
+    cargo build -q -p ankurah-examples --bin server --bin client --bin token
+    if [[ -n "${ANKURAH_BENCH:-}" ]]; then cargo build -q -p ankurah-bench --bin browser_latency; fi
     (cd "$BROWSER_DIR" && ANKURAH_EXAMPLES="${CARGO_TARGET_DIR:-$ROOT/target}/debug" timeout 600 node run.mjs)
 }
 
@@ -112,7 +128,7 @@ case "${1:-all}" in
     setup) phase setup ;;
     build) phase build ;;
     test) phase browser_test ;;
-    demo) phase build; demo ;;
+    demo) phase setup; phase build; demo ;;
     all) phase setup; phase build; phase browser_test ;;
     *) echo "usage: $0 [setup|build|test|demo|all]" >&2; exit 2 ;;
 esac

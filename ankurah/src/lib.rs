@@ -316,6 +316,9 @@ pub use ankurah_derive::Property;
 #[doc(inline)]
 pub use ankurah_derive::selection;
 
+#[cfg(feature = "wasm")]
+pub mod wasm;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

@@ -6,12 +6,13 @@
 
 pub use std::boxed::Box;
 pub use std::clone::Clone;
+pub use std::convert::From;
 pub use std::default::Default;
 pub use std::fmt;
 pub use std::marker::PhantomData;
 pub use std::option::Option;
 pub use std::result::Result;
-pub use std::string::String;
+pub use std::string::{String, ToString};
 pub use std::sync::Arc;
 pub use std::vec;
 
@@ -21,6 +22,16 @@ pub use ankurah_core::property::{ActiveType, Json, Property, Ref, YrsString, LWW
 pub use ankurah_core::{
     CollectionId, Entity, EntityId, MutationError, PropertyError, Transaction, Value, ValueType,
 };
+
+/// What the wasm classes of `#[derive(Model)]` (feature `wasm`) name.
+#[cfg(feature = "wasm")]
+pub mod wasm {
+    pub use crate::wasm::error::js_error;
+    pub use crate::wasm::*;
+    pub use js_sys;
+    pub use wasm_bindgen;
+    pub use wasm_bindgen_futures;
+}
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

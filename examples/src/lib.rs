@@ -9,7 +9,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use ankurah::auth::{Credential, CredentialRequest, JwtAuthenticator, JwtSigner, TokenClaims};
+use ankurah::auth::{
+    AuthError, Credential, CredentialRequest, JwtAuthenticator, JwtSigner, Token, TokenClaims,
+};
 use ankurah::rules::{RuleKind, RulesAgent, RulesError};
 
 /// The artist of albums every user sees.
@@ -38,11 +40,20 @@ pub fn credentials(
     let signer = JwtSigner::hs256(&secret())?;
     Ok(move |_: &CredentialRequest| {
         let expires = SystemTime::now() + Duration::from_secs(3600);
-        signer
-            .sign(&TokenClaims::new(user.clone(), expires))
+        sign(&signer, user.clone(), expires)
             .ok()
             .map(|token| token.to_credential())
     })
+}
+
+fn sign(signer: &JwtSigner, user: String, expires: SystemTime) -> Result<Token, AuthError> {
+    signer.sign(&TokenClaims::new(user, expires))
+}
+
+/// A token for `user` that expires at `expires`, signed with [`secret`]: what the `token`
+/// binary prints for the browser demo, whose page cannot sign its own.
+pub fn token(user: String, expires: SystemTime) -> Result<Token, AuthError> {
+    sign(&JwtSigner::hs256(&secret())?, user, expires)
 }
 
 /// The access rules of the albums (the server knows no model, so it names the properties).

@@ -11,6 +11,7 @@ mod mutable;
 mod properties;
 mod property;
 mod view;
+mod wasm;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -45,6 +46,7 @@ fn generate(model: &Model) -> TokenStream {
         mutable::impls(model),
         model::impls(model),
         properties::impls(model),
+        wasm::impls(model),
     ];
     quote! {
         #(#definitions)*

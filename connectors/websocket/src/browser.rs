@@ -226,6 +226,11 @@ async fn connect_and_serve(
         serve(node, url, &ws, &mut events, stop, on_connected).await
     }
     .await;
+    // The socket's last events (its close) must not reach the callbacks dropped below.
+    ws.set_onopen(None);
+    ws.set_onmessage(None);
+    ws.set_onclose(None);
+    ws.set_onerror(None);
     // Closing twice, or a socket that never opened, is not an error worth reporting.
     let _ = ws.close();
     result

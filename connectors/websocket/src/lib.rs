@@ -65,7 +65,9 @@
 //! On `wasm32` the crate is the client alone: [`WebsocketClient`] on the browser's
 //! `WebSocket`, with the native client's API and behaviour (reconnection with backoff and
 //! jitter, outbox replay and re-subscription through the peer protocol, the connection
-//! state as a signal). The server is native only.
+//! state as a signal). The server is native only. A browser client presents a signed token
+//! by giving its node a `JsTokenSource` (`node.set_credentials(JsTokenSource::new(getter))`):
+//! the JS getter is asked on every connection, as the native client's credential source is.
 //!
 //! ## Inside an existing web server
 //!
@@ -85,6 +87,8 @@ mod server;
 #[cfg(not(target_arch = "wasm32"))]
 mod session;
 mod state;
+#[cfg(target_arch = "wasm32")]
+mod token;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::WebsocketClient;
@@ -94,3 +98,5 @@ pub use error::{FrameError, WebsocketError};
 #[cfg(not(target_arch = "wasm32"))]
 pub use server::{serve_connection, serve_upgraded, BoundServer, ShutdownHandle, WebsocketServer};
 pub use state::ConnectionState;
+#[cfg(target_arch = "wasm32")]
+pub use token::JsTokenSource;

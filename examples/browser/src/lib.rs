@@ -1,20 +1,22 @@
-//! The browser demo: the album list of the two-terminal demo in a web page.
+//! The browser demo: the album list of the two-terminal demo in a web page, written in
+//! TypeScript (`www/app.ts`) against the typed JS/TS API `#[derive(Model)]` generates
+//! (feature `wasm` of `ankurah`: `Album.query(ctx, ..)`, `AlbumView`, `AlbumMut`).
 //!
-//! The page's node is ephemeral, keeps its store in IndexedDB (`ankurah-demo`) and connects
-//! to the example server (`cargo run -p ankurah-examples --bin server`) with the browser's
-//! [`WebsocketClient`]. It starts offline if it must: albums added meanwhile wait in the
-//! store's outbox and are sent on connection, and a reload shows what the store holds.
-//! Build and serve it with `scripts/wasm.sh demo`.
+//! This crate only starts the node: it keeps its store in IndexedDB, presents a signed
+//! token from the page's getter on every connection ([`JsTokenSource`]) and connects to
+//! the example server (`cargo run -p ankurah-examples --bin server`) with the browser's
+//! [`WebsocketClient`]. It starts offline if it must: albums added or edited meanwhile
+//! wait in the store's outbox and are sent on connection, and a reload shows what the
+//! store holds. Build and serve it with `scripts/wasm.sh demo`.
 
 #![cfg(target_arch = "wasm32")]
 
 use std::sync::Arc;
 
-use ankurah::changes::ChangeSet;
-use ankurah::signals::{Subscribe, SubscriptionGuard};
-use ankurah::{Context, LiveQuery, Model, Node, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah::signals::{Peek, Subscribe, SubscriptionGuard};
+use ankurah::{ContextData, Model, Node, PermissiveAgent};
 use ankurah_storage_indexeddb::IndexedDbStorage;
-use ankurah_websocket::{ConnectionState, WebsocketClient};
+use ankurah_websocket::{ConnectionState, JsTokenSource, WebsocketClient};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -24,80 +26,79 @@ use wasm_bindgen::JsValue;
 pub struct Album {
     /// Collaborative text.
     pub name: String,
-    /// Last writer wins.
+    /// Last writer wins; the owner under the example server's rules (`everyone`: shared).
     #[active_type(LWW)]
     pub artist: String,
     /// Last writer wins.
     pub year: i32,
 }
 
-fn js(error: impl std::fmt::Display) -> JsValue {
-    JsValue::from_str(&error.to_string())
-}
-
-/// The running demo: a node, its connection and the live list of albums.
+/// A running node of the page: its context for the typed API and its connection.
 #[wasm_bindgen]
 pub struct Demo {
-    ctx: Context,
-    _connection: WebsocketClient,
-    _albums: LiveQuery<AlbumView>,
-    _guards: Vec<SubscriptionGuard>,
+    ctx: ankurah::wasm::Context,
+    connection: WebsocketClient,
+    _state: SubscriptionGuard,
 }
 
-/// The albums as the page shows them: `name (year)`, in year order.
-fn lines(albums: &[AlbumView]) -> js_sys::Array {
-    albums
-        .iter()
-        .map(|album| {
-            let name = album.name().unwrap_or_default();
-            let year = album.year().unwrap_or_default();
-            JsValue::from_str(&format!("{name} ({year})"))
-        })
-        .collect()
-}
-
-/// Starts the demo against the server at `url`: `on_albums(lines)` is called with the
-/// albums whenever they change, `on_state(text)` with the connection state.
+/// Opens the store `database` in IndexedDB and starts connecting to the server at `url`
+/// as `user`, whose token `token()` returns (a string or a promise of one) on every
+/// connection. `on_state(text)` is called with the connection state on every change
+/// (`Connecting`, `Connected`, `Disconnected`, `Closed`).
 #[wasm_bindgen]
 pub async fn start(
+    database: String,
     url: String,
-    on_albums: js_sys::Function,
+    user: String,
+    token: js_sys::Function,
     on_state: js_sys::Function,
 ) -> Result<Demo, JsValue> {
-    let storage = IndexedDbStorage::open("ankurah-demo").await.map_err(js)?;
+    let storage = IndexedDbStorage::open(&database)
+        .await
+        .map_err(ankurah::wasm::error::js_error)?;
     let node = Node::new(Arc::new(storage), PermissiveAgent::new());
+    node.set_credentials(JsTokenSource::new(token));
     let connection = WebsocketClient::start(node.clone(), &url);
-    // Listeners must be `Send`; the browser has one thread, where these stay.
+    // Listeners must be `Send`; the browser has one thread, where this one stays.
     let on_state = SendWrapper::new(on_state);
     let state = connection.state().subscribe(move |state: ConnectionState| {
         let _ = on_state.call1(&JsValue::NULL, &JsValue::from_str(&format!("{state:?}")));
     });
-    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
-    let albums = ctx.query::<AlbumView>("ORDER BY year").map_err(js)?;
-    let on_albums = SendWrapper::new(on_albums);
-    let listed = albums.subscribe(move |changes: ChangeSet<AlbumView>| {
-        let _ = on_albums.call1(&JsValue::NULL, &lines(&changes.resultset).into());
-    });
+    let ctx = node
+        .context(&ContextData::for_principal(user))
+        .map_err(ankurah::wasm::error::js_error)?;
     Ok(Demo {
-        ctx,
-        _connection: connection,
-        _albums: albums,
-        _guards: vec![state, listed],
+        ctx: ctx.into(),
+        connection,
+        _state: state,
     })
 }
 
 #[wasm_bindgen]
 impl Demo {
-    /// Adds an album; resolves once it is stored (and acknowledged, when online).
-    pub async fn add(&self, name: String, year: i32) -> Result<(), JsValue> {
-        let trx = self.ctx.begin();
-        trx.create(&Album {
-            name,
-            artist: "browser".into(),
-            year,
-        })
-        .await
-        .map_err(js)?;
-        trx.commit().await.map_err(js)
+    /// The context the page reads and writes in.
+    #[wasm_bindgen(getter)]
+    pub fn ctx(&self) -> ankurah::wasm::Context {
+        self.ctx.clone()
     }
+
+    /// The connection state now.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        format!("{:?}", self.connection.state().peek())
+    }
+}
+
+/// Turns panics into console errors with their message (the test driver prints them).
+#[wasm_bindgen]
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys_console_error(&info.to_string());
+    }));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn web_sys_console_error(message: &str);
 }

@@ -5,6 +5,9 @@
 //! cargo run -p ankurah-examples --bin client [URL] [--name NAME] [--store DIR]
 //! > Origin of Symmetry 2001        # creates an album of yours (a trailing number is its year)
 //! > +Showbiz 1999                  # a leading + shares it with everyone
+//! > /append Showbiz= (live)         # inserts " (live)" at the end of the name of the
+//! >                                 # album whose name contains `Showbiz`
+//! > /year Showbiz=2000              # sets that album's year
 //! ```
 //!
 //! URL defaults to ws://127.0.0.1:9797. NAME (default `default`) is the user: the client
@@ -18,8 +21,8 @@
 use std::sync::Arc;
 
 use ankurah::changes::ChangeSet;
-use ankurah::signals::Subscribe;
-use ankurah::{ContextData, Model, Node, PermissiveAgent};
+use ankurah::signals::{Peek, Subscribe};
+use ankurah::{Context, ContextData, LiveQuery, Model, Node, PermissiveAgent};
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{ConnectionState, WebsocketClient};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -75,6 +78,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if line.is_empty() {
             continue;
         }
+        if let Some(command) = line.strip_prefix('/') {
+            if let Err(error) = edit(&ctx, &albums, command).await {
+                println!("not edited: {error}");
+            }
+            continue;
+        }
         let (artist, line) = match line.strip_prefix('+') {
             Some(shared) => (ankurah_examples::SHARED.to_owned(), shared.trim()),
             None => (args.name.clone(), line),
@@ -106,6 +115,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     connection.shutdown().await;
+    Ok(())
+}
+
+/// `append NAME=TEXT` (text inserted at the end of the name) or `year NAME=YEAR` on the
+/// first album of the live query whose name contains NAME.
+async fn edit(
+    ctx: &Context,
+    albums: &LiveQuery<AlbumView>,
+    command: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let usage = "use /append NAME=TEXT or /year NAME=YEAR";
+    let (verb, rest) = command.split_once(' ').ok_or(usage)?;
+    let (name, value) = rest.split_once('=').ok_or(usage)?;
+    let album = albums
+        .peek()
+        .into_iter()
+        .find(|album| album.name().is_ok_and(|n| n.contains(name)))
+        .ok_or_else(|| format!("no album whose name contains `{name}`"))?;
+    let trx = ctx.begin();
+    let edit = album.edit(&trx)?;
+    match verb {
+        "append" => {
+            let end = u32::try_from(edit.name().value()?.chars().count())?;
+            edit.name().insert(end, value)?;
+        }
+        "year" => edit.year().set(&value.trim().parse()?)?,
+        _ => return Err(usage.into()),
+    }
+    trx.commit().await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
@@ -69,75 +70,215 @@ function startProcess(bin, args, pattern, ms) {
   return child.waitFor(pattern, ms).then((match) => ({ child, match }));
 }
 
-async function syncTest(examples) {
-  let failures = 0;
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-server-'));
-  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-sync-client-'));
-  const { child: server, match } = await startProcess(
-    path.join(examples, 'server'), ['127.0.0.1:0', data, '--anonymous'], /serving on (ws:\/\/\S+)/, 30000);
-  const wsUrl = match[1];
-  const second = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-idb-b-')), {
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+/// Runs `bin args` to completion, resolving with its standard output.
+function runProcess(bin, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (data) => { out += data; });
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${bin} exited with ${code}`))));
   });
-  const pageIn = async (ctx) => {
+}
+
+/// Resolves with `probe()`'s value once `ok(value)` holds; rejects after `ms` with the last value.
+async function until(what, probe, ok, ms = 20000) {
+  const deadline = Date.now() + ms;
+  let value;
+  for (;;) {
+    value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/// The demo page (examples/browser, its typed JS/TS API) in two browser contexts, with a
+/// native client, all through the native example server with tokens (no --anonymous):
+/// text and LWW edits converge everywhere, a delete leaves the other list, a reload with
+/// the server stopped shows the data from IndexedDB and an offline edit reaches everyone
+/// when the server is back. With `bench`, also the native commit → page callback latency.
+async function demoTest(examples, bench) {
+  let failures = 0;
+  const check = async (what, run) => {
+    try {
+      await run();
+      console.log(`PASS demo: ${what}`);
+    } catch (error) {
+      failures += 1;
+      console.log(`FAIL demo: ${what}: ${error && error.message || error}`);
+      // What each side holds (through the typed API) and the native client's last words.
+      for (const [who, page] of [['A', pages[0]], ['B', pages[1]]]) {
+        if (!page) continue;
+        const held = await page.evaluate(() => window.Album.fetch(window.ctx, 'ORDER BY year')
+          .then((views) => views.map((v) => [v.name, v.year]), String)).catch(String);
+        console.log(`    page ${who} holds ${JSON.stringify(held)}`);
+      }
+      if (client) console.log(`    the native client said, last:\n${client.output.split('\n').slice(-8).join('\n')}`);
+    }
+  };
+  const pages = [];
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-demo-server-'));
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-demo-client-'));
+  const startServer = (addr) => startProcess(path.join(examples, 'server'), [addr, data], /serving on (ws:\/\/\S+)/, 30000);
+  let { child: server, match } = await startServer('127.0.0.1:0');
+  const wsUrl = match[1];
+  const demoServer = await serve(demoDir);
+  const base = `http://127.0.0.1:${demoServer.address().port}/index.html`;
+  const second = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'ankurah-idb-b-')), {
+    executablePath: '/usr/bin/chromium', headless: true, args: launchArgs,
+  });
+  let client;
+  const open = async (ctx, user) => {
+    const token = await runProcess(path.join(examples, 'token'), [user]);
     const page = await ctx.newPage();
-    page.on('console', (message) => console.log(`    [browser] ${message.text()}`));
-    await page.goto(url);
-    await page.waitForFunction(() => window.ankurahReady === true, null, { timeout: 60000 });
+    page.on('console', (message) => console.log(`    [${user}] ${message.text()}`));
+    page.on('pageerror', (error) => console.log(`    [${user}] pageerror: ${error.message}`));
+    const query = new URLSearchParams({ server: wsUrl, user, token, db: `ankurah-demo-test-${user}` });
+    await page.goto(`${base}?${query}`);
+    await page.waitForFunction(() => window.demoReady === true, null, { timeout: 60000 });
     return page;
   };
-  const call = (page, name, ...args) => page.evaluate(
-    ([name, args]) => window.ankurah[name](...args).then((r) => ({ ok: r ?? null }), (e) => ({ error: String(e) })),
-    [name, args]);
-  const expect = (what, got, want) => {
-    const ok = JSON.stringify(got) === JSON.stringify(want);
-    if (!ok) failures += 1;
-    console.log(`${ok ? 'PASS' : 'FAIL'} sync: ${what}${ok ? '' : `: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`}`);
-  };
-  let client;
+  const state = (page) => page.textContent('#state');
+  // The rows a page shows: [name, year] each, in list order.
+  const rows = (page) => page.$$eval('#albums li', (items) => items.map((li) => [li.querySelector('.name').value, Number(li.querySelector('.year').value)]));
+  // The row whose name contains `text` (by its input's current value).
+  const rowIndex = (page, text) => until(`a row containing ${text}`, () => rows(page).then((r) => r.findIndex(([name]) => name.includes(text))), (i) => i >= 0);
+  const nativeLast = (pattern) => [...client.output.matchAll(pattern)].map((m) => m[1]).pop();
   try {
-    const a = await pageIn(context);
-    const b = await pageIn(second);
-    expect('browser A creates Alpha', await call(a, 'sync_create', 'sync-a', wsUrl, 'Alpha', 2001), { ok: null });
-    expect('browser B creates Beta', await call(b, 'sync_create', 'sync-b', wsUrl, 'Beta', 2002), { ok: null });
-    ({ child: client } = await startProcess(path.join(examples, 'client'), [wsUrl, '--store', store], /Ctrl-D quits/, 30000));
-    client.stdin.write('Gamma 2003\n');
-    await client.waitFor(/Alpha[\s\S]*Beta|Beta[\s\S]*Alpha/, 20000).then(
-      () => expect('the native client sees both browsers\' albums', true, true),
-      (error) => expect(`the native client sees both browsers' albums (${error.message})`, false, true));
-    await client.waitFor(/-- 3 albums/, 20000).catch(() => {});
-    expect('browser A converges', await call(a, 'sync_wait', 'sync-a', wsUrl, 'Alpha,Beta,Gamma', 20), { ok: 'Alpha,Beta,Gamma' });
-    expect('browser B converges', await call(b, 'sync_wait', 'sync-b', wsUrl, 'Alpha,Beta,Gamma', 20), { ok: 'Alpha,Beta,Gamma' });
-    expect('browser A deletes Gamma', await call(a, 'sync_delete', 'sync-a', wsUrl, 'Gamma'), { ok: null });
-    expect('the delete reaches browser B', await call(b, 'sync_wait', 'sync-b', wsUrl, 'Alpha,Beta', 20), { ok: 'Alpha,Beta' });
-    await client.waitFor(/-- 3 albums[\s\S]*Remove:[\s\S]*-- 2 albums/, 20000).then(
-      () => expect('the delete reaches the native client', true, true),
-      (error) => expect(`the delete reaches the native client (${error.message})`, false, true));
-    // The demo page, in browser B: it lists the server's albums and adds one.
-    const demoServer = await serve(demoDir);
-    const demo = await second.newPage();
-    demo.on('console', (message) => console.log(`    [demo] ${message.text()}`));
-    await demo.goto(`http://127.0.0.1:${demoServer.address().port}/index.html?server=${wsUrl}`);
-    await demo.waitForFunction(() => window.demoReady === true, null, { timeout: 60000 });
-    const listed = await demo.waitForFunction(
-      () => document.querySelectorAll('#albums li').length === 2 && document.getElementById('state').textContent === 'Connected',
-      null, { timeout: 20000 }).then(() => true, () => false);
-    expect('the demo page lists the albums, connected', listed, true);
-    await demo.fill('#name', 'Delta');
-    await demo.fill('#year', '2004');
-    await demo.click('button');
-    await client.waitFor(/Add: Delta \(2004\)/, 20000).then(
-      () => expect('an album added on the demo page reaches the native client', true, true),
-      (error) => expect(`an album added on the demo page reaches the native client (${error.message})`, false, true));
-    demoServer.close();
+    const a = await open(context, 'alice');
+    const b = await open(second, 'bob');
+    pages.push(a, b);
+    await check('both pages connect with their tokens', async () => {
+      await until('page A state', () => state(a), (s) => s === 'Connected');
+      await until('page B state', () => state(b), (s) => s === 'Connected');
+    });
+    ({ child: client } = await startProcess(path.join(examples, 'client'), [wsUrl, '--name', 'carol', '--store', store], /Ctrl-D quits/, 30000));
+
+    await check('an album added on page A reaches page B and the native client', async () => {
+      await a.fill('#name', 'Alpha');
+      await a.fill('#year', '2001');
+      await a.click('#add button');
+      await until('page B', () => rows(b), (r) => r.some(([name, year]) => name === 'Alpha' && year === 2001));
+      await client.waitFor(/Add: Alpha \(2001\)/, 20000);
+    });
+
+    await check('text edits (two pages, the native client) and LWW writes converge everywhere', async () => {
+      const [ia, ib] = [await rowIndex(a, 'Alpha'), await rowIndex(b, 'Alpha')];
+      const nameA = a.locator('#albums li .name').nth(ia);
+      const nameB = b.locator('#albums li .name').nth(ib);
+      await nameA.focus();
+      await a.keyboard.press('End');
+      await nameB.focus();
+      await b.keyboard.press('Home');
+      // All three at once: A appends, B prepends, the native client appends and sets the year.
+      client.stdin.write('/append Alpha= native\n');
+      await Promise.all([a.keyboard.type(' ä'), b.keyboard.type('B ')]);
+      await a.locator('#albums li .year').nth(ia).fill('2005');
+      await a.locator('#albums li .year').nth(ia).press('Enter');
+      client.stdin.write('/year Alpha=2007\n');
+      await a.locator('#add #name').focus();
+      await b.locator('#add #name').focus();
+      const merged = await until('the three names and years', async () => {
+        const [ra, rb] = [await rows(a), await rows(b)];
+        const native = nativeLast(/(?:Add|Update): (.*Alpha.*) \((\d+)\)/g);
+        const nativeYear = Number(nativeLast(/(?:Add|Update): .*Alpha.* \((\d+)\)/g));
+        return { a: ra.find(([n]) => n.includes('Alpha')), b: rb.find(([n]) => n.includes('Alpha')), native, nativeYear };
+      // Each insertion arrives whole, but concurrent insertions at one place may interleave
+      // (page A types ' ' and 'ä' as two edits): the characters are all there, in one order.
+      }, (v) => v.a && v.b && v.a[0] === v.b[0] && v.a[0] === v.native && v.a[1] === v.b[1] && v.a[1] === v.nativeYear
+        && v.native.startsWith('B Alpha') && v.native.includes('ä') && v.native.includes('native')
+        && v.native.length === 'B Alpha ä native'.length);
+      console.log(`    converged on ${JSON.stringify(merged.a)}`);
+    });
+
+    await check('a delete on page A leaves page B and the native client', async () => {
+      await b.fill('#name', 'Beta');
+      await b.fill('#year', '2003');
+      await b.click('#add button');
+      const i = await rowIndex(a, 'Beta');
+      await a.locator('#albums li .delete').nth(i).click();
+      await until('page B without Beta', () => rows(b), (r) => r.length === 1 && !r.some(([name]) => name === 'Beta'));
+      // A deleted album has no values left: the client prints its removal without them.
+      await client.waitFor(/Add: Beta \(2003\)[\s\S]*Remove: [\s\S]*-- 1 albums/, 20000);
+    });
+
+    let expected;
+    await check('with the server stopped, a reloaded page shows its albums from IndexedDB', async () => {
+      expected = (await rows(a))[0];
+      server.kill('SIGINT');
+      await server.waitFor(/stopped/, 20000);
+      await until('page A offline', () => state(a), (s) => s !== 'Connected');
+      await a.reload();
+      await a.waitForFunction(() => window.demoReady === true, null, { timeout: 60000 });
+      await until('page A after the reload', () => rows(a), (r) => JSON.stringify(r) === JSON.stringify([expected]));
+      if ((await state(a)) === 'Connected') throw new Error('connected while the server is down');
+    });
+
+    await check('an edit made offline reaches the server, page B and the native client when it returns', async () => {
+      const nameA = a.locator('#albums li .name').nth(0);
+      await nameA.focus();
+      await a.keyboard.press('End');
+      await a.keyboard.type(' offline');
+      await a.locator('#albums li .year').nth(0).fill('1999');
+      await a.locator('#albums li .year').nth(0).press('Enter');
+      await a.locator('#add #name').focus();
+      const want = [`${expected[0]} offline`, 1999];
+      await until('page A, offline', () => rows(a), (r) => JSON.stringify(r) === JSON.stringify([want]));
+      ({ child: server } = await startServer(new URL(wsUrl).host));
+      await until('page A reconnects', () => state(a), (s) => s === 'Connected');
+      await until('page B', () => rows(b), (r) => JSON.stringify(r) === JSON.stringify([want]));
+      await client.waitFor(new RegExp(`Update: ${want[0].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(1999\\)`), 20000);
+    });
+
+    await check('typed errors: a bad query throws an AnkurahError of kind InvalidQuery', async () => {
+      const got = await a.evaluate(() => {
+        try { window.Album.query(window.ctx, 'year >'); return 'no error'; } catch (e) { return `${e.name}/${e.kind}`; }
+      });
+      if (got !== 'AnkurahError/InvalidQuery') throw new Error(got);
+    });
+
+    if (bench) {
+      // Paced (one commit per 100 ms: the latency of one change) and as fast as the native
+      // side commits with a 10 ms pause (the page falls behind: queueing shows).
+      for (const [run, count, pause] of [['paced', 100, 100], ['flooded', 300, 10]]) {
+        await check(`benchmark: native commit → page live-query callback, ${run}`, async () => {
+          await a.evaluate(() => {
+            window.latencies = [];
+            const seen = new Set();
+            const since = Date.now();
+            window.latencyQuery = window.Album.query(window.ctx, 'year = 4242');
+            window.latencySubscription = window.latencyQuery.subscribe((items) => {
+              const now = performance.timeOrigin + performance.now();
+              for (const album of items) {
+                const committed = Number(album.name.split(' ')[1]) / 1000;
+                // Albums of an earlier run are not this run's.
+                if (seen.has(album.id) || committed < since) continue;
+                seen.add(album.id);
+                window.latencies.push(now - committed);
+              }
+            });
+          });
+          await a.evaluate(() => window.latencyQuery.ready());
+          await runProcess(path.join(examples, 'browser_latency'), [wsUrl, String(count), String(pause)]);
+          const all = await until('the page saw every album', () => a.evaluate(() => window.latencies.slice()), (l) => l.length >= count);
+          await a.evaluate(() => window.latencySubscription.unsubscribe());
+          const latencies = all.sort((x, y) => x - y);
+          const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(1);
+          console.log(`BENCH native commit → browser callback over loopback, ${run} (${count} commits, ${pause} ms apart): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`);
+        });
+      }
+    }
     client.stdin.end();
   } catch (error) {
     failures += 1;
-    console.log(`FAIL sync: ${error && error.stack || error}`);
+    console.log(`FAIL demo: ${error && error.stack || error}`);
   } finally {
     if (client) client.kill();
     server.kill('SIGINT');
+    demoServer.close();
     await second.close();
     fs.rmSync(data, { recursive: true, force: true });
     fs.rmSync(store, { recursive: true, force: true });
@@ -211,13 +352,13 @@ try {
   }
   console.log(`${checks.length + 1 + nodeChecks.length - failed} passed, ${failed} failed`);
 
-  // Sync (ANKURAH_EXAMPLES=dir of the native example binaries): two browser contexts and a
-  // native client converge through a native server; a delete made in one browser reaches
-  // the other.
-  if (process.env.ANKURAH_EXAMPLES) failed += await syncTest(process.env.ANKURAH_EXAMPLES);
-
   // The benchmark (ANKURAH_BENCH=count): figures for docs/PERFORMANCE.md.
   const count = Number(process.env.ANKURAH_BENCH ?? 0);
+
+  // The demo (ANKURAH_EXAMPLES=dir of the native example binaries): two browser contexts
+  // and a native client through the native server.
+  if (process.env.ANKURAH_EXAMPLES) failed += await demoTest(process.env.ANKURAH_EXAMPLES, count > 0);
+
   if (count > 0) {
     const { page, log } = await freshPage();
     const figures = await page.evaluate(
@@ -225,11 +366,19 @@ try {
       [`ankurah-bench-${Date.now()}`, count],
     );
     console.log(`BENCH ${figures}`);
-    if (figures.startsWith('error')) {
+    // Transactions of 100, then a new node's first load of all of them.
+    const bulk = await page.evaluate(
+      ([db]) => window.ankurah.bench_bulk(db, 1000).then((r) => r, (e) => `error: ${e}`),
+      [`ankurah-bench-bulk-${Date.now()}`],
+    );
+    console.log(`BENCH ${bulk}`);
+    if (figures.startsWith('error') || bulk.startsWith('error')) {
       failed += 1;
       for (const line of log) console.log(`    ${line}`);
     }
     await page.close();
+    const wasm = fs.readFileSync(path.join(demoDir, 'pkg', 'ankurah_browser_demo_bg.wasm'));
+    console.log(`BENCH the demo's wasm bundle: ${wasm.length} bytes, ${zlib.gzipSync(wasm, { level: 9 }).length} gzipped (level 9)`);
   }
 } catch (error) {
   failed += 1;

@@ -170,79 +170,43 @@ pub async fn bench(name: String, count: u32) -> Result<String, JsValue> {
     ))
 }
 
-/// An ephemeral node on the database `name`, connected to the server at `url`.
-async fn client_on(
-    name: &str,
-    url: &str,
-) -> Result<(Node, ankurah_websocket::WebsocketClient), JsValue> {
-    let storage = IndexedDbStorage::open(name).await.map_err(js)?;
-    let node = Node::new(Arc::new(storage), PermissiveAgent::new());
-    let client = ankurah_websocket::WebsocketClient::new(node.clone(), url)
+/// The bulk benchmark behind docs/PERFORMANCE.md: `count` albums created in transactions of
+/// 100 through a node on IndexedDB, then a new node on the same database loading all of
+/// them (a live query's first result, as a page's first load). Returns the figures as JSON.
+#[wasm_bindgen]
+pub async fn bench_bulk(name: String, count: u32) -> Result<String, JsValue> {
+    let ctx = node_on(&name).await?.context(DEFAULT_CONTEXT).map_err(js)?;
+    let start = js_sys::Date::now();
+    for batch in (0..count).collect::<Vec<_>>().chunks(100) {
+        let trx = ctx.begin();
+        for &i in batch {
+            let year = i32::try_from(i).map_err(js)?;
+            trx.create(&Album {
+                name: format!("album {i}"),
+                year,
+            })
+            .await
+            .map_err(js)?;
+        }
+        trx.commit().await.map_err(js)?;
+    }
+    let create_ms = since(start);
+    let fresh = node_on(&name).await?.context(DEFAULT_CONTEXT).map_err(js)?;
+    let start = js_sys::Date::now();
+    let all = fresh
+        .query_wait::<AlbumView>("year >= 0")
         .await
         .map_err(js)?;
-    node.system.wait_system_ready().await;
-    Ok((node, client))
-}
-
-/// Connects a client node on the database `name` to `url` and creates an album `album`
-/// (year `year`); returns once the server acknowledged it.
-#[wasm_bindgen]
-pub async fn sync_create(
-    name: String,
-    url: String,
-    album: String,
-    year: i32,
-) -> Result<(), JsValue> {
-    let (node, _client) = client_on(&name, &url).await?;
-    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
-    let trx = ctx.begin();
-    trx.create(&Album { name: album, year }).await.map_err(js)?;
-    trx.commit().await.map_err(js)
-}
-
-/// Connects a client node on the database `name` to `url` and deletes the albums named
-/// `album`; returns once the server acknowledged it.
-#[wasm_bindgen]
-pub async fn sync_delete(name: String, url: String, album: String) -> Result<(), JsValue> {
-    let (node, _client) = client_on(&name, &url).await?;
-    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
-    let doomed = ctx
-        .fetch::<AlbumView>(format!("name = '{}'", album.replace('\'', "''")).as_str())
-        .await
-        .map_err(js)?;
-    let trx = ctx.begin();
-    for view in &doomed {
-        view.delete(&trx).map_err(js)?;
+    let load_ms = since(start);
+    let loaded = ankurah::signals::Peek::peek(&all).len();
+    if loaded != count as usize {
+        return Err(js(format!(
+            "the first load found {loaded} albums of {count}"
+        )));
     }
-    trx.commit().await.map_err(js)
-}
-
-/// Connects a client node on the database `name` to `url` and waits (up to `seconds`)
-/// until a live query of every album holds exactly `expected` (names sorted, joined by
-/// `,`); returns what it held last.
-#[wasm_bindgen]
-pub async fn sync_wait(
-    name: String,
-    url: String,
-    expected: String,
-    seconds: u32,
-) -> Result<String, JsValue> {
-    use ankurah::signals::Peek;
-    let (node, _client) = client_on(&name, &url).await?;
-    let ctx = node.context(DEFAULT_CONTEXT).map_err(js)?;
-    let query = ctx.query_wait::<AlbumView>("year > 0").await.map_err(js)?;
-    let names = || {
-        let mut names: Vec<String> = query
-            .peek()
-            .iter()
-            .map(|view| view.name().unwrap_or_default())
-            .collect();
-        names.sort();
-        names.join(",")
-    };
-    let deadline = js_sys::Date::now() + f64::from(seconds) * 1000.0;
-    while names() != expected && js_sys::Date::now() < deadline {
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    Ok(names())
+    Ok(format!(
+        "{{\"count\":{count},\"created_per_s_in_transactions_of_100\":{:.0},\"first_load_ms\":{:.1}}}",
+        f64::from(count) / (create_ms / 1000.0),
+        load_ms
+    ))
 }
