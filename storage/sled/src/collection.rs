@@ -17,7 +17,7 @@ use crate::engine_error;
 use crate::layout;
 
 /// One collection of a [`SledStorage`]; its name was validated when the handle was made.
-/// Cloning is cheap: a clone goes to the blocking thread that runs each call.
+/// Cloning is cheap: a clone goes to the blocking thread that builds an index.
 #[derive(Debug, Clone)]
 pub(crate) struct SledCollection {
     storage: SledStorage,
@@ -105,28 +105,32 @@ impl AsRef<[u8]> for IndexKey {
 }
 
 impl SledCollection {
-    /// Runs `query` on a blocking thread after creating the indexes `selection` could use,
-    /// with the collection's indexes and its lock held shared. A selection too deep to walk
-    /// safely is refused first.
+    /// Runs `query` after creating the indexes `selection` could use, with the collection's
+    /// indexes and its lock held shared: on a blocking thread when an index is to be built,
+    /// here otherwise. A selection too deep to walk safely is refused first.
     async fn query<R: Send + 'static>(
         &self,
         selection: &Selection,
         query: impl FnOnce(&View<'_>, &Selection) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
         selection.check_depth(Limits::DEPTH_CEILING)?;
+        let ready = (self.storage).has_indexes(&self.id, &planner::indexable_properties(selection));
         let (this, selection) = (self.clone(), selection.clone());
-        self.storage
-            .blocking(move |storage| {
-                storage.ensure_indexes(&this.id, &planner::indexable_properties(&selection))?;
-                let indexes = storage.indexes(&this.id);
-                let indexes = indexes.read();
-                let view = View {
-                    collection: &this,
-                    indexes: &indexes,
-                };
-                query(&view, &selection)
-            })
-            .await
+        let run = move |storage: &SledStorage| {
+            storage.ensure_indexes(&this.id, &planner::indexable_properties(&selection))?;
+            let indexes = storage.indexes(&this.id);
+            let indexes = indexes.read();
+            let view = View {
+                collection: &this,
+                indexes: &indexes,
+            };
+            query(&view, &selection)
+        };
+        if ready {
+            run(&self.storage)
+        } else {
+            self.storage.blocking(run).await
+        }
     }
 }
 
@@ -140,10 +144,7 @@ impl StorageCollection for SledCollection {
     }
 
     async fn get_state(&self, id: EntityId) -> Result<Option<EntityState>, StorageError> {
-        let this = self.clone();
-        self.storage
-            .blocking(move |_| Ok(this.record(id)?.map(|record| record.state.into_owned())))
-            .await
+        Ok(self.record(id)?.map(|record| record.state.into_owned()))
     }
 
     async fn fetch_ids(
@@ -191,38 +192,29 @@ impl StorageCollection for SledCollection {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let collection = self.id.clone();
-        self.storage
-            .blocking(move |storage| {
-                let mut events = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if let Some(bytes) = storage
-                        .tree()
-                        .get(layout::event_key(&collection, entity, id))
-                        .map_err(engine_error)?
-                    {
-                        events.push(Event::decode(&bytes)?);
-                    }
-                }
-                Ok(events)
-            })
-            .await
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(bytes) = self
+                .storage
+                .tree()
+                .get(layout::event_key(&self.id, entity, id))
+                .map_err(engine_error)?
+            {
+                events.push(Event::decode(&bytes)?);
+            }
+        }
+        Ok(events)
     }
 
     async fn dump_entity_events(&self, id: EntityId) -> Result<Vec<Event>, StorageError> {
-        let prefix = layout::history_prefix(&self.id, id);
         self.storage
-            .blocking(move |storage| {
-                storage
-                    .tree()
-                    .scan_prefix(&prefix)
-                    .map(|item| {
-                        let (_, bytes) = item.map_err(engine_error)?;
-                        Ok(Event::decode(&bytes)?)
-                    })
-                    .collect()
+            .tree()
+            .scan_prefix(layout::history_prefix(&self.id, id))
+            .map(|item| {
+                let (_, bytes) = item.map_err(engine_error)?;
+                Ok(Event::decode(&bytes)?)
             })
-            .await
+            .collect()
     }
 
     async fn scan_states(
@@ -230,19 +222,14 @@ impl StorageCollection for SledCollection {
         after: Option<EntityId>,
         limit: usize,
     ) -> Result<Vec<EntityState>, StorageError> {
-        let range = layout::states_after(&self.id, after);
         self.storage
-            .blocking(move |storage| {
-                storage
-                    .tree()
-                    .range(range)
-                    .take(limit)
-                    .map(|item| {
-                        let (_, bytes) = item.map_err(engine_error)?;
-                        Ok(Record::decode(&bytes)?.state.into_owned())
-                    })
-                    .collect()
+            .tree()
+            .range(layout::states_after(&self.id, after))
+            .take(limit)
+            .map(|item| {
+                let (_, bytes) = item.map_err(engine_error)?;
+                Ok(Record::decode(&bytes)?.state.into_owned())
             })
-            .await
+            .collect()
     }
 }

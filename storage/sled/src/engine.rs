@@ -17,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use tempfile::TempDir;
 
 use crate::collection::SledCollection;
+use crate::journal::{Journal, Writes};
 use crate::{engine_error, flush_error, index, layout, ENGINE};
 
 /// How long [`SledStorage::open`] waits for the lock of a directory that is in use.
@@ -72,6 +73,23 @@ impl Indexes {
             || self.filling.contains(property)
             || self.clearing.contains(property)
     }
+
+    /// Of `properties`, those with an index nobody has begun to build (and whose names can
+    /// be part of a key).
+    fn unclaimed(&self, properties: &BTreeSet<&str>) -> Vec<String> {
+        properties
+            .iter()
+            .filter(|p| !self.is_claimed(p))
+            .filter(|p| match layout::validate_name(p) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::debug!(%error, "property not indexed; its queries scan");
+                    false
+                }
+            })
+            .map(|p| p.to_string())
+            .collect()
+    }
 }
 
 /// A collection's indexes behind the lock that orders its reads and writes: writes (commits,
@@ -92,6 +110,8 @@ struct Inner {
     /// Every collection's [`Guarded`] indexes. This lock is shared by all collections, so it
     /// is held only to find or add an entry, never across a sled call.
     collections: Mutex<HashMap<CollectionId, Guarded>>,
+    /// Every write of several keys goes through it.
+    journal: Journal,
     /// Kept open until the tree is dropped (fields drop in order).
     _db: sled::Db,
     /// The directory of [`SledStorage::new_test`], deleted last.
@@ -133,6 +153,7 @@ impl SledStorage {
     fn with_db(db: sled::Db, temp: Option<TempDir>) -> Result<Self, StorageError> {
         let tree = db.open_tree(layout::TREE).map_err(engine_error)?;
         layout::check_format_version(&tree)?;
+        let journal = Journal::recover(&tree)?;
         let mut collections = HashMap::<CollectionId, Indexes>::new();
         for item in tree.scan_prefix(layout::catalog_prefix()) {
             let (key, _) = item.map_err(engine_error)?;
@@ -151,6 +172,7 @@ impl SledStorage {
             inner: Arc::new(Inner {
                 tree,
                 collections: Mutex::new(collections),
+                journal,
                 _db: db,
                 _temp: temp,
             }),
@@ -161,9 +183,9 @@ impl SledStorage {
         &self.inner.tree
     }
 
-    /// Runs `work` where blocking is allowed ([`storage::blocking`]): sled calls block (on
-    /// disk, and on sled's process-wide lock, which a batch in any database takes exclusively
-    /// behind running flushes), and must not stall the async workers.
+    /// Runs `work` where blocking is allowed ([`storage::blocking`]): for the calls that wait
+    /// for the disk (flushes) or take long (index builds), which must not stall the async
+    /// workers. Every other sled call runs on the caller's thread (see the crate docs).
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&SledStorage) -> Result<T, StorageError> + Send + 'static,
@@ -242,7 +264,7 @@ impl SledStorage {
             .zip(guards.iter().map(|g| &**g))
             .collect();
         let tree = &self.inner.tree;
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         let mut added = BTreeSet::new();
         for (collection, event) in events {
             let key = layout::event_key(collection, event.entity_id, event.id);
@@ -264,8 +286,21 @@ impl SledStorage {
             }
             batch.insert(key, new.encode());
         }
-        tree.apply_batch(batch).map_err(engine_error)?;
+        self.inner.journal.apply(tree, batch)?;
         Ok(added.len())
+    }
+
+    /// Whether every index of `properties` in `collection` exists or is being built: then
+    /// [`ensure_indexes`](Self::ensure_indexes) has nothing to do.
+    pub(crate) fn has_indexes(
+        &self,
+        collection: &CollectionId,
+        properties: &BTreeSet<&str>,
+    ) -> bool {
+        self.indexes(collection)
+            .read()
+            .unclaimed(properties)
+            .is_empty()
     }
 
     /// Creates the indexes of `properties` in `collection` that nobody has begun to build.
@@ -279,26 +314,12 @@ impl SledStorage {
         properties: &BTreeSet<&str>,
     ) -> Result<(), StorageError> {
         let lock = self.indexes(collection);
-        let unclaimed = |indexes: &Indexes| -> Vec<String> {
-            properties
-                .iter()
-                .filter(|p| !indexes.is_claimed(p))
-                .filter(|p| match layout::validate_name(p) {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::debug!(%collection, %error, "property not indexed; its queries scan");
-                        false
-                    }
-                })
-                .map(|p| p.to_string())
-                .collect()
-        };
-        if unclaimed(&lock.read()).is_empty() {
+        if lock.read().unclaimed(properties).is_empty() {
             return Ok(());
         }
         let claimed = {
             let mut indexes = lock.write();
-            let claimed = unclaimed(&indexes);
+            let claimed = indexes.unclaimed(properties);
             indexes.clearing.extend(claimed.iter().cloned());
             claimed
         };
@@ -327,7 +348,7 @@ impl SledStorage {
         let tree = &self.inner.tree;
         // Nobody reads or writes the range of a claimed index: no lock needed.
         while let Some(batch) = index::clear_step(tree, collection, property, BUILD_STEP)? {
-            tree.apply_batch(batch).map_err(engine_error)?;
+            self.inner.journal.apply(tree, batch)?;
         }
         {
             let mut indexes = lock.write();
@@ -340,7 +361,7 @@ impl SledStorage {
         loop {
             let step = lock.write();
             let (batch, next) = index::fill_step(tree, collection, property, &from, BUILD_STEP)?;
-            tree.apply_batch(batch).map_err(engine_error)?;
+            self.inner.journal.apply(tree, batch)?;
             drop(step);
             match next {
                 Some(next) => from = next,
@@ -377,8 +398,7 @@ impl StorageEngine for SledStorage {
     }
 
     async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.blocking(move |storage| storage.write_batch(None, &batch.events, &batch.states))
-            .await
+        self.write_batch(None, &batch.events, &batch.states)
             .map(drop)
     }
 
@@ -388,13 +408,9 @@ impl StorageEngine for SledStorage {
 
     async fn system_id(&self) -> Result<Option<SystemId>, StorageError> {
         let bytes = self
-            .blocking(|storage| {
-                storage
-                    .tree()
-                    .get(layout::meta_key(layout::META_SYSTEM_ID))
-                    .map_err(engine_error)
-            })
-            .await?;
+            .tree()
+            .get(layout::meta_key(layout::META_SYSTEM_ID))
+            .map_err(engine_error)?;
         Ok(bytes
             .map(|bytes| SystemId::from_slice(&bytes))
             .transpose()?)
@@ -412,45 +428,32 @@ impl StorageEngine for SledStorage {
     }
 
     async fn collections(&self) -> Result<Vec<CollectionId>, StorageError> {
-        self.blocking(|storage| layout::collections(storage.tree()))
-            .await
+        layout::collections(self.tree())
     }
 
     async fn outbox_add(&self, events: &[Event]) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         for event in events {
             batch.insert(layout::outbox_key(event.id), event.encode());
         }
-        self.apply(batch).await
+        self.inner.journal.apply(self.tree(), batch)
     }
 
     async fn outbox_remove(&self, ids: &[ankurah_core::EventId]) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Writes::default();
         for id in ids {
             batch.remove(layout::outbox_key(*id));
         }
-        self.apply(batch).await
+        self.inner.journal.apply(self.tree(), batch)
     }
 
     async fn outbox(&self) -> Result<Vec<Event>, StorageError> {
-        self.blocking(|storage| {
-            storage
-                .tree()
-                .scan_prefix(layout::outbox_prefix())
-                .map(|entry| {
-                    let (_, bytes) = entry.map_err(engine_error)?;
-                    Ok(Event::decode(&bytes)?)
-                })
-                .collect()
-        })
-        .await
-    }
-}
-
-impl SledStorage {
-    /// Applies a batch atomically; it is on disk after the next flush.
-    async fn apply(&self, batch: sled::Batch) -> Result<(), StorageError> {
-        self.blocking(move |storage| storage.tree().apply_batch(batch).map_err(engine_error))
-            .await
+        self.tree()
+            .scan_prefix(layout::outbox_prefix())
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(engine_error)?;
+                Ok(Event::decode(&bytes)?)
+            })
+            .collect()
     }
 }

@@ -6,13 +6,14 @@ use ankurah_core::storage::ordered::record::{entry_change, Record};
 use ankurah_core::{CollectionId, StorageError};
 
 use crate::engine_error;
+use crate::journal::Writes;
 use crate::layout;
 
 /// Adds to `batch` the index changes of one entity whose state goes from `old` to `new`
 /// (`None` when there is none), for each of `properties`. Only live states have entries, so
 /// a deletion removes them all.
 pub(crate) fn update<'p>(
-    batch: &mut sled::Batch,
+    batch: &mut Writes,
     collection: &CollectionId,
     properties: impl IntoIterator<Item = &'p str>,
     old: Option<&Record<'_>>,
@@ -26,7 +27,7 @@ pub(crate) fn update<'p>(
             change
                 .add
                 .into_iter()
-                .for_each(|e| batch.insert(key(e), &[]));
+                .for_each(|e| batch.insert(key(e), []));
         }
     }
 }
@@ -38,15 +39,15 @@ pub(crate) fn clear_step(
     collection: &CollectionId,
     property: &str,
     limit: usize,
-) -> Result<Option<sled::Batch>, StorageError> {
-    let mut batch = sled::Batch::default();
+) -> Result<Option<Writes>, StorageError> {
+    let mut batch = Writes::default();
     let mut found = false;
     for key in tree
         .scan_prefix(layout::index_prefix(collection, property))
         .keys()
         .take(limit)
     {
-        batch.remove(key.map_err(engine_error)?);
+        batch.remove(key.map_err(engine_error)?.to_vec());
         found = true;
     }
     Ok(found.then_some(batch))
@@ -61,9 +62,9 @@ pub(crate) fn fill_step(
     property: &str,
     from: &[u8],
     limit: usize,
-) -> Result<(sled::Batch, Option<Vec<u8>>), StorageError> {
+) -> Result<(Writes, Option<Vec<u8>>), StorageError> {
     let prefix = layout::state_prefix(collection);
-    let mut batch = sled::Batch::default();
+    let mut batch = Writes::default();
     let mut last = None;
     let mut read = 0;
     for item in tree.range(from..).take(limit) {

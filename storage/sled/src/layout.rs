@@ -14,6 +14,7 @@
 //! | event     | `E` collection `00` entity id event id                     | [`Event::encode`] bytes      |
 //! | index     | `X` collection `00` property `00` encoded value entity id  | empty                        |
 //! | outbox    | `O` event id                                               | [`Event::encode`] bytes      |
+//! | journal   | `J`                                                        | a write being applied        |
 //!
 //! - Ids are the 16 big-endian bytes of the ULID, so key order is id order: a scan of a
 //!   collection's states yields them by entity id (the result order of a query without
@@ -41,13 +42,14 @@
 //!   and the entity id, so an index walk yields ORDER BY order with ties by entity id. An
 //!   index has one entry per **live** entity of the collection (deleted ones have none), NULL
 //!   for an entity without the property, so walking an index visits every candidate.
+//! - The journal key holds a write of several keys while it is being applied, and is removed
+//!   after it (see `journal.rs`): a store opened with one present completes that write first.
 //!
 //! # Why one tree
 //!
-//! A commit writes events, history markers, states and index entries of several collections.
-//! With everything in one tree, that is a single [`sled::Tree::apply_batch`], which sled applies
-//! atomically, also across a crash. Multi-tree transactions would give the same guarantee at
-//! the cost of closures that sled may retry and of opening a tree per collection.
+//! A commit writes events, states and index entries of several collections. With everything
+//! in one tree, one journal record makes them atomic, also across a crash. Multi-tree transactions would give the same
+//! guarantee at the cost of closures that sled may retry and of opening a tree per collection.
 //!
 //! [`Event::encode`]: ankurah_core::event::Event::encode
 //! [`Record`]: ankurah_core::storage::ordered::record::Record
@@ -74,6 +76,7 @@ const STATE: u8 = b'S';
 const EVENT: u8 = b'E';
 const INDEX: u8 = b'X';
 const OUTBOX: u8 = b'O';
+const JOURNAL: u8 = b'J';
 
 /// Ends a name inside a key.
 const SEPARATOR: u8 = 0;
@@ -219,6 +222,11 @@ pub fn event_key(collection: &CollectionId, entity: EntityId, event: EventId) ->
 /// `O event id`
 pub fn outbox_key(id: EventId) -> Vec<u8> {
     key(OUTBOX, &[&id.to_bytes()])
+}
+
+/// `J`: the write being applied.
+pub(crate) fn journal_key() -> [u8; 1] {
+    [JOURNAL]
 }
 
 /// The first byte of every outbox key.
