@@ -34,6 +34,16 @@ async fn album_sizes() -> (usize, usize) {
     (events[0].encode().len(), state.encode().len())
 }
 
+/// How a batch of keys reaches sled.
+#[derive(Clone, Copy)]
+enum Apply {
+    /// One `sled::Batch`.
+    Batch,
+    /// As `SledStorage` writes it: a record of all keys and values under one key, the keys
+    /// one by one, then the record's removal.
+    Journal,
+}
+
 /// Writes `entities` entities in batches of `per_batch`, each entity as the given keys (a
 /// value of `sizes[i]` bytes under its event key, then its state key), reading `reads` of
 /// those keys first as a commit does, and flushing after every batch unless `flush` is
@@ -46,6 +56,7 @@ fn write(
     reads: usize,
     threads: usize,
     flush: bool,
+    apply: Apply,
 ) -> f64 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let db = sled::open(dir.path()).expect("sled");
@@ -62,6 +73,7 @@ fn write(
                     sizes,
                     reads,
                     flush,
+                    apply,
                 )
             });
         }
@@ -79,10 +91,11 @@ fn write_batches(
     sizes: &[usize],
     reads: usize,
     flush: bool,
+    apply: Apply,
 ) {
     let collection = CollectionId::from("album");
     for _ in 0..batches {
-        let mut batch = sled::Batch::default();
+        let mut writes = Vec::new();
         for _ in 0..per_batch {
             let entity = ankurah::EntityId::new();
             let keys = [
@@ -93,10 +106,29 @@ fn write_batches(
                 tree.get(key).expect("get");
             }
             for (key, size) in keys.into_iter().zip(sizes) {
-                batch.insert(key, vec![7u8; *size]);
+                writes.push((key, vec![7u8; *size]));
             }
         }
-        tree.apply_batch(batch).expect("batch");
+        match apply {
+            Apply::Batch => {
+                let mut batch = sled::Batch::default();
+                for (key, value) in writes {
+                    batch.insert(key, value);
+                }
+                tree.apply_batch(batch).expect("batch");
+            }
+            Apply::Journal => {
+                let record: Vec<u8> = writes
+                    .iter()
+                    .flat_map(|(k, v)| [&k[..], v].concat())
+                    .collect();
+                tree.insert(b"J", record).expect("record");
+                for (key, value) in writes {
+                    tree.insert(key, value).expect("insert");
+                }
+                tree.remove(b"J").expect("record removal");
+            }
+        }
         if flush {
             tree.flush().expect("flush");
         }
@@ -139,27 +171,33 @@ async fn main() {
     let layout = [event, state];
     println!(
         "sled, batches of 100, event + state keys, 1 read: {:.0} entities/s",
-        write(entities, 100, &layout, 1, 1, true)
+        write(entities, 100, &layout, 1, 1, true, Apply::Batch)
     );
     println!(
         "sled, the same not flushed: {:.0} entities/s",
-        write(entities, 100, &layout, 1, 1, false)
+        write(entities, 100, &layout, 1, 1, false, Apply::Batch)
     );
     println!(
         "sled, batches of 100, one key of event + state bytes, no reads: {:.0} entities/s",
-        write(entities, 100, &[event + state], 0, 1, true)
+        write(entities, 100, &[event + state], 0, 1, true, Apply::Batch)
     );
+    for (name, apply) in [("batch", Apply::Batch), ("journaled write", Apply::Journal)] {
+        println!(
+            "sled, one entity per {name}, event + state keys: {:.0} commits/s",
+            write(entities / 10, 1, &layout, 1, 1, true, apply)
+        );
+        println!(
+            "sled, the same not flushed: {:.0} commits/s",
+            write(entities / 10, 1, &layout, 1, 1, false, apply)
+        );
+        println!(
+            "sled, the same from 32 threads at once: {:.0} commits/s",
+            write(entities / 10, 1, &layout, 1, 32, true, apply)
+        );
+    }
     println!(
-        "sled, one entity per batch, event + state keys: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1, 1, true)
-    );
-    println!(
-        "sled, the same not flushed: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1, 1, false)
-    );
-    println!(
-        "sled, the same from 32 threads at once: {:.0} commits/s",
-        write(entities / 10, 1, &layout, 1, 32, true)
+        "sled, journaled writes of 100 entities, event + state keys, 1 read: {:.0} entities/s",
+        write(entities, 100, &layout, 1, 1, true, Apply::Journal)
     );
     println!(
         "disk, 4 KiB write + fdatasync: {:.0}/s",
