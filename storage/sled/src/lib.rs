@@ -68,7 +68,7 @@
 //! Reads and unflushed writes run on the caller's thread, as on `MemoryStorage`: sled
 //! answers them from its memory (a page it does not hold is read from the file, as a rule
 //! from the OS's cache), and handing each call to a blocking thread cost more than the call
-//! (a commit reached 1,000 clients on sled in three times the time). The engine never
+//! (with it, a commit took 2.7 to 3 times as long to reach 1,000 clients on sled). The engine never
 //! makes a sled batch or transaction (see the journal in `journal.rs`), so its calls never
 //! wait for sled's lock shared by all databases of the process, which a batch takes
 //! exclusively behind running flushes; an application that makes sled batches of its own in
