@@ -114,7 +114,9 @@ impl SledCollection {
         query: impl FnOnce(&View<'_>, &Selection) -> Result<R, StorageError> + Send + 'static,
     ) -> Result<R, StorageError> {
         selection.check_depth(Limits::DEPTH_CEILING)?;
-        let ready = (self.storage).has_indexes(&self.id, &planner::indexable_properties(selection));
+        let ready = self
+            .storage
+            .has_indexes(&self.id, &planner::indexable_properties(selection));
         let (this, selection) = (self.clone(), selection.clone());
         let run = move |storage: &SledStorage| {
             storage.ensure_indexes(&this.id, &planner::indexable_properties(&selection))?;
