@@ -121,9 +121,23 @@ function showText(input: HTMLInputElement, text: string): void {
   }
 }
 
-function render(ctx: Context, query: LiveQuery<AlbumView>, albums: AlbumView[], rows: Map<string, Row>, list: HTMLElement): void {
+/** A function that renders `query`'s current result on the next animation frame: however
+ * many changes arrive in between, a page following a busy server renders once per frame. */
+function renderer(ctx: Context, query: LiveQuery<AlbumView>, rows: Map<string, Row>, list: HTMLElement): () => void {
+  let pending = false;
+  const refresh = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      render(ctx, query.current, rows, list, refresh);
+    });
+  };
+  return refresh;
+}
+
+function render(ctx: Context, albums: AlbumView[], rows: Map<string, Row>, list: HTMLElement, refresh: () => void): void {
   const live = new Set<string>();
-  const refresh = () => render(ctx, query, query.current, rows, list);
   const items = albums.map((view) => {
     const row = rowFor(ctx, view, rows, refresh);
     row.view = view;
@@ -166,7 +180,7 @@ async function main(): Promise<void> {
   const rows = new Map<string, Row>();
   const list = document.getElementById('albums')!;
   const albums: LiveQuery<AlbumView> = Album.query(ctx, 'ORDER BY year');
-  const subscription = albums.subscribe((items) => render(ctx, albums, items, rows, list));
+  const subscription = albums.subscribe(renderer(ctx, albums, rows, list));
 
   const form = document.getElementById('add') as HTMLFormElement;
   form.addEventListener('submit', (event) => {
