@@ -95,8 +95,9 @@ pub(crate) fn invalid_type(expected: &'static str, found: &Value) -> PropertyErr
     }
 }
 
-/// Fills the property name into an error raised by a [`Property`] conversion.
-pub(crate) fn named(property: &str, error: PropertyError) -> PropertyError {
+/// Fills the property name into an error raised by a [`Property`] conversion (which
+/// knows the value, not the field it came from).
+pub fn named(property: &str, error: PropertyError) -> PropertyError {
     match error {
         PropertyError::InvalidType {
             expected, found, ..

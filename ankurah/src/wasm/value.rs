@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use ankurah_core::property::Property;
+use ankurah_core::property::{named, Property};
 use ankurah_core::{EntityId, PropertyError, Value, ValueType};
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -88,22 +88,4 @@ pub fn from_js<T: Property>(value: &JsValue, property: &str) -> Result<T, JsValu
 /// `null`).
 pub fn field<T: Property>(object: &JsValue, property: &str) -> Result<T, JsValue> {
     from_js(&js_sys::Reflect::get(object, &property.into())?, property)
-}
-
-/// `error` of a conversion, naming `property`.
-fn named(property: &str, error: PropertyError) -> PropertyError {
-    match error {
-        PropertyError::InvalidType {
-            expected, found, ..
-        } => PropertyError::InvalidType {
-            property: property.to_owned(),
-            expected,
-            found,
-        },
-        PropertyError::InvalidValue { reason, .. } => PropertyError::InvalidValue {
-            property: property.to_owned(),
-            reason,
-        },
-        other => other,
-    }
 }
