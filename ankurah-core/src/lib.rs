@@ -23,6 +23,8 @@
 
 pub mod ankql;
 pub mod auth;
+#[cfg(not(target_arch = "wasm32"))]
+mod blocking_pool;
 pub mod changes;
 pub mod clock;
 pub mod collection;

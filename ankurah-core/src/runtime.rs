@@ -45,26 +45,13 @@ mod native {
         drop(tokio::spawn(task));
     }
 
-    /// Starts `work`, which may block (user callbacks), in the background where it cannot stall
-    /// the async workers: on the runtime's blocking pool, or on a thread of its own when the
-    /// caller runs outside any runtime (a signal set from a plain thread). If it cannot be
-    /// started (the runtime is shutting down, the system refuses a thread), `work` is dropped
-    /// without running, so whatever it owns can tell.
+    /// Starts `work`, which may block (user callbacks), in the background where it cannot
+    /// stall the async workers: on the listener threads ([`crate::blocking_pool`]).
     pub(crate) fn spawn_blocking<F>(work: F)
     where
         F: FnOnce() + Send + 'static,
     {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(work)),
-            Err(_) => {
-                let started = std::thread::Builder::new()
-                    .name("ankurah-blocking".into())
-                    .spawn(work);
-                if let Err(error) = started {
-                    tracing::error!(%error, "could not start a thread for blocking work");
-                }
-            }
-        }
+        crate::blocking_pool::post(work)
     }
 
     /// Runs `work`, which blocks (an embedded storage engine's calls), where blocking stalls no

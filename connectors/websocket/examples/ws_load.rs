@@ -8,7 +8,11 @@
 //!
 //! ```text
 //! cargo run --release -p ankurah-websocket --example ws_load
+//! cargo run --release -p ankurah-websocket --example ws_load -- sled fan-out   # one part
 //! ```
+//!
+//! Arguments narrow the run (for profiling): engines `memory`, `sled`, `sled-server-only`;
+//! workloads `latency`, `fan-out`, `catch-up`. None named of a kind means all of that kind.
 //!
 //! Everything runs three times: with every node on `MemoryStorage` (sync alone, no disk),
 //! then on sled, the default engine (the server flushes each commit before it acknowledges or
@@ -66,26 +70,58 @@ impl Engine {
     }
 }
 
+const ENGINES: [(&str, Engine); 3] = [
+    ("memory", Engine::Memory),
+    ("sled", Engine::Sled),
+    ("sled-server-only", Engine::SledServerOnly),
+];
+const WORKLOADS: [&str; 3] = ["latency", "fan-out", "catch-up"];
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    for engine in [Engine::Memory, Engine::Sled, Engine::SledServerOnly] {
-        println!("== {engine:?}");
-        run(engine).await?;
+    let named: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(unknown) = named
+        .iter()
+        .find(|n| !ENGINES.iter().any(|(e, _)| e == n) && !WORKLOADS.contains(&n.as_str()))
+    {
+        return Err(format!(
+            "unknown argument {unknown:?}: engines {ENGINES:?}, workloads {WORKLOADS:?}"
+        )
+        .into());
+    }
+    let chosen = |names: &[&str]| {
+        let any = names.iter().any(|n| named.iter().any(|m| m == n));
+        names
+            .iter()
+            .filter(|n| !any || named.iter().any(|m| m == *n))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    };
+    let engines = chosen(&ENGINES.map(|(name, _)| name));
+    let workloads = chosen(&WORKLOADS);
+    for (name, engine) in ENGINES {
+        if engines.iter().any(|e| e == name) {
+            println!("== {engine:?}");
+            run(engine, &workloads).await?;
+        }
     }
     Ok(())
 }
 
-async fn run(engine: Engine) -> Result<(), Error> {
+async fn run(engine: Engine, workloads: &[String]) -> Result<(), Error> {
     let server = engine.node(true)?;
     let url = common::serve(&server).await?;
+    let runs = |workload: &str| workloads.iter().any(|w| w == workload);
 
-    println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
-    for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {
-        let samples = commit_to_callback(engine, &server, url).await?;
-        println!("  {label:<15} {}", summary(samples));
+    if runs("latency") {
+        println!("commit → live-query callback on another client ({LATENCY_COMMITS} commits)");
+        for (label, url) in [("WebSocket", Some(url.as_str())), ("LocalConnector", None)] {
+            let samples = commit_to_callback(engine, &server, url).await?;
+            println!("  {label:<15} {}", summary(samples));
+        }
     }
 
-    for clients in FAN_OUT_CLIENTS {
+    for clients in FAN_OUT_CLIENTS.into_iter().filter(|_| runs("fan-out")) {
         println!("one commit → {clients} subscribed WebSocket clients ({FAN_OUT_COMMITS} commits)");
         let started = Instant::now();
         let samples = fan_out(engine, &server, &url, clients).await?;
@@ -96,6 +132,9 @@ async fn run(engine: Engine) -> Result<(), Error> {
         );
     }
 
+    if !runs("catch-up") {
+        return Ok(());
+    }
     let missed = CATCH_UP_ALBUMS * CATCH_UP_EDITS_PER_ALBUM;
     println!("reconnect catch-up: {missed} missed events ({CATCH_UP_ALBUMS} albums × {CATCH_UP_EDITS_PER_ALBUM} edits)");
     let took = catch_up(engine, &server, &url).await?;

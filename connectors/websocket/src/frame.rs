@@ -8,10 +8,16 @@ use tokio_tungstenite::tungstenite::{
 
 use crate::error::{FrameError, WebsocketError};
 
+/// How much one socket read takes at most. tungstenite zeroes this much of its buffer before
+/// every read, so its default (128 KiB) cost more than the read of a small sync message; a
+/// large frame still lands in one buffer reserved from its header, in more reads.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// The tungstenite limits both ends use: nothing larger than a protocol message is buffered,
 /// so an oversized frame is refused from its header instead of after reading it whole.
 pub(crate) fn config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(limits.max_message_bytes))
         .max_frame_size(Some(limits.max_message_bytes))
 }

@@ -144,9 +144,19 @@ impl SledStorage {
     }
 
     /// A database in a fresh temporary directory, deleted when the last clone is dropped.
+    ///
+    /// It runs without sled's periodic flusher (a thread per database that also compacts
+    /// the log): what a temporary store holds need not reach the disk before a flush asks
+    /// for it, and a process with many such stores (tests, benchmarks of many clients)
+    /// would otherwise run as many threads. [`sync`](StorageEngine::sync) and durable
+    /// commits flush as on any store.
     pub fn new_test() -> Result<Self, StorageError> {
         let dir = tempfile::tempdir().map_err(|e| StorageError::engine(ENGINE, NoTempDir(e)))?;
-        let db = sled::open(dir.path()).map_err(engine_error)?;
+        let db = sled::Config::new()
+            .path(dir.path())
+            .flush_every_ms(None)
+            .open()
+            .map_err(engine_error)?;
         Self::with_db(db, Some(dir))
     }
 
