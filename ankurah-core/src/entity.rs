@@ -145,6 +145,17 @@ impl Entity {
         self.head.read().contains(id)
     }
 
+    /// Whether `event` builds on this entity's head alone: its parents are all newest
+    /// events here and it is not one of them. Such an event is new (an applied event is in
+    /// the head or an ancestor of a head event, and no head event is an ancestor of
+    /// another), and its parents are applied, so nothing needs looking up in the store.
+    pub(crate) fn is_next(&self, event: &Event) -> bool {
+        let head = self.head.read();
+        !event.parent.is_empty()
+            && !head.contains(&event.id)
+            && event.parent.iter().all(|parent| head.contains(parent))
+    }
+
     /// Whether the entity was deleted.
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)

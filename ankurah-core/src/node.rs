@@ -512,23 +512,30 @@ impl Node {
         let mut waiting: BTreeMap<EventId, Event> = BTreeMap::new();
         // Ids are greater than their parents', so ascending id order visits parents first.
         for (id, event) in batch {
-            let collection = self.collection(&event.collection).await?;
-            if known.contains(&id)
-                || self
-                    .is_known(&collection, &entities, &event.entity_id, id)
-                    .await?
-            {
-                outcome.duplicates.push(id);
-                continue;
-            }
+            let extends_head = match entities.get(&event.entity_id) {
+                Some((_, next)) => next.is_next(&event),
+                None => (self.inner.entities.get(&event.entity_id))
+                    .is_some_and(|resident| resident.is_next(&event)),
+            };
             let mut missing = Vec::new();
-            for parent in &event.parent {
-                if !known.contains(parent)
-                    && !self
-                        .is_known(&collection, &entities, &event.entity_id, *parent)
+            if !extends_head {
+                let collection = self.collection(&event.collection).await?;
+                if known.contains(&id)
+                    || self
+                        .is_known(&collection, &entities, &event.entity_id, id)
                         .await?
                 {
-                    missing.push(*parent);
+                    outcome.duplicates.push(id);
+                    continue;
+                }
+                for parent in &event.parent {
+                    if !known.contains(parent)
+                        && !self
+                            .is_known(&collection, &entities, &event.entity_id, *parent)
+                            .await?
+                    {
+                        missing.push(*parent);
+                    }
                 }
             }
             if !missing.is_empty() {

@@ -39,8 +39,8 @@ async fn album_sizes() -> (usize, usize) {
 enum Apply {
     /// One `sled::Batch`.
     Batch,
-    /// As `SledStorage` writes it: a record of all keys and values under one key, the keys
-    /// one by one, then the record's removal.
+    /// As `SledStorage` writes it: a record of all keys and values under one key (replacing
+    /// the last one), then the keys one by one.
     Journal,
 }
 
@@ -126,7 +126,6 @@ fn write_batches(
                 for (key, value) in writes {
                     tree.insert(key, value).expect("insert");
                 }
-                tree.remove(b"J").expect("record removal");
             }
         }
         if flush {

@@ -7,14 +7,19 @@
 //! call may wait behind a batch that waits for a flush. The engine never makes one.
 //!
 //! A write of several keys goes through the journal instead. First the whole set of changes
-//! is inserted as one record under the journal key (one insert is atomic in sled). Then the
-//! changes are applied key by key with plain inserts and removes, and last the record is
-//! removed. sled recovers a prefix of its log: after a crash, the store holds the operations
-//! up to some point, in the order they were made. So if any change of a write survived, its
-//! record did too, and [`Journal::recover`] applies the record again when the store opens
-//! (applying a change twice changes nothing). One write goes through the journal at a time,
-//! so a later write never comes before an earlier one's record is removed.
-
+//! is inserted as one record under the journal key (one insert is atomic in sled), replacing
+//! the record of the write before. Then the changes are applied key by key with plain
+//! inserts and removes. sled recovers a prefix of its log: after a crash, the store holds the
+//! operations up to some point, in the order they were made. So if any change of a write
+//! survived, its record did too, and [`Journal::recover`] applies the record again when the
+//! store opens (applying a change twice changes nothing).
+//!
+//! The record stays after its write is complete, to be replaced by the next one: removing it
+//! would cost a sled operation per write. A record left over is therefore always the last
+//! write to each of its keys, and applying it again on open is harmless. A write of one key
+//! needs no record (one operation is atomic); it removes the record first if one is left, so
+//! that a record never applies over a later write. One write goes through the journal at a
+//! time, so the order of records and changes in the log is the order of the writes.
 use ankurah_core::error::DecodeError;
 use ankurah_core::StorageError;
 use parking_lot::Mutex;
@@ -115,42 +120,52 @@ fn take(record: &mut &[u8]) -> Result<Vec<u8>, DecodeError> {
 /// Applies [`Writes`] to one tree all or nothing, one at a time.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    one_at_a_time: Mutex<()>,
+    /// Held for each write; `true` while the last write's record is under the journal key.
+    recorded: Mutex<bool>,
 }
 
 impl Journal {
-    /// Completes the write a crash interrupted, if any, and makes that durable; then the
-    /// journal is ready for the store's writes.
+    /// Completes the last journaled write, which a crash may have interrupted, and makes
+    /// that durable; then the journal is ready for the store's writes.
     pub(crate) fn recover(tree: &sled::Tree) -> Result<Self, StorageError> {
         let key = layout::journal_key();
-        if let Some(record) = tree.get(key).map_err(engine_error)? {
-            let writes = Writes::decode(&record)?;
-            tracing::info!(
-                changes = writes.changes.len(),
-                "sled: completing a write interrupted by a crash"
-            );
-            writes.apply_plainly(tree)?;
-            tree.remove(key).map_err(engine_error)?;
-            tree.flush().map_err(crate::flush_error)?;
-        }
+        let recorded = match tree.get(key).map_err(engine_error)? {
+            Some(record) => {
+                let writes = Writes::decode(&record)?;
+                tracing::debug!(
+                    changes = writes.changes.len(),
+                    "sled: applying the last journaled write again, in case a crash cut it short"
+                );
+                writes.apply_plainly(tree)?;
+                tree.flush().map_err(crate::flush_error)?;
+                true
+            }
+            None => false,
+        };
         Ok(Journal {
-            one_at_a_time: Mutex::new(()),
+            recorded: Mutex::new(recorded),
         })
     }
 
     /// Applies `writes` to `tree`: after a crash, all of them are there or none (once the
     /// store is opened again). Durable after the next flush. Blocks.
     pub(crate) fn apply(&self, tree: &sled::Tree, writes: Writes) -> Result<(), StorageError> {
-        let _one = self.one_at_a_time.lock();
+        let mut recorded = self.recorded.lock();
+        let key = layout::journal_key();
         match writes.changes.len() {
             0 => Ok(()),
             // A single operation is atomic by itself.
-            1 => writes.apply_plainly(tree),
+            1 => {
+                if *recorded {
+                    tree.remove(key).map_err(engine_error)?;
+                    *recorded = false;
+                }
+                writes.apply_plainly(tree)
+            }
             _ => {
-                let key = layout::journal_key();
                 tree.insert(key, writes.encode()).map_err(engine_error)?;
-                writes.apply_plainly(tree)?;
-                tree.remove(key).map_err(engine_error).map(drop)
+                *recorded = true;
+                writes.apply_plainly(tree)
             }
         }
     }
@@ -207,6 +222,31 @@ mod tests {
         assert_eq!(tree.get(b"first").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(tree.get(b"gone").unwrap(), None);
         assert_eq!(tree.get(b"last").unwrap().as_deref(), Some(&b"2"[..]));
-        assert_eq!(tree.get(layout::journal_key()).unwrap(), None);
+    }
+
+    /// The record left by a complete write never undoes a later write of one key.
+    #[test]
+    fn a_left_record_never_applies_over_a_later_write() {
+        let dir = tempfile::tempdir().expect("a directory");
+        {
+            let db = sled::open(dir.path()).expect("a database");
+            let tree = db.open_tree(layout::TREE).expect("a tree");
+            let journal = Journal::recover(&tree).expect("a journal");
+            let mut both = Writes::default();
+            both.insert(b"a".to_vec(), b"1".to_vec());
+            both.insert(b"b".to_vec(), b"1".to_vec());
+            journal.apply(&tree, both).expect("a journaled write");
+            assert!(tree.get(layout::journal_key()).unwrap().is_some());
+            let mut one = Writes::default();
+            one.remove(b"a".to_vec());
+            journal.apply(&tree, one).expect("a write of one key");
+            assert_eq!(tree.get(layout::journal_key()).unwrap(), None);
+            tree.flush().expect("flush");
+        }
+        let db = sled::open(dir.path()).expect("reopened");
+        let tree = db.open_tree(layout::TREE).expect("a tree");
+        Journal::recover(&tree).expect("recovered");
+        assert_eq!(tree.get(b"a").unwrap(), None);
+        assert_eq!(tree.get(b"b").unwrap().as_deref(), Some(&b"1"[..]));
     }
 }

@@ -14,7 +14,7 @@
 //! | event     | `E` collection `00` entity id event id                     | [`Event::encode`] bytes      |
 //! | index     | `X` collection `00` property `00` encoded value entity id  | empty                        |
 //! | outbox    | `O` event id                                               | [`Event::encode`] bytes      |
-//! | journal   | `J`                                                        | a write being applied        |
+//! | journal   | `J`                                                        | the last write of several keys |
 //!
 //! - Ids are the 16 big-endian bytes of the ULID, so key order is id order: a scan of a
 //!   collection's states yields them by entity id (the result order of a query without
@@ -42,8 +42,9 @@
 //!   and the entity id, so an index walk yields ORDER BY order with ties by entity id. An
 //!   index has one entry per **live** entity of the collection (deleted ones have none), NULL
 //!   for an entity without the property, so walking an index visits every candidate.
-//! - The journal key holds a write of several keys while it is being applied, and is removed
-//!   after it (see `journal.rs`): a store opened with one present completes that write first.
+//! - The journal key holds the last write of several keys, from before it is applied until
+//!   the next write (see `journal.rs`): a store opened with one present applies it again
+//!   first, completing it if a crash cut it short.
 //!
 //! # Why one tree
 //!
