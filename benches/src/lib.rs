@@ -4,7 +4,18 @@ use std::sync::Arc;
 
 use ankurah::storage::StorageEngine;
 use ankurah::{Context, Model, Node, NodeConfig, PermissiveAgent, DEFAULT_CONTEXT};
+use ankurah_storage_sled::SledStorage;
 use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+/// A sled store opened at a path, as a deployed node opens one (with sled's flusher
+/// thread, which `SledStorage::new_test` goes without), in a fresh temporary directory
+/// deleted when the guard drops.
+pub fn sled_at_path() -> (Arc<SledStorage>, TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let storage = SledStorage::open(dir.path().join("store")).expect("a sled store");
+    (Arc::new(storage), dir)
+}
 
 /// A context on a new durable node (with `config`) of a new system on `storage`.
 pub async fn durable_context<S: StorageEngine>(storage: Arc<S>, config: NodeConfig) -> Context {

@@ -13,10 +13,9 @@ use ankurah::changes::{ChangeKind, ChangeSet};
 use ankurah::policy::DEFAULT_CONTEXT;
 use ankurah::storage::{MemoryStorage, StorageEngine};
 use ankurah::{Context, Durability, Node, NodeConfig, PermissiveAgent};
-use ankurah_bench::{album, Album, AlbumView, Track};
+use ankurah_bench::{album, sled_at_path, Album, AlbumView, Track};
 use ankurah_storage_postgres::PostgresStorage;
 use ankurah_storage_redb::RedbStorage;
-use ankurah_storage_sled::SledStorage;
 
 fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
@@ -289,8 +288,8 @@ async fn main() {
     // background work after the bulk load into the fetch measurements of 100,000 entities.
     let memory = Arc::new(MemoryStorage::new());
     drop(commit_rates("memory", memory, Durability::Flushed, entities).await);
-    let sled = || Arc::new(SledStorage::new_test().expect("a temporary sled"));
-    suite("sled", sled(), sled(), entities).await;
+    let ((flushed, _dir), (buffered, _buffered_dir)) = (sled_at_path(), sled_at_path());
+    suite("sled", flushed, buffered, entities).await;
     let redb = || Arc::new(RedbStorage::new_test().expect("a temporary redb"));
     suite("redb", redb(), redb(), entities).await;
     match std::env::var("ANKURAH_POSTGRES_URL") {

@@ -58,14 +58,36 @@ enum Engine {
 }
 
 impl Engine {
-    /// A node on a fresh store of this engine.
-    fn node(self, durable: bool) -> Result<Node, Error> {
+    /// The durable node of a run, on a fresh store. On sled the store is at a path, with
+    /// sled's flusher thread, as a deployed server's; its directory lives as long as the
+    /// returned guard.
+    fn server(self) -> Result<(Node, Option<tempfile::TempDir>), Error> {
         let (agent, config) = (PermissiveAgent::new(), NodeConfig::default());
         Ok(match self {
-            Engine::Sled | Engine::SledServerOnly if durable || matches!(self, Engine::Sled) => {
-                Node::with_config(Arc::new(SledStorage::new_test()?), agent, durable, config)
+            Engine::Memory => {
+                let storage = Arc::new(MemoryStorage::new());
+                (Node::with_config(storage, agent, true, config), None)
             }
-            _ => Node::with_config(Arc::new(MemoryStorage::new()), agent, durable, config),
+            Engine::Sled | Engine::SledServerOnly => {
+                let dir = tempfile::tempdir()?;
+                let storage = Arc::new(SledStorage::open(dir.path().join("server"))?);
+                (Node::with_config(storage, agent, true, config), Some(dir))
+            }
+        })
+    }
+
+    /// An ephemeral node on a fresh store. On sled a temporary one
+    /// (`SledStorage::new_test`, without a flusher thread), as the clients of one process
+    /// in a test have.
+    fn client(self) -> Result<Node, Error> {
+        let (agent, config) = (PermissiveAgent::new(), NodeConfig::default());
+        Ok(match self {
+            Engine::Sled => {
+                Node::with_config(Arc::new(SledStorage::new_test()?), agent, false, config)
+            }
+            Engine::Memory | Engine::SledServerOnly => {
+                Node::with_config(Arc::new(MemoryStorage::new()), agent, false, config)
+            }
         })
     }
 }
@@ -109,7 +131,7 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn run(engine: Engine, workloads: &[String]) -> Result<(), Error> {
-    let server = engine.node(true)?;
+    let (server, _dir) = engine.server()?;
     let url = common::serve(&server).await?;
     let runs = |workload: &str| workloads.iter().any(|w| w == workload);
 
@@ -152,7 +174,7 @@ async fn client(
     server: &Node,
     url: Option<&str>,
 ) -> Result<(Node, Box<dyn Any + Send>), Error> {
-    let node = engine.node(false)?;
+    let node = engine.client()?;
     let link: Box<dyn Any + Send> = match url {
         Some(url) => Box::new(WebsocketClient::new(node.clone(), url).await?),
         None => Box::new(LocalConnector::new(server, &node)),
@@ -272,7 +294,7 @@ async fn catch_up(engine: Engine, server: &Node, url: &str) -> Result<Duration, 
     // Above the years the other scenarios leave behind, so the query sees only these albums.
     const FIRST_YEAR: i32 = 3000;
     let (writer, _writer_link) = client(engine, server, Some(url)).await?;
-    let reader = engine.node(false)?;
+    let reader = engine.client()?;
     let link = WebsocketClient::new(reader.clone(), url).await?;
     let mut ids = Vec::with_capacity(CATCH_UP_ALBUMS);
     for n in 0..CATCH_UP_ALBUMS {
