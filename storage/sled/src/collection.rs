@@ -12,7 +12,7 @@ use ankurah_core::storage::{QueryPlan, StorageCollection, StoredState};
 use ankurah_core::{CollectionId, Limits, StorageError};
 use async_trait::async_trait;
 
-use crate::engine::{Indexes, SledStorage};
+use crate::engine::{EventsAre, Indexes, SledStorage};
 use crate::engine_error;
 use crate::layout;
 
@@ -140,7 +140,12 @@ impl SledCollection {
 impl StorageCollection for SledCollection {
     async fn set_state(&self, state: &StoredState) -> Result<(), StorageError> {
         self.storage
-            .store(Some(self.id.clone()), Vec::new(), vec![state.clone()])
+            .store(
+                Some(self.id.clone()),
+                Vec::new(),
+                vec![state.clone()],
+                EventsAre::Unchecked,
+            )
             .await
             .map(drop)
     }
@@ -181,7 +186,12 @@ impl StorageCollection for SledCollection {
     async fn add_event(&self, event: &Event) -> Result<bool, StorageError> {
         Ok(self
             .storage
-            .store(Some(self.id.clone()), vec![event.clone()], Vec::new())
+            .store(
+                Some(self.id.clone()),
+                vec![event.clone()],
+                Vec::new(),
+                EventsAre::Unchecked,
+            )
             .await?
             == 1)
     }

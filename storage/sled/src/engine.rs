@@ -97,6 +97,17 @@ impl Indexes {
 /// replaces, and queries hold it shared, so they see whole commits only.
 pub(crate) type Guarded = Arc<RwLock<Indexes>>;
 
+/// Whether the events of a write may be stored already.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum EventsAre {
+    /// Each is looked up first: skipped if stored, counted if not.
+    Unchecked,
+    /// A commit's, which the node checked: written without a lookup, and counted. (One
+    /// stored already would be written again with the same bytes: ids name immutable
+    /// events.)
+    New,
+}
+
 /// Embedded storage on [sled](https://docs.rs/sled): see the [crate docs](crate).
 ///
 /// Cloning is cheap and shares the database.
@@ -228,9 +239,10 @@ impl SledStorage {
         collection: Option<CollectionId>,
         events: Vec<Event>,
         states: Vec<StoredState>,
+        are: EventsAre,
     ) -> Result<usize, StorageError> {
         self.blocking(move |storage| {
-            let added = storage.write_batch(collection.as_ref(), &events, &states)?;
+            let added = storage.write_batch(collection.as_ref(), &events, &states, are)?;
             storage.flush()?;
             Ok(added)
         })
@@ -238,15 +250,16 @@ impl SledStorage {
     }
 
     /// Writes events and states in one atomic batch, with the index entries of the states.
-    /// Events already stored are skipped (ids name immutable events); the result is the
-    /// number of events that were new. A state replaces the entity's previous one; of several
-    /// states of one entity, the last wins. `collection` overrides the collection that states
-    /// and events name (a collection handle writes into its own). Blocks.
+    /// The result is the number of events written (see [`EventsAre`]). A state replaces the
+    /// entity's previous one; of several states of one entity, the last wins. `collection`
+    /// overrides the collection that states and events name (a collection handle writes into
+    /// its own). Blocks.
     fn write_batch(
         &self,
         collection: Option<&CollectionId>,
         events: &[Event],
         states: &[StoredState],
+        are: EventsAre,
     ) -> Result<usize, StorageError> {
         states.iter().try_for_each(StoredState::check_depth)?;
         let events: Vec<_> = events
@@ -278,7 +291,9 @@ impl SledStorage {
         let mut added = BTreeSet::new();
         for (collection, event) in events {
             let key = layout::event_key(collection, event.entity_id, event.id);
-            if !tree.contains_key(&key).map_err(engine_error)? && added.insert(key.clone()) {
+            let stored =
+                are == EventsAre::Unchecked && tree.contains_key(&key).map_err(engine_error)?;
+            if !stored && added.insert(key.clone()) {
                 batch.insert(key, event.encode());
             }
         }
@@ -398,7 +413,10 @@ impl StorageEngine for SledStorage {
     }
 
     async fn commit(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.store(None, batch.events, batch.states).await.map(drop)
+        (self
+            .store(None, batch.events, batch.states, EventsAre::New)
+            .await)
+            .map(drop)
     }
 
     /// A flush costs a few times a commit's writes, and sled's flush covers everything
@@ -408,8 +426,7 @@ impl StorageEngine for SledStorage {
     }
 
     async fn write(&self, batch: CommitBatch) -> Result<(), StorageError> {
-        self.write_batch(None, &batch.events, &batch.states)
-            .map(drop)
+        (self.write_batch(None, &batch.events, &batch.states, EventsAre::New)).map(drop)
     }
 
     async fn sync(&self) -> Result<(), StorageError> {
