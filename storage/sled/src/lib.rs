@@ -83,6 +83,10 @@
 //! The first query that needs an index builds it in steps of a thousand states, each
 //! holding the collection's lock only for its step, while the writes in between keep the
 //! entries of the entities they change current; queries use the index once it is complete.
+//!
+//! A store opened at a path runs sled's own background thread, which flushes and compacts
+//! the log every half second. [`SledStorage::new_test`] runs without it, so that a process
+//! with many temporary stores (the clients of a test) does not run a thread for each.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
