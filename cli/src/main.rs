@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ankurah_jemalloc as _;
 use clap::Parser;
 
 fn main() -> ExitCode {

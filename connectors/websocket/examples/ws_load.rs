@@ -31,6 +31,7 @@ use ankurah_core::{
     ChangeKind, ChangeSet, Context, EntityId, IntoSelection, LocalConnector, Node, NodeConfig,
     PermissiveAgent, DEFAULT_CONTEXT,
 };
+use ankurah_jemalloc as _;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketClient;
 use common::{Album, AlbumView, Latencies};

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use ankurah::changes::ChangeSet;
 use ankurah::signals::{Peek, Subscribe};
 use ankurah::{Context, ContextData, LiveQuery, Model, Node, PermissiveAgent};
+use ankurah_jemalloc as _;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{ConnectionState, WebsocketClient};
 use tokio::io::{AsyncBufReadExt, BufReader};

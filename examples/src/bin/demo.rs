@@ -10,6 +10,7 @@ use ankurah::changes::ChangeSet;
 use ankurah::policy::DEFAULT_CONTEXT;
 use ankurah::signals::{Peek, Subscribe};
 use ankurah::{LiveQuery, Model, Node, PermissiveAgent};
+use ankurah_jemalloc as _;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::{WebsocketClient, WebsocketServer};
 

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use ankurah::{Node, PermissiveAgent};
+use ankurah_jemalloc as _;
 use ankurah_storage_sled::SledStorage;
 use ankurah_websocket::WebsocketServer;
 
