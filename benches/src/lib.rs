@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-// Every benchmark program runs on the allocator a program on sled should link.
 use ankurah::storage::StorageEngine;
 use ankurah::{Context, Model, Node, NodeConfig, PermissiveAgent, DEFAULT_CONTEXT};
+// Every benchmark program runs on the allocator a program on sled should link.
 use ankurah_jemalloc as _;
 use ankurah_storage_sled::SledStorage;
 use serde::{Deserialize, Serialize};
