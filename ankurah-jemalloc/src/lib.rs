@@ -6,8 +6,9 @@
 //! copy it replaced, so every commit allocates and frees blocks of a few hundred bytes to a
 //! few KiB at a high rate. glibc's allocator spent about a third of a sled commit in its free
 //! lists; on jemalloc commits on sled run at 1.3 to 2 times the rate (docs/PERFORMANCE.md, "The
-//! allocator"). mimalloc was faster still, but it writes the zeroed page tables sled allocates
-//! for every database, 5 MiB each, where jemalloc and glibc leave them untouched until used.
+//! allocator"). mimalloc was faster still, but each sled database cost 5 MiB of resident
+//! memory on it (sled allocates zeroed page tables of several MiB per database, which glibc
+//! and jemalloc leave untouched until used; mimalloc, by all signs, writes them).
 //!
 //! A crate of its own, not a feature of `ankurah`: a program's test binaries may count
 //! allocations with an allocator of their own, and a feature, once any crate of a workspace
